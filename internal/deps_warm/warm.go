@@ -30,8 +30,8 @@ import (
 	_ "google.golang.org/api/idtoken"
 	_ "google.golang.org/api/option"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	_ "google.golang.org/genproto/googleapis/cloud/location"
 	_ "google.golang.org/grpc"
 	_ "google.golang.org/protobuf/encoding/protojson"
 	_ "modernc.org/sqlite"
-	_ "google.golang.org/genproto/googleapis/cloud/location"
 )

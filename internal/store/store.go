@@ -55,7 +55,7 @@ type Tx interface {
 	GetProject(ctx context.Context, projectID string) (*resourcemanagerpb.Project, error)
 	GetProjectByNumber(ctx context.Context, number int64) (*resourcemanagerpb.Project, error)
 	ListProjects(ctx context.Context, page Page) ([]*resourcemanagerpb.Project, error) // ordered by project_id
-	UpdateProject(ctx context.Context, p *resourcemanagerpb.Project) error                // ErrNotFound
+	UpdateProject(ctx context.Context, p *resourcemanagerpb.Project) error             // ErrNotFound
 
 	// IAM policies, keyed by canonical resource name (see iam.ResourceName):
 	// "projects/ID", "projects/ID/serviceAccounts/EMAIL",
@@ -100,8 +100,8 @@ type Tx interface {
 
 	// Signing keys for the OIDC issuer.
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error) // ordered by CreateTime
-	PutSigningKey(ctx context.Context, k SigningKey) error      // insert or replace by KeyID
-	DeleteSigningKey(ctx context.Context, keyID string) error   // no error if absent
+	PutSigningKey(ctx context.Context, k SigningKey) error     // insert or replace by KeyID
+	DeleteSigningKey(ctx context.Context, keyID string) error  // no error if absent
 
 	// Settings: small named values (the admin token, ...).
 	GetSetting(ctx context.Context, name string) ([]byte, error) // ErrNotFound
