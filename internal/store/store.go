@@ -29,6 +29,13 @@ var (
 	ErrEtagMismatch = errors.New("store: etag mismatch")
 )
 
+// EmptyPolicyEtag is the etag of a resource that has no stored policy: Google's
+// etag of the empty policy ("ACAB" in base64). PutPolicy compares a non-nil
+// expectEtag with it when nothing is stored, so the API layer and every
+// backend must agree on this one value. A string constant, not a []byte
+// variable, so that no caller can change it; use []byte(EmptyPolicyEtag).
+const EmptyPolicyEtag = "\x00\x20\x01"
+
 // Store is a backend. Every method of Tx called on the Store directly runs in
 // its own transaction; InTx runs several as one.
 type Store interface {
@@ -41,7 +48,8 @@ type Store interface {
 }
 
 // Page asks for at most Size records whose key sorts after After ("" = from
-// the start). Backends return records in ascending key order.
+// the start); Size <= 0 means no limit. Backends return records in ascending
+// key order (byte order of the key).
 type Page struct {
 	Size  int
 	After string
@@ -63,9 +71,9 @@ type Tx interface {
 	// GetPolicy returns ErrNotFound when no policy was ever set.
 	GetPolicy(ctx context.Context, resource string) (*iampb.Policy, error)
 	// PutPolicy stores p. When expectEtag is non-nil, the stored policy's etag
-	// must equal it (a resource with no policy has the etag of the empty
-	// policy the caller computed) or ErrEtagMismatch is returned and nothing
-	// is written. A nil expectEtag overwrites blindly.
+	// must equal it (a resource with no policy has the etag EmptyPolicyEtag)
+	// or ErrEtagMismatch is returned and nothing is written. A nil expectEtag
+	// overwrites blindly. The etag stored is p.Etag, as the caller computed it.
 	PutPolicy(ctx context.Context, resource string, p *iampb.Policy, expectEtag []byte) error
 	DeletePolicy(ctx context.Context, resource string) error // no error if absent
 

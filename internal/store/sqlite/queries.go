@@ -1,0 +1,654 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/functions/apiv2/functionspb"
+	"cloud.google.com/go/iam/admin/apiv1/adminpb"
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
+	"google.golang.org/protobuf/proto"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/oidcron/oidcron/internal/store"
+)
+
+// querier is what *sql.DB and *sql.Tx have in common: the one seam that lets
+// the Store's auto-commit methods and the Tx given to InTx share every query.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queries implements store.Tx. Reads go to r and writes to w: on the Store
+// they are the reader pool and the writer, in a transaction both are the
+// *sql.Tx (so a transaction reads its own writes).
+//
+// Every write is a single statement, so that outside InTx it is atomic on
+// its own: compare-and-swap, soft delete and undelete are conditions in a
+// WHERE clause, and uniqueness is left to the schema's constraints.
+type queries struct {
+	r, w querier
+}
+
+var _ store.Tx = queries{}
+
+// marshal is deterministic so that equal records are equal blobs.
+var marshal = proto.MarshalOptions{Deterministic: true}
+
+func encode(what string, m proto.Message) ([]byte, error) {
+	b, err := marshal.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: encode %s: %w", what, err)
+	}
+	return b, nil
+}
+
+func decode[T proto.Message](what string, b []byte, m T) (T, error) {
+	if err := proto.Unmarshal(b, m); err != nil {
+		var zero T
+		return zero, fmt.Errorf("sqlite: decode %s: %w", what, err)
+	}
+	return m, nil
+}
+
+// notFound and alreadyExists wrap the sentinels with the key, for logs.
+func notFound(kind, key string) error {
+	return fmt.Errorf("%s %q: %w", kind, key, store.ErrNotFound)
+}
+
+func alreadyExists(kind, key string) error {
+	return fmt.Errorf("%s %q: %w", kind, key, store.ErrAlreadyExists)
+}
+
+// isUniqueViolation reports whether err is SQLite refusing a duplicate key.
+// Inserts avoid it with ON CONFLICT DO NOTHING; an UPDATE has no such clause,
+// and the unique index is the only check that cannot race.
+func isUniqueViolation(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// affected returns how many rows a write changed.
+func affected(res sql.Result) (int64, error) {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: rows affected: %w", err)
+	}
+	return n, nil
+}
+
+// limit turns Page.Size into a LIMIT argument: no limit for Size <= 0.
+// MaxInt64 rather than SQLite's LIMIT -1, which PostgreSQL rejects.
+func limit(p store.Page) int64 {
+	if p.Size <= 0 {
+		return math.MaxInt64
+	}
+	return int64(p.Size)
+}
+
+// getRecord reads the one blob a query selects, or returns ErrNotFound
+// naming kind and key.
+func getRecord(ctx context.Context, q querier, kind, key, query string, args ...any) ([]byte, error) {
+	var b []byte
+	err := q.QueryRowContext(ctx, query, args...).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(kind, key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get %s %q: %w", kind, key, err)
+	}
+	return b, nil
+}
+
+// listRecords decodes every blob a query selects, in its order.
+func listRecords[T proto.Message](ctx context.Context, q querier, what string, newT func() T, query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, fmt.Errorf("sqlite: list %s: %w", what, err)
+		}
+		m, err := decode(what, b, newT())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// nonNil stores an empty value as an empty blob: the columns are NOT NULL,
+// and NULL would not come back as the empty value the caller stored.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// Times are stored as nanoseconds since the epoch, the zero time.Time as NULL
+// (its nanosecond count overflows int64).
+
+var (
+	minNanoTime = time.Unix(0, math.MinInt64)
+	maxNanoTime = time.Unix(0, math.MaxInt64)
+)
+
+func timeToDB(t time.Time) (sql.NullInt64, error) {
+	if t.IsZero() {
+		return sql.NullInt64{}, nil
+	}
+	if t.Before(minNanoTime) || t.After(maxNanoTime) {
+		return sql.NullInt64{}, fmt.Errorf("sqlite: time %s is outside the storable range (years 1678 to 2262)", t.Format(time.RFC3339Nano))
+	}
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}, nil
+}
+
+func timeFromDB(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64).UTC()
+}
+
+// ---- Projects ----
+
+// projectNumber reads NUMBER from a project's name "projects/NUMBER".
+func projectNumber(p *resourcemanagerpb.Project) (int64, error) {
+	s, ok := strings.CutPrefix(p.GetName(), "projects/")
+	n, err := strconv.ParseInt(s, 10, 64)
+	if !ok || err != nil || n <= 0 {
+		return 0, fmt.Errorf("sqlite: project %q: name %q is not projects/NUMBER", p.GetProjectId(), p.GetName())
+	}
+	return n, nil
+}
+
+func projectColumns(p *resourcemanagerpb.Project) (number int64, rec []byte, err error) {
+	if p.GetProjectId() == "" {
+		return 0, nil, errors.New("sqlite: project without a project_id")
+	}
+	if number, err = projectNumber(p); err != nil {
+		return 0, nil, err
+	}
+	rec, err = encode("project", p)
+	return number, rec, err
+}
+
+func (q queries) CreateProject(ctx context.Context, p *resourcemanagerpb.Project) error {
+	number, rec, err := projectColumns(p)
+	if err != nil {
+		return err
+	}
+	// DO NOTHING covers both unique keys, id and number, without a failed
+	// statement (which would abort a PostgreSQL transaction).
+	res, err := q.w.ExecContext(ctx,
+		`INSERT INTO projects (project_id, number, record) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+		p.GetProjectId(), number, rec)
+	if err != nil {
+		return fmt.Errorf("sqlite: create project: %w", err)
+	}
+	if n, err := affected(res); err != nil {
+		return err
+	} else if n == 0 {
+		return alreadyExists("project", p.GetProjectId())
+	}
+	return nil
+}
+
+func (q queries) GetProject(ctx context.Context, projectID string) (*resourcemanagerpb.Project, error) {
+	b, err := getRecord(ctx, q.r, "project", projectID, `SELECT record FROM projects WHERE project_id = ?`, projectID)
+	if err != nil {
+		return nil, err
+	}
+	return decode("project", b, &resourcemanagerpb.Project{})
+}
+
+func (q queries) GetProjectByNumber(ctx context.Context, number int64) (*resourcemanagerpb.Project, error) {
+	b, err := getRecord(ctx, q.r, "project number", strconv.FormatInt(number, 10), `SELECT record FROM projects WHERE number = ?`, number)
+	if err != nil {
+		return nil, err
+	}
+	return decode("project", b, &resourcemanagerpb.Project{})
+}
+
+func (q queries) ListProjects(ctx context.Context, page store.Page) ([]*resourcemanagerpb.Project, error) {
+	return listRecords(ctx, q.r, "projects", func() *resourcemanagerpb.Project { return &resourcemanagerpb.Project{} },
+		`SELECT record FROM projects WHERE project_id > ? ORDER BY project_id LIMIT ?`, page.After, limit(page))
+}
+
+func (q queries) UpdateProject(ctx context.Context, p *resourcemanagerpb.Project) error {
+	number, rec, err := projectColumns(p)
+	if err != nil {
+		return err
+	}
+	res, err := q.w.ExecContext(ctx, `UPDATE projects SET number = ?, record = ? WHERE project_id = ?`,
+		number, rec, p.GetProjectId())
+	if isUniqueViolation(err) {
+		return alreadyExists("project number", strconv.FormatInt(number, 10))
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: update project: %w", err)
+	}
+	if n, err := affected(res); err != nil {
+		return err
+	} else if n == 0 {
+		return notFound("project", p.GetProjectId())
+	}
+	return nil
+}
+
+// ---- Policies ----
+
+func (q queries) GetPolicy(ctx context.Context, resource string) (*iampb.Policy, error) {
+	b, err := getRecord(ctx, q.r, "policy of", resource, `SELECT record FROM policies WHERE resource = ?`, resource)
+	if err != nil {
+		return nil, err
+	}
+	return decode("policy", b, &iampb.Policy{})
+}
+
+func (q queries) PutPolicy(ctx context.Context, resource string, p *iampb.Policy, expectEtag []byte) error {
+	if resource == "" {
+		return errors.New("sqlite: policy without a resource name")
+	}
+	if p == nil {
+		return fmt.Errorf("sqlite: nil policy for %q", resource)
+	}
+	rec, err := encode("policy", p)
+	if err != nil {
+		return err
+	}
+	etag := nonNil(p.GetEtag())
+	var res sql.Result
+	switch {
+	case expectEtag == nil:
+		res, err = q.w.ExecContext(ctx, `INSERT INTO policies (resource, etag, record) VALUES (?, ?, ?)
+			ON CONFLICT (resource) DO UPDATE SET etag = excluded.etag, record = excluded.record`,
+			resource, etag, rec)
+	case bytes.Equal(expectEtag, []byte(store.EmptyPolicyEtag)):
+		// The caller saw no policy (or a stored one whose etag happens to
+		// be the empty policy's): insert, or replace only that etag. One
+		// statement, so the check and the write cannot be split by another
+		// writer even outside a transaction.
+		res, err = q.w.ExecContext(ctx, `INSERT INTO policies (resource, etag, record) VALUES (?, ?, ?)
+			ON CONFLICT (resource) DO UPDATE SET etag = excluded.etag, record = excluded.record
+			WHERE policies.etag = ?`,
+			resource, etag, rec, expectEtag)
+	default:
+		// Any other etag can only match a stored policy.
+		res, err = q.w.ExecContext(ctx, `UPDATE policies SET etag = ?, record = ? WHERE resource = ? AND etag = ?`,
+			etag, rec, resource, expectEtag)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: put policy: %w", err)
+	}
+	if n, err := affected(res); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("policy of %q: %w", resource, store.ErrEtagMismatch)
+	}
+	return nil
+}
+
+func (q queries) DeletePolicy(ctx context.Context, resource string) error {
+	if _, err := q.w.ExecContext(ctx, `DELETE FROM policies WHERE resource = ?`, resource); err != nil {
+		return fmt.Errorf("sqlite: delete policy: %w", err)
+	}
+	return nil
+}
+
+// ---- Service accounts ----
+
+func serviceAccountColumns(sa *adminpb.ServiceAccount) ([]byte, error) {
+	if sa.GetUniqueId() == "" || sa.GetEmail() == "" || sa.GetProjectId() == "" {
+		return nil, fmt.Errorf("sqlite: service account %q needs unique_id, email and project_id", sa.GetName())
+	}
+	return encode("service account", sa)
+}
+
+func (q queries) CreateServiceAccount(ctx context.Context, sa *adminpb.ServiceAccount) error {
+	rec, err := serviceAccountColumns(sa)
+	if err != nil {
+		return err
+	}
+	// DO NOTHING covers the primary key (unique ids are never reused, even
+	// those of deleted accounts) and the live-email index.
+	res, err := q.w.ExecContext(ctx, `INSERT INTO service_accounts (unique_id, email, project_id, delete_time, record)
+		VALUES (?, ?, ?, NULL, ?) ON CONFLICT DO NOTHING`,
+		sa.GetUniqueId(), sa.GetEmail(), sa.GetProjectId(), rec)
+	if err != nil {
+		return fmt.Errorf("sqlite: create service account: %w", err)
+	}
+	if n, err := affected(res); err != nil {
+		return err
+	} else if n == 0 {
+		return alreadyExists("service account", sa.GetEmail())
+	}
+	return nil
+}
+
+func (q queries) GetServiceAccount(ctx context.Context, emailOrUniqueID string) (*adminpb.ServiceAccount, error) {
+	// Two indexed lookups rather than one OR, which SQLite may answer with a
+	// scan. An email has an '@' and a unique id is digits, so at most one
+	// branch matches.
+	b, err := getRecord(ctx, q.r, "service account", emailOrUniqueID, `
+		SELECT record FROM service_accounts WHERE email = ? AND delete_time IS NULL
+		UNION ALL
+		SELECT record FROM service_accounts WHERE unique_id = ? AND delete_time IS NULL
+		LIMIT 1`, emailOrUniqueID, emailOrUniqueID)
+	if err != nil {
+		return nil, err
+	}
+	return decode("service account", b, &adminpb.ServiceAccount{})
+}
+
+func (q queries) ListServiceAccounts(ctx context.Context, projectID string, page store.Page) ([]*adminpb.ServiceAccount, error) {
+	return listRecords(ctx, q.r, "service accounts", func() *adminpb.ServiceAccount { return &adminpb.ServiceAccount{} },
+		`SELECT record FROM service_accounts WHERE project_id = ? AND delete_time IS NULL AND email > ?
+		ORDER BY email LIMIT ?`, projectID, page.After, limit(page))
+}
+
+func (q queries) UpdateServiceAccount(ctx context.Context, sa *adminpb.ServiceAccount) error {
+	rec, err := serviceAccountColumns(sa)
+	if err != nil {
+		return err
+	}
+	res, err := q.w.ExecContext(ctx, `UPDATE service_accounts SET email = ?, project_id = ?, record = ?
+		WHERE unique_id = ? AND delete_time IS NULL`,
+		sa.GetEmail(), sa.GetProjectId(), rec, sa.GetUniqueId())
+	if isUniqueViolation(err) {
+		return alreadyExists("service account", sa.GetEmail())
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: update service account: %w", err)
+	}
+	if n, err := affected(res); err != nil {
+		return err
+	} else if n == 0 {
+		return notFound("service account", sa.GetUniqueId())
+	}
+	return nil
+}
+
+func (q queries) DeleteServiceAccount(ctx context.Context, uniqueID string, at time.Time) error {
+	if at.IsZero() {
+		// NULL is how a live account is told apart; a zero deletion time
+		// would have to be stored as NULL and the delete would not happen.
+		return fmt.Errorf("sqlite: delete service account %q: no deletion time", uniqueID)
+	}
+	t, err := timeToDB(at)
+	if err != nil {
+		return err
+	}
+	res, err := q.w.ExecContext(ctx, `UPDATE service_accounts SET delete_time = ?
+		WHERE unique_id = ? AND delete_time IS NULL`, t, uniqueID)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete service account: %w", err)
+	}
+	if n, err := affected(res); err != nil {
+		return err
+	} else if n == 0 {
+		return notFound("service account", uniqueID)
+	}
+	return nil
+}
+
+func (q queries) GetDeletedServiceAccount(ctx context.Context, uniqueID string) (*adminpb.ServiceAccount, time.Time, error) {
+	var (
+		b  []byte
+		at sql.NullInt64
+	)
+	err := q.r.QueryRowContext(ctx, `SELECT record, delete_time FROM service_accounts
+		WHERE unique_id = ? AND delete_time IS NOT NULL`, uniqueID).Scan(&b, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, time.Time{}, notFound("deleted service account", uniqueID)
+	}
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("sqlite: get deleted service account: %w", err)
+	}
+	sa, err := decode("service account", b, &adminpb.ServiceAccount{})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return sa, timeFromDB(at), nil
+}
+
+func (q queries) UndeleteServiceAccount(ctx context.Context, uniqueID string) error {
+	res, err := q.w.ExecContext(ctx, `UPDATE service_accounts SET delete_time = NULL
+		WHERE unique_id = ? AND delete_time IS NOT NULL`, uniqueID)
+	if isUniqueViolation(err) {
+		// The live-email index: another live account took the email.
+		return alreadyExists("service account email of", uniqueID)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: undelete service account: %w", err)
+	}
+	if n, err := affected(res); err != nil {
+		return err
+	} else if n == 0 {
+		return notFound("deleted service account", uniqueID)
+	}
+	return nil
+}
+
+// ---- Functions ----
+
+// functionKey splits "projects/ID/locations/L/functions/F".
+func functionKey(name string) (project, location string, err error) {
+	parts := strings.Split(name, "/")
+	if len(parts) != 6 || parts[0] != "projects" || parts[2] != "locations" || parts[4] != "functions" ||
+		parts[1] == "" || parts[3] == "" || parts[5] == "" {
+		return "", "", fmt.Errorf("sqlite: function name %q is not projects/ID/locations/L/functions/F", name)
+	}
+	return parts[1], parts[3], nil
+}
+
+func (q queries) CreateFunction(ctx context.Context, f *functionspb.Function) error {
+	project, location, err := functionKey(f.GetName())
+	if err != nil {
+		return err
+	}
+	rec, err := encode("function", f)
+	if err != nil {
+		return err
+	}
+	res, err := q.w.ExecContext(ctx, `INSERT INTO functions (name, project_id, location, record) VALUES (?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`, f.GetName(), project, location, rec)
+	if err != nil {
+		return fmt.Errorf("sqlite: create function: %w", err)
+	}
+	if n, err := affected(res); err != nil {
+		return err
+	} else if n == 0 {
+		return alreadyExists("function", f.GetName())
+	}
+	return nil
+}
+
+func (q queries) GetFunction(ctx context.Context, name string) (*functionspb.Function, error) {
+	b, err := getRecord(ctx, q.r, "function", name, `SELECT record FROM functions WHERE name = ?`, name)
+	if err != nil {
+		return nil, err
+	}
+	return decode("function", b, &functionspb.Function{})
+}
+
+func (q queries) ListFunctions(ctx context.Context, projectID, location string, page store.Page) ([]*functionspb.Function, error) {
+	newF := func() *functionspb.Function { return &functionspb.Function{} }
+	if location == "-" {
+		return listRecords(ctx, q.r, "functions", newF,
+			`SELECT record FROM functions WHERE project_id = ? AND name > ? ORDER BY name LIMIT ?`,
+			projectID, page.After, limit(page))
+	}
+	return listRecords(ctx, q.r, "functions", newF,
+		`SELECT record FROM functions WHERE project_id = ? AND location = ? AND name > ? ORDER BY name LIMIT ?`,
+		projectID, location, page.After, limit(page))
+}
+
+func (q queries) UpdateFunction(ctx context.Context, f *functionspb.Function) error {
+	if _, _, err := functionKey(f.GetName()); err != nil {
+		return err
+	}
+	rec, err := encode("function", f)
+	if err != nil {
+		return err
+	}
+	// project_id and location are parts of the name, so they cannot change.
+	res, err := q.w.ExecContext(ctx, `UPDATE functions SET record = ? WHERE name = ?`, rec, f.GetName())
+	if err != nil {
+		return fmt.Errorf("sqlite: update function: %w", err)
+	}
+	if n, err := affected(res); err != nil {
+		return err
+	} else if n == 0 {
+		return notFound("function", f.GetName())
+	}
+	return nil
+}
+
+func (q queries) DeleteFunction(ctx context.Context, name string) error {
+	res, err := q.w.ExecContext(ctx, `DELETE FROM functions WHERE name = ?`, name)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete function: %w", err)
+	}
+	if n, err := affected(res); err != nil {
+		return err
+	} else if n == 0 {
+		return notFound("function", name)
+	}
+	return nil
+}
+
+// ---- Operations ----
+
+func (q queries) PutOperation(ctx context.Context, op *longrunningpb.Operation) error {
+	if op.GetName() == "" {
+		return errors.New("sqlite: operation without a name")
+	}
+	rec, err := encode("operation", op)
+	if err != nil {
+		return err
+	}
+	if _, err := q.w.ExecContext(ctx, `INSERT INTO operations (name, record) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET record = excluded.record`, op.GetName(), rec); err != nil {
+		return fmt.Errorf("sqlite: put operation: %w", err)
+	}
+	return nil
+}
+
+func (q queries) GetOperation(ctx context.Context, name string) (*longrunningpb.Operation, error) {
+	b, err := getRecord(ctx, q.r, "operation", name, `SELECT record FROM operations WHERE name = ?`, name)
+	if err != nil {
+		return nil, err
+	}
+	return decode("operation", b, &longrunningpb.Operation{})
+}
+
+// ---- Signing keys ----
+
+func (q queries) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	rows, err := q.r.QueryContext(ctx, `SELECT key_id, private_der, create_time, activate_time, retire_time, delete_time
+		FROM signing_keys ORDER BY create_time, key_id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list signing keys: %w", err)
+	}
+	defer rows.Close()
+	var out []store.SigningKey
+	for rows.Next() {
+		var (
+			k                                 store.SigningKey
+			created                           int64
+			activated, retired, deletedAtTime sql.NullInt64
+		)
+		if err := rows.Scan(&k.KeyID, &k.PrivateDER, &created, &activated, &retired, &deletedAtTime); err != nil {
+			return nil, fmt.Errorf("sqlite: list signing keys: %w", err)
+		}
+		k.CreateTime = time.Unix(0, created).UTC()
+		k.ActivateTime = timeFromDB(activated)
+		k.RetireTime = timeFromDB(retired)
+		k.DeleteTime = timeFromDB(deletedAtTime)
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list signing keys: %w", err)
+	}
+	return out, nil
+}
+
+func (q queries) PutSigningKey(ctx context.Context, k store.SigningKey) error {
+	if k.KeyID == "" {
+		return errors.New("sqlite: signing key without a key id")
+	}
+	if k.CreateTime.IsZero() {
+		// Keys are listed in CreateTime order; without one the order is
+		// meaningless (and NULLs sort differently in PostgreSQL).
+		return fmt.Errorf("sqlite: signing key %q: no create time", k.KeyID)
+	}
+	var times [4]sql.NullInt64
+	for i, t := range []time.Time{k.CreateTime, k.ActivateTime, k.RetireTime, k.DeleteTime} {
+		v, err := timeToDB(t)
+		if err != nil {
+			return fmt.Errorf("signing key %q: %w", k.KeyID, err)
+		}
+		times[i] = v
+	}
+	if _, err := q.w.ExecContext(ctx, `INSERT INTO signing_keys
+		(key_id, private_der, create_time, activate_time, retire_time, delete_time) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (key_id) DO UPDATE SET private_der = excluded.private_der, create_time = excluded.create_time,
+			activate_time = excluded.activate_time, retire_time = excluded.retire_time, delete_time = excluded.delete_time`,
+		k.KeyID, nonNil(k.PrivateDER), times[0], times[1], times[2], times[3]); err != nil {
+		return fmt.Errorf("sqlite: put signing key: %w", err)
+	}
+	return nil
+}
+
+func (q queries) DeleteSigningKey(ctx context.Context, keyID string) error {
+	if _, err := q.w.ExecContext(ctx, `DELETE FROM signing_keys WHERE key_id = ?`, keyID); err != nil {
+		return fmt.Errorf("sqlite: delete signing key: %w", err)
+	}
+	return nil
+}
+
+// ---- Settings ----
+
+func (q queries) GetSetting(ctx context.Context, name string) ([]byte, error) {
+	b, err := getRecord(ctx, q.r, "setting", name, `SELECT value FROM settings WHERE name = ?`, name)
+	if err != nil {
+		return nil, err
+	}
+	return nonNil(b), nil
+}
+
+func (q queries) PutSetting(ctx context.Context, name string, value []byte) error {
+	if name == "" {
+		return errors.New("sqlite: setting without a name")
+	}
+	if _, err := q.w.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, nonNil(value)); err != nil {
+		return fmt.Errorf("sqlite: put setting: %w", err)
+	}
+	return nil
+}
