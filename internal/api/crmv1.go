@@ -1,0 +1,98 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
+	crmv1 "google.golang.org/api/cloudresourcemanager/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/oidcron/oidcron/internal/api/rest"
+)
+
+// Resource Manager v1's project resource has a shape no compiled proto
+// describes (projectNumber as a string, lifecycleState, name = display name),
+// and gcloud speaks v1. These handlers render the v3 projects in that shape
+// with the v1 client library's own types, so the JSON is Google's.
+
+// HandleV1Projects mounts GET/POST /v1/projects and GET /v1/projects/{id}.
+func (s *Server) HandleV1Projects(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/projects/{id}", s.v1(func(ctx context.Context, r *http.Request) (any, error) {
+		p, err := (&Projects{s: s}).GetProject(ctx, &resourcemanagerpb.GetProjectRequest{Name: "projects/" + r.PathValue("id")})
+		if err != nil {
+			return nil, err
+		}
+		return v1Project(p), nil
+	}, "/google.cloudresourcemanager.v1.Projects/Get"))
+	mux.HandleFunc("GET /v1/projects", s.v1(func(ctx context.Context, r *http.Request) (any, error) {
+		size, _ := strconv.Atoi(r.URL.Query().Get("pageSize"))
+		ps, next, err := s.visibleProjects(ctx, int32(size), r.URL.Query().Get("pageToken"))
+		if err != nil {
+			return nil, err
+		}
+		out := &crmv1.ListProjectsResponse{NextPageToken: next, Projects: []*crmv1.Project{}}
+		for _, p := range ps {
+			out.Projects = append(out.Projects, v1Project(p))
+		}
+		return out, nil
+	}, "/google.cloudresourcemanager.v1.Projects/List"))
+	mux.HandleFunc("POST /v1/projects", s.v1(func(ctx context.Context, r *http.Request) (any, error) {
+		var in crmv1.Project
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			return nil, invalid("Invalid JSON payload received. %v", err)
+		}
+		p, err := s.createProjectChecked(ctx, in.ProjectId, in.Name, in.Labels)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.projectOperation(ctx, p); err != nil {
+			return nil, err
+		}
+		resp, _ := json.Marshal(v1Project(p))
+		return &crmv1.Operation{Name: "operations/cp." + strings.TrimPrefix(p.GetName(), "projects/"), Done: true, Response: resp}, nil
+	}, "/google.cloudresourcemanager.v1.Projects/Create"))
+}
+
+// v1 adapts a handler to HTTP, authenticating through the same interceptor
+// as every gRPC and transcoded call.
+func (s *Server) v1(fn func(ctx context.Context, r *http.Request) (any, error), fullMethod string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		md := metadata.MD{}
+		for k, vs := range r.Header {
+			md.Append(strings.ToLower(k), vs...)
+		}
+		ctx := metadata.NewIncomingContext(r.Context(), md)
+		resp, err := s.Interceptor(ctx, r, &grpc.UnaryServerInfo{FullMethod: fullMethod}, func(ctx context.Context, _ any) (any, error) {
+			return fn(ctx, r)
+		})
+		if err != nil {
+			rest.WriteError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+		enc := json.NewEncoder(w)
+		if r.URL.Query().Get("prettyPrint") != "false" {
+			enc.SetIndent("", "  ")
+		}
+		_ = enc.Encode(resp)
+	}
+}
+
+// v1Project renders a v3 project in the v1 shape.
+func v1Project(p *resourcemanagerpb.Project) *crmv1.Project {
+	state := "ACTIVE"
+	if p.GetState() == resourcemanagerpb.Project_DELETE_REQUESTED {
+		state = "DELETE_REQUESTED"
+	}
+	return &crmv1.Project{
+		ProjectId: p.GetProjectId(), ProjectNumber: ProjectNumber(p), Name: p.GetDisplayName(),
+		LifecycleState: state, Labels: p.GetLabels(),
+		CreateTime: p.GetCreateTime().AsTime().UTC().Format(time.RFC3339Nano),
+	}
+}

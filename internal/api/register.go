@@ -1,0 +1,84 @@
+package api
+
+import (
+	"fmt"
+
+	functionsv1 "cloud.google.com/go/functions/apiv1/functionspb"
+	"cloud.google.com/go/functions/apiv2/functionspb"
+	"cloud.google.com/go/iam/admin/apiv1/adminpb"
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"cloud.google.com/go/iam/credentials/apiv1/credentialspb"
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
+	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/grpc"
+
+	"github.com/oidcron/oidcron/internal/api/rest"
+)
+
+// Register serves every service over gRPC on g and over REST through t.
+func (s *Server) Register(g *grpc.Server, t *rest.Transcoder) error {
+	services := []struct {
+		desc *grpc.ServiceDesc
+		impl any
+	}{
+		{&resourcemanagerpb.Projects_ServiceDesc, &Projects{s: s}},
+		{&credentialspb.IAMCredentials_ServiceDesc, &Credentials{s: s}},
+		{&functionspb.FunctionService_ServiceDesc, &FunctionsV2{s: s}},
+		{&functionsv1.CloudFunctionsService_ServiceDesc, &FunctionsV1{s: s}},
+		{&iampb.IAMPolicy_ServiceDesc, &FunctionsIAM{s: s}},
+		{&longrunningpb.Operations_ServiceDesc, &Operations{s: s}},
+		{&runpb.Services_ServiceDesc, &RunServices{s: s}},
+	}
+	for _, svc := range services {
+		g.RegisterService(svc.desc, svc.impl)
+		if err := t.RegisterService(svc.desc, svc.impl); err != nil {
+			return fmt.Errorf("rest %s: %w", svc.desc.ServiceName, err)
+		}
+	}
+	// IAM admin keeps its ServiceDesc unexported; build it from the
+	// descriptor. It comes after IAM Credentials so that the :signBlob and
+	// :signJwt paths both declare go to IAM Credentials, the live API.
+	iamAdmin := &IAMAdmin{s: s}
+	iamDesc, err := rest.ServiceDescByName("google.iam.admin.v1.IAM", iamAdmin)
+	if err != nil {
+		return err
+	}
+	adminpb.RegisterIAMServer(g, iamAdmin)
+	if err := t.RegisterService(iamDesc, iamAdmin); err != nil {
+		return fmt.Errorf("rest %s: %w", iamDesc.ServiceName, err)
+	}
+	// Paths that clients call but no compiled proto rule describes: Resource
+	// Manager v1 (gcloud's project IAM), the IAMPolicy and Operations mixins
+	// of Cloud Functions v2, and the v1/v3 operation paths.
+	aliases := []struct {
+		method string
+		rule   *annotations.HttpRule
+	}{
+		{"/google.cloud.resourcemanager.v3.Projects/GetIamPolicy", post("/v1/{resource=projects/*}:getIamPolicy")},
+		{"/google.cloud.resourcemanager.v3.Projects/SetIamPolicy", post("/v1/{resource=projects/*}:setIamPolicy")},
+		{"/google.cloud.resourcemanager.v3.Projects/TestIamPermissions", post("/v1/{resource=projects/*}:testIamPermissions")},
+		{"/google.iam.v1.IAMPolicy/GetIamPolicy", get("/v2/{resource=projects/*/locations/*/functions/*}:getIamPolicy")},
+		{"/google.iam.v1.IAMPolicy/SetIamPolicy", post("/v2/{resource=projects/*/locations/*/functions/*}:setIamPolicy")},
+		{"/google.iam.v1.IAMPolicy/TestIamPermissions", post("/v2/{resource=projects/*/locations/*/functions/*}:testIamPermissions")},
+		{"/google.longrunning.Operations/GetOperation", get("/v2/{name=projects/*/locations/*/operations/*}")},
+		{"/google.longrunning.Operations/GetOperation", get("/v1/{name=projects/*/locations/*/operations/*}")},
+		{"/google.longrunning.Operations/GetOperation", get("/v1/{name=operations/**}")},
+		{"/google.longrunning.Operations/GetOperation", get("/v3/{name=operations/**}")},
+	}
+	for _, a := range aliases {
+		if err := t.AddRule(a.method, a.rule); err != nil {
+			return fmt.Errorf("rest alias %s: %w", a.method, err)
+		}
+	}
+	return nil
+}
+
+func post(path string) *annotations.HttpRule {
+	return &annotations.HttpRule{Pattern: &annotations.HttpRule_Post{Post: path}, Body: "*"}
+}
+
+func get(path string) *annotations.HttpRule {
+	return &annotations.HttpRule{Pattern: &annotations.HttpRule_Get{Get: path}}
+}

@@ -1,0 +1,298 @@
+// Package server assembles one oidcron process: the store, the issuer's
+// keys, the API services over gRPC and REST on one address, the OIDC
+// discovery and JWKS documents, the metadata endpoint, health and metrics,
+// and the invoker gateway on a second address.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"cloud.google.com/go/iam/apiv1/iampb"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+
+	"github.com/oidcron/oidcron/internal/api"
+	"github.com/oidcron/oidcron/internal/api/rest"
+	"github.com/oidcron/oidcron/internal/clock"
+	"github.com/oidcron/oidcron/internal/directory"
+	"github.com/oidcron/oidcron/internal/gateway"
+	"github.com/oidcron/oidcron/internal/iam"
+	"github.com/oidcron/oidcron/internal/identity"
+	"github.com/oidcron/oidcron/internal/store"
+	"github.com/oidcron/oidcron/internal/store/sqlite"
+)
+
+// Config is everything `oidcron serve` takes.
+type Config struct {
+	Listen        string // gRPC + REST + OIDC documents + health, e.g. "127.0.0.1:8930"
+	GatewayListen string // the invoker gateway, e.g. "127.0.0.1:8931"
+	DataDir       string // SQLite database and admin token
+	Issuer        string // default "http://" + the listen address
+	GatewayURL    string // default "http://" + the gateway address
+	RequireAuth   bool
+	KeyRotation   time.Duration
+	// MetadataServiceAccount is the account the metadata identity endpoint
+	// speaks for ("" disables the endpoint).
+	MetadataServiceAccount string
+	Logger                 *slog.Logger
+	Clock                  clock.Clock
+}
+
+// Addrs is where a started server listens.
+type Addrs struct {
+	API, Gateway string // host:port actually bound
+	Issuer       string
+	GatewayURL   string
+	DataDir      string
+	AdminToken   string // the file holding the admin token ("" in dev mode)
+}
+
+// Server is a running oidcron.
+type Server struct {
+	cfg      Config
+	Addrs    Addrs
+	Store    store.Store
+	Dir      *directory.Directory
+	Keys     *identity.KeySet
+	Minter   *identity.Minter
+	Verifier *identity.Verifier
+	API      *api.Server
+	Gateway  *gateway.Gateway
+	Registry *prometheus.Registry
+
+	apiLn, gwLn   net.Listener
+	apiSrv, gwSrv *http.Server
+	ready         atomic.Bool
+	stopKeys      context.CancelFunc
+	keysDone      chan struct{}
+}
+
+// Start opens the store, binds both listeners and starts serving. It
+// returns once the server is ready; Shutdown stops it.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.KeyRotation <= 0 {
+		cfg.KeyRotation = 24 * time.Hour
+	}
+	s := &Server{cfg: cfg}
+	ok := false
+	defer func() {
+		if !ok {
+			s.closeAll()
+		}
+	}()
+	var err error
+	if s.apiLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	if s.gwLn, err = net.Listen("tcp", cfg.GatewayListen); err != nil {
+		return nil, fmt.Errorf("gateway listen %s: %w", cfg.GatewayListen, err)
+	}
+	s.Addrs = Addrs{API: s.apiLn.Addr().String(), Gateway: s.gwLn.Addr().String(), DataDir: cfg.DataDir}
+	s.Addrs.Issuer = strings.TrimSuffix(orDefault(cfg.Issuer, "http://"+s.Addrs.API), "/")
+	s.Addrs.GatewayURL = strings.TrimSuffix(orDefault(cfg.GatewayURL, "http://"+s.Addrs.Gateway), "/")
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "oidcron.db"))
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s.Store = db
+	if s.Keys, err = identity.NewKeySet(ctx, db, cfg.Clock, identity.KeyOptions{RotationPeriod: cfg.KeyRotation, Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	s.Dir = directory.New(db, cfg.Clock, 0)
+	s.Minter = identity.NewMinter(s.Keys, cfg.Clock, s.Addrs.Issuer)
+	s.Verifier = identity.NewVerifier(s.Keys, cfg.Clock, s.Addrs.Issuer, s.Dir)
+
+	adminToken, err := s.bootstrapAccess(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.API = api.New(api.Config{
+		Store: db, Dir: s.Dir, Clock: cfg.Clock, Minter: s.Minter, Verifier: s.Verifier,
+		RequireAuth: cfg.RequireAuth, AdminToken: adminToken, GatewayURL: s.Addrs.GatewayURL, Logger: cfg.Logger,
+	})
+
+	s.Registry = prometheus.NewRegistry()
+	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gwRequests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "oidcron_gateway_requests_total", Help: "Requests at the invoker gateway by outcome.",
+	}, []string{"outcome"})
+	s.Registry.MustRegister(gwRequests)
+
+	apiHandler, err := s.apiHandler()
+	if err != nil {
+		return nil, err
+	}
+	s.Gateway = gateway.New(gateway.Config{
+		Dir: s.Dir, Verifier: s.Verifier, BaseURL: s.Addrs.GatewayURL, ExposeReasons: !cfg.RequireAuth, Logger: cfg.Logger,
+		Observe: func(o gateway.Outcome) { gwRequests.WithLabelValues(string(o)).Inc() },
+	})
+
+	s.apiSrv = &http.Server{Handler: apiHandler, ReadHeaderTimeout: 10 * time.Second}
+	s.apiSrv.Protocols = new(http.Protocols)
+	s.apiSrv.Protocols.SetHTTP1(true)
+	s.apiSrv.Protocols.SetUnencryptedHTTP2(true) // gRPC clients speak h2c with prior knowledge
+	s.gwSrv = &http.Server{Handler: s.Gateway, ReadHeaderTimeout: 10 * time.Second}
+	go s.serve(s.apiSrv, s.apiLn)
+	go s.serve(s.gwSrv, s.gwLn)
+	// Key rotation runs on every replica: it is also how one learns of keys
+	// another has made.
+	kctx, stopKeys := context.WithCancel(context.Background())
+	s.stopKeys = stopKeys
+	s.keysDone = make(chan struct{})
+	go func() { defer close(s.keysDone); _ = s.Keys.Run(kctx) }()
+	s.ready.Store(true)
+	ok = true
+	cfg.Logger.Info("oidcron ready", "api", "http://"+s.Addrs.API, "gateway", s.Addrs.GatewayURL, "issuer", s.Addrs.Issuer, "data", cfg.DataDir, "require_auth", cfg.RequireAuth)
+	return s, nil
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+func (s *Server) serve(srv *http.Server, ln net.Listener) {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.cfg.Logger.Error("listener stopped", "addr", ln.Addr().String(), "error", err)
+		s.ready.Store(false)
+	}
+}
+
+// apiHandler routes the API address: gRPC by content type, then the OIDC
+// documents, health, metrics and metadata, then REST.
+func (s *Server) apiHandler() (http.Handler, error) {
+	g := grpc.NewServer(grpc.UnaryInterceptor(s.API.Interceptor))
+	t := rest.New(rest.Options{Interceptor: s.API.Interceptor})
+	if err := s.API.Register(g, t); err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+identity.DiscoveryPath, identity.DiscoveryHandler(s.Addrs.Issuer))
+	mux.Handle("GET "+identity.JWKSPath, s.Keys.JWKSHandler())
+	mux.Handle("GET "+identity.PEMCertsPath, s.Keys.PEMCertsHandler())
+	mux.Handle("GET "+identity.ServiceAccountKeysPath, s.Keys.ServiceAccountKeysHandler(s.Dir.Account))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	if s.cfg.MetadataServiceAccount != "" {
+		mux.Handle("/computeMetadata/", identity.MetadataHandler(s.metadataOptions()))
+	}
+	s.API.HandleV1Projects(mux)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+			g.ServeHTTP(w, r)
+			return
+		}
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r) // ServeHTTP, not the handler itself: it sets the path values
+			return
+		}
+		t.ServeHTTP(w, r)
+	}), nil
+}
+
+// bootstrapAccess writes the root policy the flags imply and, with
+// --require-auth, makes sure an admin token exists. The root policy is not
+// reachable through any API: it is the installation's, set by its operator.
+func (s *Server) bootstrapAccess(ctx context.Context) (string, error) {
+	root := &iampb.Policy{Bindings: []*iampb.Binding{{Role: "roles/resourcemanager.projectCreator", Members: []string{api.DevUser}}}}
+	token := ""
+	if s.cfg.RequireAuth {
+		root = &iampb.Policy{Bindings: []*iampb.Binding{{Role: "roles/owner", Members: []string{api.AdminUser}}}}
+		b, err := s.Store.GetSetting(ctx, "admin-token")
+		if errors.Is(err, store.ErrNotFound) {
+			raw := make([]byte, 32)
+			_, _ = rand.Read(raw)
+			b = []byte("oidcron-admin." + base64.RawURLEncoding.EncodeToString(raw))
+			err = s.Store.PutSetting(ctx, "admin-token", b)
+		}
+		if err != nil {
+			return "", fmt.Errorf("admin token: %w", err)
+		}
+		token = string(b)
+		path := filepath.Join(s.cfg.DataDir, "admin-token")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return "", fmt.Errorf("admin token: %w", err)
+		}
+		s.Addrs.AdminToken = path
+	}
+	root = iam.NormalizePolicy(root)
+	root.Etag = iam.ComputeEtag(root)
+	if err := s.Store.PutPolicy(ctx, iam.RootResource, root, nil); err != nil {
+		return "", fmt.Errorf("root policy: %w", err)
+	}
+	return token, nil
+}
+
+func (s *Server) metadataOptions() identity.MetadataOptions {
+	return identity.MetadataOptions{
+		Email:  s.cfg.MetadataServiceAccount,
+		Lookup: s.Dir.Account,
+		Minter: s.Minter,
+	}
+}
+
+// Shutdown stops accepting, lets in-flight requests finish (until ctx
+// ends), and closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.ready.Store(false)
+	if s.stopKeys != nil {
+		s.stopKeys()
+		<-s.keysDone
+	}
+	var errs []error
+	if s.apiSrv != nil {
+		errs = append(errs, s.apiSrv.Shutdown(ctx))
+	}
+	if s.gwSrv != nil {
+		errs = append(errs, s.gwSrv.Shutdown(ctx))
+	}
+	if s.Store != nil {
+		errs = append(errs, s.Store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Server) closeAll() {
+	if s.apiLn != nil {
+		s.apiLn.Close()
+	}
+	if s.gwLn != nil {
+		s.gwLn.Close()
+	}
+	if s.Store != nil {
+		s.Store.Close()
+	}
+}
