@@ -112,7 +112,7 @@ func (x *IAMAdmin) CreateServiceAccount(ctx context.Context, req *adminpb.Create
 			sa = &adminpb.ServiceAccount{
 				Name: "projects/" + p.GetProjectId() + "/serviceAccounts/" + email, ProjectId: p.GetProjectId(),
 				UniqueId: uid, Email: email, DisplayName: in.GetDisplayName(), Description: in.GetDescription(),
-				Oauth2ClientId: uid, Etag: []byte("MDEwMjE5MjA="),
+				Oauth2ClientId: uid, Etag: []byte("01021920"), // Google's constant etag of a service account: "MDEwMjE5MjA=" in JSON
 			}
 			err := tx.CreateServiceAccount(ctx, sa)
 			if errors.Is(err, store.ErrAlreadyExists) {
