@@ -38,9 +38,26 @@ type Directory struct {
 	clk clock.Clock
 	ttl time.Duration
 
-	mu      sync.Mutex
-	entries map[string]entry
+	mu        sync.Mutex
+	entries   map[string]entry
+	decisions map[decisionKey]decision
 }
+
+// decisionKey identifies one access question.
+type decisionKey struct {
+	member               string
+	anonymous, disabled  bool
+	permission, resource string
+}
+
+type decision struct {
+	d       iam.Decision
+	expires time.Time
+}
+
+// maxDecisions bounds the decision cache: a Decision carries its
+// explanation, a few KB.
+const maxDecisions = 10_000
 
 type entry struct {
 	val     any
@@ -53,7 +70,7 @@ func New(st store.Store, clk clock.Clock, ttl time.Duration) *Directory {
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
-	return &Directory{st: st, clk: clk, ttl: ttl, entries: map[string]entry{}}
+	return &Directory{st: st, clk: clk, ttl: ttl, entries: map[string]entry{}, decisions: map[decisionKey]decision{}}
 }
 
 // Invalidate drops every cached answer. Writes are rare next to reads, so
@@ -61,7 +78,34 @@ func New(st store.Store, clk clock.Clock, ttl time.Duration) *Directory {
 func (d *Directory) Invalidate() {
 	d.mu.Lock()
 	d.entries = map[string]entry{}
+	d.decisions = map[decisionKey]decision{}
 	d.mu.Unlock()
+}
+
+// Authorize is iam.Authorize over this directory, remembering each answer
+// until the next write or the TTL. The gateway asks the same question for
+// every request of a caller; the answer can only change with a write, and
+// every write here calls Invalidate.
+func (d *Directory) Authorize(ctx context.Context, sub iam.Subject, permission, resource string) (iam.Decision, error) {
+	k := decisionKey{member: sub.Member, anonymous: sub.Anonymous, disabled: sub.Disabled, permission: permission, resource: resource}
+	now := d.clk.Now()
+	d.mu.Lock()
+	c, ok := d.decisions[k]
+	d.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.d, nil
+	}
+	dec, err := iam.Authorize(ctx, d, sub, permission, resource)
+	if err != nil {
+		return dec, err
+	}
+	d.mu.Lock()
+	if len(d.decisions) >= maxDecisions {
+		d.decisions = map[decisionKey]decision{}
+	}
+	d.decisions[k] = decision{d: dec, expires: now.Add(d.ttl)}
+	d.mu.Unlock()
+	return dec, nil
 }
 
 // cached returns the value for key, loading it on a miss. Not-found answers

@@ -171,7 +171,7 @@ func (g *Gateway) Decide(ctx context.Context, f *functionspb.Function, authoriza
 	perm := functions.InvokePermission(f)
 	resource := functions.InvokeResource(f)
 	// A public function lets everyone in, and its token is not checked.
-	pub, err := iam.Authorize(ctx, g.cfg.Dir, iam.Subject{Anonymous: true}, perm, resource)
+	pub, err := g.cfg.Dir.Authorize(ctx, iam.Subject{Anonymous: true}, perm, resource)
 	if err != nil {
 		return Verdict{Status: http.StatusInternalServerError, Outcome: Denied, Reason: "authorization lookup failed: " + err.Error()}
 	}
@@ -196,7 +196,7 @@ func (g *Gateway) Decide(ctx context.Context, f *functionspb.Function, authoriza
 	}
 	acct := claims.Account // as found at verification: live and enabled
 	sub := iam.Subject{Member: "serviceAccount:" + acct.Email, Disabled: acct.Disabled}
-	d, err := iam.Authorize(ctx, g.cfg.Dir, sub, perm, resource)
+	d, err := g.cfg.Dir.Authorize(ctx, sub, perm, resource)
 	if err != nil {
 		return Verdict{Status: http.StatusInternalServerError, Outcome: Denied, Subject: sub.Member, Reason: "authorization lookup failed: " + err.Error()}
 	}
