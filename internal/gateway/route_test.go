@@ -1,0 +1,65 @@
+package gateway
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"cloud.google.com/go/functions/apiv2/functionspb"
+
+	"github.com/oidcron/oidcron/internal/clock"
+	"github.com/oidcron/oidcron/internal/directory"
+	"github.com/oidcron/oidcron/internal/store/sqlite"
+)
+
+func TestResolve(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, name := range []string{
+		"projects/my-proj/locations/europe-west1/functions/fn",
+		"projects/west1-my-proj/locations/europe/functions/other", // another split of the same host
+		"projects/p1/locations/us-central1/functions/hello",
+	} {
+		if err := st.CreateFunction(ctx, &functionspb.Function{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := New(Config{Dir: directory.New(st, clock.Real{}, 0), BaseURL: "http://127.0.0.1:8931"})
+	cases := []struct {
+		host, path, want, rest string
+	}{
+		{"europe-west1-my-proj.cloudfunctions.net", "/fn", "projects/my-proj/locations/europe-west1/functions/fn", "/"},
+		{"EUROPE-WEST1-MY-PROJ.cloudfunctions.net:443", "/fn/a/b", "projects/my-proj/locations/europe-west1/functions/fn", "/a/b"},
+		{"europe-west1-my-proj.cloudfunctions.net", "/other", "projects/west1-my-proj/locations/europe/functions/other", "/"},
+		{"127.0.0.1:8931", "/p1/us-central1/hello/x/", "projects/p1/locations/us-central1/functions/hello", "/x/"},
+		{"127.0.0.1:8931", "/p1/us-central1/hello", "projects/p1/locations/us-central1/functions/hello", "/"},
+		{"europe-west1-my-proj.cloudfunctions.net", "/missing", "", ""},
+		{"europe-west1-my-proj.cloudfunctions.net", "/", "", ""},
+		{"127.0.0.1:8931", "/p1/us-central1", "", ""},
+		{"localhost", "/p1/us-central1/nope", "", ""},
+	}
+	for _, c := range cases {
+		r, ok := g.Resolve(ctx, c.host, c.path)
+		if got := r.Function.GetName(); got != c.want || ok != (c.want != "") || (ok && r.Rest != c.rest) {
+			t.Errorf("Resolve(%q, %q) = %q %q %v, want %q %q", c.host, c.path, got, r.Rest, ok, c.want, c.rest)
+		}
+	}
+}
+
+func TestAudiencesAndJoin(t *testing.T) {
+	g := New(Config{BaseURL: "http://gw.example:8931/"})
+	f := &functionspb.Function{Name: "projects/p/locations/r/functions/f", Url: "https://r-p.cloudfunctions.net/f"}
+	a := g.Audiences(f)
+	if len(a) != 2 || a[0] != "https://r-p.cloudfunctions.net/f" || a[1] != "http://gw.example:8931/p/r/f" {
+		t.Fatalf("audiences %q", a)
+	}
+	for _, c := range [][3]string{{"", "/", "/"}, {"/", "/x", "/x"}, {"/base", "/", "/base"}, {"/base/", "/x/y", "/base/x/y"}} {
+		if got := joinPath(c[0], c[1]); got != c[2] {
+			t.Errorf("joinPath(%q, %q) = %q, want %q", c[0], c[1], got, c[2])
+		}
+	}
+}
