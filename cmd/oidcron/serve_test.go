@@ -54,7 +54,19 @@ func TestServeBinary(t *testing.T) {
 	if api == "" || gw == "" {
 		t.Fatalf("no banner (api %q gateway %q)", api, gw)
 	}
-	go func() { _, _ = io.Copy(io.Discard, stderr); exited <- cmd.Wait() }()
+	// The rest of stderr: the shutdown line is the event that SIGTERM was
+	// taken in, while the request below is still held by its upstream.
+	shuttingDown := make(chan struct{})
+	go func() {
+		seen := false
+		for sc.Scan() {
+			if !seen && strings.Contains(sc.Text(), "shutting down") {
+				seen = true
+				close(shuttingDown)
+			}
+		}
+		exited <- cmd.Wait()
+	}()
 
 	resp, err := http.Get(api + "/readyz")
 	if err != nil || resp.StatusCode != 200 {
@@ -111,6 +123,7 @@ func TestServeBinary(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	<-shuttingDown // the server is shutting down with the request in flight
 	close(release)
 	r := <-inflight
 	if r.err != nil || r.code != 200 || r.body != "done" {

@@ -36,6 +36,10 @@ type Config struct {
 	RequireAuth bool
 	// AdminToken is a bearer secret that acts as AdminUser (empty: none).
 	AdminToken string
+	// Issuer is the OIDC issuer URL; an ID token authenticates API calls
+	// only when minted for this audience (a token minted for a function
+	// reaches that function and must not be replayable against the API).
+	Issuer string
 	// GatewayURL is the invoker gateway's base URL, for the path form of
 	// function URLs ("http://127.0.0.1:8931").
 	GatewayURL string

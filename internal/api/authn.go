@@ -87,9 +87,10 @@ func (s *Server) authenticate(ctx context.Context) (iam.Subject, error) {
 		}
 		email = c.Account.Email
 	} else {
-		// Any audience: the issue asks that an ID token from this issuer
-		// authenticate API calls, as gcloud's identity tokens do for Cloud Run.
-		c, err := s.cfg.Verifier.VerifyIDToken(ctx, token, nil)
+		// Only tokens minted for the API itself: the gateway forwards every
+		// caller's token to the function, which must not be able to replay it
+		// here.
+		c, err := s.cfg.Verifier.VerifyIDToken(ctx, token, []string{s.cfg.Issuer})
 		if err != nil {
 			s.log.Info("identity token refused", "reason", err)
 			return iam.Subject{}, status.Error(codes.Unauthenticated, msgInvalidCredentials)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"time"
 
 	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 	"cloud.google.com/go/iam/credentials/apiv1/credentialspb"
@@ -25,10 +24,6 @@ type Credentials struct {
 	credentialspb.UnimplementedIAMCredentialsServer
 	s *Server
 }
-
-// maxAccessTokenLifetime is Google's default ceiling (longer needs an org
-// policy oidcron does not model).
-const maxAccessTokenLifetime = time.Hour
 
 // impersonate resolves the target of a short-lived-credential call through
 // its delegation chain, checking at each link the permission Google checks:
@@ -102,10 +97,10 @@ func (x *Credentials) GenerateAccessToken(ctx context.Context, req *credentialsp
 	if len(req.GetScope()) == 0 {
 		return nil, invalid("scope: at least one OAuth scope is required.")
 	}
-	life := maxAccessTokenLifetime
+	life := identity.MaxAccessTokenLifetime
 	if l := req.GetLifetime(); l != nil {
 		life = l.AsDuration()
-		if life <= 0 || life > maxAccessTokenLifetime {
+		if life <= 0 || life > identity.MaxAccessTokenLifetime {
 			return nil, invalid("lifetime: %s is out of range: it must be more than 0s and at most 3600s.", l.AsDuration())
 		}
 	}

@@ -47,15 +47,12 @@ func (s *Server) HandleV1Projects(mux *http.ServeMux) {
 		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 			return nil, invalid("Invalid JSON payload received. %v", err)
 		}
-		p, err := s.createProjectChecked(ctx, in.ProjectId, in.Name, in.Labels)
+		p, op, err := s.createProjectChecked(ctx, in.ProjectId, in.Name, in.Labels)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := s.projectOperation(ctx, p); err != nil {
-			return nil, err
-		}
 		resp, _ := json.Marshal(v1Project(p))
-		return &crmv1.Operation{Name: "operations/cp." + strings.TrimPrefix(p.GetName(), "projects/"), Done: true, Response: resp}, nil
+		return &crmv1.Operation{Name: op.GetName(), Done: true, Response: resp}, nil
 	}, "/google.cloudresourcemanager.v1.Projects/Create"))
 }
 

@@ -46,7 +46,8 @@ func alreadyExists(resourceType, resourceName, msg string) error {
 	return st.Err()
 }
 
-// internal reports an unexpected failure without leaking its details.
+// internal reports an unexpected failure (a store error). Its detail is
+// returned: oidcron runs beside its users, and the detail is what they need.
 func internal(err error) error {
 	return status.Error(codes.Internal, fmt.Sprintf("Internal error encountered: %v", err))
 }

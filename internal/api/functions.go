@@ -24,18 +24,15 @@ import (
 	"github.com/oidcron/oidcron/internal/store"
 )
 
-var (
-	functionIDRule = regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9_]{0,62}$`)
-	locationRule   = regexp.MustCompile(`^[a-z][-a-z0-9]{0,62}$`)
-)
+var functionIDRule = regexp.MustCompile(`^[A-Za-z][-A-Za-z0-9_]{0,62}$`)
 
 // parseFunctionName splits "projects/P/locations/L/functions/F".
 func parseFunctionName(name string) (project, location, function string, err error) {
-	parts := strings.Split(name, "/")
-	if len(parts) != 6 || parts[0] != "projects" || parts[2] != "locations" || parts[4] != "functions" || parts[1] == "" || parts[3] == "" || parts[5] == "" {
+	project, location, function, ok := functions.Parts(name)
+	if !ok {
 		return "", "", "", invalid("name: %q is not a function name of the form projects/{project}/locations/{location}/functions/{function}.", name)
 	}
-	return parts[1], parts[3], parts[5], nil
+	return project, location, function, nil
 }
 
 // parseLocationName splits "projects/P/locations/L".
@@ -126,8 +123,8 @@ func (x *FunctionsV2) CreateFunction(ctx context.Context, req *functionspb.Creat
 	if !functionIDRule.MatchString(id) {
 		return nil, invalid("function_id: %q is invalid: it must start with a letter, contain only letters, digits, hyphens and underscores, and be at most 63 characters.", id)
 	}
-	if !locationRule.MatchString(loc) {
-		return nil, invalid("parent: location %q is invalid.", loc)
+	if !functions.ValidRegion(loc) {
+		return nil, invalid("parent: location %q is not a region (such as us-central1).", loc)
 	}
 	p, err := x.s.project(ctx, proj)
 	if errors.Is(err, store.ErrNotFound) {
@@ -161,7 +158,14 @@ func (x *FunctionsV2) CreateFunction(ctx context.Context, req *functionspb.Creat
 		f.Environment = functionspb.Environment_GEN_1
 	}
 	x.s.fillFunctionOutputs(f, pid, loc, id)
-	err = x.s.write(ctx, func(tx store.Tx) error { return tx.CreateFunction(ctx, f) })
+	var op *longrunningpb.Operation
+	err = x.s.write(ctx, func(tx store.Tx) error {
+		if err := tx.CreateFunction(ctx, f); err != nil {
+			return err
+		}
+		op, err = x.s.functionOperation(ctx, tx, pid, loc, name, "create", f)
+		return err
+	})
 	if errors.Is(err, store.ErrAlreadyExists) {
 		return nil, status.Errorf(codes.AlreadyExists, "Function %s already exists", name)
 	}
@@ -169,7 +173,7 @@ func (x *FunctionsV2) CreateFunction(ctx context.Context, req *functionspb.Creat
 		return nil, storeErr(err)
 	}
 	x.s.log.Info("function created", "function", name, "environment", f.GetEnvironment().String(), "upstream", functions.Upstream(f), "by", SubjectFrom(ctx).Member)
-	return x.s.functionOperation(ctx, pid, loc, name, "create", f)
+	return op, nil
 }
 
 // fillFunctionOutputs sets the output-only fields oidcron derives.
@@ -184,8 +188,9 @@ func (s *Server) fillFunctionOutputs(f *functionspb.Function, project, location,
 	}
 }
 
-// functionOperation stores and returns a finished operation of the v2 API.
-func (s *Server) functionOperation(ctx context.Context, project, location, target, verb string, result proto.Message) (*longrunningpb.Operation, error) {
+// functionOperation records, in the change's transaction, and returns a
+// finished operation of the v2 API.
+func (s *Server) functionOperation(ctx context.Context, tx store.Tx, project, location, target, verb string, result proto.Message) (*longrunningpb.Operation, error) {
 	now := timestamppb.New(s.clk.Now())
 	meta, err := anypb.New(&functionspb.OperationMetadata{CreateTime: now, EndTime: now, Target: target, Verb: verb, ApiVersion: "v2"})
 	if err != nil {
@@ -199,8 +204,8 @@ func (s *Server) functionOperation(ctx context.Context, project, location, targe
 		Name:     fmt.Sprintf("projects/%s/locations/%s/operations/operation-%d-%s", project, location, s.clk.Now().UnixMilli(), randomDigits("123456789", 8)),
 		Metadata: meta, Done: true, Result: &longrunningpb.Operation_Response{Response: resp},
 	}
-	if err := s.st.PutOperation(ctx, op); err != nil {
-		return nil, internal(err)
+	if err := tx.PutOperation(ctx, op); err != nil {
+		return nil, err
 	}
 	return op, nil
 }
@@ -241,12 +246,8 @@ func (x *FunctionsV2) ListFunctions(ctx context.Context, req *functionspb.ListFu
 	if err != nil {
 		return nil, internal(err)
 	}
-	resp := &functionspb.ListFunctionsResponse{Functions: list}
-	if len(list) > size {
-		resp.Functions = list[:size]
-		resp.NextPageToken = encodePageToken(list[size-1].GetName())
-	}
-	return resp, nil
+	fns, next := pageOf(list, size, (*functionspb.Function).GetName)
+	return &functionspb.ListFunctionsResponse{Functions: fns, NextPageToken: next}, nil
 }
 
 // updatable are the Function fields UpdateFunction may change.
@@ -258,7 +259,6 @@ func (x *FunctionsV2) UpdateFunction(ctx context.Context, req *functionspb.Updat
 	if err != nil {
 		return nil, err
 	}
-	next := proto.Clone(cur).(*functionspb.Function)
 	paths := req.GetUpdateMask().GetPaths()
 	if len(paths) == 0 {
 		paths = []string{"description", "labels", "build_config", "service_config", "kms_key_name"}
@@ -267,37 +267,34 @@ func (x *FunctionsV2) UpdateFunction(ctx context.Context, req *functionspb.Updat
 		if !updatable[p] {
 			return nil, invalid("update_mask: field %q cannot be updated.", p)
 		}
-		switch p {
-		case "description":
-			next.Description = in.GetDescription()
-		case "labels":
-			next.Labels = in.GetLabels()
-		case "build_config":
-			next.BuildConfig = in.GetBuildConfig()
-		case "service_config":
-			next.ServiceConfig = in.GetServiceConfig()
-		case "service_config.environment_variables":
-			if next.ServiceConfig == nil {
-				next.ServiceConfig = &functionspb.ServiceConfig{}
-			}
-			next.ServiceConfig.EnvironmentVariables = in.GetServiceConfig().GetEnvironmentVariables()
-		case "kms_key_name":
-			next.KmsKeyName = in.GetKmsKeyName()
-		}
 	}
 	if in.GetEnvironment() != functionspb.Environment_ENVIRONMENT_UNSPECIFIED && in.GetEnvironment() != cur.GetEnvironment() {
 		return nil, invalid("environment: a function's generation cannot be changed; delete it and deploy it again.")
 	}
-	if err := validateFunction(next); err != nil {
-		return nil, err
-	}
-	proj, loc, id, _ := parseFunctionName(cur.GetName())
-	x.s.fillFunctionOutputs(next, proj, loc, id)
-	next.UpdateTime = timestamppb.New(x.s.clk.Now())
-	if err := x.s.write(ctx, func(tx store.Tx) error { return tx.UpdateFunction(ctx, next) }); err != nil {
+	proj, loc, id, _ := functions.Parts(cur.GetName())
+	var op *longrunningpb.Operation
+	err = x.s.write(ctx, func(tx store.Tx) error {
+		// Re-read inside the transaction so a concurrent update is not lost.
+		next, err := tx.GetFunction(ctx, cur.GetName())
+		if err != nil {
+			return err
+		}
+		applyMask(next, in, paths)
+		if err := validateFunction(next); err != nil {
+			return err
+		}
+		x.s.fillFunctionOutputs(next, proj, loc, id)
+		next.UpdateTime = timestamppb.New(x.s.clk.Now())
+		if err := tx.UpdateFunction(ctx, next); err != nil {
+			return err
+		}
+		op, err = x.s.functionOperation(ctx, tx, proj, loc, next.GetName(), "update", next)
+		return err
+	})
+	if err != nil {
 		return nil, storeErr(err)
 	}
-	return x.s.functionOperation(ctx, proj, loc, next.GetName(), "update", next)
+	return op, nil
 }
 
 func (x *FunctionsV2) DeleteFunction(ctx context.Context, req *functionspb.DeleteFunctionRequest) (*longrunningpb.Operation, error) {
@@ -305,18 +302,27 @@ func (x *FunctionsV2) DeleteFunction(ctx context.Context, req *functionspb.Delet
 	if err != nil {
 		return nil, err
 	}
+	proj, loc, _, _ := functions.Parts(f.GetName())
+	var op *longrunningpb.Operation
 	err = x.s.write(ctx, func(tx store.Tx) error {
 		if err := tx.DeleteFunction(ctx, f.GetName()); err != nil {
 			return err
 		}
-		return tx.DeletePolicy(ctx, f.GetName())
+		// The function's policy goes with it, and so does its Cloud Run
+		// service's: a function deployed again under the name starts clean.
+		for _, r := range []string{f.GetName(), functions.InvokeResource(f)} {
+			if err := tx.DeletePolicy(ctx, r); err != nil {
+				return err
+			}
+		}
+		op, err = x.s.functionOperation(ctx, tx, proj, loc, f.GetName(), "delete", &emptypb.Empty{})
+		return err
 	})
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	proj, loc, _, _ := parseFunctionName(f.GetName())
 	x.s.log.Info("function deleted", "function", f.GetName(), "by", SubjectFrom(ctx).Member)
-	return x.s.functionOperation(ctx, proj, loc, f.GetName(), "delete", &emptypb.Empty{})
+	return op, nil
 }
 
 // Function IAM, shared by the v1 service and the v2 IAMPolicy mixin.
@@ -382,7 +388,7 @@ type FunctionsV1 struct {
 // gen1 hides 2nd gen functions from the v1 API, as Google's v1 API does.
 func gen1(f *functionspb.Function, err error) (*functionspb.Function, error) {
 	if err == nil && functions.IsGen2(f) {
-		proj, loc, fn, _ := parseFunctionName(f.GetName())
+		proj, loc, fn, _ := functions.Parts(f.GetName())
 		return nil, notFoundV1(proj, loc, fn)
 	}
 	return f, err
@@ -447,6 +453,9 @@ type Operations struct {
 }
 
 func (x *Operations) GetOperation(ctx context.Context, req *longrunningpb.GetOperationRequest) (*longrunningpb.Operation, error) {
+	if err := x.s.checkOperation(ctx, req.GetName()); err != nil {
+		return nil, err
+	}
 	op, err := x.s.st.GetOperation(ctx, req.GetName())
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, status.Errorf(codes.NotFound, "Operation %s not found.", req.GetName())
@@ -455,4 +464,28 @@ func (x *Operations) GetOperation(ctx context.Context, req *longrunningpb.GetOpe
 		return nil, internal(err)
 	}
 	return op, nil
+}
+
+// checkOperation checks the caller may read an operation: a function
+// operation ("projects/P/locations/L/operations/X") needs
+// cloudfunctions.operations.get on its project, a project creation
+// ("operations/cp.NUMBER") resourcemanager.projects.get on that project.
+func (s *Server) checkOperation(ctx context.Context, name string) error {
+	if num, ok := strings.CutPrefix(name, "operations/cp."); ok {
+		p, err := s.dir.Project(ctx, num)
+		if err != nil {
+			return deniedCRM()
+		}
+		return s.check(ctx, "resourcemanager.projects.get", iam.ProjectResource(p.GetProjectId()), deniedCRM)
+	}
+	parts := strings.Split(name, "/")
+	deny := func() error { return deniedFunctions("cloudfunctions.operations.get", name) }
+	if len(parts) != 6 || parts[0] != "projects" || parts[4] != "operations" {
+		return deny()
+	}
+	p, err := s.dir.Project(ctx, parts[1])
+	if err != nil {
+		return deny()
+	}
+	return s.check(ctx, "cloudfunctions.operations.get", iam.ProjectResource(p.GetProjectId()), deny)
 }

@@ -24,3 +24,12 @@ func decodePageToken(tok string) (string, error) {
 	}
 	return string(b), nil
 }
+
+// pageOf cuts a list read with size+1 records into one page and the token
+// of the next (empty on the last page).
+func pageOf[T any](list []T, size int, key func(T) string) ([]T, string) {
+	if len(list) > size {
+		return list[:size], encodePageToken(key(list[size-1]))
+	}
+	return list, ""
+}

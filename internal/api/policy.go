@@ -16,16 +16,11 @@ import (
 // shares. Callers check the caller's permission first and pass the canonical
 // resource name.
 
-// emptyPolicy is what Google returns for a resource whose policy was never set.
-func emptyPolicy() *iampb.Policy {
-	return &iampb.Policy{Version: 1, Etag: iam.EmptyPolicyEtag}
-}
-
 // readPolicy returns resource's policy as getIamPolicy shows it.
 func readPolicy(ctx context.Context, tx store.Tx, resource string) (*iampb.Policy, error) {
 	p, err := tx.GetPolicy(ctx, resource)
 	if errors.Is(err, store.ErrNotFound) {
-		return emptyPolicy(), nil
+		return iam.EmptyPolicy(), nil // what Google returns for a policy never set
 	}
 	return p, err
 }
@@ -69,6 +64,9 @@ func (s *Server) setPolicy(ctx context.Context, k iam.Kind, resource string, req
 				return nil, invalid("update_mask: unknown Policy field %q; allowed: bindings, etag, audit_configs.", p)
 			}
 		}
+	}
+	if k == iam.KindProject && !hasOwner(in) && fields["bindings"] {
+		return nil, invalid("policy: a project's policy must keep at least one owner (a binding of roles/owner with a user, service account or group).")
 	}
 	var out *iampb.Policy
 	err := s.write(ctx, func(tx store.Tx) error {
@@ -148,4 +146,20 @@ func (s *Server) testPermissions(ctx context.Context, resource string, perms []s
 		return nil, internal(err)
 	}
 	return &iampb.TestIamPermissionsResponse{Permissions: got}, nil
+}
+
+// hasOwner reports whether p grants roles/owner to a principal that can
+// act (a project without one could never be administered again).
+func hasOwner(p *iampb.Policy) bool {
+	for _, b := range p.GetBindings() {
+		if b.GetRole() != "roles/owner" || b.GetCondition() != nil {
+			continue
+		}
+		for _, m := range b.GetMembers() {
+			if strings.HasPrefix(m, "user:") || strings.HasPrefix(m, "serviceAccount:") || strings.HasPrefix(m, "group:") {
+				return true
+			}
+		}
+	}
+	return false
 }

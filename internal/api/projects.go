@@ -135,7 +135,9 @@ func (x *Projects) GetProject(ctx context.Context, req *resourcemanagerpb.GetPro
 	return p, nil
 }
 
-// visibleProjects pages through projects the caller may get.
+// visibleProjects pages through the projects the caller may get. The
+// store pages by id; projects the caller may not see are skipped, so a page
+// may need several reads.
 func (s *Server) visibleProjects(ctx context.Context, pageSize int32, pageToken string) ([]*resourcemanagerpb.Project, string, error) {
 	size := int(pageSize)
 	if size <= 0 || size > 500 {
@@ -146,7 +148,7 @@ func (s *Server) visibleProjects(ctx context.Context, pageSize int32, pageToken 
 		return nil, "", err
 	}
 	var out []*resourcemanagerpb.Project
-	for len(out) < size {
+	for {
 		batch, err := s.st.ListProjects(ctx, store.Page{Size: size, After: after})
 		if err != nil {
 			return nil, "", internal(err)
@@ -156,7 +158,9 @@ func (s *Server) visibleProjects(ctx context.Context, pageSize int32, pageToken 
 			if s.allowed(ctx, "resourcemanager.projects.get", iam.ProjectResource(p.GetProjectId())) {
 				out = append(out, p)
 				if len(out) == size {
-					break
+					// Full: the next page starts after this project, even if
+					// it turns out to be empty.
+					return out, encodePageToken(after), nil
 				}
 			}
 		}
@@ -164,7 +168,6 @@ func (s *Server) visibleProjects(ctx context.Context, pageSize int32, pageToken 
 			return out, "", nil
 		}
 	}
-	return out, encodePageToken(after), nil
 }
 
 func (x *Projects) SearchProjects(ctx context.Context, req *resourcemanagerpb.SearchProjectsRequest) (*resourcemanagerpb.SearchProjectsResponse, error) {
@@ -187,59 +190,58 @@ func (x *Projects) ListProjects(ctx context.Context, req *resourcemanagerpb.List
 
 func (x *Projects) CreateProject(ctx context.Context, req *resourcemanagerpb.CreateProjectRequest) (*longrunningpb.Operation, error) {
 	in := req.GetProject()
-	p, err := x.s.createProjectChecked(ctx, in.GetProjectId(), in.GetDisplayName(), in.GetLabels())
-	if err != nil {
-		return nil, err
-	}
-	return x.s.projectOperation(ctx, p)
+	_, op, err := x.s.createProjectChecked(ctx, in.GetProjectId(), in.GetDisplayName(), in.GetLabels())
+	return op, err
 }
 
-// createProjectChecked is CreateProject for both API versions.
-func (s *Server) createProjectChecked(ctx context.Context, id, displayName string, labels map[string]string) (*resourcemanagerpb.Project, error) {
+// createProjectChecked is CreateProject for both API versions: the project,
+// its policy and its finished operation are written in one transaction.
+func (s *Server) createProjectChecked(ctx context.Context, id, displayName string, labels map[string]string) (*resourcemanagerpb.Project, *longrunningpb.Operation, error) {
 	if !projectIDRule.MatchString(id) {
-		return nil, invalid("project_id: %q is invalid: a project ID must be 6 to 30 lowercase letters, digits, or hyphens, start with a letter, and not end with a hyphen.", id)
+		return nil, nil, invalid("project_id: %q is invalid: a project ID must be 6 to 30 lowercase letters, digits, or hyphens, start with a letter, and not end with a hyphen.", id)
 	}
 	if len(displayName) > 30 {
-		return nil, invalid("display_name: must be at most 30 characters.")
+		return nil, nil, invalid("display_name: must be at most 30 characters.")
 	}
 	if err := s.check(ctx, "resourcemanager.projects.create", iam.RootResource, deniedCRM); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	owner := SubjectFrom(ctx).Member
 	var p *resourcemanagerpb.Project
+	var op *longrunningpb.Operation
 	err := s.write(ctx, func(tx store.Tx) error {
 		var err error
-		p, err = s.createProject(ctx, tx, id, displayName, labels, owner)
+		if p, err = s.createProject(ctx, tx, id, displayName, labels, owner); err != nil {
+			return err
+		}
+		op, err = projectOperation(ctx, tx, p)
 		return err
 	})
 	if errors.Is(err, store.ErrAlreadyExists) {
-		return nil, status.Error(codes.AlreadyExists, "Requested entity already exists")
+		return nil, nil, status.Error(codes.AlreadyExists, "Requested entity already exists")
 	}
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, nil, storeErr(err)
 	}
-	return p, nil
+	return p, op, nil
 }
 
-// projectOperation records and returns the finished operation of a project
-// creation.
-func (s *Server) projectOperation(ctx context.Context, p *resourcemanagerpb.Project) (*longrunningpb.Operation, error) {
+// projectOperation records, in tx, and returns the finished operation of a
+// project creation.
+func projectOperation(ctx context.Context, tx store.Tx, p *resourcemanagerpb.Project) (*longrunningpb.Operation, error) {
 	resp, err := anypb.New(p)
 	if err != nil {
-		return nil, internal(err)
+		return nil, err
 	}
 	meta, err := anypb.New(&resourcemanagerpb.CreateProjectMetadata{CreateTime: p.GetCreateTime(), Gettable: true, Ready: true})
 	if err != nil {
-		return nil, internal(err)
+		return nil, err
 	}
 	op := &longrunningpb.Operation{
 		Name: "operations/cp." + strings.TrimPrefix(p.GetName(), "projects/"), Done: true, Metadata: meta,
 		Result: &longrunningpb.Operation_Response{Response: resp},
 	}
-	if err := s.st.PutOperation(ctx, op); err != nil {
-		return nil, internal(err)
-	}
-	return op, nil
+	return op, tx.PutOperation(ctx, op)
 }
 
 func (x *Projects) GetIamPolicy(ctx context.Context, req *iampb.GetIamPolicyRequest) (*iampb.Policy, error) {

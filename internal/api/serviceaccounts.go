@@ -12,7 +12,6 @@ import (
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/oidcron/oidcron/internal/iam"
@@ -172,12 +171,8 @@ func (x *IAMAdmin) ListServiceAccounts(ctx context.Context, req *adminpb.ListSer
 	if err != nil {
 		return nil, internal(err)
 	}
-	resp := &adminpb.ListServiceAccountsResponse{Accounts: list}
-	if len(list) > size {
-		resp.Accounts = list[:size]
-		resp.NextPageToken = encodePageToken(list[size-1].GetEmail())
-	}
-	return resp, nil
+	accounts, next := pageOf(list, size, (*adminpb.ServiceAccount).GetEmail)
+	return &adminpb.ListServiceAccountsResponse{Accounts: accounts, NextPageToken: next}, nil
 }
 
 func (x *IAMAdmin) PatchServiceAccount(ctx context.Context, req *adminpb.PatchServiceAccountRequest) (*adminpb.ServiceAccount, error) {
@@ -190,18 +185,23 @@ func (x *IAMAdmin) PatchServiceAccount(ctx context.Context, req *adminpb.PatchSe
 	if len(paths) == 0 {
 		return nil, invalid("update_mask: the field is required.")
 	}
-	next := proto.Clone(sa).(*adminpb.ServiceAccount)
 	for _, p := range paths {
-		switch p {
-		case "display_name":
-			next.DisplayName = in.GetDisplayName()
-		case "description":
-			next.Description = in.GetDescription()
-		default:
+		if p != "display_name" && p != "description" {
 			return nil, invalid("update_mask: field %q cannot be updated; only display_name and description can.", p)
 		}
 	}
-	return x.s.updateAccount(ctx, next)
+	if err := validateSAText(in.GetDisplayName(), in.GetDescription()); err != nil {
+		return nil, err
+	}
+	return x.s.modifyAccount(ctx, sa, func(next *adminpb.ServiceAccount) {
+		for _, p := range paths {
+			if p == "display_name" {
+				next.DisplayName = in.GetDisplayName()
+			} else {
+				next.Description = in.GetDescription()
+			}
+		}
+	})
 }
 
 // UpdateServiceAccount is the deprecated PUT that sets display_name only.
@@ -210,16 +210,27 @@ func (x *IAMAdmin) UpdateServiceAccount(ctx context.Context, in *adminpb.Service
 	if err != nil {
 		return nil, err
 	}
-	next := proto.Clone(sa).(*adminpb.ServiceAccount)
-	next.DisplayName = in.GetDisplayName()
-	return x.s.updateAccount(ctx, next)
-}
-
-func (s *Server) updateAccount(ctx context.Context, next *adminpb.ServiceAccount) (*adminpb.ServiceAccount, error) {
-	if err := validateSAText(next.GetDisplayName(), next.GetDescription()); err != nil {
+	if err := validateSAText(in.GetDisplayName(), ""); err != nil {
 		return nil, err
 	}
-	if err := s.write(ctx, func(tx store.Tx) error { return tx.UpdateServiceAccount(ctx, next) }); err != nil {
+	return x.s.modifyAccount(ctx, sa, func(next *adminpb.ServiceAccount) { next.DisplayName = in.GetDisplayName() })
+}
+
+// modifyAccount re-reads the account inside one transaction, applies
+// change and writes it, so that concurrent changes (a disable racing a
+// patch) are never lost to a stale read.
+func (s *Server) modifyAccount(ctx context.Context, sa *adminpb.ServiceAccount, change func(*adminpb.ServiceAccount)) (*adminpb.ServiceAccount, error) {
+	var next *adminpb.ServiceAccount
+	err := s.write(ctx, func(tx store.Tx) error {
+		cur, err := tx.GetServiceAccount(ctx, sa.GetUniqueId())
+		if err != nil {
+			return err
+		}
+		change(cur)
+		next = cur
+		return tx.UpdateServiceAccount(ctx, cur)
+	})
+	if err != nil {
 		return nil, storeErr(err)
 	}
 	return next, nil
@@ -276,10 +287,8 @@ func (s *Server) setDisabled(ctx context.Context, name, permission string, disab
 	if err != nil {
 		return nil, err
 	}
-	next := proto.Clone(sa).(*adminpb.ServiceAccount)
-	next.Disabled = disabled
-	if err := s.write(ctx, func(tx store.Tx) error { return tx.UpdateServiceAccount(ctx, next) }); err != nil {
-		return nil, storeErr(err)
+	if _, err := s.modifyAccount(ctx, sa, func(next *adminpb.ServiceAccount) { next.Disabled = disabled }); err != nil {
+		return nil, err
 	}
 	s.log.Info("service account state changed", "email", sa.GetEmail(), "disabled", disabled, "by", SubjectFrom(ctx).Member)
 	return &emptypb.Empty{}, nil

@@ -39,6 +39,7 @@ type Directory struct {
 	ttl time.Duration
 
 	mu        sync.Mutex
+	gen       uint64 // bumped by Invalidate: a load begun before it must not be cached after it
 	entries   map[string]entry
 	decisions map[decisionKey]decision
 }
@@ -77,6 +78,7 @@ func New(st store.Store, clk clock.Clock, ttl time.Duration) *Directory {
 // dropping everything is cheaper to get right than tracking dependencies.
 func (d *Directory) Invalidate() {
 	d.mu.Lock()
+	d.gen++
 	d.entries = map[string]entry{}
 	d.decisions = map[decisionKey]decision{}
 	d.mu.Unlock()
@@ -91,6 +93,7 @@ func (d *Directory) Authorize(ctx context.Context, sub iam.Subject, permission, 
 	now := d.clk.Now()
 	d.mu.Lock()
 	c, ok := d.decisions[k]
+	gen := d.gen
 	d.mu.Unlock()
 	if ok && now.Before(c.expires) {
 		return c.d, nil
@@ -100,10 +103,12 @@ func (d *Directory) Authorize(ctx context.Context, sub iam.Subject, permission, 
 		return dec, err
 	}
 	d.mu.Lock()
-	if len(d.decisions) >= maxDecisions {
-		d.decisions = map[decisionKey]decision{}
+	if d.gen == gen { // no write since the policies were read
+		if len(d.decisions) >= maxDecisions {
+			d.decisions = map[decisionKey]decision{}
+		}
+		d.decisions[k] = decision{d: dec, expires: now.Add(d.ttl)}
 	}
-	d.decisions[k] = decision{d: dec, expires: now.Add(d.ttl)}
 	d.mu.Unlock()
 	return dec, nil
 }
@@ -115,6 +120,7 @@ func cached[T any](ctx context.Context, d *Directory, key string, load func(cont
 	now := d.clk.Now()
 	d.mu.Lock()
 	e, ok := d.entries[key]
+	gen := d.gen
 	d.mu.Unlock()
 	if ok && now.Before(e.expires) {
 		v, _ := e.val.(T)
@@ -125,10 +131,12 @@ func cached[T any](ctx context.Context, d *Directory, key string, load func(cont
 		return v, err // transient: do not cache
 	}
 	d.mu.Lock()
-	if len(d.entries) > 100_000 { // bound memory under a scan of random names
-		d.entries = map[string]entry{}
+	if d.gen == gen { // a write since the load began may have made v stale
+		if len(d.entries) > 100_000 { // bound memory under a scan of random names
+			d.entries = map[string]entry{}
+		}
+		d.entries[key] = entry{val: v, err: err, expires: now.Add(d.ttl)}
 	}
-	d.entries[key] = entry{val: v, err: err, expires: now.Add(d.ttl)}
 	d.mu.Unlock()
 	return v, err
 }
@@ -175,11 +183,15 @@ func (d *Directory) ServiceAccount(ctx context.Context, emailOrUniqueID string) 
 	})
 }
 
-// AccountByUniqueID implements identity.AccountSource.
+// AccountByUniqueID implements identity.AccountSource: a token's subject
+// is a unique id, and only that; an email in sub finds nothing.
 func (d *Directory) AccountByUniqueID(ctx context.Context, uniqueID string) (identity.Account, error) {
 	sa, err := d.ServiceAccount(ctx, uniqueID)
 	if err != nil {
 		return identity.Account{}, err
+	}
+	if sa.GetUniqueId() != uniqueID {
+		return identity.Account{}, store.ErrNotFound
 	}
 	return AccountOf(sa), nil
 }

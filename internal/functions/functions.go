@@ -6,6 +6,7 @@ package functions
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"cloud.google.com/go/functions/apiv2/functionspb"
@@ -16,6 +17,27 @@ import (
 // deploy carries that URL in a field Google's API already has, and every
 // client can set it.
 const UpstreamEnv = "OIDCRON_UPSTREAM"
+
+// regionRule is the shape of every Google Cloud region ("us-central1",
+// "northamerica-northeast1"): exactly one hyphen, ending in a digit. It
+// makes the host REGION-PROJECT.cloudfunctions.net split one way only, so
+// two functions can never share a canonical URL (and so an audience).
+var regionRule = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]+$`)
+
+// ValidRegion reports whether s has the shape of a region.
+func ValidRegion(s string) bool { return regionRule.MatchString(s) }
+
+// SplitHost splits the first label of a cloudfunctions.net host,
+// "REGION-PROJECT", into its region and project.
+func SplitHost(label string) (region, project string, ok bool) {
+	first, rest, ok1 := strings.Cut(label, "-")
+	second, project, ok2 := strings.Cut(rest, "-")
+	region = first + "-" + second
+	if !ok1 || !ok2 || project == "" || !ValidRegion(region) {
+		return "", "", false
+	}
+	return region, project, true
+}
 
 // URL is a function's canonical URL, as Cloud Functions gives it.
 func URL(projectID, location, function string) string {

@@ -101,21 +101,20 @@ type Route struct {
 
 // Resolve finds the function a request is for: by a host of the form
 // REGION-PROJECT.cloudfunctions.net with the function name as the first
-// path segment, or by the path /PROJECT/REGION/NAME on any host.
+// path segment, or by the path /PROJECT/REGION/NAME on any host. Regions
+// have one shape (functions.ValidRegion), so a host names one project.
 func (g *Gateway) Resolve(ctx context.Context, host, path string) (Route, bool) {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
 	segs := strings.SplitN(strings.TrimPrefix(path, "/"), "/", 4)
 	if sub, ok := strings.CutSuffix(strings.ToLower(host), ".cloudfunctions.net"); ok && len(segs) >= 1 && segs[0] != "" {
-		// Regions and project ids both contain hyphens, so try every split
-		// of REGION-PROJECT; there are only a few and lookups are cached.
-		parts := strings.Split(sub, "-")
-		for i := 1; i < len(parts); i++ {
-			region, project := strings.Join(parts[:i], "-"), strings.Join(parts[i:], "-")
-			if f, ok := g.function(ctx, project, region, segs[0]); ok {
-				return Route{Function: f, Rest: restOf(segs[1:])}, true
-			}
+		region, project, ok := functions.SplitHost(sub)
+		if !ok {
+			return Route{}, false
+		}
+		if f, ok := g.function(ctx, project, region, segs[0]); ok {
+			return Route{Function: f, Rest: restOf(segs[1:])}, true
 		}
 		return Route{}, false
 	}

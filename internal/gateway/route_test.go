@@ -9,6 +9,7 @@ import (
 
 	"github.com/oidcron/oidcron/internal/clock"
 	"github.com/oidcron/oidcron/internal/directory"
+	"github.com/oidcron/oidcron/internal/functions"
 	"github.com/oidcron/oidcron/internal/store/sqlite"
 )
 
@@ -21,7 +22,6 @@ func TestResolve(t *testing.T) {
 	defer st.Close()
 	for _, name := range []string{
 		"projects/my-proj/locations/europe-west1/functions/fn",
-		"projects/west1-my-proj/locations/europe/functions/other", // another split of the same host
 		"projects/p1/locations/us-central1/functions/hello",
 	} {
 		if err := st.CreateFunction(ctx, &functionspb.Function{Name: name}); err != nil {
@@ -34,7 +34,8 @@ func TestResolve(t *testing.T) {
 	}{
 		{"europe-west1-my-proj.cloudfunctions.net", "/fn", "projects/my-proj/locations/europe-west1/functions/fn", "/"},
 		{"EUROPE-WEST1-MY-PROJ.cloudfunctions.net:443", "/fn/a/b", "projects/my-proj/locations/europe-west1/functions/fn", "/a/b"},
-		{"europe-west1-my-proj.cloudfunctions.net", "/other", "projects/west1-my-proj/locations/europe/functions/other", "/"},
+		{"europe-west1-x1-y.cloudfunctions.net", "/fn", "", ""},
+		{"europe-my-proj.cloudfunctions.net", "/fn", "", ""},
 		{"127.0.0.1:8931", "/p1/us-central1/hello/x/", "projects/p1/locations/us-central1/functions/hello", "/x/"},
 		{"127.0.0.1:8931", "/p1/us-central1/hello", "projects/p1/locations/us-central1/functions/hello", "/"},
 		{"europe-west1-my-proj.cloudfunctions.net", "/missing", "", ""},
@@ -46,6 +47,23 @@ func TestResolve(t *testing.T) {
 		r, ok := g.Resolve(ctx, c.host, c.path)
 		if got := r.Function.GetName(); got != c.want || ok != (c.want != "") || (ok && r.Rest != c.rest) {
 			t.Errorf("Resolve(%q, %q) = %q %q %v, want %q %q", c.host, c.path, got, r.Rest, ok, c.want, c.rest)
+		}
+	}
+}
+
+// A host splits one way: no other project can claim another's URL.
+func TestSplitHost(t *testing.T) {
+	for _, c := range [][4]string{
+		{"us-central1-acme", "us-central1", "acme", "ok"},
+		{"northamerica-northeast1-my-proj-2", "northamerica-northeast1", "my-proj-2", "ok"},
+		{"europe-west1-x1-y", "europe-west1", "x1-y", "ok"},
+		{"west1-my-proj", "", "", ""},
+		{"europe-west-1", "", "", ""},
+		{"us-central1", "", "", ""},
+	} {
+		r, p, ok := functions.SplitHost(c[0])
+		if r != c[1] || p != c[2] || ok != (c[3] == "ok") {
+			t.Errorf("SplitHost(%q) = %q %q %v", c[0], r, p, ok)
 		}
 	}
 }

@@ -49,10 +49,20 @@ func TestRequireAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	creds, _ := iamcredentials.NewService(e.ctx, e.rest(admin)...)
-	idt, err := creds.Projects.ServiceAccounts.GenerateIdToken("projects/-/serviceAccounts/"+sa.Email, &iamcredentials.GenerateIdTokenRequest{Audience: "oidcron"}).Do()
+	idt, err := creds.Projects.ServiceAccounts.GenerateIdToken("projects/-/serviceAccounts/"+sa.Email, &iamcredentials.GenerateIdTokenRequest{Audience: e.s.Addrs.Issuer}).Do()
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A token minted for a function reaches that function; it must not
+	// authenticate against the API.
+	fnTok, err := creds.Projects.ServiceAccounts.GenerateIdToken("projects/-/serviceAccounts/"+sa.Email,
+		&iamcredentials.GenerateIdTokenRequest{Audience: "https://us-central1-acme-prod.cloudfunctions.net/f"}).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay, _ := crm.NewService(e.ctx, e.rest(fnTok.Token)...)
+	_, err = replay.Projects.Get("acme-prod").Do()
+	apiErr(t, err, 401, "")
 	at, err := creds.Projects.ServiceAccounts.GenerateAccessToken("projects/-/serviceAccounts/"+sa.Email,
 		&iamcredentials.GenerateAccessTokenRequest{Scope: []string{"https://www.googleapis.com/auth/cloud-platform"}}).Do()
 	if err != nil {

@@ -89,9 +89,13 @@ func TestProjectsAndPolicies(t *testing.T) {
 	if !hasBinding(newPol, "roles/viewer", "user:alice@example.com") || newPol.Etag == pol.Etag {
 		t.Fatalf("after set: %+v", newPol)
 	}
-	pol.Bindings = pol.Bindings[:1]
+	pol.Bindings = pol.Bindings[:len(pol.Bindings)-1]
 	_, err = svc.Projects.SetIamPolicy("demo-project", &crm.SetIamPolicyRequest{Policy: pol}).Do()
 	apiErr(t, err, 409, "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.")
+	// A project keeps an owner: a policy without one would lock everyone out.
+	_, err = svc.Projects.SetIamPolicy("demo-project", &crm.SetIamPolicyRequest{Policy: &crm.Policy{
+		Bindings: []*crm.Binding{{Role: "roles/viewer", Members: []string{"user:dev@oidcron.local"}}}}}).Do()
+	apiErr(t, err, 400, "policy: a project's policy must keep at least one owner (a binding of roles/owner with a user, service account or group).")
 
 	// Validation: allUsers cannot be granted on a project; unknown roles are refused.
 	bad := &crm.Policy{Bindings: []*crm.Binding{{Role: "roles/viewer", Members: []string{"allUsers"}}}}
@@ -355,6 +359,16 @@ func TestIdentityTokens(t *testing.T) {
 	req := &iamcredentials.GenerateIdTokenRequest{Audience: aud, Delegates: []string{"projects/-/serviceAccounts/" + del.Email}}
 	_, err = creds.Projects.ServiceAccounts.GenerateIdToken(name, req).Do()
 	apiErr(t, err, 403, "Permission 'iam.serviceAccounts.getOpenIdToken' denied on resource (or it may not exist).")
+	// The first hop: a caller without implicitDelegation on the delegate is
+	// refused there (here a second project whose owner holds no Token Creator).
+	outsider, _ := iamv1.NewService(e.ctx, e.rest("")...)
+	other, err := outsider.Projects.ServiceAccounts.Create("projects/other-proj", &iamv1.CreateServiceAccountRequest{AccountId: "other-sa"}).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = creds.Projects.ServiceAccounts.GenerateIdToken(name, &iamcredentials.GenerateIdTokenRequest{Audience: aud,
+		Delegates: []string{"projects/-/serviceAccounts/" + other.Email}}).Do()
+	apiErr(t, err, 403, "Permission 'iam.serviceAccounts.implicitDelegation' denied on resource (or it may not exist).")
 	saPol := &iamv1.Policy{Bindings: []*iamv1.Binding{{Role: "roles/iam.serviceAccountTokenCreator", Members: []string{"serviceAccount:" + del.Email}}}}
 	if _, err := iamSvc.Projects.ServiceAccounts.SetIamPolicy(sa.Name, &iamv1.SetIamPolicyRequest{Policy: saPol}).Do(); err != nil {
 		t.Fatal(err)
@@ -362,6 +376,12 @@ func TestIdentityTokens(t *testing.T) {
 	if _, err := creds.Projects.ServiceAccounts.GenerateIdToken(name, req).Do(); err != nil {
 		t.Fatal(err)
 	}
+	// A disabled delegate breaks the chain.
+	if _, err := iamSvc.Projects.ServiceAccounts.Disable(del.Name, &iamv1.DisableServiceAccountRequest{}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = creds.Projects.ServiceAccounts.GenerateIdToken(name, req).Do()
+	apiErr(t, err, 403, "Permission 'iam.serviceAccounts.implicitDelegation' denied on resource (or it may not exist).")
 }
 
 // grantTokenCreator gives member Token Creator on a project.

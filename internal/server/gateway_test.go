@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,7 +116,8 @@ const forbidden403 = "\n<html><head>\n<meta http-equiv=\"content-type\" content=
 // The classic story at the gateway: no token 403, token without the
 // invoker role 403, the role granted 200, and the upstream sees the token.
 func TestGatewayFirstGen(t *testing.T) {
-	f := newFixture(t, "")
+	var logs syncBuffer
+	f := newFixture(t, "", withLogger(&logs))
 	resp, body := f.call(t, "/hello", "")
 	if resp.StatusCode != 403 || body != forbidden403 {
 		t.Fatalf("no token: %d %q", resp.StatusCode, body)
@@ -131,6 +134,10 @@ func TestGatewayFirstGen(t *testing.T) {
 	f.setFunctionPolicy(t, "roles/cloudfunctions.invoker", "serviceAccount:service-123456789012@gcp-sa-cloudscheduler.iam.gserviceaccount.com")
 	if resp, _ = f.call(t, "/hello", "Bearer "+tok); resp.StatusCode != 403 {
 		t.Fatalf("role on another principal: %d", resp.StatusCode)
+	}
+	// Every denial is logged with its precise reason.
+	if l := logs.String(); !strings.Contains(l, `msg="gateway denied"`) || !strings.Contains(l, `lacks permission \"cloudfunctions.functions.invoke\"`) {
+		t.Fatalf("denial not logged with its reason:\n%s", l)
 	}
 	f.setFunctionPolicy(t, "roles/cloudfunctions.invoker", "serviceAccount:"+f.sa.Email)
 	resp, body = f.call(t, "/hello/sub/path?x=1", "Bearer "+tok)
@@ -372,4 +379,22 @@ func TestFunctionsGRPC(t *testing.T) {
 	if f, err := it.Next(); err != nil || f.GetName() != fn.GetName() {
 		t.Fatalf("list: %v %v", err, f)
 	}
+}
+
+// syncBuffer is a log sink the server writes from several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

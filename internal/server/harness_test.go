@@ -36,6 +36,10 @@ func withRequireAuth() envOption { return func(c *server.Config) { c.RequireAuth
 
 func withFakeClock(f *clock.Fake) envOption { return func(c *server.Config) { c.Clock = f } }
 
+func withLogger(w io.Writer) envOption {
+	return func(c *server.Config) { c.Logger = slog.New(slog.NewTextHandler(w, nil)) }
+}
+
 func withMetadataAccount(email string) envOption {
 	return func(c *server.Config) { c.MetadataServiceAccount = email }
 }

@@ -132,7 +132,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.API = api.New(api.Config{
 		Store: db, Dir: s.Dir, Clock: cfg.Clock, Minter: s.Minter, Verifier: s.Verifier,
-		RequireAuth: cfg.RequireAuth, AdminToken: adminToken, GatewayURL: s.Addrs.GatewayURL, Logger: cfg.Logger,
+		RequireAuth: cfg.RequireAuth, AdminToken: adminToken, Issuer: s.Addrs.Issuer, GatewayURL: s.Addrs.GatewayURL, Logger: cfg.Logger,
 	})
 
 	s.Registry = prometheus.NewRegistry()
@@ -207,7 +207,7 @@ func (s *Server) apiHandler() (http.Handler, error) {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
 	if s.cfg.MetadataServiceAccount != "" {
-		mux.Handle("/computeMetadata/", identity.MetadataHandler(s.metadataOptions()))
+		mux.Handle("/computeMetadata/", loopbackOnly(identity.MetadataHandler(s.metadataOptions())))
 	}
 	s.API.HandleV1Projects(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -295,4 +295,20 @@ func (s *Server) closeAll() {
 	if s.Store != nil {
 		s.Store.Close()
 	}
+}
+
+// loopbackOnly serves h to clients on this machine only. The metadata
+// server hands out the account's tokens to whoever asks, as Google's does
+// on its link-local address; here the workloads it serves run beside
+// oidcron, and --listen may face a network.
+func loopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			w.Header().Set("Metadata-Flavor", "Google")
+			http.Error(w, "The metadata server answers clients on this machine only.", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
