@@ -122,7 +122,7 @@ func (s *Server) checkMembersExist(ctx context.Context, tx store.Tx, p *iampb.Po
 			if _, err := tx.GetProject(ctx, project); err != nil {
 				continue // a project not hosted here: nothing to check against
 			}
-			if _, err := tx.GetServiceAccount(ctx, email); errors.Is(err, store.ErrNotFound) {
+			if _, err := tx.GetServiceAccount(ctx, strings.ToLower(email)); errors.Is(err, store.ErrNotFound) {
 				return invalid("Service account %s does not exist.", email)
 			} else if err != nil {
 				return err
