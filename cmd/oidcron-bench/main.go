@@ -65,9 +65,15 @@ type stack struct {
 	fnURL    string
 	opts     []option.ClientOption
 	saEmail  string
+	dir      string
 }
 
-func startStack(ctx context.Context, dir string) (*stack, error) {
+// startStack starts the stack in a fresh temporary folder; close removes it.
+func startStack(ctx context.Context) (*stack, error) {
+	dir, err := os.MkdirTemp("", "oidcron-bench")
+	if err != nil {
+		return nil, err
+	}
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		_, _ = w.Write([]byte("ok"))
@@ -77,9 +83,10 @@ func startStack(ctx context.Context, dir string) (*stack, error) {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
-	st := &stack{s: s, upstream: up, opts: []option.ClientOption{option.WithEndpoint("http://" + s.Addrs.API + "/"), option.WithoutAuthentication()}}
+	st := &stack{s: s, upstream: up, dir: dir, opts: []option.ClientOption{option.WithEndpoint("http://" + s.Addrs.API + "/"), option.WithoutAuthentication()}}
 	cf, err := cfv2.NewService(ctx, st.opts...)
 	if err != nil {
 		return nil, err
@@ -120,6 +127,7 @@ func startStack(ctx context.Context, dir string) (*stack, error) {
 func (st *stack) close(ctx context.Context) {
 	_ = st.s.Shutdown(ctx)
 	st.upstream.Close()
+	os.RemoveAll(st.dir)
 }
 
 // result of one load run.
@@ -190,12 +198,7 @@ func benchGateway(args []string) error {
 	rounds := fs.Int("rounds", 3, "rounds; each runs all three targets in turn, and each target's median round is reported")
 	_ = fs.Parse(args)
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "oidcron-bench")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	st, err := startStack(ctx, dir)
+	st, err := startStack(ctx)
 	if err != nil {
 		return err
 	}
@@ -266,12 +269,7 @@ func benchTokens(args []string) error {
 	n := fs.Int("n", 2000, "requests per run")
 	_ = fs.Parse(args)
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "oidcron-bench")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	st, err := startStack(ctx, dir)
+	st, err := startStack(ctx)
 	if err != nil {
 		return err
 	}
