@@ -57,6 +57,9 @@ type Page struct {
 
 // Tx is everything that can be read or written.
 type Tx interface {
+	// Cloud Scheduler's jobs and attempts (jobs.go).
+	JobStore
+
 	// Projects. The key is project_id; project numbers are unique too.
 	// resourcemanagerpb.Project.Name is "projects/NUMBER".
 	CreateProject(ctx context.Context, p *resourcemanagerpb.Project) error // ErrAlreadyExists on id or number

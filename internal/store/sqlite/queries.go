@@ -37,9 +37,17 @@ type querier interface {
 //
 // Every write is a single statement, so that outside InTx it is atomic on
 // its own: compare-and-swap, soft delete and undelete are conditions in a
-// WHERE clause, and uniqueness is left to the schema's constraints.
+// WHERE clause, and uniqueness is left to the schema's constraints. The
+// exceptions are the job store's batches and DeleteJob (jobs.go), which go
+// through atomically.
 type queries struct {
 	r, w querier
+	// The writer's own handle, for the few writes of several statements
+	// (batches, a delete with its history) that must be atomic: on the
+	// Store, db is the writer pool and tx nil; in InTx, tx is the
+	// transaction and db nil. See atomically.
+	db *sql.DB
+	tx *sql.Tx
 }
 
 var _ store.Tx = queries{}

@@ -31,11 +31,20 @@ import (
 // BEGIN, which is what makes a read-then-write in InTx serializable without
 // retries. busy_timeout covers another process holding the file (a second
 // oidcron, the sqlite3 shell).
+//
+// mmap_size lets both pools read the database file through a memory map
+// instead of one pread(2) per page that is not in the connection's small
+// page cache. The engine's load at start reads every page of the jobs
+// table; with a system call per page, reading rows took 2.5 times the CPU
+// (BenchmarkScanJobs, 100,000 jobs: 4.2 s of CPU in Rows.Next for five
+// loads without the map, 1.5 s with it). 1 GiB is address space, not
+// memory: the kernel's page cache backs the map and all connections share
+// it. Pages still in the WAL are read as before.
 const (
-	writerParams = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+	writerParams = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_pragma=mmap_size(1073741824)&_txlock=immediate"
 	// Readers cannot write at all (query_only), so a write routed to the
 	// wrong pool fails loudly instead of racing the writer.
-	readerParams = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_query_only=1"
+	readerParams = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=mmap_size(1073741824)&_query_only=1"
 )
 
 // Store is the SQLite backend. Its Tx methods, called directly, each run as
@@ -113,7 +122,7 @@ func (s *Store) init(ctx context.Context, base, abs string) error {
 	if err := reader.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: open %s for reading: %w", abs, err)
 	}
-	s.queries = queries{r: reader, w: s.writer}
+	s.queries = queries{r: reader, w: s.writer, db: s.writer}
 	return nil
 }
 
@@ -139,7 +148,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx store.Tx) error) (err error
 			}
 		}
 	}()
-	if err := fn(queries{r: tx, w: tx}); err != nil {
+	if err := fn(queries{r: tx, w: tx, tx: tx}); err != nil {
 		return err
 	}
 	finished = true

@@ -123,13 +123,15 @@ func TestConnectionSettings(t *testing.T) {
 		}
 		return v
 	}
-	for name, want := range map[string]string{"journal_mode": "wal", "synchronous": "1", "foreign_keys": "1", "busy_timeout": "5000", "query_only": "0"} {
+	for name, want := range map[string]string{"journal_mode": "wal", "synchronous": "1", "foreign_keys": "1", "busy_timeout": "5000", "query_only": "0", "mmap_size": "1073741824"} {
 		if got := pragma(s.writer, name); got != want {
 			t.Errorf("writer %s = %s, want %s", name, got, want)
 		}
 	}
-	if got := pragma(s.reader, "query_only"); got != "1" {
-		t.Errorf("reader query_only = %s, want 1", got)
+	for name, want := range map[string]string{"query_only": "1", "mmap_size": "1073741824"} {
+		if got := pragma(s.reader, name); got != want {
+			t.Errorf("reader %s = %s, want %s", name, got, want)
+		}
 	}
 	if got := s.writer.Stats().MaxOpenConnections; got != 1 {
 		t.Errorf("writer pool allows %d connections, want 1", got)

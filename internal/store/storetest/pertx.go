@@ -155,3 +155,47 @@ func (p perCallTx) GetSetting(ctx context.Context, name string) ([]byte, error) 
 func (p perCallTx) PutSetting(ctx context.Context, name string, value []byte) error {
 	return do(ctx, p.s, func(tx store.Tx) error { return tx.PutSetting(ctx, name, value) })
 }
+
+func (p perCallTx) CreateJob(ctx context.Context, j store.JobRecord) error {
+	return do(ctx, p.s, func(tx store.Tx) error { return tx.CreateJob(ctx, j) })
+}
+
+func (p perCallTx) GetJob(ctx context.Context, name string) (store.JobRecord, error) {
+	return in(ctx, p.s, func(tx store.Tx) (store.JobRecord, error) { return tx.GetJob(ctx, name) })
+}
+
+func (p perCallTx) ListJobs(ctx context.Context, projectID, location string, page store.Page) ([]store.JobRecord, error) {
+	return in(ctx, p.s, func(tx store.Tx) ([]store.JobRecord, error) { return tx.ListJobs(ctx, projectID, location, page) })
+}
+
+func (p perCallTx) ScanJobs(ctx context.Context, page store.Page) ([]store.JobRecord, error) {
+	return in(ctx, p.s, func(tx store.Tx) ([]store.JobRecord, error) { return tx.ScanJobs(ctx, page) })
+}
+
+func (p perCallTx) UpdateJob(ctx context.Context, j store.JobRecord, expectVersion int64) error {
+	return do(ctx, p.s, func(tx store.Tx) error { return tx.UpdateJob(ctx, j, expectVersion) })
+}
+
+func (p perCallTx) UpdateJobs(ctx context.Context, js []store.JobRecord) error {
+	return do(ctx, p.s, func(tx store.Tx) error { return tx.UpdateJobs(ctx, js) })
+}
+
+func (p perCallTx) DeleteJob(ctx context.Context, name string) error {
+	return do(ctx, p.s, func(tx store.Tx) error { return tx.DeleteJob(ctx, name) })
+}
+
+func (p perCallTx) DueJobs(ctx context.Context, at time.Time, limit int) ([]store.JobRecord, error) {
+	return in(ctx, p.s, func(tx store.Tx) ([]store.JobRecord, error) { return tx.DueJobs(ctx, at, limit) })
+}
+
+func (p perCallTx) AddAttempts(ctx context.Context, as []store.Attempt) error {
+	return do(ctx, p.s, func(tx store.Tx) error { return tx.AddAttempts(ctx, as) })
+}
+
+func (p perCallTx) ListAttempts(ctx context.Context, job string, limit int, before time.Time) ([]store.Attempt, error) {
+	return in(ctx, p.s, func(tx store.Tx) ([]store.Attempt, error) { return tx.ListAttempts(ctx, job, limit, before) })
+}
+
+func (p perCallTx) TrimAttempts(ctx context.Context, keep int) (int64, error) {
+	return in(ctx, p.s, func(tx store.Tx) (int64, error) { return tx.TrimAttempts(ctx, keep) })
+}

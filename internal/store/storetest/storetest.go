@@ -55,6 +55,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Operations", testOperations},
 		{"SigningKeys", testSigningKeys},
 		{"Settings", testSettings},
+		{"Jobs", testJobs},
+		{"JobsListing", testJobsListing},
+		{"JobsBulk", testJobsBulk},
+		{"UpdateJobs", testUpdateJobs},
+		{"DueJobs", testDueJobs},
+		{"Attempts", testAttempts},
+		{"TrimAttempts", testTrimAttempts},
+		{"DeleteJobHistory", testDeleteJobHistory},
 	}
 	views := []struct {
 		name string
@@ -82,6 +90,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Isolation", testTxIsolation},
 		{"ConcurrentWriters", testTxConcurrentWriters},
 		{"ConcurrentPolicyCAS", testConcurrentPolicyCAS},
+		{"JobBatches", testJobBatchesInTx},
+		{"ConcurrentJobCAS", testConcurrentJobCAS},
 	}
 	t.Run("Tx", func(t *testing.T) {
 		for _, tt := range txTests {

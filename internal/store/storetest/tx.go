@@ -19,6 +19,7 @@ var errBoom = errors.New("storetest: fn failed")
 // inserts.
 type world struct {
 	projectID, saID, saEmail, function, resource, op, keyID, setting string
+	job, doomedJob                                                   string
 }
 
 func seedWorld(t *testing.T, st store.Tx) world {
@@ -28,6 +29,7 @@ func seedWorld(t *testing.T, st store.Tx) world {
 		projectID: "p0", saID: "100000000000000000000", saEmail: saEmail("p0", "seed"),
 		function: "projects/p0/locations/us-central1/functions/seed", resource: "projects/p0",
 		op: "operations/seed", keyID: "k-seed", setting: "seed",
+		job: jobName("p0", "us-central1", "seed"), doomedJob: jobName("p0", "us-central1", "doomed"),
 	}
 	ok(t, st.CreateProject(ctx, project(w.projectID, 900, 1)), "seed project")
 	ok(t, st.CreateServiceAccount(ctx, serviceAccount("p0", "seed", w.saID, 2)), "seed service account")
@@ -36,7 +38,15 @@ func seedWorld(t *testing.T, st store.Tx) world {
 	ok(t, st.PutOperation(ctx, operation(w.op, 5)), "seed operation")
 	ok(t, st.PutSigningKey(ctx, store.SigningKey{KeyID: w.keyID, PrivateDER: []byte{1}, CreateTime: time.Unix(1, 0)}), "seed key")
 	ok(t, st.PutSetting(ctx, w.setting, []byte("seed")), "seed setting")
+	ok(t, st.CreateJob(ctx, jobRecord("p0", "us-central1", "seed", 6)), "seed job")
+	ok(t, st.CreateJob(ctx, jobRecord("p0", "us-central1", "doomed", 7)), "seed doomed job")
+	ok(t, st.AddAttempts(ctx, seedAttempts(w)), "seed attempts")
 	return w
+}
+
+// seedAttempts is one attempt of each seeded job.
+func seedAttempts(w world) []store.Attempt {
+	return []store.Attempt{attempt(w.job, jobBase, 1, 1), attempt(w.doomedJob, jobBase, 1, 2)}
 }
 
 // checkWorld checks that the seeded records are exactly as seeded and that
@@ -69,6 +79,13 @@ func checkWorld(t *testing.T, st store.Tx, w world) {
 	if string(v) != "seed" {
 		t.Fatalf("seed setting: %q", v)
 	}
+	checkJob(t, st, jobRecord("p0", "us-central1", "seed", 6), 1, "seed job")
+	checkJob(t, st, jobRecord("p0", "us-central1", "doomed", 7), 1, "seed doomed job")
+	for i, a := range seedAttempts(w) {
+		as, err := st.ListAttempts(ctx, a.Job, 0, time.Time{})
+		ok(t, err, "seed attempts")
+		sameAttempts(t, as, seedAttempts(w)[i:i+1], "attempts of "+a.Job)
+	}
 
 	_, err = st.GetProject(ctx, "p-new")
 	isErr(t, err, store.ErrNotFound, "project created in a rolled-back transaction")
@@ -84,6 +101,8 @@ func checkWorld(t *testing.T, st store.Tx, w world) {
 	isErr(t, err, store.ErrNotFound, "operation put in a rolled-back transaction")
 	_, err = st.GetSetting(ctx, "new")
 	isErr(t, err, store.ErrNotFound, "setting put in a rolled-back transaction")
+	_, err = st.GetJob(ctx, jobName("p0", "us-central1", "new"))
+	isErr(t, err, store.ErrNotFound, "job created in a rolled-back transaction")
 }
 
 // writeEverything changes every seeded record and adds one of each kind,
@@ -113,6 +132,16 @@ func writeEverything(t *testing.T, tx store.Tx, w world) error {
 		},
 		func() error { return tx.PutSetting(ctx, w.setting, []byte("changed")) },
 		func() error { return tx.PutSetting(ctx, "new", []byte("new")) },
+		func() error {
+			j := jobRecord("p0", "us-central1", "seed", 18)
+			j.Version = 1
+			return tx.UpdateJobs(ctx, []store.JobRecord{j})
+		},
+		func() error {
+			return tx.AddAttempts(ctx, []store.Attempt{attempt(w.job, jobBase.Add(time.Minute), 2, 19)})
+		},
+		func() error { return tx.DeleteJob(ctx, w.doomedJob) },
+		func() error { return tx.CreateJob(ctx, jobRecord("p0", "us-central1", "new", 20)) },
 	}
 	for i, step := range steps {
 		if err := step(); err != nil {
@@ -140,6 +169,18 @@ func writeEverything(t *testing.T, tx store.Tx, w world) error {
 	}
 	if keys, err := tx.ListSigningKeys(ctx); err != nil || len(keys) != 2 {
 		return fmt.Errorf("read own keys: %v %v", keys, err)
+	}
+	if j, err := tx.GetJob(ctx, w.job); err != nil || j.Version != 2 {
+		return fmt.Errorf("read own job update: %+v %v", j, err)
+	}
+	if as, err := tx.ListAttempts(ctx, w.job, 0, time.Time{}); err != nil || len(as) != 2 {
+		return fmt.Errorf("read own attempts: %v %v", as, err)
+	}
+	if _, err := tx.GetJob(ctx, w.doomedJob); !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("read own job delete: %v", err)
+	}
+	if due, err := tx.DueJobs(ctx, jobBase.Add(100*time.Hour), 0); err != nil || len(due) != 2 {
+		return fmt.Errorf("read own jobs in the due queue: %v %v", jobNames(due), err)
 	}
 	return nil
 }
@@ -184,6 +225,16 @@ func testTxCommit(t *testing.T, s store.Store) {
 	if string(v) != "new" {
 		t.Fatalf("committed setting: %q", v)
 	}
+	checkJob(t, s, jobRecord("p0", "us-central1", "seed", 18), 2, "committed job update")
+	_, err = s.GetJob(ctx, w.doomedJob)
+	isErr(t, err, store.ErrNotFound, "committed job delete")
+	checkJob(t, s, jobRecord("p0", "us-central1", "new", 20), 1, "committed job")
+	as, err := s.ListAttempts(ctx, w.job, 0, time.Time{})
+	ok(t, err, "committed attempts")
+	sameAttempts(t, as, []store.Attempt{attempt(w.job, jobBase.Add(time.Minute), 2, 19), seedAttempts(w)[0]}, "committed attempts")
+	as, err = s.ListAttempts(ctx, w.doomedJob, 0, time.Time{})
+	ok(t, err, "attempts of the deleted job")
+	sameAttempts(t, as, nil, "attempts of the committed job delete")
 }
 
 func testTxRollbackOnError(t *testing.T, s store.Store) {

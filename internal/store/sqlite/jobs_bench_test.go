@@ -1,0 +1,203 @@
+package sqlite
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/oidcron/oidcron/internal/store"
+)
+
+// The engine's paths: a burst of fires written back in batches, the due
+// queue read on every tick, and the whole table loaded at start.
+//
+//	go test ./internal/store/sqlite -run '^$' -bench Jobs -benchmem
+
+var benchT0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func benchJobName(i int) string {
+	return fmt.Sprintf("projects/p%d/locations/us-central1/jobs/job-%07d", i%100, i)
+}
+
+// benchJobRecord is a realistic job: an HTTP target with an OIDC token, a
+// retry policy, and an execution in flight on every other one.
+func benchJobRecord(i int) store.JobRecord {
+	j := &schedulerpb.Job{
+		Name:        benchJobName(i),
+		Description: "calls the nightly report function",
+		Target: &schedulerpb.Job_HttpTarget{HttpTarget: &schedulerpb.HttpTarget{
+			Uri:        fmt.Sprintf("https://us-central1-p%d.cloudfunctions.net/report-%d", i%100, i),
+			HttpMethod: schedulerpb.HttpMethod_POST,
+			Headers:    map[string]string{"Content-Type": "application/json"},
+			Body:       []byte(`{"report":"nightly"}`),
+			AuthorizationHeader: &schedulerpb.HttpTarget_OidcToken{OidcToken: &schedulerpb.OidcToken{
+				ServiceAccountEmail: fmt.Sprintf("invoker@p%d.iam.gserviceaccount.com", i%100),
+				Audience:            fmt.Sprintf("https://us-central1-p%d.cloudfunctions.net/report-%d", i%100, i),
+			}},
+		}},
+		Schedule:       "*/5 * * * *",
+		TimeZone:       "Europe/Berlin",
+		UserUpdateTime: timestamppb.New(benchT0),
+		State:          schedulerpb.Job_ENABLED,
+		ScheduleTime:   timestamppb.New(benchT0.Add(5 * time.Minute)),
+		RetryConfig: &schedulerpb.RetryConfig{
+			RetryCount: 3, MaxRetryDuration: durationpb.New(0),
+			MinBackoffDuration: durationpb.New(5 * time.Second), MaxBackoffDuration: durationpb.New(time.Hour), MaxDoublings: 5,
+		},
+		AttemptDeadline: durationpb.New(3 * time.Minute),
+	}
+	due := benchT0.Add(time.Duration(i%3600) * time.Second)
+	r := store.JobRecord{Job: j, NextFire: due, DueTime: due}
+	if i%2 == 0 {
+		r.Exec = &store.Execution{ScheduleTime: due, Attempts: 1, FirstAttempt: due, NextAttempt: due.Add(5 * time.Second)}
+	}
+	return r
+}
+
+// seedJobs creates jobs 0..n-1, 10,000 to a transaction.
+func seedJobs(b *testing.B, s *Store, n int) {
+	b.Helper()
+	ctx := b.Context()
+	start := time.Now()
+	for lo := 0; lo < n; lo += 10_000 {
+		err := s.InTx(ctx, func(tx store.Tx) error {
+			for i := lo; i < min(lo+10_000, n); i++ {
+				if err := tx.CreateJob(ctx, benchJobRecord(i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	var pages, pageSize int64
+	if err := s.writer.QueryRowContext(ctx, `SELECT page_count, page_size FROM pragma_page_count(), pragma_page_size()`).Scan(&pages, &pageSize); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("seeded %d jobs in %v; the database is %d MiB", n, time.Since(start).Round(time.Millisecond), pages*pageSize>>20)
+}
+
+// BenchmarkUpdateJobsBatch writes back a burst: one transaction of 1,000
+// updates with versions checked, as the engine does after firing them. The
+// batches walk the jobs in name order, which is DueJobs' order when a burst
+// is due at one instant; each update moves the job's due time, so both the
+// row and the due index are written.
+func BenchmarkUpdateJobsBatch(b *testing.B) {
+	const jobs, batch = 100_000, 1_000
+	s := openTemp(b)
+	seedJobs(b, s, jobs)
+	ctx := b.Context()
+	versions := make([]int64, jobs)
+	for i := range versions {
+		versions[i] = 1
+	}
+	recs := make([]store.JobRecord, batch)
+	for n := 0; b.Loop(); n++ {
+		lo := n * batch % jobs
+		for k := range batch {
+			i := lo + k
+			r := benchJobRecord(i)
+			r.Version = versions[i]
+			r.DueTime = r.DueTime.Add(time.Duration(n+1) * 5 * time.Minute)
+			r.Exec = nil
+			recs[k] = r
+		}
+		if err := s.InTx(ctx, func(tx store.Tx) error { return tx.UpdateJobs(ctx, recs) }); err != nil {
+			b.Fatal(err)
+		}
+		for k := range batch {
+			versions[lo+k]++
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/job")
+}
+
+// BenchmarkAddAttemptsBatch records the attempts of a burst, 500 to a
+// transaction.
+func BenchmarkAddAttemptsBatch(b *testing.B) {
+	const jobs, batch = 10_000, 500
+	s := openTemp(b)
+	seedJobs(b, s, jobs)
+	ctx := b.Context()
+	as := make([]store.Attempt, batch)
+	for n := 0; b.Loop(); n++ {
+		for k := range batch {
+			i := (n*batch + k) % jobs
+			start := benchT0.Add(time.Duration(n) * time.Minute)
+			as[k] = store.Attempt{
+				Job: benchJobName(i), ScheduleTime: start, Number: 1, Start: start, End: start.Add(120 * time.Millisecond),
+				URL: "https://us-central1-p1.cloudfunctions.net/report", HTTPStatus: 200,
+			}
+		}
+		if err := s.InTx(ctx, func(tx store.Tx) error { return tx.AddAttempts(ctx, as) }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/attempt")
+}
+
+// BenchmarkDueJobs reads the due queue of 100,000 jobs, due over an hour.
+func BenchmarkDueJobs(b *testing.B) {
+	s := openTemp(b)
+	seedJobs(b, s, 100_000)
+	ctx := b.Context()
+	for _, bc := range []struct {
+		name  string
+		at    time.Time
+		limit int
+		want  int
+	}{
+		{"none-due", benchT0.Add(-time.Second), 1000, 0},
+		{"tick-56-due", benchT0.Add(time.Second), 1000, 56},
+		{"limit-1000", benchT0.Add(time.Hour), 1000, 1000},
+		{"limit-10000", benchT0.Add(time.Hour), 10_000, 10_000},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				js, err := s.DueJobs(ctx, bc.at, bc.limit)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(js) != bc.want {
+					b.Fatalf("DueJobs: %d jobs, want %d", len(js), bc.want)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkScanJobs is the engine's load at start: every job, in pages of
+// 10,000. One op is the whole load.
+func BenchmarkScanJobs(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s := openTemp(b)
+			seedJobs(b, s, n)
+			ctx := b.Context()
+			for b.Loop() {
+				total, after := 0, ""
+				for {
+					js, err := s.ScanJobs(ctx, store.Page{Size: 10_000, After: after})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(js) == 0 {
+						break
+					}
+					total += len(js)
+					after = js[len(js)-1].Job.GetName()
+				}
+				if total != n {
+					b.Fatalf("loaded %d jobs, want %d", total, n)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/job")
+		})
+	}
+}

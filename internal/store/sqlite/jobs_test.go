@@ -1,0 +1,67 @@
+package sqlite
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestJobQueryPlans holds the engine's queries to the plans that keep them
+// fast at a million jobs: a range of the named index, in its order (no
+// "TEMP B-TREE" sort), and no full scan of a table. SQLite plans without
+// statistics here, as it does in the field (nothing runs ANALYZE).
+func TestJobQueryPlans(t *testing.T) {
+	s := openTemp(t)
+	for _, tc := range []struct {
+		name, query string
+		args        []any
+		want        []string // each a line of the plan
+	}{
+		{"DueJobs", dueJobsSQL, []any{int64(5), int64(10)}, []string{"SEARCH jobs USING INDEX jobs_due (due_time>? AND due_time<?)"}},
+		{"ScanJobs", scanJobsSQL, []any{"", int64(10)}, []string{"SEARCH jobs USING INDEX sqlite_autoindex_jobs_1 (name>?)"}},
+		{"ListJobs", listJobsSQL, []any{"p", "l", "", int64(10)}, []string{"SEARCH jobs USING INDEX jobs_project_location (project_id=? AND location=? AND name>?)"}},
+		{"JobVersions", `SELECT name, version FROM jobs WHERE name IN (?, ?, ?)`, []any{"a", "b", "c"}, []string{"SEARCH jobs USING INDEX sqlite_autoindex_jobs_1 (name=?)"}},
+		{"UpdateJob", updateJobSQL, make([]any, 13), []string{"SEARCH jobs USING INDEX sqlite_autoindex_jobs_1 (name=?)"}},
+		{"ListAttempts", listAttemptsSQL, []any{"j", int64(3)}, []string{"SEARCH attempts USING INDEX attempts_job_newest (job=?)"}},
+		{"ListAttemptsBefore", listAttemptsBeforeSQL, []any{"j", int64(5), int64(3)}, []string{"SEARCH attempts USING INDEX attempts_job_newest (job=? AND start_time<?)"}},
+		{"AddAttempt", addAttemptSQL, make([]any, 11), []string{"SEARCH jobs EXISTS USING COVERING INDEX sqlite_autoindex_jobs_1 (name=?)"}},
+		{"DeleteJobAttempts", deleteJobAttemptsSQL, []any{"j"}, []string{"SEARCH attempts USING INDEX attempts_job_newest (job=?)"}},
+		// The ranking reads the index in its order, once; the deletes are by rowid.
+		{"TrimAttempts", trimAttemptsSQL, []any{int64(3)}, []string{
+			"SEARCH attempts USING INTEGER PRIMARY KEY (rowid=?)",
+			"SCAN attempts USING COVERING INDEX attempts_job_newest",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rows, err := s.writer.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tc.query, tc.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var (
+					id, parent, unused int
+					detail             string
+				)
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			all := strings.Join(plan, "\n")
+			for _, w := range tc.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("plan lacks %q:\n%s", w, all)
+				}
+			}
+			for _, bad := range []string{"TEMP B-TREE", "SCAN jobs\n", "SCAN attempts\n"} {
+				if strings.Contains(all+"\n", bad) {
+					t.Errorf("plan has %q:\n%s", strings.TrimSpace(bad), all)
+				}
+			}
+		})
+	}
+}
