@@ -61,6 +61,7 @@ OIDCRON_GATEWAY_LISTEN).`,
 	f.StringVar(&cfg.GatewayURL, "gateway-url", "", "public URL of the gateway, for the path form of function URLs (default: http:// + the gateway address)")
 	f.BoolVar(&cfg.RequireAuth, "require-auth", false, "require a bearer token on every API call and create projects only explicitly (turns dev mode off)")
 	f.DurationVar(&cfg.KeyRotation, "key-rotation", 24*time.Hour, "how often the issuer's signing key is rotated")
+	f.StringVar(&cfg.DefaultLocation, "default-location", "us-central1", "the Cloud Scheduler location listed first (gcloud falls back to it without --location)")
 	f.StringVar(&cfg.MetadataServiceAccount, "metadata-service-account", "", "service account email the metadata identity endpoint mints tokens for (empty: endpoint off)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")

@@ -43,7 +43,12 @@ type Config struct {
 	// GatewayURL is the invoker gateway's base URL, for the path form of
 	// function URLs ("http://127.0.0.1:8931").
 	GatewayURL string
-	Logger     *slog.Logger
+	// Engine dispatches jobs; nil stores jobs without firing them.
+	Engine Engine
+	// DefaultLocation is listed first by ListLocations (gcloud takes the
+	// first location when --location is not given).
+	DefaultLocation string
+	Logger          *slog.Logger
 }
 
 // Server holds the service implementations.

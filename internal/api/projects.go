@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,12 +19,6 @@ import (
 	"github.com/oidcron/oidcron/internal/iam"
 	"github.com/oidcron/oidcron/internal/store"
 )
-
-// ServiceAgentEmail is the Cloud Scheduler service agent of a project, as
-// Google names it.
-func ServiceAgentEmail(projectNumber int64) string {
-	return fmt.Sprintf("service-%d@gcp-sa-cloudscheduler.iam.gserviceaccount.com", projectNumber)
-}
 
 // ServiceAgentRole is the role Google grants the scheduler's agent.
 const ServiceAgentRole = "roles/cloudscheduler.serviceAgent"
@@ -70,7 +63,7 @@ func (s *Server) createProject(ctx context.Context, tx store.Tx, id, displayName
 		n := ProjectNumber(p)
 		pol := &iampb.Policy{Bindings: []*iampb.Binding{
 			{Role: "roles/owner", Members: []string{owner}},
-			{Role: ServiceAgentRole, Members: []string{"serviceAccount:" + ServiceAgentEmail(n)}},
+			{Role: ServiceAgentRole, Members: []string{"serviceAccount:" + iam.SchedulerServiceAgent(n)}},
 		}}
 		pol = iam.NormalizePolicy(pol)
 		pol.Etag = iam.ComputeEtag(pol)

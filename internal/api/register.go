@@ -11,7 +11,9 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
 	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/genproto/googleapis/cloud/location"
 	"google.golang.org/grpc"
 
 	"github.com/oidcron/oidcron/internal/api/rest"
@@ -30,12 +32,23 @@ func (s *Server) Register(g *grpc.Server, t *rest.Transcoder) error {
 		{&iampb.IAMPolicy_ServiceDesc, &FunctionsIAM{s: s}},
 		{&longrunningpb.Operations_ServiceDesc, &Operations{s: s}},
 		{&runpb.Services_ServiceDesc, &RunServices{s: s}},
+		{&schedulerpb.CloudScheduler_ServiceDesc, &Scheduler{s: s}},
 	}
 	for _, svc := range services {
 		g.RegisterService(svc.desc, svc.impl)
 		if err := t.RegisterService(svc.desc, svc.impl); err != nil {
 			return fmt.Errorf("rest %s: %w", svc.desc.ServiceName, err)
 		}
+	}
+	// Locations keeps its ServiceDesc unexported too.
+	locs := &Locations{s: s}
+	locDesc, err := rest.ServiceDescByName("google.cloud.location.Locations", locs)
+	if err != nil {
+		return err
+	}
+	location.RegisterLocationsServer(g, locs)
+	if err := t.RegisterService(locDesc, locs); err != nil {
+		return fmt.Errorf("rest %s: %w", locDesc.ServiceName, err)
 	}
 	// IAM admin keeps its ServiceDesc unexported; build it from the
 	// descriptor. It comes after IAM Credentials so that the :signBlob and
@@ -66,6 +79,8 @@ func (s *Server) Register(g *grpc.Server, t *rest.Transcoder) error {
 		{"/google.longrunning.Operations/GetOperation", get("/v1/{name=projects/*/locations/*/operations/*}")},
 		{"/google.longrunning.Operations/GetOperation", get("/v1/{name=operations/**}")},
 		{"/google.longrunning.Operations/GetOperation", get("/v3/{name=operations/**}")},
+		{"/google.cloud.location.Locations/ListLocations", get("/v1/{name=projects/*}/locations")},
+		{"/google.cloud.location.Locations/GetLocation", get("/v1/{name=projects/*/locations/*}")},
 	}
 	for _, a := range aliases {
 		if err := t.AddRule(a.method, a.rule); err != nil {

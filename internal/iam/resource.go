@@ -166,3 +166,9 @@ func Ancestors(resource string) ([]string, error) {
 	}
 	return chain, nil
 }
+
+// SchedulerServiceAgent is the email of a project's Cloud Scheduler service
+// agent, as Google names it. The agent mints the tokens jobs send.
+func SchedulerServiceAgent(projectNumber int64) string {
+	return fmt.Sprintf("service-%d@gcp-sa-cloudscheduler.iam.gserviceaccount.com", projectNumber)
+}

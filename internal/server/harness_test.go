@@ -133,3 +133,5 @@ func (u *upstream) last() *http.Request {
 	}
 	return u.reqs[len(u.reqs)-1]
 }
+
+func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }

@@ -32,6 +32,7 @@ import (
 	"github.com/oidcron/oidcron/internal/gateway"
 	"github.com/oidcron/oidcron/internal/iam"
 	"github.com/oidcron/oidcron/internal/identity"
+	"github.com/oidcron/oidcron/internal/scheduler"
 	"github.com/oidcron/oidcron/internal/store"
 	"github.com/oidcron/oidcron/internal/store/sqlite"
 )
@@ -48,8 +49,13 @@ type Config struct {
 	// MetadataServiceAccount is the account the metadata identity endpoint
 	// speaks for ("" disables the endpoint).
 	MetadataServiceAccount string
-	Logger                 *slog.Logger
-	Clock                  clock.Clock
+	// DefaultLocation is the scheduler location listed first (gcloud's
+	// fallback when --location is not given); default us-central1.
+	DefaultLocation string
+	Logger          *slog.Logger
+	Clock           clock.Clock
+	// SchedulerSignals, when set, receive the engine's events (tests).
+	SchedulerSignals *scheduler.TestSignals
 }
 
 // Addrs is where a started server listens.
@@ -72,6 +78,7 @@ type Server struct {
 	Verifier *identity.Verifier
 	API      *api.Server
 	Gateway  *gateway.Gateway
+	Engine   *scheduler.Engine
 	Registry *prometheus.Registry
 
 	apiLn, gwLn   net.Listener
@@ -130,26 +137,37 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.API = api.New(api.Config{
-		Store: db, Dir: s.Dir, Clock: cfg.Clock, Minter: s.Minter, Verifier: s.Verifier,
-		RequireAuth: cfg.RequireAuth, AdminToken: adminToken, Issuer: s.Addrs.Issuer, GatewayURL: s.Addrs.GatewayURL, Logger: cfg.Logger,
-	})
-
 	s.Registry = prometheus.NewRegistry()
 	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gwRequests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "oidcron_gateway_requests_total", Help: "Requests at the invoker gateway by outcome.",
 	}, []string{"outcome"})
 	s.Registry.MustRegister(gwRequests)
+	s.Gateway = gateway.New(gateway.Config{
+		Dir: s.Dir, Verifier: s.Verifier, BaseURL: s.Addrs.GatewayURL, ExposeReasons: !cfg.RequireAuth, Logger: cfg.Logger,
+		Observe: func(o gateway.Outcome) { gwRequests.WithLabelValues(string(o)).Inc() },
+	})
+	s.Engine = scheduler.New(scheduler.Config{
+		Store: db, Clock: cfg.Clock, Logger: cfg.Logger, Registerer: s.Registry, Signals: cfg.SchedulerSignals,
+		Sender: &scheduler.Dispatcher{
+			Client:      &http.Client{Transport: viaGateway{gw: s.Gateway, addr: s.Addrs.Gateway, next: http.DefaultTransport}},
+			Credentials: scheduler.AgentCredentials{Dir: s.Dir, Minter: s.Minter},
+			Clock:       cfg.Clock,
+		},
+	})
+	s.API = api.New(api.Config{
+		Store: db, Dir: s.Dir, Clock: cfg.Clock, Minter: s.Minter, Verifier: s.Verifier,
+		RequireAuth: cfg.RequireAuth, AdminToken: adminToken, Issuer: s.Addrs.Issuer, GatewayURL: s.Addrs.GatewayURL,
+		Engine: s.Engine, DefaultLocation: cfg.DefaultLocation, Logger: cfg.Logger,
+	})
 
 	apiHandler, err := s.apiHandler()
 	if err != nil {
 		return nil, err
 	}
-	s.Gateway = gateway.New(gateway.Config{
-		Dir: s.Dir, Verifier: s.Verifier, BaseURL: s.Addrs.GatewayURL, ExposeReasons: !cfg.RequireAuth, Logger: cfg.Logger,
-		Observe: func(o gateway.Outcome) { gwRequests.WithLabelValues(string(o)).Inc() },
-	})
+	if err := s.Engine.Start(ctx); err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
 
 	s.apiSrv = &http.Server{Handler: apiHandler, ReadHeaderTimeout: 10 * time.Second}
 	s.apiSrv.Protocols = new(http.Protocols)
@@ -210,6 +228,7 @@ func (s *Server) apiHandler() (http.Handler, error) {
 		mux.Handle("/computeMetadata/", loopbackOnly(identity.MetadataHandler(s.metadataOptions())))
 	}
 	s.API.HandleV1Projects(mux)
+	s.API.HandleHistory(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
 			g.ServeHTTP(w, r)
@@ -268,11 +287,14 @@ func (s *Server) metadataOptions() identity.MetadataOptions {
 // ends), and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
+	var errs []error
+	if s.Engine != nil {
+		errs = append(errs, s.Engine.Stop(ctx)) // attempts in flight finish and are recorded
+	}
 	if s.stopKeys != nil {
 		s.stopKeys()
 		<-s.keysDone
 	}
-	var errs []error
 	if s.apiSrv != nil {
 		errs = append(errs, s.apiSrv.Shutdown(ctx))
 	}
@@ -311,4 +333,26 @@ func loopbackOnly(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// viaGateway sends a job's request for a function hosted here through the
+// invoker gateway, as Cloud Scheduler's request reaches a Cloud Function
+// through Google's front end: the canonical https://REGION-PROJECT.
+// cloudfunctions.net URL is answered by the gateway (plain HTTP on its
+// address), with the 401/403 rules applied. Other URLs go out as they are.
+type viaGateway struct {
+	gw   *gateway.Gateway
+	addr string
+	next http.RoundTripper
+}
+
+func (v viaGateway) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(strings.ToLower(r.URL.Hostname()), ".cloudfunctions.net") {
+		if _, ok := v.gw.Resolve(r.Context(), r.URL.Host, r.URL.Path); ok {
+			r = r.Clone(r.Context())
+			r.Host = r.URL.Host // the gateway routes by it
+			r.URL.Scheme, r.URL.Host = "http", v.addr
+		}
+	}
+	return v.next.RoundTrip(r)
 }

@@ -1,0 +1,545 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/oidcron/oidcron/internal/cron"
+	"github.com/oidcron/oidcron/internal/functions"
+	"github.com/oidcron/oidcron/internal/iam"
+	"github.com/oidcron/oidcron/internal/store"
+)
+
+// Engine is what the scheduler API needs of the dispatch engine.
+type Engine interface {
+	// Changed tells the engine the job was written (or deleted).
+	Changed(name string)
+	// RunNow dispatches the job at once, even while it is running.
+	RunNow(ctx context.Context, name string) error
+	// Attempts returns the job's recorded attempts, newest first.
+	Attempts(ctx context.Context, job string, limit int, before time.Time) ([]store.Attempt, error)
+}
+
+// Google's limits and defaults for jobs (reference §1.3-1.7).
+const (
+	maxDescription     = 500
+	maxURILength       = 2083
+	maxHeaderBytes     = 80 * 1024
+	maxJobPageSize     = 500
+	defaultDeadline    = 180 * time.Second
+	minDeadline        = 15 * time.Second
+	maxDeadline        = 30 * time.Minute
+	maxRetryCount      = 5
+	defaultMinBackoff  = 5 * time.Second
+	defaultMaxBackoff  = time.Hour
+	defaultMaxDoubling = 5
+	msgBadSchedule     = "Schedule or time zone is invalid."
+	userAgent          = "Google-Cloud-Scheduler"
+)
+
+var jobIDRule = regexp.MustCompile(`^[A-Za-z0-9_-]{1,500}$`)
+
+// Scheduler implements google.cloud.scheduler.v1.CloudScheduler.
+type Scheduler struct {
+	schedulerpb.UnimplementedCloudSchedulerServer
+	s *Server
+}
+
+// parseJobName splits "projects/P/locations/L/jobs/J".
+func parseJobName(field, name string) (project, location, job string, err error) {
+	p := strings.Split(name, "/")
+	if len(p) != 6 || p[0] != "projects" || p[2] != "locations" || p[4] != "jobs" || p[1] == "" || p[3] == "" {
+		return "", "", "", invalid("%s: %q is not a job name of the form projects/PROJECT_ID/locations/LOCATION_ID/jobs/JOB_ID.", field, name)
+	}
+	if !jobIDRule.MatchString(p[5]) {
+		return "", "", "", invalid("%s: the job id %q is invalid: it may contain only letters ([A-Za-z]), numbers ([0-9]), hyphens (-) and underscores (_), and be at most 500 characters.", field, p[5])
+	}
+	return p[1], p[3], p[5], nil
+}
+
+func jobNotFound() error { return status.Error(codes.NotFound, "Job not found.") }
+
+// job resolves a job name and checks permission on its project (Cloud
+// Scheduler has no per-job IAM).
+func (s *Server) job(ctx context.Context, name, permission string) (store.JobRecord, string, error) {
+	proj, loc, id, err := parseJobName("name", name)
+	if err != nil {
+		return store.JobRecord{}, "", err
+	}
+	deny := func() error { return deniedPrincipal(permission, name) }
+	p, err := s.project(ctx, proj)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.JobRecord{}, "", deny()
+	}
+	if err != nil {
+		return store.JobRecord{}, "", storeErr(err)
+	}
+	if err := s.check(ctx, permission, iam.ProjectResource(p.GetProjectId()), deny); err != nil {
+		return store.JobRecord{}, "", err
+	}
+	canonical := iam.JobResource(p.GetProjectId(), loc, id)
+	r, err := s.st.GetJob(ctx, canonical)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.JobRecord{}, "", jobNotFound()
+	}
+	if err != nil {
+		return store.JobRecord{}, "", internal(err)
+	}
+	return r, p.GetProjectId(), nil
+}
+
+// validateJob checks a job as it will be stored and fills Google's stored
+// defaults. project is the job's project id.
+func (s *Server) validateJob(ctx context.Context, j *schedulerpb.Job, project string) error {
+	if len([]rune(j.GetDescription())) > maxDescription {
+		return invalid("description: must be at most %d characters; it has %d.", maxDescription, len([]rune(j.GetDescription())))
+	}
+	switch j.GetTarget().(type) {
+	case *schedulerpb.Job_HttpTarget:
+	case *schedulerpb.Job_PubsubTarget:
+		return invalid("pubsub_target: Pub/Sub targets are not supported by oidcron; use http_target.")
+	case *schedulerpb.Job_AppEngineHttpTarget:
+		return invalid("app_engine_http_target: App Engine targets are not supported by oidcron; use http_target.")
+	default:
+		return invalid("target: a job needs a target; oidcron supports http_target.")
+	}
+	t := j.GetHttpTarget()
+	if err := validateURI(t.GetUri()); err != nil {
+		return err
+	}
+	if t.HttpMethod == schedulerpb.HttpMethod_HTTP_METHOD_UNSPECIFIED {
+		t.HttpMethod = schedulerpb.HttpMethod_POST
+	}
+	if len(t.GetBody()) > 0 {
+		switch t.GetHttpMethod() {
+		case schedulerpb.HttpMethod_POST, schedulerpb.HttpMethod_PUT, schedulerpb.HttpMethod_PATCH:
+		default:
+			return invalid("http_target.body: a body is allowed only with POST, PUT or PATCH, not %s.", t.GetHttpMethod())
+		}
+	}
+	if t.Headers == nil {
+		t.Headers = map[string]string{}
+	}
+	for k := range t.Headers {
+		switch lk := strings.ToLower(k); {
+		case lk == "host" || lk == "content-length":
+			delete(t.Headers, k) // computed from the request, as Google does
+		case lk == "user-agent":
+			delete(t.Headers, k)
+		case strings.HasPrefix(lk, "x-google-") || strings.HasPrefix(lk, "x-appengine-"):
+			return invalid("http_target.headers: %q is reserved for Google's internal use.", k)
+		}
+	}
+	t.Headers["User-Agent"] = userAgent
+	if len(t.GetBody()) > 0 && !hasHeader(t.Headers, "Content-Type") {
+		t.Headers["Content-Type"] = "application/octet-stream"
+	}
+	size := 0
+	for k, v := range t.Headers {
+		size += len(k) + len(v)
+	}
+	if size >= maxHeaderBytes {
+		return invalid("http_target.headers: the headers total %d bytes; they must be under 80 KB.", size)
+	}
+	if err := s.validateAuth(ctx, t, project); err != nil {
+		return err
+	}
+	loc, err := cron.LoadZone(j.GetTimeZone())
+	if err != nil || j.GetSchedule() == "" {
+		return invalid(msgBadSchedule)
+	}
+	if _, err := cron.Parse(j.GetSchedule(), loc); err != nil {
+		return invalid(msgBadSchedule)
+	}
+	if err := fillRetryConfig(j); err != nil {
+		return err
+	}
+	if j.AttemptDeadline == nil || j.AttemptDeadline.AsDuration() == 0 {
+		j.AttemptDeadline = durationpb.New(defaultDeadline)
+	}
+	if d := j.AttemptDeadline.AsDuration(); d < minDeadline || d > maxDeadline {
+		return invalid("attempt_deadline: %s is out of range: for an HTTP target it must be between 15s and 30m.", durationString(j.AttemptDeadline))
+	}
+	return nil
+}
+
+func hasHeader(h map[string]string, name string) bool {
+	for k := range h {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func validateURI(uri string) error {
+	if uri == "" {
+		return invalid("http_target.uri: required.")
+	}
+	u, err := url.Parse(uri)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return invalid("http_target.uri: %q must be an absolute URL beginning with http:// or https://.", uri)
+	}
+	if n := len(u.String()); n > maxURILength {
+		return invalid("http_target.uri: %d characters after encoding; at most %d are allowed.", n, maxURILength)
+	}
+	return nil
+}
+
+// validateAuth enforces Google's rules on the token a job sends: the
+// account exists in the job's project, and the caller may act as it.
+func (s *Server) validateAuth(ctx context.Context, t *schedulerpb.HttpTarget, project string) error {
+	var email, field string
+	switch a := t.GetAuthorizationHeader().(type) {
+	case *schedulerpb.HttpTarget_OidcToken:
+		email, field = a.OidcToken.GetServiceAccountEmail(), "http_target.oidc_token"
+	case *schedulerpb.HttpTarget_OauthToken:
+		email, field = a.OauthToken.GetServiceAccountEmail(), "http_target.oauth_token"
+	default:
+		return nil
+	}
+	if email == "" {
+		return invalid("%s.service_account_email: required.", field)
+	}
+	sa, err := s.dir.ServiceAccount(ctx, email)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && sa.GetProjectId() != project) {
+		if err == nil || strings.HasSuffix(email, "@"+project+".iam.gserviceaccount.com") {
+			return invalid("%s.service_account_email: %s must be a service account in the job's project %s.", field, email, project)
+		}
+		return invalid("%s.service_account_email: service account %s does not exist in project %s.", field, email, project)
+	}
+	if err != nil {
+		return internal(err)
+	}
+	return s.check(ctx, "iam.serviceAccounts.actAs", iam.ServiceAccountResource(sa.GetProjectId(), sa.GetEmail()), func() error {
+		return deniedPrincipal("iam.serviceAccounts.actAs", email)
+	})
+}
+
+// fillRetryConfig validates retry_config and stores Google's defaults.
+func fillRetryConfig(j *schedulerpb.Job) error {
+	rc := j.GetRetryConfig()
+	if rc == nil {
+		rc = &schedulerpb.RetryConfig{}
+		j.RetryConfig = rc
+	}
+	if rc.RetryCount < 0 || rc.RetryCount > maxRetryCount {
+		return invalid("retry_config.retry_count: %d is out of range: values greater than 5 and negative values are not allowed.", rc.RetryCount)
+	}
+	for _, d := range []struct {
+		name string
+		v    *durationpb.Duration
+	}{{"max_retry_duration", rc.MaxRetryDuration}, {"min_backoff_duration", rc.MinBackoffDuration}, {"max_backoff_duration", rc.MaxBackoffDuration}} {
+		if d.v != nil && (d.v.CheckValid() != nil || d.v.AsDuration() < 0) {
+			return invalid("retry_config.%s: must be a non-negative duration.", d.name)
+		}
+	}
+	if rc.MaxDoublings < 0 {
+		return invalid("retry_config.max_doublings: must not be negative.")
+	}
+	if rc.MaxRetryDuration == nil {
+		rc.MaxRetryDuration = durationpb.New(0)
+	}
+	if rc.MinBackoffDuration == nil || rc.MinBackoffDuration.AsDuration() == 0 {
+		rc.MinBackoffDuration = durationpb.New(defaultMinBackoff)
+	}
+	if rc.MaxBackoffDuration == nil || rc.MaxBackoffDuration.AsDuration() == 0 {
+		rc.MaxBackoffDuration = durationpb.New(defaultMaxBackoff)
+	}
+	if rc.MinBackoffDuration.AsDuration() > rc.MaxBackoffDuration.AsDuration() {
+		return invalid("retry_config: min_backoff_duration (%s) must not exceed max_backoff_duration (%s).", durationString(rc.MinBackoffDuration), durationString(rc.MaxBackoffDuration))
+	}
+	if rc.MaxDoublings == 0 {
+		// proto3 cannot tell 0 from unset: 0 means Google's default.
+		rc.MaxDoublings = defaultMaxDoubling
+	}
+	return nil
+}
+
+func durationString(d *durationpb.Duration) string {
+	return fmt.Sprintf("%gs", d.AsDuration().Seconds())
+}
+
+// nextFire is the first slot of j's schedule after t (zero: never).
+func nextFire(j *schedulerpb.Job, t time.Time) time.Time {
+	loc, err := cron.LoadZone(j.GetTimeZone())
+	if err != nil {
+		return time.Time{}
+	}
+	sch, err := cron.Parse(j.GetSchedule(), loc)
+	if err != nil {
+		return time.Time{}
+	}
+	return sch.Next(t)
+}
+
+// schedule sets the engine fields of r from its job's state at now.
+func schedule(r *store.JobRecord, now time.Time) {
+	r.NextFire = time.Time{}
+	if r.Job.GetState() == schedulerpb.Job_ENABLED {
+		r.NextFire = nextFire(r.Job, now)
+	}
+	r.DueTime = r.NextFire
+	if r.Exec != nil && !r.Exec.NextAttempt.IsZero() && r.Job.GetState() == schedulerpb.Job_ENABLED {
+		r.DueTime = r.Exec.NextAttempt
+	}
+	r.Job.ScheduleTime = nil
+	if !r.DueTime.IsZero() {
+		r.Job.ScheduleTime = timestamppb.New(r.DueTime)
+	}
+}
+
+func (s *Server) changed(name string) {
+	if s.cfg.Engine != nil {
+		s.cfg.Engine.Changed(name)
+	}
+}
+
+func (x *Scheduler) CreateJob(ctx context.Context, req *schedulerpb.CreateJobRequest) (*schedulerpb.Job, error) {
+	proj, loc, err := parseLocationName("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	deny := func() error { return deniedPrincipal("cloudscheduler.jobs.create", req.GetParent()) }
+	p, err := x.s.project(ctx, proj)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, deny()
+	}
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	if err := x.s.check(ctx, "cloudscheduler.jobs.create", iam.ProjectResource(p.GetProjectId()), deny); err != nil {
+		return nil, err
+	}
+	if !functions.ValidRegion(loc) {
+		return nil, invalid("parent: location %q is not a region (such as us-central1).", loc)
+	}
+	j := proto.Clone(req.GetJob()).(*schedulerpb.Job)
+	if j == nil || req.GetJob() == nil {
+		return nil, invalid("job: required.")
+	}
+	id := ""
+	if j.GetName() != "" {
+		jp, jl, jid, err := parseJobName("job.name", j.GetName())
+		if err != nil {
+			return nil, err
+		}
+		if "projects/"+jp+"/locations/"+jl != req.GetParent() {
+			return nil, invalid("job.name: %q is not in the parent %q.", j.GetName(), req.GetParent())
+		}
+		id = jid
+	} else {
+		b := make([]byte, 10)
+		_, _ = rand.Read(b)
+		id = hex.EncodeToString(b) // "the system will generate a random unique name"
+	}
+	if err := x.s.validateJob(ctx, j, p.GetProjectId()); err != nil {
+		return nil, err
+	}
+	now := x.s.clk.Now()
+	j.Name = iam.JobResource(p.GetProjectId(), loc, id)
+	j.State = schedulerpb.Job_ENABLED
+	j.UserUpdateTime = timestamppb.New(now)
+	j.Status, j.LastAttemptTime = nil, nil
+	r := store.JobRecord{Job: j}
+	schedule(&r, now)
+	err = x.s.write(ctx, func(tx store.Tx) error { return tx.CreateJob(ctx, r) })
+	if errors.Is(err, store.ErrAlreadyExists) {
+		return nil, status.Errorf(codes.AlreadyExists, "Job %s already exists.", j.GetName())
+	}
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	x.s.changed(j.GetName())
+	x.s.log.Info("job created", "job", j.GetName(), "schedule", j.GetSchedule(), "time_zone", j.GetTimeZone(), "by", SubjectFrom(ctx).Member)
+	return j, nil
+}
+
+func (x *Scheduler) GetJob(ctx context.Context, req *schedulerpb.GetJobRequest) (*schedulerpb.Job, error) {
+	r, _, err := x.s.job(ctx, req.GetName(), "cloudscheduler.jobs.get")
+	if err != nil {
+		return nil, err
+	}
+	return r.Job, nil
+}
+
+func (x *Scheduler) ListJobs(ctx context.Context, req *schedulerpb.ListJobsRequest) (*schedulerpb.ListJobsResponse, error) {
+	proj, loc, err := parseLocationName("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	deny := func() error { return deniedPrincipal("cloudscheduler.jobs.list", req.GetParent()) }
+	p, err := x.s.project(ctx, proj)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, deny()
+	}
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	if err := x.s.check(ctx, "cloudscheduler.jobs.list", iam.ProjectResource(p.GetProjectId()), deny); err != nil {
+		return nil, err
+	}
+	size := int(req.GetPageSize())
+	if size < 0 {
+		return nil, invalid("page_size: must not be negative.")
+	}
+	if size == 0 || size > maxJobPageSize {
+		size = maxJobPageSize // unspecified means the maximum; more is clamped to it
+	}
+	after, err := decodePageToken(req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	list, err := x.s.st.ListJobs(ctx, p.GetProjectId(), loc, store.Page{Size: size + 1, After: after})
+	if err != nil {
+		return nil, internal(err)
+	}
+	page, next := pageOf(list, size, func(r store.JobRecord) string { return r.Job.GetName() })
+	resp := &schedulerpb.ListJobsResponse{NextPageToken: next}
+	for _, r := range page {
+		resp.Jobs = append(resp.Jobs, r.Job)
+	}
+	return resp, nil
+}
+
+// outputOnly are the Job fields an update ignores, as Google does.
+var outputOnly = map[string]bool{"user_update_time": true, "state": true, "status": true, "schedule_time": true, "last_attempt_time": true, "name": true}
+
+func (x *Scheduler) UpdateJob(ctx context.Context, req *schedulerpb.UpdateJobRequest) (*schedulerpb.Job, error) {
+	in := req.GetJob()
+	if in.GetName() == "" {
+		return nil, invalid("job.name: required.")
+	}
+	r, project, err := x.s.job(ctx, in.GetName(), "cloudscheduler.jobs.update")
+	if err != nil {
+		return nil, err
+	}
+	next := proto.Clone(r.Job).(*schedulerpb.Job)
+	var paths []string
+	for _, p := range req.GetUpdateMask().GetPaths() {
+		if !outputOnly[p] {
+			paths = append(paths, p)
+		}
+	}
+	if len(req.GetUpdateMask().GetPaths()) == 0 {
+		// No mask: every field the request sets replaces the job's.
+		paths = []string{"description", "schedule", "time_zone", "retry_config", "attempt_deadline", "http_target", "pubsub_target", "app_engine_http_target"}
+	}
+	if bad := applyMask(next, in, paths); bad != "" {
+		return nil, invalid("Invalid mask for Job: %s", bad)
+	}
+	if t := next.GetHttpTarget(); t != nil {
+		if o := t.GetOidcToken(); o != nil && o.GetServiceAccountEmail() == "" && o.GetAudience() == "" {
+			t.AuthorizationHeader = nil // gcloud --clear-auth-token sends the emptied fields
+		}
+		if o := t.GetOauthToken(); o != nil && o.GetServiceAccountEmail() == "" && o.GetScope() == "" {
+			t.AuthorizationHeader = nil
+		}
+	}
+	if err := x.s.validateJob(ctx, next, project); err != nil {
+		return nil, err
+	}
+	now := x.s.clk.Now()
+	next.UserUpdateTime = timestamppb.New(now)
+	out, err := x.s.updateJob(ctx, r, next, now)
+	if err != nil {
+		return nil, err
+	}
+	x.s.log.Info("job updated", "job", next.GetName(), "mask", strings.Join(paths, ","), "by", SubjectFrom(ctx).Member)
+	return out, nil
+}
+
+// updateJob writes next over r (read at r.Version); if the engine wrote the
+// job in between, its fields are taken from the fresh read and the write
+// is tried again.
+func (s *Server) updateJob(ctx context.Context, r store.JobRecord, next *schedulerpb.Job, now time.Time) (*schedulerpb.Job, error) {
+	for range 10 {
+		cur := r
+		cur.Job = proto.Clone(next).(*schedulerpb.Job)
+		cur.Job.Status, cur.Job.LastAttemptTime = r.Job.GetStatus(), r.Job.GetLastAttemptTime()
+		schedule(&cur, now)
+		err := s.write(ctx, func(tx store.Tx) error { return tx.UpdateJob(ctx, cur, r.Version) })
+		if errors.Is(err, store.ErrVersionMismatch) {
+			if r, err = s.st.GetJob(ctx, r.Job.GetName()); err != nil {
+				return nil, storeErr(err)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, storeErr(err)
+		}
+		s.changed(cur.Job.GetName())
+		return cur.Job, nil
+	}
+	return nil, status.Error(codes.Aborted, "The job is being changed concurrently; retry the request.")
+}
+
+func (x *Scheduler) DeleteJob(ctx context.Context, req *schedulerpb.DeleteJobRequest) (*emptypb.Empty, error) {
+	r, _, err := x.s.job(ctx, req.GetName(), "cloudscheduler.jobs.delete")
+	if err != nil {
+		return nil, err
+	}
+	if err := x.s.write(ctx, func(tx store.Tx) error { return tx.DeleteJob(ctx, r.Job.GetName()) }); err != nil {
+		return nil, storeErr(err)
+	}
+	x.s.changed(r.Job.GetName())
+	x.s.log.Info("job deleted", "job", r.Job.GetName(), "by", SubjectFrom(ctx).Member)
+	return &emptypb.Empty{}, nil
+}
+
+func (x *Scheduler) PauseJob(ctx context.Context, req *schedulerpb.PauseJobRequest) (*schedulerpb.Job, error) {
+	return x.s.setJobState(ctx, req.GetName(), "cloudscheduler.jobs.pause", schedulerpb.Job_ENABLED, schedulerpb.Job_PAUSED, "A job must be in ENABLED state to be paused.")
+}
+
+func (x *Scheduler) ResumeJob(ctx context.Context, req *schedulerpb.ResumeJobRequest) (*schedulerpb.Job, error) {
+	return x.s.setJobState(ctx, req.GetName(), "cloudscheduler.jobs.enable", schedulerpb.Job_PAUSED, schedulerpb.Job_ENABLED, "A job must be in PAUSED state to be resumed.")
+}
+
+func (s *Server) setJobState(ctx context.Context, name, permission string, from, to schedulerpb.Job_State, wrong string) (*schedulerpb.Job, error) {
+	r, _, err := s.job(ctx, name, permission)
+	if err != nil {
+		return nil, err
+	}
+	if r.Job.GetState() != from {
+		return nil, status.Error(codes.FailedPrecondition, wrong)
+	}
+	next := proto.Clone(r.Job).(*schedulerpb.Job)
+	next.State = to
+	now := s.clk.Now()
+	out, err := s.updateJob(ctx, r, next, now)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("job state changed", "job", name, "state", to.String(), "by", SubjectFrom(ctx).Member)
+	return out, nil
+}
+
+func (x *Scheduler) RunJob(ctx context.Context, req *schedulerpb.RunJobRequest) (*schedulerpb.Job, error) {
+	r, _, err := x.s.job(ctx, req.GetName(), "cloudscheduler.jobs.run")
+	if err != nil {
+		return nil, err
+	}
+	if x.s.cfg.Engine == nil {
+		return nil, status.Error(codes.Unavailable, "The scheduler engine is not running.")
+	}
+	if err := x.s.cfg.Engine.RunNow(ctx, r.Job.GetName()); err != nil {
+		return nil, storeErr(err)
+	}
+	x.s.log.Info("job run", "job", r.Job.GetName(), "by", SubjectFrom(ctx).Member)
+	return r.Job, nil
+}
