@@ -123,21 +123,28 @@ func TestSchedulerRESTValidation(t *testing.T) {
 		mod  func(j *cloudscheduler.Job)
 		want string
 	}{
-		"bad schedule":      {func(j *cloudscheduler.Job) { j.Schedule = "61 * * * *" }, "Schedule or time zone is invalid."},
-		"bad time zone":     {func(j *cloudscheduler.Job) { j.TimeZone = "Mars/Olympus" }, "Schedule or time zone is invalid."},
-		"no schedule":       {func(j *cloudscheduler.Job) { j.Schedule = "" }, "Schedule or time zone is invalid."},
-		"job id":            {func(j *cloudscheduler.Job) { j.Name = parent + "/jobs/bad.id" }, "job.name"},
-		"description":       {func(j *cloudscheduler.Job) { j.Description = strings.Repeat("x", 501) }, "description"},
-		"uri scheme":        {func(j *cloudscheduler.Job) { j.HttpTarget.Uri = "ftp://example.com" }, "http_target.uri"},
-		"uri length":        {func(j *cloudscheduler.Job) { j.HttpTarget.Uri = "https://example.com/" + strings.Repeat("a", 2100) }, "http_target.uri"},
-		"body with GET":     {func(j *cloudscheduler.Job) { j.HttpTarget.HttpMethod = "GET"; j.HttpTarget.Body = "aGk=" }, "http_target.body"},
-		"headers too large": {func(j *cloudscheduler.Job) { j.HttpTarget.Headers = map[string]string{"X-Big": strings.Repeat("a", 81*1024)} }, "http_target.headers"},
-		"retry count":       {func(j *cloudscheduler.Job) { j.RetryConfig = &cloudscheduler.RetryConfig{RetryCount: 6} }, "retry_config.retry_count"},
-		"deadline low":      {func(j *cloudscheduler.Job) { j.AttemptDeadline = "10s" }, "attempt_deadline"},
-		"deadline high":     {func(j *cloudscheduler.Job) { j.AttemptDeadline = "1801s" }, "attempt_deadline"},
-		"pubsub":            {func(j *cloudscheduler.Job) { j.HttpTarget = nil; j.PubsubTarget = &cloudscheduler.PubsubTarget{TopicName: "projects/acme/topics/t"} }, "pubsub_target"},
-		"no target":         {func(j *cloudscheduler.Job) { j.HttpTarget = nil }, "target"},
-		"foreign SA":        {func(j *cloudscheduler.Job) { j.HttpTarget.OidcToken = &cloudscheduler.OidcToken{ServiceAccountEmail: "x@other.iam.gserviceaccount.com"} }, "http_target.oidc_token.service_account_email"},
+		"bad schedule":  {func(j *cloudscheduler.Job) { j.Schedule = "61 * * * *" }, "Schedule or time zone is invalid."},
+		"bad time zone": {func(j *cloudscheduler.Job) { j.TimeZone = "Mars/Olympus" }, "Schedule or time zone is invalid."},
+		"no schedule":   {func(j *cloudscheduler.Job) { j.Schedule = "" }, "Schedule or time zone is invalid."},
+		"job id":        {func(j *cloudscheduler.Job) { j.Name = parent + "/jobs/bad.id" }, "job.name"},
+		"description":   {func(j *cloudscheduler.Job) { j.Description = strings.Repeat("x", 501) }, "description"},
+		"uri scheme":    {func(j *cloudscheduler.Job) { j.HttpTarget.Uri = "ftp://example.com" }, "http_target.uri"},
+		"uri length":    {func(j *cloudscheduler.Job) { j.HttpTarget.Uri = "https://example.com/" + strings.Repeat("a", 2100) }, "http_target.uri"},
+		"body with GET": {func(j *cloudscheduler.Job) { j.HttpTarget.HttpMethod = "GET"; j.HttpTarget.Body = "aGk=" }, "http_target.body"},
+		"headers too large": {func(j *cloudscheduler.Job) {
+			j.HttpTarget.Headers = map[string]string{"X-Big": strings.Repeat("a", 81*1024)}
+		}, "http_target.headers"},
+		"retry count":   {func(j *cloudscheduler.Job) { j.RetryConfig = &cloudscheduler.RetryConfig{RetryCount: 6} }, "retry_config.retry_count"},
+		"deadline low":  {func(j *cloudscheduler.Job) { j.AttemptDeadline = "10s" }, "attempt_deadline"},
+		"deadline high": {func(j *cloudscheduler.Job) { j.AttemptDeadline = "1801s" }, "attempt_deadline"},
+		"pubsub": {func(j *cloudscheduler.Job) {
+			j.HttpTarget = nil
+			j.PubsubTarget = &cloudscheduler.PubsubTarget{TopicName: "projects/acme/topics/t"}
+		}, "pubsub_target"},
+		"no target": {func(j *cloudscheduler.Job) { j.HttpTarget = nil }, "target"},
+		"foreign SA": {func(j *cloudscheduler.Job) {
+			j.HttpTarget.OidcToken = &cloudscheduler.OidcToken{ServiceAccountEmail: "x@other.iam.gserviceaccount.com"}
+		}, "http_target.oidc_token.service_account_email"},
 	}
 	for name, c := range cases {
 		j := ok()
