@@ -241,7 +241,20 @@ func (x *IAMAdmin) DeleteServiceAccount(ctx context.Context, req *adminpb.Delete
 	if err != nil {
 		return nil, err
 	}
-	if err := x.s.write(ctx, func(tx store.Tx) error { return tx.DeleteServiceAccount(ctx, sa.GetUniqueId(), x.s.clk.Now()) }); err != nil {
+	live, gone := "serviceAccount:"+sa.GetEmail(), deletedMember(sa)
+	err = x.s.write(ctx, func(tx store.Tx) error {
+		if err := tx.DeleteServiceAccount(ctx, sa.GetUniqueId(), x.s.clk.Now()); err != nil {
+			return err
+		}
+		// As on Google, the account's grants become deleted:serviceAccount:
+		// members, so that a new account with the same email inherits
+		// nothing; and its own policy is set aside with it.
+		if err := renameMember(ctx, tx, live, gone); err != nil {
+			return err
+		}
+		return movePolicy(ctx, tx, iam.ServiceAccountResource(sa.GetProjectId(), sa.GetEmail()), deletedPolicyKey(sa))
+	})
+	if err != nil {
 		return nil, storeErr(err)
 	}
 	x.s.log.Info("service account deleted", "email", sa.GetEmail(), "unique_id", sa.GetUniqueId(), "by", SubjectFrom(ctx).Member)
@@ -264,7 +277,16 @@ func (x *IAMAdmin) UndeleteServiceAccount(ctx context.Context, req *adminpb.Unde
 	if err := x.s.check(ctx, "iam.serviceAccounts.undelete", iam.ProjectResource(sa.GetProjectId()), deny); err != nil {
 		return nil, err
 	}
-	err = x.s.write(ctx, func(tx store.Tx) error { return tx.UndeleteServiceAccount(ctx, uid) })
+	err = x.s.write(ctx, func(tx store.Tx) error {
+		if err := tx.UndeleteServiceAccount(ctx, uid); err != nil {
+			return err
+		}
+		// Undeleted, the account gets its grants and its policy back.
+		if err := renameMember(ctx, tx, deletedMember(sa), "serviceAccount:"+sa.GetEmail()); err != nil {
+			return err
+		}
+		return movePolicy(ctx, tx, deletedPolicyKey(sa), iam.ServiceAccountResource(sa.GetProjectId(), sa.GetEmail()))
+	})
 	if errors.Is(err, store.ErrAlreadyExists) {
 		return nil, status.Errorf(codes.FailedPrecondition, "Service account %s cannot be undeleted: a live account now holds its email.", sa.GetEmail())
 	}
@@ -367,4 +389,62 @@ func (x *IAMAdmin) GetRole(ctx context.Context, req *adminpb.GetRoleRequest) (*a
 		return nil, status.Errorf(codes.NotFound, "The role named %s was not found.", req.GetName())
 	}
 	return roleProto(r, true), nil
+}
+
+// deletedMember is how Google writes a deleted account in policies.
+func deletedMember(sa *adminpb.ServiceAccount) string {
+	return "deleted:serviceAccount:" + sa.GetEmail() + "?uid=" + sa.GetUniqueId()
+}
+
+// deletedPolicyKey is where a deleted account's own policy waits for an
+// undelete: under the root, by unique id, where no lookup finds it.
+func deletedPolicyKey(sa *adminpb.ServiceAccount) string {
+	return iam.RootResource + "/deletedServiceAccounts/" + sa.GetUniqueId()
+}
+
+// renameMember replaces member from with to in every policy, in tx.
+func renameMember(ctx context.Context, tx store.Tx, from, to string) error {
+	after := ""
+	for {
+		page, err := tx.ListPolicies(ctx, store.Page{Size: 500, After: after})
+		if err != nil {
+			return err
+		}
+		for _, rp := range page {
+			after = rp.Resource
+			changed := false
+			for _, b := range rp.Policy.GetBindings() {
+				for i, m := range b.GetMembers() {
+					if strings.EqualFold(m, from) {
+						b.Members[i], changed = to, true
+					}
+				}
+			}
+			if changed {
+				p := iam.NormalizePolicy(rp.Policy)
+				p.Etag = iam.ComputeEtag(p)
+				if err := tx.PutPolicy(ctx, rp.Resource, p, nil); err != nil {
+					return err
+				}
+			}
+		}
+		if len(page) < 500 {
+			return nil
+		}
+	}
+}
+
+// movePolicy moves the policy stored at from to to (nothing if none).
+func movePolicy(ctx context.Context, tx store.Tx, from, to string) error {
+	p, err := tx.GetPolicy(ctx, from)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := tx.PutPolicy(ctx, to, p, nil); err != nil {
+		return err
+	}
+	return tx.DeletePolicy(ctx, from)
 }

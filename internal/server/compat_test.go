@@ -207,14 +207,32 @@ func TestServiceAccounts(t *testing.T) {
 	if _, err := svc.Projects.ServiceAccounts.Enable(sa.Name, &iamv1.EnableServiceAccountRequest{}).Do(); err != nil {
 		t.Fatal(err)
 	}
+	// A deleted account's grants turn into deleted: members, so an account
+	// created again with the same email inherits nothing; undelete restores them.
+	addProjectBinding(t, e, "acme-prod", "roles/editor", "serviceAccount:"+sa.Email)
+	rm, _ := crm.NewService(e.ctx, e.rest("")...)
+	projectHas := func(member string) bool {
+		pol, err := rm.Projects.GetIamPolicy("acme-prod", &crm.GetIamPolicyRequest{}).Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hasBinding(pol, "roles/editor", member)
+	}
 	if _, err := svc.Projects.ServiceAccounts.Delete(sa.Name).Do(); err != nil {
 		t.Fatal(err)
 	}
 	_, err = svc.Projects.ServiceAccounts.Get(sa.Name).Do()
 	apiErr(t, err, 404, "")
+	gone := "deleted:serviceAccount:" + sa.Email + "?uid=" + sa.UniqueId
+	if projectHas("serviceAccount:"+sa.Email) || !projectHas(gone) {
+		t.Fatal("the deleted account's binding was not rewritten")
+	}
 	und, err := svc.Projects.ServiceAccounts.Undelete("projects/-/serviceAccounts/"+sa.UniqueId, &iamv1.UndeleteServiceAccountRequest{}).Do()
 	if err != nil || und.RestoredAccount.Email != sa.Email {
 		t.Fatalf("undelete: %v %+v", err, und)
+	}
+	if !projectHas("serviceAccount:"+sa.Email) || projectHas(gone) {
+		t.Fatal("undelete did not restore the binding")
 	}
 
 	// The account's own policy, at version 3 as gcloud asks.

@@ -79,6 +79,9 @@ type Tx interface {
 	// overwrites blindly. The etag stored is p.Etag, as the caller computed it.
 	PutPolicy(ctx context.Context, resource string, p *iampb.Policy, expectEtag []byte) error
 	DeletePolicy(ctx context.Context, resource string) error // no error if absent
+	// ListPolicies lists every stored policy by resource name (for changes
+	// that touch every policy naming a principal, such as deleting it).
+	ListPolicies(ctx context.Context, page Page) ([]ResourcePolicy, error)
 
 	// Service accounts. Live accounts are unique by email and by unique_id; a
 	// deleted account keeps its unique_id (for undelete) and frees its email.
@@ -117,6 +120,12 @@ type Tx interface {
 	// Settings: small named values (the admin token, ...).
 	GetSetting(ctx context.Context, name string) ([]byte, error) // ErrNotFound
 	PutSetting(ctx context.Context, name string, value []byte) error
+}
+
+// ResourcePolicy is a stored policy and the resource it is set on.
+type ResourcePolicy struct {
+	Resource string
+	Policy   *iampb.Policy
 }
 
 // SigningKey is one RSA key of the issuer and its life: published from

@@ -278,6 +278,31 @@ func (q queries) GetPolicy(ctx context.Context, resource string) (*iampb.Policy,
 	return decode("policy", b, &iampb.Policy{})
 }
 
+func (q queries) ListPolicies(ctx context.Context, page store.Page) ([]store.ResourcePolicy, error) {
+	rows, err := q.r.QueryContext(ctx, `SELECT resource, record FROM policies WHERE resource > ? ORDER BY resource LIMIT ?`, page.After, limit(page))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list policies: %w", err)
+	}
+	defer rows.Close()
+	var out []store.ResourcePolicy
+	for rows.Next() {
+		var r string
+		var b []byte
+		if err := rows.Scan(&r, &b); err != nil {
+			return nil, fmt.Errorf("sqlite: list policies: %w", err)
+		}
+		p, err := decode("policy", b, &iampb.Policy{})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, store.ResourcePolicy{Resource: r, Policy: p})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list policies: %w", err)
+	}
+	return out, nil
+}
+
 func (q queries) PutPolicy(ctx context.Context, resource string, p *iampb.Policy, expectEtag []byte) error {
 	if resource == "" {
 		return errors.New("sqlite: policy without a resource name")

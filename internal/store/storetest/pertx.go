@@ -70,6 +70,10 @@ func (p perCallTx) DeletePolicy(ctx context.Context, resource string) error {
 	return do(ctx, p.s, func(tx store.Tx) error { return tx.DeletePolicy(ctx, resource) })
 }
 
+func (p perCallTx) ListPolicies(ctx context.Context, page store.Page) ([]store.ResourcePolicy, error) {
+	return in(ctx, p.s, func(tx store.Tx) ([]store.ResourcePolicy, error) { return tx.ListPolicies(ctx, page) })
+}
+
 func (p perCallTx) CreateServiceAccount(ctx context.Context, sa *adminpb.ServiceAccount) error {
 	return do(ctx, p.s, func(tx store.Tx) error { return tx.CreateServiceAccount(ctx, sa) })
 }

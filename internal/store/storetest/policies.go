@@ -10,6 +10,7 @@ import (
 func testPolicies(t *testing.T, st store.Tx) {
 	ctx := t.Context()
 	const res = "projects/p1"
+	testListPolicies(t, st)
 
 	_, err := st.GetPolicy(ctx, res)
 	isErr(t, err, store.ErrNotFound, "GetPolicy before any put")
@@ -101,4 +102,32 @@ func testPolicyEtagOfNoPolicy(t *testing.T, st store.Tx) {
 	got, err = st.GetPolicy(ctx, root)
 	ok(t, err, "GetPolicy of the root")
 	sameProto(t, got, p3, "GetPolicy of the root")
+}
+
+// ListPolicies pages by resource name; it runs on an empty store first.
+func testListPolicies(t *testing.T, st store.Tx) {
+	ctx := t.Context()
+	all, err := st.ListPolicies(ctx, store.Page{})
+	ok(t, err, "ListPolicies of an empty store")
+	if len(all) != 0 {
+		t.Fatalf("ListPolicies of an empty store: %d", len(all))
+	}
+	names := []string{"projects/b", "projects/a", "projects/a/serviceAccounts/x@a.iam.gserviceaccount.com"}
+	for i, r := range names {
+		ok(t, st.PutPolicy(ctx, r, policy(fmt.Sprintf("e%d", i), i+1), nil), "PutPolicy "+r)
+	}
+	page, err := st.ListPolicies(ctx, store.Page{Size: 2})
+	ok(t, err, "ListPolicies page 1")
+	if len(page) != 2 || page[0].Resource != "projects/a" || page[1].Resource != "projects/a/serviceAccounts/x@a.iam.gserviceaccount.com" {
+		t.Fatalf("ListPolicies page 1: %v", page)
+	}
+	sameProto(t, page[0].Policy, policy("e1", 2), "ListPolicies record")
+	rest, err := st.ListPolicies(ctx, store.Page{Size: 2, After: page[1].Resource})
+	ok(t, err, "ListPolicies page 2")
+	if len(rest) != 1 || rest[0].Resource != "projects/b" {
+		t.Fatalf("ListPolicies page 2: %v", rest)
+	}
+	for _, r := range names {
+		ok(t, st.DeletePolicy(ctx, r), "DeletePolicy "+r)
+	}
 }
