@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	admin "cloud.google.com/go/iam/admin/apiv1"
+	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/iam/admin/apiv1/adminpb"
 	credentials "cloud.google.com/go/iam/credentials/apiv1"
 	"cloud.google.com/go/iam/credentials/apiv1/credentialspb"
@@ -136,6 +137,14 @@ func TestProjectsAndPolicies(t *testing.T) {
 	p3, err := c.GetProject(e.ctx, &resourcemanagerpb.GetProjectRequest{Name: fmt.Sprintf("projects/%d", p.ProjectNumber)})
 	if err != nil || p3.GetProjectId() != "demo-project" {
 		t.Fatalf("v3 get: %v %v", err, p3)
+	}
+	p3pol, err := c.GetIamPolicy(e.ctx, &iampb.GetIamPolicyRequest{Resource: "projects/demo-project", Options: &iampb.GetPolicyOptions{RequestedPolicyVersion: 3}})
+	if err != nil || len(p3pol.GetBindings()) != len(newPol.Bindings) {
+		t.Fatalf("v3 getIamPolicy: %v %v", err, p3pol)
+	}
+	tp, err := c.TestIamPermissions(e.ctx, &iampb.TestIamPermissionsRequest{Resource: "projects/demo-project", Permissions: []string{"resourcemanager.projects.setIamPolicy"}})
+	if err != nil || len(tp.GetPermissions()) != 1 {
+		t.Fatalf("v3 testIamPermissions: %v %v", err, tp)
 	}
 }
 
