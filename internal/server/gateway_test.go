@@ -118,6 +118,14 @@ const forbidden403 = "\n<html><head>\n<meta http-equiv=\"content-type\" content=
 func TestGatewayFirstGen(t *testing.T) {
 	var logs syncBuffer
 	f := newFixture(t, "", withLogger(&logs))
+	// The v1 API, as gcloud reads a 1st gen function and its policy.
+	v1fn, err := f.cfv1.Projects.Locations.Functions.Get(f.fn.Name).Do()
+	if err != nil || v1fn.HttpsTrigger == nil || v1fn.HttpsTrigger.Url != f.fn.Url || v1fn.Status != "ACTIVE" {
+		t.Fatalf("v1 get: %v %+v", err, v1fn)
+	}
+	if pol, err := f.cfv1.Projects.Locations.Functions.GetIamPolicy(f.fn.Name).Do(); err != nil || pol.Etag != "ACAB" {
+		t.Fatalf("v1 getIamPolicy: %v %+v", err, pol)
+	}
 	resp, body := f.call(t, "/hello", "")
 	if resp.StatusCode != 403 || body != forbidden403 {
 		t.Fatalf("no token: %d %q", resp.StatusCode, body)
