@@ -174,6 +174,44 @@ func TestSchedulerRESTValidation(t *testing.T) {
 	if err != nil || patched.Schedule != "*/10 * * * *" || patched.TimeZone != "Asia/Kathmandu" || patched.HttpTarget.Uri != j.HttpTarget.Uri {
 		t.Fatalf("patch: %v %+v", err, patched)
 	}
+	// The remaining RPCs over REST.
+	if g, err := jobs.Get(created.Name).Do(); err != nil || g.Schedule != "*/10 * * * *" {
+		t.Fatalf("get: %v %+v", err, g)
+	}
+	if p, err := jobs.Pause(created.Name, &cloudscheduler.PauseJobRequest{}).Do(); err != nil || p.State != "PAUSED" {
+		t.Fatalf("pause: %v %+v", err, p)
+	}
+	_, err = jobs.Pause(created.Name, &cloudscheduler.PauseJobRequest{}).Do()
+	apiErr(t, err, 400, "A job must be in ENABLED state to be paused.")
+	if r, err := jobs.Resume(created.Name, &cloudscheduler.ResumeJobRequest{}).Do(); err != nil || r.State != "ENABLED" {
+		t.Fatalf("resume: %v %+v", err, r)
+	}
+	if r, err := jobs.Run(created.Name, &cloudscheduler.RunJobRequest{}).Do(); err != nil || r.Name != created.Name {
+		t.Fatalf("run: %v %+v", err, r)
+	}
+	if _, err := jobs.Delete(created.Name).Do(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = jobs.Get(created.Name).Do()
+	apiErr(t, err, 404, "Job not found.")
+	_, err = jobs.Create(parent, ok()).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = jobs.Create(parent, ok()).Do()
+	apiErr(t, err, 409, "Job projects/acme/locations/us-central1/jobs/j already exists.")
+
+	// The gapic REST client sends enums as numbers and $alt=json;enum-encoding=int.
+	gc, err := scheduler.NewCloudSchedulerRESTClient(e.ctx, e.gapicREST()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gc.Close()
+	gj, err := gc.CreateJob(e.ctx, &schedulerpb.CreateJobRequest{Parent: parent, Job: httpJob("gapic", "https://example.com/x")})
+	if err != nil || gj.GetHttpTarget().GetHttpMethod() != schedulerpb.HttpMethod_GET || gj.GetState() != schedulerpb.Job_ENABLED {
+		t.Fatalf("gapic REST create: %v %v", err, gj)
+	}
+
 	// gcloud finds the default location through ListLocations.
 	locs, err := svc.Projects.Locations.List("projects/acme").PageSize(2).Do()
 	if err != nil || len(locs.Locations) == 0 || locs.Locations[0].Labels["cloud.googleapis.com/region"] != "us-central1" {
