@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	admin "cloud.google.com/go/iam/admin/apiv1"
-	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/iam/admin/apiv1/adminpb"
+	"cloud.google.com/go/iam/apiv1/iampb"
 	credentials "cloud.google.com/go/iam/credentials/apiv1"
 	"cloud.google.com/go/iam/credentials/apiv1/credentialspb"
 	resourcemanager "cloud.google.com/go/resourcemanager/apiv3"
