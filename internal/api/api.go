@@ -130,3 +130,35 @@ func randomDigits(first string, n int) string {
 	}
 	return string(b)
 }
+
+// resolveIn is how every named resource in a project is reached. The
+// project (created on first reference in dev mode) must exist, else the
+// caller is denied, as Google denies ("or it may not exist"). find looks
+// the resource up and names where its permission is checked; a missing
+// resource is notFound for a caller holding permission on the project, and
+// a denial otherwise, so that existence does not leak.
+func resolveIn[T any](ctx context.Context, s *Server, project, permission string, deny func() error,
+	find func(projectID string) (v T, checkOn string, err error), notFound func(projectID string) error) (T, error) {
+	var zero T
+	p, err := s.project(ctx, project)
+	if errors.Is(err, store.ErrNotFound) {
+		return zero, deny()
+	}
+	if err != nil {
+		return zero, storeErr(err)
+	}
+	v, checkOn, err := find(p.GetProjectId())
+	if errors.Is(err, store.ErrNotFound) {
+		if err := s.check(ctx, permission, iam.ProjectResource(p.GetProjectId()), deny); err != nil {
+			return zero, err
+		}
+		return zero, notFound(p.GetProjectId())
+	}
+	if err != nil {
+		return zero, internal(err)
+	}
+	if err := s.check(ctx, permission, checkOn, deny); err != nil {
+		return zero, err
+	}
+	return v, nil
+}

@@ -51,29 +51,13 @@ func (s *Server) function(ctx context.Context, name, permission string, notFound
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.project(ctx, proj)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, deniedFunctions(permission, name)
-	}
-	if err != nil {
-		return nil, storeErr(err)
-	}
-	canonical := iam.FunctionResource(p.GetProjectId(), loc, fn)
-	deny := func() error { return deniedFunctions(permission, name) }
-	f, err := s.dir.Function(ctx, canonical)
-	if errors.Is(err, store.ErrNotFound) {
-		if err := s.check(ctx, permission, iam.ProjectResource(p.GetProjectId()), deny); err != nil {
-			return nil, err
-		}
-		return nil, notFound(p.GetProjectId(), loc, fn)
-	}
-	if err != nil {
-		return nil, internal(err)
-	}
-	if err := s.check(ctx, permission, canonical, deny); err != nil {
-		return nil, err
-	}
-	return f, nil
+	return resolveIn(ctx, s, proj, permission, func() error { return deniedFunctions(permission, name) },
+		func(pid string) (*functionspb.Function, string, error) {
+			canonical := iam.FunctionResource(pid, loc, fn)
+			f, err := s.dir.Function(ctx, canonical)
+			return f, canonical, err
+		},
+		func(pid string) error { return notFound(pid, loc, fn) })
 }
 
 func notFoundV2(project, location, fn string) error {

@@ -81,26 +81,15 @@ func (s *Server) job(ctx context.Context, name, permission string) (store.JobRec
 	if err != nil {
 		return store.JobRecord{}, "", err
 	}
-	deny := func() error { return deniedPrincipal(permission, name) }
-	p, err := s.project(ctx, proj)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.JobRecord{}, "", deny()
-	}
-	if err != nil {
-		return store.JobRecord{}, "", storeErr(err)
-	}
-	if err := s.check(ctx, permission, iam.ProjectResource(p.GetProjectId()), deny); err != nil {
-		return store.JobRecord{}, "", err
-	}
-	canonical := iam.JobResource(p.GetProjectId(), loc, id)
-	r, err := s.st.GetJob(ctx, canonical)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.JobRecord{}, "", jobNotFound()
-	}
-	if err != nil {
-		return store.JobRecord{}, "", internal(err)
-	}
-	return r, p.GetProjectId(), nil
+	projectID := ""
+	r, err := resolveIn(ctx, s, proj, permission, func() error { return deniedPrincipal(permission, name) },
+		func(pid string) (store.JobRecord, string, error) {
+			projectID = pid
+			r, err := s.st.GetJob(ctx, iam.JobResource(pid, loc, id))
+			return r, iam.ProjectResource(pid), err // no per-job IAM: the project decides
+		},
+		func(string) error { return jobNotFound() })
+	return r, projectID, err
 }
 
 // validateJob checks a job as it will be stored and fills Google's stored

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"cloud.google.com/go/functions/apiv2/functionspb"
@@ -32,32 +31,18 @@ func (s *Server) service(ctx context.Context, name, permission string) (*functio
 	if len(parts) != 6 || parts[0] != "projects" || parts[2] != "locations" || parts[4] != "services" || parts[1] == "" || parts[3] == "" || parts[5] == "" {
 		return nil, "", invalid("name: %q is not a service name of the form projects/{project}/locations/{location}/services/{service}.", name)
 	}
-	deny := func() error { return deniedFunctions(permission, name) }
-	p, err := s.project(ctx, parts[1])
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, "", deny()
-	}
-	if err != nil {
-		return nil, "", storeErr(err)
-	}
-	canonical := iam.ServiceResource(p.GetProjectId(), parts[3], parts[5])
-	f, err := s.dir.Function(ctx, iam.FunctionResource(p.GetProjectId(), parts[3], parts[5]))
-	if err == nil && !functions.IsGen2(f) {
-		err = store.ErrNotFound
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		if err := s.check(ctx, permission, iam.ProjectResource(p.GetProjectId()), deny); err != nil {
-			return nil, "", err
-		}
-		return nil, "", status.Errorf(codes.NotFound, "Resource '%s' was not found", canonical)
-	}
-	if err != nil {
-		return nil, "", internal(err)
-	}
-	if err := s.check(ctx, permission, canonical, deny); err != nil {
-		return nil, "", err
-	}
-	return f, canonical, nil
+	canonical := ""
+	f, err := resolveIn(ctx, s, parts[1], permission, func() error { return deniedFunctions(permission, name) },
+		func(pid string) (*functionspb.Function, string, error) {
+			canonical = iam.ServiceResource(pid, parts[3], parts[5])
+			f, err := s.dir.Function(ctx, iam.FunctionResource(pid, parts[3], parts[5]))
+			if err == nil && !functions.IsGen2(f) {
+				err = store.ErrNotFound // only a 2nd gen function has a service
+			}
+			return f, canonical, err
+		},
+		func(string) error { return status.Errorf(codes.NotFound, "Resource '%s' was not found", canonical) })
+	return f, canonical, err
 }
 
 func (x *RunServices) GetService(ctx context.Context, req *runpb.GetServiceRequest) (*runpb.Service, error) {
