@@ -1,15 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,47 +24,17 @@ func TestServeBinary(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "oidcron")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin, "serve", "--data", filepath.Join(dir, "data"))
-	cmd.Env = append(os.Environ(), "OIDCRON_LISTEN=127.0.0.1:0", "OIDCRON_GATEWAY_LISTEN=127.0.0.1:0")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-
-	// The banner names the addresses actually bound; read it as the ready event.
-	var api, gw string
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() && (api == "" || gw == "") {
-		line := sc.Text()
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "API (gRPC+REST): "); ok {
-			api = v
-		}
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "gateway:"); ok {
-			gw = strings.TrimSpace(v)
-		}
-	}
-	if api == "" || gw == "" {
-		t.Fatalf("no banner (api %q gateway %q)", api, gw)
-	}
-	// The rest of stderr: the shutdown line is the event that SIGTERM was
-	// taken in, while the request below is still held by its upstream.
+	bin := buildBinary(t)
+	// The shutdown line is the event that SIGTERM was taken in, while the
+	// request below is still held by its upstream.
 	shuttingDown := make(chan struct{})
-	go func() {
-		seen := false
-		for sc.Scan() {
-			if !seen && strings.Contains(sc.Text(), "shutting down") {
-				seen = true
-				close(shuttingDown)
-			}
+	var once sync.Once
+	p := startServer(t, bin, filepath.Join(dir, "data"), nil, func(line string) {
+		if strings.Contains(line, "shutting down") {
+			once.Do(func() { close(shuttingDown) })
 		}
-		exited <- cmd.Wait()
-	}()
+	})
+	cmd, api, gw, exited := p.cmd, p.api, p.gw, p.exited
 
 	resp, err := http.Get(api + "/readyz")
 	if err != nil || resp.StatusCode != 200 {
