@@ -150,7 +150,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.Engine = scheduler.New(scheduler.Config{
 		Store: db, Clock: cfg.Clock, Logger: cfg.Logger, Registerer: s.Registry, Signals: cfg.SchedulerSignals,
 		Sender: &scheduler.Dispatcher{
-			Client:      &http.Client{Transport: viaGateway{gw: s.Gateway, addr: s.Addrs.Gateway, next: http.DefaultTransport}},
+			Client:      &http.Client{Transport: viaGateway{gw: s.Gateway, addr: s.Addrs.Gateway, next: dispatchTransport()}},
 			Credentials: scheduler.AgentCredentials{Dir: s.Dir, Minter: s.Minter},
 			Clock:       cfg.Clock,
 		},
@@ -355,4 +355,14 @@ func (v viaGateway) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 	}
 	return v.next.RoundTrip(r)
+}
+
+// dispatchTransport reaches job targets. Go's default keeps 2 idle
+// connections per host; a burst of jobs to one target would then open and
+// close a connection per request, which halves the dispatch rate.
+func dispatchTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	return t
 }
