@@ -4,6 +4,10 @@
 //
 //	go run ./cmd/oidcron-bench gateway   # upstream direct vs plain reverse proxy vs the gateway
 //	go run ./cmd/oidcron-bench tokens    # generateIdToken per second, cached and uncached
+//	go run ./cmd/oidcron-bench burst     # N jobs due at one minute boundary: dispatches/s, fire delay, CPU
+//	go run ./cmd/oidcron-bench steady    # N jobs spread over a minute: fire delay
+//	go run ./cmd/oidcron-bench peers     # the same against robfig/cron v3 and go-co-op/gocron v2
+//	go run ./cmd/oidcron-bench scale     # 1,000,000 jobs: restart to ready, RSS, ListJobs pages
 //
 // Every target is on loopback; every loop is bounded in requests and time.
 package main
@@ -39,7 +43,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: oidcron-bench gateway|tokens [flags]")
+		fmt.Fprintln(os.Stderr, "usage: oidcron-bench gateway|tokens|burst|steady|peers|scale [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -48,6 +52,14 @@ func main() {
 		err = benchGateway(os.Args[2:])
 	case "tokens":
 		err = benchTokens(os.Args[2:])
+	case "burst":
+		err = benchBurst(os.Args[2:])
+	case "steady":
+		err = benchSteady(os.Args[2:])
+	case "peers":
+		err = benchPeers(os.Args[2:])
+	case "scale":
+		err = benchScale(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}

@@ -91,9 +91,10 @@ const (
 	// sync per batch), and a bounded batch holds the write lock for a few
 	// milliseconds at most, so API writes never queue behind a long one.
 	maxBatch = 512
-	// trimEveryDefault is how many attempts are recorded between two
-	// TrimAttempts: the history may exceed the retention by this many rows
-	// for a while, in exchange for not scanning it on every batch.
+	// trimEveryDefault is the least number of attempts recorded between two
+	// TrimAttempts (with more jobs than this, one per job): the history may
+	// exceed the retention by this many rows for a while, in exchange for
+	// not scanning it on every batch.
 	trimEveryDefault = 4096
 	// maxWriteTries bounds the re-reads of one job whose row the API keeps
 	// changing under a batch.
@@ -135,8 +136,20 @@ type Engine struct {
 	dirty    []*jobState
 	attempts []store.Attempt
 	batch    *flushBatch
-	writing  *flushBatch // the batch being written, if any
-	untrim   int
+	// sealed are the full segments of dirty, each with the batch that
+	// writes it: a burst marks thousands of claims at once, and the first
+	// attempts wait only for their own segment's transaction, not for
+	// every claim of the burst (see markDirtyLocked).
+	sealed  []segment
+	writing *flushBatch // the batch being written, if any
+	untrim  int
+	// parsed caches parseJob's results by scheduleKey during Start only.
+	parsed map[string]parseResult
+}
+
+type parseResult struct {
+	s   Schedule
+	err error
 }
 
 // jobState is the engine's view of one job. Job is the API's message as last
@@ -174,6 +187,12 @@ type execState struct {
 	item         *item
 	claim        *flushBatch // the write of the claim; the first attempt waits for it
 	lastCode     codes.Code
+}
+
+// segment is e.dirty[previous segment's end:end], written by b.
+type segment struct {
+	b   *flushBatch
+	end int
 }
 
 type flushBatch struct {
@@ -230,14 +249,16 @@ func (e *Engine) Start(ctx context.Context) error {
 	if e.js == nil || e.send == nil {
 		return errors.New("scheduler: Config needs Store and Sender")
 	}
-	var recs []store.JobRecord
+	// The pages are kept as read, not appended into one slice: a million
+	// records copied at every doubling was a visible part of the start.
+	var pages [][]store.JobRecord
 	after := ""
 	for {
 		page, err := e.js.ScanJobs(ctx, store.Page{Size: scanPage, After: after})
 		if err != nil {
 			return fmt.Errorf("scheduler: loading jobs: %w", err)
 		}
-		recs = append(recs, page...)
+		pages = append(pages, page)
 		if len(page) < scanPage {
 			break
 		}
@@ -251,15 +272,23 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.started = true
 	now := e.clk.Now()
-	for _, rec := range recs {
-		if e.jobs[rec.Job.GetName()] != nil {
-			// Changed read it after the scan: its copy is the newer one.
-			continue
+	// Most jobs share a few schedules: each distinct schedule and time
+	// zone is parsed once for the load (a parsed Schedule is only used
+	// under e.mu, so jobs can share it).
+	e.parsed = make(map[string]parseResult)
+	for i, page := range pages {
+		for _, rec := range page {
+			if e.jobs[rec.Job.GetName()] != nil {
+				// Changed read it after the scan: its copy is the newer one.
+				continue
+			}
+			j := &jobState{name: rec.Job.GetName()}
+			e.jobs[j.name] = j
+			e.loadLocked(j, rec, now)
 		}
-		j := &jobState{name: rec.Job.GetName()}
-		e.jobs[j.name] = j
-		e.loadLocked(j, rec, now)
+		pages[i] = nil
 	}
+	e.parsed = nil
 	for i := 0; i < e.workers; i++ {
 		e.wg.Add(1)
 		go e.worker()
@@ -308,7 +337,16 @@ func (e *Engine) loadLocked(j *jobState, rec store.JobRecord, now time.Time) {
 // parseJob parses j's schedule; a schedule that does not parse (the API
 // validates, so only an old record or a grammar change) never fires.
 func (e *Engine) parseJob(j *jobState) Schedule {
-	s, err := e.parse(j.job.GetSchedule(), j.job.GetTimeZone())
+	var s Schedule
+	var err error
+	if r, ok := e.parsed[j.key]; ok && e.parsed != nil {
+		s, err = r.s, r.err
+	} else {
+		s, err = e.parse(j.job.GetSchedule(), j.job.GetTimeZone())
+		if e.parsed != nil {
+			e.parsed[j.key] = parseResult{s, err}
+		}
+	}
 	if err != nil {
 		e.log.Error("job schedule does not parse; it will not fire", "job", j.name, "schedule", j.job.GetSchedule(), "timeZone", j.job.GetTimeZone(), "err", err)
 		return nil
@@ -692,15 +730,26 @@ func (e *Engine) endExecLocked(ex *execState) {
 // markDirtyLocked records that j's state must be written and returns the
 // batch that will write it.
 func (e *Engine) markDirtyLocked(j *jobState) *flushBatch {
+	b := e.batch
 	if !j.dirty {
 		j.dirty = true
 		e.dirty = append(e.dirty, j)
+		start := 0
+		if n := len(e.sealed); n > 0 {
+			start = e.sealed[n-1].end
+		}
+		if len(e.dirty)-start >= maxBatch {
+			// The segment is full: it is written (and its batch done) as
+			// one transaction, ahead of what is marked after it.
+			e.sealed = append(e.sealed, segment{b: b, end: len(e.dirty)})
+			e.batch = newBatch()
+		}
 	}
 	select {
 	case e.wake <- struct{}{}:
 	default:
 	}
-	return e.batch
+	return b
 }
 
 func (e *Engine) kick() {
@@ -783,6 +832,9 @@ func (e *Engine) logAttempt(a store.Attempt, c codes.Code) {
 	level := slog.LevelInfo
 	if c != codes.OK {
 		level = slog.LevelError
+	}
+	if !e.log.Enabled(context.Background(), level) {
+		return // a burst need not build lines nobody keeps
 	}
 	project, location, jobID := splitJobName(a.Job)
 	e.log.LogAttrs(context.Background(), level, "AttemptFinished",

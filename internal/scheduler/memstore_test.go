@@ -114,11 +114,36 @@ func (m *memStore) UpdateJob(_ context.Context, j store.JobRecord, expect int64)
 	return nil
 }
 
-func (m *memStore) UpdateJobs(ctx context.Context, js []store.JobRecord) error {
-	for _, j := range js {
-		if err := m.UpdateJob(ctx, j, 0); err != nil {
-			return err
+// UpdateJobs follows the contract: each record is checked against its own
+// Version (0: any), and the first refused one fails the batch with nothing
+// written, as a *store.BatchError.
+func (m *memStore) UpdateJobs(_ context.Context, js []store.JobRecord) error {
+	if m.beforeUpdate != nil {
+		for _, j := range js {
+			m.beforeUpdate(j.Job.GetName())
 		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := map[string]int64{}
+	for i, j := range js {
+		name := j.Job.GetName()
+		v, seen := cur[name]
+		if !seen {
+			old, ok := m.jobs[name]
+			if !ok {
+				return &store.BatchError{Index: i, Name: name, Err: store.ErrNotFound}
+			}
+			v = old.Version
+		}
+		if j.Version != 0 && j.Version != v {
+			return &store.BatchError{Index: i, Name: name, Err: store.ErrVersionMismatch}
+		}
+		cur[name] = v + 1
+	}
+	for _, j := range js {
+		j.Version = m.jobs[j.Job.GetName()].Version + 1
+		m.jobs[j.Job.GetName()] = cloneRec(j)
 	}
 	return nil
 }

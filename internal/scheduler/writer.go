@@ -7,7 +7,7 @@ import (
 
 	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
 	statuspb "google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/oidcron/oidcron/internal/store"
 	"time"
@@ -67,7 +67,15 @@ func (e *Engine) writer() {
 			return
 		}
 		e.flush()
-		if !trimmed || e.untrim >= e.trimEvery {
+		// A trim ranks the whole history, so it runs once per trimEvery
+		// attempts or once per attempt of every job, whichever is more:
+		// the history exceeds the retention by at most about one attempt
+		// per job, and a burst of 100,000 jobs does not rank a growing
+		// history 25 times.
+		e.mu.Lock()
+		every := max(e.trimEvery, len(e.jobs))
+		e.mu.Unlock()
+		if !trimmed || e.untrim >= every {
 			// untrim is only touched by this goroutine.
 			trimmed = true
 			e.untrim = 0
@@ -81,22 +89,31 @@ func (e *Engine) writer() {
 }
 
 // flush writes everything pending, in transactions of at most maxBatch jobs
-// and maxBatch attempts.
+// and maxBatch attempts. Each sealed segment's batch is done as soon as its
+// transaction is committed; the last batch (the one Flush and Changed wait
+// for) is done when everything taken here is written.
 func (e *Engine) flush() {
 	e.mu.Lock()
 	if len(e.dirty) == 0 && len(e.attempts) == 0 {
 		e.mu.Unlock()
 		return
 	}
-	b := e.batch
+	segs := append(e.sealed, segment{b: e.batch, end: len(e.dirty)})
+	e.sealed = nil
 	e.batch = newBatch()
-	e.writing = b
-	snaps := make([]snap, 0, len(e.dirty))
-	for _, j := range e.dirty {
-		j.dirty = false
-		if !j.deleted {
-			snaps = append(snaps, e.snapLocked(j))
+	last := segs[len(segs)-1].b
+	e.writing = last
+	parts := make([][]snap, len(segs))
+	lo := 0
+	for i, sg := range segs {
+		ss := make([]snap, 0, sg.end-lo)
+		for _, j := range e.dirty[lo:sg.end] {
+			j.dirty = false
+			if !j.deleted {
+				ss = append(ss, e.snapLocked(j))
+			}
 		}
+		parts[i], lo = ss, sg.end
 	}
 	e.dirty = nil
 	atts := e.attempts
@@ -106,29 +123,41 @@ func (e *Engine) flush() {
 	ctx := context.Background()
 	var firstErr error
 	var failed []snap
-	for len(snaps) > 0 || len(atts) > 0 {
-		ns, na := min(len(snaps), maxBatch), min(len(atts), maxBatch)
-		res, err := e.write(ctx, snaps[:ns], atts[:na])
-		e.mu.Lock()
-		for _, w := range res {
-			if w.job == nil || w.j.deleted || w.version <= w.j.version {
-				continue
+	for i, sg := range segs {
+		snaps := parts[i]
+		var segErr error
+		// The last segment also takes every attempt left.
+		for len(snaps) > 0 || (i == len(segs)-1 && len(atts) > 0) {
+			ns, na := min(len(snaps), maxBatch), min(len(atts), maxBatch)
+			res, err := e.write(ctx, snaps[:ns], atts[:na])
+			e.mu.Lock()
+			for _, w := range res {
+				if w.job == nil || w.j.deleted || w.version <= w.j.version {
+					continue
+				}
+				w.j.version = w.version
+				w.j.job = w.job
 			}
-			w.j.version = w.version
-			w.j.job = w.job
-		}
-		e.mu.Unlock()
-		if err != nil {
-			e.m.writeErrs.Inc()
-			e.log.Error("writing job state and attempts", "jobs", ns, "attempts", na, "err", err)
-			failed = append(failed, snaps[:ns]...)
-			if firstErr == nil {
-				firstErr = err
+			e.mu.Unlock()
+			if err != nil {
+				e.m.writeErrs.Inc()
+				e.log.Error("writing job state and attempts", "jobs", ns, "attempts", na, "err", err)
+				failed = append(failed, snaps[:ns]...)
+				if segErr == nil {
+					segErr = err
+				}
+				if firstErr == nil {
+					firstErr = err
+				}
+			} else {
+				e.untrim += na
 			}
-		} else {
-			e.untrim += na
+			snaps, atts = snaps[ns:], atts[na:]
 		}
-		snaps, atts = snaps[ns:], atts[na:]
+		if sg.b != last {
+			sg.b.err = segErr
+			close(sg.b.done)
+		}
 	}
 	e.mu.Lock()
 	// Failed jobs are written again with the next batch (without waking
@@ -142,8 +171,8 @@ func (e *Engine) flush() {
 	}
 	e.writing = nil
 	e.mu.Unlock()
-	b.err = firstErr
-	close(b.done)
+	last.err = firstErr
+	close(last.done)
 	signal(e.sig.Flushed, struct{}{})
 }
 
@@ -174,12 +203,56 @@ func writeAll(ctx context.Context, js store.JobStore, snaps []snap, atts []store
 			return fmt.Errorf("recording %d attempts: %w", len(atts), err)
 		}
 	}
+	// The jobs whose version the engine knows are written with one
+	// UpdateJobs (one statement prepared for the batch); a job the API wrote
+	// meanwhile (or deleted) refuses the batch before anything of it is
+	// written, and is then written alone by writeOne, which re-reads it.
+	fast := make([]snap, 0, len(snaps))
 	for _, s := range snaps {
+		if s.version == 0 {
+			w, err := writeOne(ctx, js, s)
+			if err != nil {
+				return fmt.Errorf("job %s: %w", s.name, err)
+			}
+			*res = append(*res, w)
+			continue
+		}
+		fast = append(fast, s)
+	}
+	recs := make([]store.JobRecord, len(fast))
+	for i, s := range fast {
+		recs[i] = merge(s, s.job, s.version, nil)
+	}
+	for len(fast) > 0 {
+		err := js.UpdateJobs(ctx, recs)
+		n := len(fast)
+		var be *store.BatchError
+		switch {
+		case err == nil:
+		case errors.As(err, &be) && be.Index >= 0 && be.Index < n &&
+			(errors.Is(err, store.ErrVersionMismatch) || errors.Is(err, store.ErrNotFound)):
+			n = be.Index
+			if n > 0 {
+				if err := js.UpdateJobs(ctx, recs[:n]); err != nil {
+					return fmt.Errorf("writing %d jobs: %w", n, err)
+				}
+			}
+		default:
+			return fmt.Errorf("writing %d jobs: %w", n, err)
+		}
+		for i, s := range fast[:n] {
+			*res = append(*res, written{j: s.j, version: s.version + 1, job: recs[i].Job})
+		}
+		if n == len(fast) {
+			break
+		}
+		s := fast[n]
 		w, err := writeOne(ctx, js, s)
 		if err != nil {
 			return fmt.Errorf("job %s: %w", s.name, err)
 		}
 		*res = append(*res, w)
+		fast, recs = fast[n+1:], recs[n+1:]
 	}
 	return nil
 }
@@ -229,7 +302,7 @@ func writeOne(ctx context.Context, js store.JobStore, s snap) (written, error) {
 // Changed recomputes them), except that an execution in flight keeps DueTime
 // on its next attempt.
 func merge(s snap, base *schedulerpb.Job, ver int64, fresh *store.JobRecord) store.JobRecord {
-	job := proto.Clone(base).(*schedulerpb.Job)
+	job := shallowCopy(base)
 	job.Status = s.status
 	job.LastAttemptTime = timestamp(s.lastAttempt)
 	rec := store.JobRecord{Job: job, Version: ver, Exec: s.exec, NextFire: s.nextFire, DueTime: s.dueTime}
@@ -242,4 +315,25 @@ func merge(s snap, base *schedulerpb.Job, ver int64, fresh *store.JobRecord) sto
 		}
 	}
 	return rec
+}
+
+// shallowCopy returns a new Job with base's fields: the fields merge sets
+// are replaced, the others (the target, its headers and body, the retry
+// config) are shared with base. Messages the engine holds are never
+// modified in place, so sharing them is safe, and a burst writes every job
+// twice: a deep proto.Clone per write was a visible part of its CPU.
+func shallowCopy(base *schedulerpb.Job) *schedulerpb.Job {
+	job := &schedulerpb.Job{}
+	if base == nil {
+		return job
+	}
+	src, dst := base.ProtoReflect(), job.ProtoReflect()
+	src.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		dst.Set(fd, v)
+		return true
+	})
+	if u := src.GetUnknown(); len(u) > 0 {
+		dst.SetUnknown(u)
+	}
+	return job
 }

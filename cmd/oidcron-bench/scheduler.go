@@ -1,0 +1,627 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
+	gocron "github.com/go-co-op/gocron/v2"
+	robfig "github.com/robfig/cron/v3"
+	crm "google.golang.org/api/cloudresourcemanager/v1"
+	cloudscheduler "google.golang.org/api/cloudscheduler/v1"
+	iamv1 "google.golang.org/api/iam/v1"
+	"google.golang.org/api/option"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/oidcron/oidcron/internal/clock"
+	"github.com/oidcron/oidcron/internal/iam"
+	"github.com/oidcron/oidcron/internal/scheduler"
+	"github.com/oidcron/oidcron/internal/server"
+	"github.com/oidcron/oidcron/internal/store"
+	"github.com/oidcron/oidcron/internal/store/sqlite"
+)
+
+// shiftedClock is the wall clock moved by a fixed offset: time passes at its
+// real rate (timers are real timers, delays are real delays), only the
+// reading is shifted, so that a minute boundary can be a few seconds away
+// when the measurement starts instead of up to a minute.
+type shiftedClock struct{ off time.Duration }
+
+func (c shiftedClock) Now() time.Time { return time.Now().Add(c.off) }
+func (c shiftedClock) AfterFunc(d time.Duration, f func()) clock.Timer {
+	return time.AfterFunc(d, f)
+}
+
+// fireStats is one scheduler's run of one scenario.
+type fireStats struct {
+	name          string
+	n, fired      int
+	failed        int
+	elapsed       time.Duration // first slot -> last fire done (oidcron: -> last attempt durable)
+	cpu           time.Duration // process user+system CPU over the window
+	p50, p99, max time.Duration // fire delay
+	load          time.Duration // oidcron: server start with every job loaded
+	note          string
+}
+
+func (s fireStats) perSec() float64 { return float64(s.fired) / s.elapsed.Seconds() }
+func (s fireStats) cpuPerFire() time.Duration {
+	if s.fired == 0 {
+		return 0
+	}
+	return s.cpu / time.Duration(s.fired)
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// delays records fire delays from many goroutines without a lock.
+type delays struct {
+	d []time.Duration
+	i atomic.Int64
+}
+
+func newDelays(n int) *delays { return &delays{d: make([]time.Duration, n)} }
+func (r *delays) add(d time.Duration) {
+	if i := r.i.Add(1) - 1; i < int64(len(r.d)) {
+		r.d[i] = d
+	}
+}
+func (r *delays) count() int { return int(min(r.i.Load(), int64(len(r.d)))) }
+func (r *delays) fill(s *fireStats) {
+	d := slices.Clone(r.d[:r.count()])
+	slices.Sort(d)
+	if len(d) == 0 {
+		return
+	}
+	s.p50, s.p99, s.max = d[len(d)/2], d[len(d)*99/100], d[len(d)-1]
+}
+
+// slotOf is the i-th of n slots spread over spread from b (all at b when
+// spread is 0).
+func slotOf(b time.Time, i, n int, spread time.Duration) time.Time {
+	if spread == 0 {
+		return b
+	}
+	return b.Add(time.Duration(int64(spread) * int64(i) / int64(n)))
+}
+
+// runOidcron measures oidcron: n HTTP jobs with an OIDC token of a service
+// account that the project's Cloud Scheduler service agent may mint, sent
+// to a local sink, every attempt recorded in SQLite. The first job is
+// created through the REST API (with the project, account and policies);
+// the other n-1 are copies of its stored record written straight into the
+// database with their first slot set (at the minute boundary for a burst,
+// spread over the minute for steady), then the server restarts on that
+// database and the engine loads them, as after any restart.
+func runOidcron(ctx context.Context, n int, spread, lead time.Duration) (fireStats, error) {
+	st := fireStats{name: "oidcron", n: n}
+	dir, err := os.MkdirTemp("", "oidcron-bench-sched")
+	if err != nil {
+		return st, err
+	}
+	defer os.RemoveAll(dir)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	var clk atomic.Pointer[shiftedClock]
+	clk.Store(&shiftedClock{})
+	rec := newDelays(n)
+	var unauth atomic.Int64
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := clk.Load().Now()
+		if len(r.Header.Get("Authorization")) < len("Bearer ey") {
+			unauth.Add(1)
+		}
+		if t, err := time.Parse(time.RFC3339Nano, r.Header.Get("X-CloudScheduler-ScheduleTime")); err == nil {
+			rec.add(now.Sub(t))
+		}
+	}))
+	defer sink.Close()
+
+	if idleConns > 0 {
+		http.DefaultTransport.(*http.Transport).MaxIdleConnsPerHost = idleConns
+	}
+
+	// 1. Through the API: the account, the agent's right to mint, one job.
+	s, err := server.Start(ctx, server.Config{Listen: "127.0.0.1:0", GatewayListen: "127.0.0.1:0", DataDir: dir, Logger: quiet})
+	if err != nil {
+		return st, err
+	}
+	jobName, err := createTemplateJob(ctx, s, sink.URL)
+	_ = s.Shutdown(ctx)
+	if err != nil {
+		return st, err
+	}
+
+	// 2. Copies of the job, each with its first slot, in one transaction.
+	b := time.Now().Truncate(time.Minute).Add(10 * time.Minute)
+	if err := copyJobs(ctx, filepath.Join(dir, "oidcron.db"), jobName, n, b, spread); err != nil {
+		return st, err
+	}
+
+	// 3. Restart on that database with the clock shifted so that the first
+	// slot is lead away, and measure.
+	c := &shiftedClock{off: b.Add(-lead).Sub(time.Now())}
+	clk.Store(c)
+	sig := &scheduler.TestSignals{ExecutionDone: make(chan scheduler.ExecutionDone, n+16)}
+	runtime.GC()
+	t0 := time.Now()
+	s, err = server.Start(ctx, server.Config{Listen: "127.0.0.1:0", GatewayListen: "127.0.0.1:0", DataDir: dir, Logger: quiet,
+		Clock: c, SchedulerSignals: sig})
+	if err != nil {
+		return st, err
+	}
+	defer s.Shutdown(ctx)
+	st.load = time.Since(t0)
+	if wait := b.Sub(c.Now()); wait < 100*time.Millisecond {
+		st.note = fmt.Sprintf("loading took %s, past the lead of %s: the first slots fired late", st.load.Round(time.Millisecond), lead)
+	} else {
+		runtime.GC()
+		time.Sleep(wait - 50*time.Millisecond)
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return st, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return st, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	cpu0 := cpuTime()
+	timeout := time.After(spread + 5*time.Minute)
+	for st.fired < n {
+		select {
+		case d := <-sig.ExecutionDone:
+			st.fired++
+			if d.Code != 0 {
+				st.failed++
+			}
+		case <-timeout:
+			return st, fmt.Errorf("oidcron: %d of %d executions done after the timeout", st.fired, n)
+		}
+	}
+	if err := s.Engine.Flush(ctx); err != nil {
+		return st, err
+	}
+	st.elapsed = c.Now().Sub(b)
+	st.cpu = cpuTime() - cpu0
+	rec.fill(&st)
+	if u := unauth.Load(); u > 0 {
+		return st, fmt.Errorf("oidcron: %d requests without a bearer token", u)
+	}
+	if rec.count() != n {
+		return st, fmt.Errorf("oidcron: the sink saw %d requests, want %d", rec.count(), n)
+	}
+	// Every job's attempt is durable and its next slot is set.
+	if err := checkStored(ctx, s.Store, n, b); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+func createTemplateJob(ctx context.Context, s *server.Server, sinkURL string) (string, error) {
+	opts := restOpts(s)
+	iamSvc, err := iamv1.NewService(ctx, opts...)
+	if err != nil {
+		return "", err
+	}
+	sa, err := iamSvc.Projects.ServiceAccounts.Create("projects/bench", &iamv1.CreateServiceAccountRequest{AccountId: "runner"}).Do()
+	if err != nil {
+		return "", fmt.Errorf("service account: %w", err)
+	}
+	rm, err := crm.NewService(ctx, opts...)
+	if err != nil {
+		return "", err
+	}
+	p, err := rm.Projects.Get("bench").Do()
+	if err != nil {
+		return "", fmt.Errorf("project: %w", err)
+	}
+	pol, err := rm.Projects.GetIamPolicy("bench", &crm.GetIamPolicyRequest{}).Do()
+	if err != nil {
+		return "", err
+	}
+	// The project's Cloud Scheduler service agent mints the job's tokens.
+	pol.Bindings = append(pol.Bindings, &crm.Binding{Role: "roles/iam.serviceAccountTokenCreator",
+		Members: []string{"serviceAccount:" + iam.SchedulerServiceAgent(p.ProjectNumber)}})
+	if _, err := rm.Projects.SetIamPolicy("bench", &crm.SetIamPolicyRequest{Policy: pol}).Do(); err != nil {
+		return "", fmt.Errorf("policy: %w", err)
+	}
+	cs, err := cloudscheduler.NewService(ctx, opts...)
+	if err != nil {
+		return "", err
+	}
+	name := "projects/bench/locations/us-central1/jobs/j0000000"
+	_, err = cs.Projects.Locations.Jobs.Create("projects/bench/locations/us-central1", &cloudscheduler.Job{
+		Name: name, Schedule: "* * * * *", TimeZone: "UTC",
+		HttpTarget: &cloudscheduler.HttpTarget{Uri: sinkURL + "/hook", HttpMethod: "POST", Body: "e30=",
+			OidcToken: &cloudscheduler.OidcToken{ServiceAccountEmail: sa.Email, Audience: sinkURL}},
+	}).Do()
+	if err != nil {
+		return "", fmt.Errorf("create job: %w", err)
+	}
+	return name, nil
+}
+
+func copyJobs(ctx context.Context, path, name string, n int, b time.Time, spread time.Duration) error {
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tmpl, err := db.GetJob(ctx, name)
+	if err != nil {
+		return err
+	}
+	return db.InTx(ctx, func(tx store.Tx) error {
+		for i := 0; i < n; i++ {
+			at := slotOf(b, i, n, spread)
+			r := tmpl
+			r.Job = proto.Clone(tmpl.Job).(*schedulerpb.Job)
+			r.Job.ScheduleTime = timestamppb.New(at)
+			r.NextFire, r.DueTime = at, at
+			if i == 0 {
+				if err := tx.UpdateJob(ctx, r, tmpl.Version); err != nil {
+					return err
+				}
+				continue
+			}
+			r.Job.Name = fmt.Sprintf("projects/bench/locations/us-central1/jobs/j%07d", i)
+			if err := tx.CreateJob(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func checkStored(ctx context.Context, js store.JobStore, n int, b time.Time) error {
+	after, seen := "", 0
+	for {
+		page, err := js.ScanJobs(ctx, store.Page{Size: 5000, After: after})
+		if err != nil {
+			return err
+		}
+		for _, r := range page {
+			if r.Exec != nil || r.Job.GetLastAttemptTime().AsTime().Before(b) || r.Job.GetStatus().GetCode() != 0 || !r.NextFire.After(b) {
+				return fmt.Errorf("oidcron: %s not recorded: %+v", r.Job.GetName(), r)
+			}
+		}
+		seen += len(page)
+		if len(page) < 5000 {
+			break
+		}
+		after = page[len(page)-1].Job.GetName()
+	}
+	if seen != n {
+		return fmt.Errorf("oidcron: %d jobs stored, want %d", seen, n)
+	}
+	for _, i := range []int{0, n / 2, n - 1} {
+		name := fmt.Sprintf("projects/bench/locations/us-central1/jobs/j%07d", i)
+		as, err := js.ListAttempts(ctx, name, 0, time.Time{})
+		if err != nil || len(as) != 1 || as[0].HTTPStatus != 200 {
+			return fmt.Errorf("oidcron: attempts of %s: %+v %v", name, as, err)
+		}
+	}
+	return nil
+}
+
+// onceAt is a robfig/cron schedule that fires once, at at.
+type onceAt struct{ at time.Time }
+
+func (o onceAt) Next(t time.Time) time.Time {
+	if t.Before(o.at) {
+		return o.at
+	}
+	return time.Time{}
+}
+
+// runRobfig: n entries of robfig/cron v3, each firing once at its slot an
+// in-process no-op that records its delay.
+func runRobfig(n int, spread, lead time.Duration) (fireStats, error) {
+	st := fireStats{name: "robfig/cron v3", n: n}
+	rec := newDelays(n)
+	done := make(chan struct{}, n)
+	c := robfig.New()
+	b := time.Now().Add(lead)
+	for i := 0; i < n; i++ {
+		at := slotOf(b, i, n, spread)
+		c.Schedule(onceAt{at}, robfig.FuncJob(func() { rec.add(time.Since(at)); done <- struct{}{} }))
+	}
+	c.Start()
+	defer c.Stop()
+	return waitPeer(st, rec, done, b, spread)
+}
+
+// runGocron: n one-time jobs of go-co-op/gocron v2, the same no-op.
+func runGocron(n int, spread, lead time.Duration) (fireStats, error) {
+	st := fireStats{name: "go-co-op/gocron v2", n: n}
+	rec := newDelays(n)
+	done := make(chan struct{}, n)
+	s, err := gocron.NewScheduler()
+	if err != nil {
+		return st, err
+	}
+	defer func() { _ = s.Shutdown() }()
+	b := time.Now().Add(lead)
+	for i := 0; i < n; i++ {
+		at := slotOf(b, i, n, spread)
+		if _, err := s.NewJob(gocron.OneTimeJob(gocron.OneTimeJobStartDateTime(at)),
+			gocron.NewTask(func() { rec.add(time.Since(at)); done <- struct{}{} })); err != nil {
+			return st, err
+		}
+	}
+	s.Start()
+	return waitPeer(st, rec, done, b, spread)
+}
+
+func waitPeer(st fireStats, rec *delays, done chan struct{}, b time.Time, spread time.Duration) (fireStats, error) {
+	wait := time.Until(b)
+	if wait < 100*time.Millisecond {
+		st.note = "setup took longer than the lead: the first slots fired late"
+	} else {
+		runtime.GC()
+		time.Sleep(wait - 50*time.Millisecond)
+	}
+	cpu0 := cpuTime()
+	timeout := time.After(time.Until(b) + spread + 2*time.Minute)
+	for st.fired < st.n {
+		select {
+		case <-done:
+			st.fired++
+		case <-timeout:
+			return st, fmt.Errorf("%s: %d of %d fired after the timeout", st.name, st.fired, st.n)
+		}
+	}
+	st.elapsed = time.Since(b)
+	st.cpu = cpuTime() - cpu0
+	rec.fill(&st)
+	return st, nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+func printHeader(what string, n int) {
+	fmt.Printf("%s, %d jobs, GOMAXPROCS=%d, %s\n\n", what, n, runtime.GOMAXPROCS(0), runtime.Version())
+}
+
+// idleConns, when set, is given to http.DefaultTransport, which the server's
+// dispatcher sends through (see server.go's viaGateway).
+var idleConns int
+
+// cpuProfile, when set, profiles oidcron's measured window.
+var cpuProfile string
+
+func schedFlags(name string, args []string, defN int, defLead time.Duration) (n *int, lead *time.Duration) {
+	fs := flag.NewFlagSet(name, flag.ExitOnError)
+	n = fs.Int("n", defN, "jobs")
+	lead = fs.Duration("lead", defLead, "time from the end of loading to the first slot")
+	fs.IntVar(&idleConns, "idle-conns", 0, "set http.DefaultTransport's MaxIdleConnsPerHost (the server's outbound transport; 0 keeps Go's default of 2)")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write oidcron's CPU profile over the measured window to this file")
+	_ = fs.Parse(args)
+	return n, lead
+}
+
+func benchBurst(args []string) error {
+	n, lead := schedFlags("burst", args, 100000, 10*time.Second)
+	st, err := runOidcron(context.Background(), *n, 0, *lead)
+	if err != nil {
+		return err
+	}
+	printHeader("Burst: every job due at the same minute boundary", *n)
+	fmt.Println("| scheduler | dispatches/s | boundary -> last attempt durable | p50 fire delay | p99 fire delay | max | CPU | CPU per dispatch | load at start |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Printf("| oidcron (HTTP + OIDC token + SQLite) | %.0f | %s | %s | %s | %s | %.2f s | %.1f µs | %s |\n", st.perSec(), ms(st.elapsed),
+		ms(st.p50), ms(st.p99), ms(st.max), st.cpu.Seconds(), float64(st.cpuPerFire())/1e3, ms(st.load))
+	if st.note != "" {
+		fmt.Println("\nnote:", st.note)
+	}
+	return nil
+}
+
+func benchSteady(args []string) error {
+	n, lead := schedFlags("steady", args, 10000, 10*time.Second)
+	st, err := runOidcron(context.Background(), *n, time.Minute, *lead)
+	if err != nil {
+		return err
+	}
+	printHeader("Steady: first slots spread evenly over one minute", *n)
+	fmt.Println("| scheduler | fires | p50 fire delay | p99 fire delay | max | CPU over the minute | CPU per dispatch |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
+	fmt.Printf("| oidcron (HTTP + OIDC token + SQLite) | %d | %s | %s | %s | %.2f s | %.1f µs |\n", st.fired,
+		ms(st.p50), ms(st.p99), ms(st.max), st.cpu.Seconds(), float64(st.cpuPerFire())/1e3)
+	if st.note != "" {
+		fmt.Println("\nnote:", st.note)
+	}
+	return nil
+}
+
+func benchPeers(args []string) error {
+	fs := flag.NewFlagSet("peers", flag.ExitOnError)
+	n := fs.Int("n", 100000, "jobs of the burst")
+	ns := fs.Int("steady", 10000, "jobs of the steady minute (0 skips it)")
+	lead := fs.Duration("lead", 10*time.Second, "time from the end of setup to the first slot")
+	fs.IntVar(&idleConns, "idle-conns", 0, "set http.DefaultTransport's MaxIdleConnsPerHost (see burst)")
+	_ = fs.Parse(args)
+	ctx := context.Background()
+	type scenario struct {
+		name   string
+		n      int
+		spread time.Duration
+	}
+	scs := []scenario{{"burst (all at one instant)", *n, 0}}
+	if *ns > 0 {
+		scs = append(scs, scenario{"steady (spread over one minute)", *ns, time.Minute})
+	}
+	fmt.Printf("Peers side by side, GOMAXPROCS=%d, %s\n", runtime.GOMAXPROCS(0), runtime.Version())
+	for _, sc := range scs {
+		var all []fireStats
+		for _, run := range []func() (fireStats, error){
+			func() (fireStats, error) { return runRobfig(sc.n, sc.spread, *lead) },
+			func() (fireStats, error) { return runGocron(sc.n, sc.spread, *lead) },
+			func() (fireStats, error) { return runOidcron(ctx, sc.n, sc.spread, *lead) },
+		} {
+			st, err := run()
+			if err != nil {
+				return err
+			}
+			all = append(all, st)
+		}
+		o := all[2]
+		fmt.Printf("\n%s, %d jobs\n\n", sc.name, sc.n)
+		fmt.Println("| scheduler | work per fire | fires/s | p50 delay | p99 delay | CPU per fire | oidcron CPU/fire ÷ this | oidcron p99 ÷ this |")
+		fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|")
+		for i, s := range all {
+			work := "in-process no-op"
+			if i == 2 {
+				work = "HTTP POST with OIDC token + durable SQLite writes"
+			}
+			fmt.Printf("| %s | %s | %.0f | %s | %s | %.1f µs | %s | %s |\n", s.name, work, s.perSec(), ms(s.p50), ms(s.p99),
+				float64(s.cpuPerFire())/1e3, ratio(float64(o.cpuPerFire()), float64(s.cpuPerFire())), ratio(float64(o.p99), float64(s.p99)))
+		}
+		for _, s := range all {
+			if s.note != "" {
+				fmt.Printf("\nnote (%s): %s\n", s.name, s.note)
+			}
+		}
+	}
+	return nil
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2fx", a/b)
+}
+
+func restOpts(s *server.Server) []option.ClientOption {
+	return []option.ClientOption{option.WithEndpoint("http://" + s.Addrs.API + "/"), option.WithoutAuthentication()}
+}
+
+// benchScale stores n jobs (the first created through the API, the rest
+// copies of its record, none due during the run), restarts the server on
+// them and measures restart to ready, resident memory, and ListJobs pages
+// of 500 over REST.
+func benchScale(args []string) error {
+	fs := flag.NewFlagSet("scale", flag.ExitOnError)
+	n := fs.Int("n", 1000000, "jobs")
+	pages := fs.Int("pages", 20, "ListJobs pages of 500 to time")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write the CPU profile of the restart to this file")
+	_ = fs.Parse(args)
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "oidcron-bench-scale")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sink := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer sink.Close()
+	s, err := server.Start(ctx, server.Config{Listen: "127.0.0.1:0", GatewayListen: "127.0.0.1:0", DataDir: dir, Logger: quiet})
+	if err != nil {
+		return err
+	}
+	name, err := createTemplateJob(ctx, s, sink.URL)
+	_ = s.Shutdown(ctx)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	// Every first slot is an hour away: nothing fires during the run.
+	if err := copyJobs(ctx, filepath.Join(dir, "oidcron.db"), name, *n, time.Now().Truncate(time.Minute).Add(time.Hour), time.Minute); err != nil {
+		return err
+	}
+	fill := time.Since(t0)
+	runtime.GC()
+	rss0 := rssKiB()
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	t0 = time.Now()
+	s, err = server.Start(ctx, server.Config{Listen: "127.0.0.1:0", GatewayListen: "127.0.0.1:0", DataDir: dir, Logger: quiet})
+	if err != nil {
+		return err
+	}
+	defer s.Shutdown(ctx)
+	ready := time.Since(t0)
+	if cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	runtime.GC()
+	rss := rssKiB()
+	var ms0 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	cs, err := cloudscheduler.NewService(ctx, restOpts(s)...)
+	if err != nil {
+		return err
+	}
+	var lat []time.Duration
+	tok := ""
+	for i := 0; i < *pages; i++ {
+		t := time.Now()
+		resp, err := cs.Projects.Locations.Jobs.List("projects/bench/locations/us-central1").PageSize(500).PageToken(tok).Do()
+		if err != nil {
+			return err
+		}
+		lat = append(lat, time.Since(t))
+		if len(resp.Jobs) != 500 {
+			return fmt.Errorf("page %d: %d jobs", i, len(resp.Jobs))
+		}
+		tok = resp.NextPageToken
+	}
+	slices.Sort(lat)
+	printHeader("Scale: jobs stored, server restarted on them", *n)
+	fmt.Println("| jobs | restart to ready (every job loaded) | RSS after restart (after GC) | of which anonymous / file-backed (SQLite mmap) | Go heap in use | ListJobs page of 500 over REST, p50 / max | store filled in |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Printf("| %d | %s | %d MiB (%d MiB before the restart) | %d / %d MiB | %d MiB | %s / %s | %s |\n", *n, ms(ready), rss/1024, rss0/1024,
+		procStatus("RssAnon")/1024, procStatus("RssFile")/1024, ms0.HeapInuse>>20,
+		ms(lat[len(lat)/2]), ms(lat[len(lat)-1]), fill.Round(time.Second))
+	return nil
+}
+
+func procStatus(field string) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			var kib int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kib)
+			return kib
+		}
+	}
+	return 0
+}
+
+func rssKiB() int64 { return procStatus("VmRSS") }
+func hwmKiB() int64 { return procStatus("VmHWM") }
