@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,12 +16,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/oidcron/oidcron/internal/cron"
-	"github.com/oidcron/oidcron/internal/functions"
 	"github.com/oidcron/oidcron/internal/iam"
 	"github.com/oidcron/oidcron/internal/store"
 )
@@ -41,6 +42,7 @@ const (
 	maxURILength       = 2083
 	maxHeaderBytes     = 80 * 1024
 	maxJobPageSize     = 500
+	maxJobBytes        = 1 << 20
 	defaultDeadline    = 180 * time.Second
 	minDeadline        = 15 * time.Second
 	maxDeadline        = 30 * time.Minute
@@ -94,7 +96,10 @@ func (s *Server) job(ctx context.Context, name, permission string) (store.JobRec
 
 // validateJob checks a job as it will be stored and fills Google's stored
 // defaults. project is the job's project id.
-func (s *Server) validateJob(ctx context.Context, j *schedulerpb.Job, project string) error {
+func (s *Server) validateJob(ctx context.Context, j *schedulerpb.Job, project string, checkAuth bool) error {
+	if n := proto.Size(j); n > maxJobBytes {
+		return invalid("job: %d bytes; a job may be at most 1 MB.", n)
+	}
 	if len([]rune(j.GetDescription())) > maxDescription {
 		return invalid("description: must be at most %d characters; it has %d.", maxDescription, len([]rune(j.GetDescription())))
 	}
@@ -145,8 +150,10 @@ func (s *Server) validateJob(ctx context.Context, j *schedulerpb.Job, project st
 	if size >= maxHeaderBytes {
 		return invalid("http_target.headers: the headers total %d bytes; they must be under 80 KB.", size)
 	}
-	if err := s.validateAuth(ctx, t, project); err != nil {
-		return err
+	if checkAuth {
+		if err := s.validateAuth(ctx, t, project); err != nil {
+			return err
+		}
 	}
 	loc, err := cron.LoadZone(j.GetTimeZone())
 	if err != nil || j.GetSchedule() == "" {
@@ -202,8 +209,8 @@ func (s *Server) validateAuth(ctx context.Context, t *schedulerpb.HttpTarget, pr
 	default:
 		return nil
 	}
-	if email == "" {
-		return invalid("%s.service_account_email: required.", field)
+	if !strings.Contains(email, "@") {
+		return invalid("%s.service_account_email: %q must be a service account's email.", field, email)
 	}
 	sa, err := s.dir.ServiceAccount(ctx, email)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && sa.GetProjectId() != project) {
@@ -315,8 +322,8 @@ func (x *Scheduler) CreateJob(ctx context.Context, req *schedulerpb.CreateJobReq
 	if err := x.s.check(ctx, "cloudscheduler.jobs.create", iam.ProjectResource(p.GetProjectId()), deny); err != nil {
 		return nil, err
 	}
-	if !functions.ValidRegion(loc) {
-		return nil, invalid("parent: location %q is not a region (such as us-central1).", loc)
+	if !slices.Contains(x.s.regions(), loc) {
+		return nil, invalid("parent: %q is not one of Cloud Scheduler's locations (ListLocations lists them).", loc)
 	}
 	j := proto.Clone(req.GetJob()).(*schedulerpb.Job)
 	if j == nil || req.GetJob() == nil {
@@ -337,7 +344,7 @@ func (x *Scheduler) CreateJob(ctx context.Context, req *schedulerpb.CreateJobReq
 		_, _ = rand.Read(b)
 		id = hex.EncodeToString(b) // "the system will generate a random unique name"
 	}
-	if err := x.s.validateJob(ctx, j, p.GetProjectId()); err != nil {
+	if err := x.s.validateJob(ctx, j, p.GetProjectId(), true); err != nil {
 		return nil, err
 	}
 	now := x.s.clk.Now()
@@ -418,7 +425,6 @@ func (x *Scheduler) UpdateJob(ctx context.Context, req *schedulerpb.UpdateJobReq
 	if err != nil {
 		return nil, err
 	}
-	next := proto.Clone(r.Job).(*schedulerpb.Job)
 	var paths []string
 	for _, p := range req.GetUpdateMask().GetPaths() {
 		if !outputOnly[p] {
@@ -426,43 +432,62 @@ func (x *Scheduler) UpdateJob(ctx context.Context, req *schedulerpb.UpdateJobReq
 		}
 	}
 	if len(req.GetUpdateMask().GetPaths()) == 0 {
-		// No mask: every field the request sets replaces the job's.
-		paths = []string{"description", "schedule", "time_zone", "retry_config", "attempt_deadline", "http_target", "pubsub_target", "app_engine_http_target"}
+		// No mask: the fields the request sets replace the job's (AIP-134).
+		in.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+			if name := string(fd.Name()); !outputOnly[name] {
+				paths = append(paths, name)
+			}
+			return true
+		})
 	}
-	if bad := applyMask(next, in, paths); bad != "" {
+	if bad := applyMask(proto.Clone(r.Job), in, paths); bad != "" {
 		return nil, invalid("Invalid mask for Job: %s", bad)
 	}
-	if t := next.GetHttpTarget(); t != nil {
-		if o := t.GetOidcToken(); o != nil && o.GetServiceAccountEmail() == "" && o.GetAudience() == "" {
-			t.AuthorizationHeader = nil // gcloud --clear-auth-token sends the emptied fields
+	out, err := x.s.updateJob(ctx, r, func(next *schedulerpb.Job) (*schedulerpb.Job, error) {
+		before := proto.Clone(next).(*schedulerpb.Job).GetHttpTarget()
+		applyMask(next, in, paths)
+		if t := next.GetHttpTarget(); t != nil {
+			if o := t.GetOidcToken(); o != nil && o.GetServiceAccountEmail() == "" && o.GetAudience() == "" {
+				t.AuthorizationHeader = nil // gcloud --clear-auth-token sends the emptied fields
+			}
+			if o := t.GetOauthToken(); o != nil && o.GetServiceAccountEmail() == "" && o.GetScope() == "" {
+				t.AuthorizationHeader = nil
+			}
 		}
-		if o := t.GetOauthToken(); o != nil && o.GetServiceAccountEmail() == "" && o.GetScope() == "" {
-			t.AuthorizationHeader = nil
+		// actAs is asked again only when the token could reach someone new:
+		// another account, audience or scope, or another URI (the audience
+		// defaults to it).
+		after := next.GetHttpTarget()
+		authChanged := !proto.Equal(before.GetOidcToken(), after.GetOidcToken()) ||
+			!proto.Equal(before.GetOauthToken(), after.GetOauthToken()) || before.GetUri() != after.GetUri()
+		if err := x.s.validateJob(ctx, next, project, authChanged); err != nil {
+			return nil, err
 		}
-	}
-	if err := x.s.validateJob(ctx, next, project); err != nil {
-		return nil, err
-	}
-	now := x.s.clk.Now()
-	next.UserUpdateTime = timestamppb.New(now)
-	out, err := x.s.updateJob(ctx, r, next, now)
+		next.UserUpdateTime = timestamppb.New(x.s.clk.Now())
+		return next, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	x.s.log.Info("job updated", "job", next.GetName(), "mask", strings.Join(paths, ","), "by", SubjectFrom(ctx).Member)
+	x.s.log.Info("job updated", "job", out.GetName(), "mask", strings.Join(paths, ","), "by", SubjectFrom(ctx).Member)
 	return out, nil
 }
 
-// updateJob writes next over r (read at r.Version); if the engine wrote the
-// job in between, its fields are taken from the fresh read and the write
-// is tried again.
-func (s *Server) updateJob(ctx context.Context, r store.JobRecord, next *schedulerpb.Job, now time.Time) (*schedulerpb.Job, error) {
+// updateJob writes the job that build makes from the stored one. If the
+// engine or another request wrote the job in between, it reads it again
+// and build runs again on the fresh copy, so no change is ever applied to
+// a stale job (a pause is never undone by a concurrent update).
+func (s *Server) updateJob(ctx context.Context, r store.JobRecord, build func(*schedulerpb.Job) (*schedulerpb.Job, error)) (*schedulerpb.Job, error) {
 	for range 10 {
+		next, err := build(proto.Clone(r.Job).(*schedulerpb.Job))
+		if err != nil {
+			return nil, err
+		}
 		cur := r
-		cur.Job = proto.Clone(next).(*schedulerpb.Job)
+		cur.Job = next
 		cur.Job.Status, cur.Job.LastAttemptTime = r.Job.GetStatus(), r.Job.GetLastAttemptTime()
-		schedule(&cur, now)
-		err := s.write(ctx, func(tx store.Tx) error { return tx.UpdateJob(ctx, cur, r.Version) })
+		schedule(&cur, s.clk.Now())
+		err = s.write(ctx, func(tx store.Tx) error { return tx.UpdateJob(ctx, cur, r.Version) })
 		if errors.Is(err, store.ErrVersionMismatch) {
 			if r, err = s.st.GetJob(ctx, r.Job.GetName()); err != nil {
 				return nil, storeErr(err)
@@ -504,13 +529,13 @@ func (s *Server) setJobState(ctx context.Context, name, permission string, from,
 	if err != nil {
 		return nil, err
 	}
-	if r.Job.GetState() != from {
-		return nil, status.Error(codes.FailedPrecondition, wrong)
-	}
-	next := proto.Clone(r.Job).(*schedulerpb.Job)
-	next.State = to
-	now := s.clk.Now()
-	out, err := s.updateJob(ctx, r, next, now)
+	out, err := s.updateJob(ctx, r, func(next *schedulerpb.Job) (*schedulerpb.Job, error) {
+		if next.GetState() != from { // checked on every (re-)read
+			return nil, status.Error(codes.FailedPrecondition, wrong)
+		}
+		next.State = to
+		return next, nil
+	})
 	if err != nil {
 		return nil, err
 	}
