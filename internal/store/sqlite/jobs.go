@@ -309,9 +309,11 @@ func updateJobArgs(r jobRow, expectVersion int64) []any {
 // updateRefused tells why an update changed no row: the job is gone, or its
 // version moved. Read on the connection that wrote, so that inside a
 // transaction it sees the transaction's own writes.
-func updateRefused(ctx context.Context, q querier, name string) error {
+func (q queries) updateRefused(ctx context.Context, name string) error {
+	st, done := stmtIn(ctx, q.tx, q.ws.jobVersion)
+	defer done()
 	var v int64
-	err := q.QueryRowContext(ctx, `SELECT version FROM jobs WHERE name = ?`, name).Scan(&v)
+	err := st.QueryRowContext(ctx, name).Scan(&v)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return notFound("job", name)
@@ -328,14 +330,16 @@ func (q queries) UpdateJob(ctx context.Context, j store.JobRecord, expectVersion
 	}
 	// One statement: the version check and the write cannot be split by
 	// another writer, even outside a transaction.
-	res, err := q.w.ExecContext(ctx, updateJobSQL, updateJobArgs(r, expectVersion)...)
+	st, done := stmtIn(ctx, q.tx, q.ws.updateJob)
+	defer done()
+	res, err := st.ExecContext(ctx, updateJobArgs(r, expectVersion)...)
 	if err != nil {
 		return fmt.Errorf("sqlite: update job: %w", err)
 	}
 	if n, err := affected(res); err != nil {
 		return err
 	} else if n == 0 {
-		return updateRefused(ctx, q.w, r.name)
+		return q.updateRefused(ctx, r.name)
 	}
 	return nil
 }
@@ -360,7 +364,7 @@ func (q queries) UpdateJobs(ctx context.Context, js []store.JobRecord) error {
 		// writer holds SQLite's write lock from BEGIN (_txlock=immediate),
 		// so the versions read here are still the stored ones when the
 		// writes below run.
-		cur, err := jobVersions(ctx, tx, names)
+		cur, err := jobVersions(ctx, tx, q.ws, names)
 		if err != nil {
 			return err
 		}
@@ -377,12 +381,9 @@ func (q queries) UpdateJobs(ctx context.Context, js []store.JobRecord) error {
 			// A job twice in one batch: its second record sees the first's write.
 			expect[i], cur[r.name] = v, v+1
 		}
-		// Parsed once, run once per record: the engine writes hundreds.
-		stmt, err := tx.PrepareContext(ctx, updateJobSQL)
-		if err != nil {
-			return fmt.Errorf("sqlite: update jobs: prepare: %w", err)
-		}
-		defer stmt.Close()
+		// Prepared once on the writer, run once per record.
+		stmt, done := stmtIn(ctx, tx, q.ws.updateJob)
+		defer done()
 		for i, r := range rows {
 			res, err := stmt.ExecContext(ctx, updateJobArgs(r, expect[i])...)
 			if err != nil {
@@ -400,44 +401,50 @@ func (q queries) UpdateJobs(ctx context.Context, js []store.JobRecord) error {
 	})
 }
 
-// versionChunk bounds the names of one IN list, well below SQLite's (and
-// PostgreSQL's) limit on parameters.
-const versionChunk = 500
-
-// jobVersions reads the stored version of each named job that exists, a
-// few hundred names to a statement.
-func jobVersions(ctx context.Context, q querier, names []string) (map[string]int64, error) {
+// jobVersions reads, in tx, the stored version of each named job that
+// exists, up to versionChunk names to a statement. Each statement is one of
+// ws's prepared IN lists, its spare places filled with the chunk's last
+// name again (a name twice in an IN list is one row).
+func jobVersions(ctx context.Context, tx *sql.Tx, ws *writerStmts, names []string) (map[string]int64, error) {
 	out := make(map[string]int64, len(names))
-	args := make([]any, 0, versionChunk)
+	args := make([]any, 0, 1<<versionSize(min(len(names), versionChunk)))
 	for lo := 0; lo < len(names); lo += versionChunk {
 		chunk := names[lo:min(lo+versionChunk, len(names))]
+		k := versionSize(len(chunk))
 		args = args[:0]
 		for _, n := range chunk {
 			args = append(args, n)
 		}
-		query := `SELECT name, version FROM jobs WHERE name IN (?` + strings.Repeat(`, ?`, len(chunk)-1) + `)`
-		rows, err := q.QueryContext(ctx, query, args...)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: read job versions: %w", err)
+		for len(args) < 1<<k {
+			args = append(args, chunk[len(chunk)-1])
 		}
-		for rows.Next() {
-			var (
-				n string
-				v int64
-			)
-			if err := rows.Scan(&n, &v); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("sqlite: read job versions: %w", err)
-			}
-			out[n] = v
-		}
-		err = rows.Err()
-		rows.Close()
+		st, done := stmtIn(ctx, tx, ws.versions[k])
+		err := readVersions(ctx, st, args, out)
+		done()
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: read job versions: %w", err)
 		}
 	}
 	return out, nil
+}
+
+func readVersions(ctx context.Context, st *sql.Stmt, args []any, out map[string]int64) error {
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			n string
+			v int64
+		)
+		if err := rows.Scan(&n, &v); err != nil {
+			return err
+		}
+		out[n] = v
+	}
+	return rows.Err()
 }
 
 const deleteJobAttemptsSQL = `DELETE FROM attempts WHERE job = ?`
@@ -527,11 +534,8 @@ func (q queries) AddAttempts(ctx context.Context, as []store.Attempt) error {
 		rows[i] = r
 	}
 	return q.atomically(ctx, "add attempts", func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, addAttemptSQL)
-		if err != nil {
-			return fmt.Errorf("sqlite: add attempts: prepare: %w", err)
-		}
-		defer stmt.Close()
+		stmt, done := stmtIn(ctx, tx, q.ws.addAttempt)
+		defer done()
 		for _, r := range rows {
 			a := r.a
 			if _, err := stmt.ExecContext(ctx, a.Job, r.schedule, a.Manual, a.Number, r.start, r.end,

@@ -48,6 +48,9 @@ type queries struct {
 	// transaction and db nil. See atomically.
 	db *sql.DB
 	tx *sql.Tx
+	// ws are the engine's hot writes, prepared once on the writer (see
+	// stmts.go): the same on the Store and in every InTx.
+	ws *writerStmts
 }
 
 var _ store.Tx = queries{}

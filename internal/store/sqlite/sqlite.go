@@ -54,6 +54,8 @@ type Store struct {
 	queries
 	writer *sql.DB
 	reader *sql.DB
+	// ws are the hot writes' statements, prepared once on the writer.
+	ws *writerStmts
 	// migrated lists the schema versions this Open applied, so that a test
 	// can tell a re-open from a fresh database.
 	migrated []int64
@@ -122,7 +124,12 @@ func (s *Store) init(ctx context.Context, base, abs string) error {
 	if err := reader.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: open %s for reading: %w", abs, err)
 	}
-	s.queries = queries{r: reader, w: s.writer, db: s.writer}
+	ws, err := prepareWriterStmts(ctx, s.writer)
+	if err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	s.ws = ws
+	s.queries = queries{r: reader, w: s.writer, db: s.writer, ws: ws}
 	return nil
 }
 
@@ -148,7 +155,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx store.Tx) error) (err error
 			}
 		}
 	}()
-	if err := fn(queries{r: tx, w: tx, tx: tx}); err != nil {
+	if err := fn(queries{r: tx, w: tx, tx: tx, ws: s.ws}); err != nil {
 		return err
 	}
 	finished = true
@@ -161,6 +168,8 @@ func (s *Store) InTx(ctx context.Context, fn func(tx store.Tx) error) (err error
 // Close closes both pools.
 func (s *Store) Close() error {
 	var errs []error
+	// The statements before the writer, whose connection they live on.
+	errs = append(errs, s.ws.close())
 	if s.reader != nil {
 		errs = append(errs, s.reader.Close())
 	}
