@@ -198,7 +198,15 @@ func validateURI(uri string) error {
 }
 
 // validateAuth enforces Google's rules on the token a job sends: the
-// account exists in the job's project, and the caller may act as it.
+// caller may act as the account, and the account exists in the job's
+// project. Permission comes first, as at Google: a caller without
+// iam.serviceAccounts.actAs learns nothing about the account, not even
+// whether it exists. actAs is checked on the account when it lives in the
+// job's project, and on that project otherwise (an account that does not
+// exist, or one of another project, which a job may not use anyway), so the
+// answer never depends on whether an account exists outside what the caller
+// may act as; the message for an account outside the project is worded from
+// its email alone.
 func (s *Server) validateAuth(ctx context.Context, t *schedulerpb.HttpTarget, project string) error {
 	var email, field string
 	switch a := t.GetAuthorizationHeader().(type) {
@@ -213,18 +221,27 @@ func (s *Server) validateAuth(ctx context.Context, t *schedulerpb.HttpTarget, pr
 		return invalid("%s.service_account_email: %q must be a service account's email.", field, email)
 	}
 	sa, err := s.dir.ServiceAccount(ctx, email)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && sa.GetProjectId() != project) {
-		if err == nil || strings.HasSuffix(email, "@"+project+".iam.gserviceaccount.com") {
-			return invalid("%s.service_account_email: %s must be a service account in the job's project %s.", field, email, project)
-		}
-		return invalid("%s.service_account_email: service account %s does not exist in project %s.", field, email, project)
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return internal(err)
 	}
-	return s.check(ctx, "iam.serviceAccounts.actAs", iam.ServiceAccountResource(sa.GetProjectId(), sa.GetEmail()), func() error {
+	inProject := err == nil && sa.GetProjectId() == project
+	resource := iam.ProjectResource(project)
+	if inProject {
+		resource = iam.ServiceAccountResource(project, sa.GetEmail())
+	}
+	if err := s.check(ctx, "iam.serviceAccounts.actAs", resource, func() error {
 		return deniedPrincipal("iam.serviceAccounts.actAs", email)
-	})
+	}); err != nil {
+		return err
+	}
+	switch {
+	case inProject:
+		return nil
+	case strings.HasSuffix(strings.ToLower(email), "@"+project+".iam.gserviceaccount.com"):
+		return invalid("%s.service_account_email: service account %s does not exist in project %s.", field, email, project)
+	default:
+		return invalid("%s.service_account_email: %s must be a service account in the job's project %s.", field, email, project)
+	}
 }
 
 // fillRetryConfig validates retry_config and stores Google's defaults.
@@ -443,9 +460,13 @@ func (x *Scheduler) UpdateJob(ctx context.Context, req *schedulerpb.UpdateJobReq
 	if bad := applyMask(proto.Clone(r.Job), in, paths); bad != "" {
 		return nil, invalid("Invalid mask for Job: %s", bad)
 	}
+	plain, tokenPaths := splitTokenPaths(paths)
 	out, err := x.s.updateJob(ctx, r, func(next *schedulerpb.Job) (*schedulerpb.Job, error) {
 		before := proto.Clone(next).(*schedulerpb.Job).GetHttpTarget()
-		applyMask(next, in, paths)
+		applyMask(next, in, plain)
+		if err := applyTokenMask(next, in.GetHttpTarget(), tokenPaths); err != nil {
+			return nil, err
+		}
 		if t := next.GetHttpTarget(); t != nil {
 			if o := t.GetOidcToken(); o != nil && o.GetServiceAccountEmail() == "" && o.GetAudience() == "" {
 				t.AuthorizationHeader = nil // gcloud --clear-auth-token sends the emptied fields
@@ -471,6 +492,114 @@ func (x *Scheduler) UpdateJob(ctx context.Context, req *schedulerpb.UpdateJobReq
 	}
 	x.s.log.Info("job updated", "job", out.GetName(), "mask", strings.Join(paths, ","), "by", SubjectFrom(ctx).Member)
 	return out, nil
+}
+
+// The token a job sends is a oneof (http_target.authorization_header):
+// oidc_token or oauth_token. A field mask path into one of them is applied
+// by applyTokenMask, with an explicit rule instead of the order-dependent
+// flips of a field-by-field copy:
+//
+//   - paths into the member the job has merge into it as usual; clearing
+//     all its fields removes the token;
+//   - paths into the other member replace the job's token: the new one is
+//     built from the request alone (nothing of the old one carries over);
+//   - a mask naming both members keeps the member the request sets and
+//     removes the other; a request setting neither removes the token (what
+//     gcloud's --clear-auth-token sends);
+//   - a mask naming one member while the request sets the other, or naming
+//     the member the job lacks with the request setting none, is
+//     INVALID_ARGUMENT rather than a silent change.
+//
+// The result holds at most one token and is then validated like any job,
+// the actAs check included when the token could reach someone new.
+
+const (
+	oidcMember  = "oidc_token"
+	oauthMember = "oauth_token"
+)
+
+// tokenMemberOf names the token member a mask path reaches into ("" for
+// other paths; "http_target" as a whole is an ordinary path: it copies the
+// request's target, token and all).
+func tokenMemberOf(path string) string {
+	for _, m := range []string{oidcMember, oauthMember} {
+		if path == "http_target."+m || strings.HasPrefix(path, "http_target."+m+".") {
+			return m
+		}
+	}
+	return ""
+}
+
+func splitTokenPaths(paths []string) (plain, token []string) {
+	for _, p := range paths {
+		if tokenMemberOf(p) != "" {
+			token = append(token, p)
+		} else {
+			plain = append(plain, p)
+		}
+	}
+	return plain, token
+}
+
+// tokenMember names the member t holds ("" for none).
+func tokenMember(t *schedulerpb.HttpTarget) string {
+	switch t.GetAuthorizationHeader().(type) {
+	case *schedulerpb.HttpTarget_OidcToken:
+		return oidcMember
+	case *schedulerpb.HttpTarget_OauthToken:
+		return oauthMember
+	}
+	return ""
+}
+
+// applyTokenMask applies the token paths of a mask from the request's target
+// (src, possibly nil) to the job, by the rule above.
+func applyTokenMask(job *schedulerpb.Job, src *schedulerpb.HttpTarget, paths []string) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	named := map[string]bool{}
+	for _, p := range paths {
+		named[tokenMemberOf(p)] = true
+	}
+	if job.GetHttpTarget() == nil {
+		job.Target = &schedulerpb.Job_HttpTarget{HttpTarget: &schedulerpb.HttpTarget{}}
+	}
+	dst := job.GetHttpTarget()
+	if src == nil {
+		src = &schedulerpb.HttpTarget{}
+	}
+	cur, req := tokenMember(dst), tokenMember(src)
+	want := req // both members named: the request's member, or none
+	if len(named) == 1 {
+		want = oidcMember
+		if named[oauthMember] {
+			want = oauthMember
+		}
+		switch {
+		case req != "" && req != want:
+			return invalid("update_mask: it names http_target.%s, but the job in the request has an http_target.%s; a job has one token: name the fields of the token it is to have.", want, req)
+		case req == "" && cur != "" && cur != want:
+			return invalid("update_mask: it names http_target.%s, which the job does not have, and the request sets none; to remove the job's http_target.%s, name its fields (gcloud's --clear-auth-token names both tokens' fields).", want, cur)
+		}
+	}
+	if want == "" {
+		dst.AuthorizationHeader = nil
+		return nil
+	}
+	// Build the new token in a scratch target holding only the base: the
+	// job's token when it is the same member, else nothing (a replacement).
+	scratch := &schedulerpb.HttpTarget{}
+	if cur == want {
+		scratch.AuthorizationHeader = dst.AuthorizationHeader
+	}
+	for _, p := range paths {
+		if tokenMemberOf(p) == want {
+			copyPath(scratch.ProtoReflect(), src.ProtoReflect(), strings.Split(strings.TrimPrefix(p, "http_target."), "."))
+		}
+	}
+	dst.AuthorizationHeader = scratch.AuthorizationHeader
+	return nil
 }
 
 // updateJob writes the job that build makes from the stored one. If the

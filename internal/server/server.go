@@ -229,6 +229,7 @@ func (s *Server) apiHandler() (http.Handler, error) {
 	}
 	s.API.HandleV1Projects(mux)
 	s.API.HandleHistory(mux)
+	s.API.HandleAppEngine(mux) // gcloud asks it before ListLocations when --location is not given
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
 			g.ServeHTTP(w, r)
