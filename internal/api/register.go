@@ -79,6 +79,11 @@ func (s *Server) Register(g *grpc.Server, t *rest.Transcoder) error {
 		{"/google.longrunning.Operations/GetOperation", get("/v1/{name=projects/*/locations/*/operations/*}")},
 		{"/google.longrunning.Operations/GetOperation", get("/v1/{name=operations/**}")},
 		{"/google.longrunning.Operations/GetOperation", get("/v3/{name=operations/**}")},
+		// Cloud Run admin v1 IAM paths: gcloud's functions add-invoker-policy-binding
+		// and deploy --allow-unauthenticated of a 2nd gen function call these.
+		{"/google.cloud.run.v2.Services/GetIamPolicy", get("/v1/{resource=projects/*/locations/*/services/*}:getIamPolicy")},
+		{"/google.cloud.run.v2.Services/SetIamPolicy", post("/v1/{resource=projects/*/locations/*/services/*}:setIamPolicy")},
+		{"/google.cloud.run.v2.Services/TestIamPermissions", post("/v1/{resource=projects/*/locations/*/services/*}:testIamPermissions")},
 		{"/google.cloud.location.Locations/ListLocations", get("/v1/{name=projects/*}/locations")},
 		{"/google.cloud.location.Locations/GetLocation", get("/v1/{name=projects/*/locations/*}")},
 	}
