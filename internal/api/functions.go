@@ -263,7 +263,7 @@ func environmentFilter(f string) (functionspb.Environment, error) {
 			return functionspb.Environment(e), nil
 		}
 	}
-	return 0, invalid(fmt.Sprintf("filter: %q is not supported by oidcron; the only filter is environment=\"GEN_1\" or environment=\"GEN_2\".", f))
+	return 0, invalid("filter: %q is not supported by oidcron; the only filter is environment=\"GEN_1\" or environment=\"GEN_2\".", f)
 }
 
 // generation is a stored function's environment (1st gen unless GEN_2).
