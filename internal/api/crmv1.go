@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
-	"time"
 
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
 	crmv1 "google.golang.org/api/cloudresourcemanager/v1"
@@ -31,6 +31,10 @@ func (s *Server) HandleV1Projects(mux *http.ServeMux) {
 		return v1Project(p), nil
 	}, "/google.cloudresourcemanager.v1.Projects/Get"))
 	mux.HandleFunc("GET /v1/projects", s.v1(func(ctx context.Context, r *http.Request) (any, error) {
+		match, err := v1ProjectFilter(r.URL.Query().Get("filter"))
+		if err != nil {
+			return nil, err
+		}
 		size, _ := strconv.Atoi(r.URL.Query().Get("pageSize"))
 		ps, next, err := s.visibleProjects(ctx, int32(size), r.URL.Query().Get("pageToken"))
 		if err != nil {
@@ -38,7 +42,10 @@ func (s *Server) HandleV1Projects(mux *http.ServeMux) {
 		}
 		out := &crmv1.ListProjectsResponse{NextPageToken: next, Projects: []*crmv1.Project{}}
 		for _, p := range ps {
-			out.Projects = append(out.Projects, v1Project(p))
+			// Filtered after paging: a page may hold fewer than pageSize.
+			if v := v1Project(p); match(v) {
+				out.Projects = append(out.Projects, v)
+			}
 		}
 		return out, nil
 	}, "/google.cloudresourcemanager.v1.Projects/List"))
@@ -90,6 +97,50 @@ func v1Project(p *resourcemanagerpb.Project) *crmv1.Project {
 	return &crmv1.Project{
 		ProjectId: p.GetProjectId(), ProjectNumber: ProjectNumber(p), Name: p.GetDisplayName(),
 		LifecycleState: state, Labels: p.GetLabels(),
-		CreateTime: p.GetCreateTime().AsTime().UTC().Format(time.RFC3339Nano),
+		CreateTime: p.GetCreateTime().AsTime().UTC().Format("2006-01-02T15:04:05.000Z"), // v1 shows milliseconds
 	}
+}
+
+// v1ProjectFilter reads the v1 list filter: space-separated terms, all of
+// which must hold, each FIELD:VALUE or FIELD=VALUE over name, id,
+// lifecycleState or labels.KEY; VALUE may use * as a wildcard and matches
+// without regard to case. Anything else is refused, never ignored.
+func v1ProjectFilter(f string) (func(*crmv1.Project) bool, error) {
+	type term struct{ field, pattern string }
+	var terms []term
+	for _, t := range strings.Fields(f) {
+		i := strings.IndexAny(t, ":=")
+		if i <= 0 {
+			return nil, invalid("filter: %q is not FIELD:VALUE or FIELD=VALUE.", t)
+		}
+		field, value := t[:i], strings.Trim(t[i+1:], `"`)
+		switch {
+		case field == "name", field == "id", field == "lifecycleState", strings.HasPrefix(field, "labels.") && len(field) > len("labels."):
+		default:
+			return nil, invalid("filter: field %q is not one of name, id, lifecycleState, labels.KEY.", field)
+		}
+		if _, err := path.Match(strings.ToLower(value), ""); err != nil {
+			return nil, invalid("filter: bad pattern %q.", value)
+		}
+		terms = append(terms, term{field, strings.ToLower(value)})
+	}
+	return func(p *crmv1.Project) bool {
+		for _, t := range terms {
+			var v string
+			switch t.field {
+			case "name":
+				v = p.Name
+			case "id":
+				v = p.ProjectId
+			case "lifecycleState":
+				v = p.LifecycleState
+			default:
+				v = p.Labels[strings.TrimPrefix(t.field, "labels.")]
+			}
+			if ok, _ := path.Match(t.pattern, strings.ToLower(v)); !ok {
+				return false
+			}
+		}
+		return true
+	}, nil
 }

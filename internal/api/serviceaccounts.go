@@ -346,7 +346,7 @@ func (x *IAMAdmin) TestIamPermissions(ctx context.Context, req *iampb.TestIamPer
 
 // roleProto converts a catalogue role; full adds its permissions.
 func roleProto(r *iam.Role, full bool) *adminpb.Role {
-	out := &adminpb.Role{Name: r.Name, Title: r.Title, Description: r.Description, Stage: adminpb.Role_GA, Etag: []byte("AA==")}
+	out := &adminpb.Role{Name: r.Name, Title: r.Title, Description: r.Description, Stage: adminpb.Role_GA, Etag: []byte{0}} // Google shows predefined roles' etag as "AA=="
 	if v, ok := adminpb.Role_RoleLaunchStage_value[r.Stage]; ok {
 		out.Stage = adminpb.Role_RoleLaunchStage(v)
 	}
