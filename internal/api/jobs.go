@@ -367,7 +367,7 @@ func (x *Scheduler) CreateJob(ctx context.Context, req *schedulerpb.CreateJobReq
 	now := x.s.clk.Now()
 	j.Name = iam.JobResource(p.GetProjectId(), loc, id)
 	j.State = schedulerpb.Job_ENABLED
-	j.UserUpdateTime = timestamppb.New(now)
+	j.UserUpdateTime = timestamppb.New(now.Truncate(time.Microsecond)) // Google shows microseconds
 	j.Status, j.LastAttemptTime = nil, nil
 	r := store.JobRecord{Job: j}
 	schedule(&r, now)
@@ -484,7 +484,7 @@ func (x *Scheduler) UpdateJob(ctx context.Context, req *schedulerpb.UpdateJobReq
 		if err := x.s.validateJob(ctx, next, project, authChanged); err != nil {
 			return nil, err
 		}
-		next.UserUpdateTime = timestamppb.New(x.s.clk.Now())
+		next.UserUpdateTime = timestamppb.New(x.s.clk.Now().Truncate(time.Microsecond))
 		return next, nil
 	})
 	if err != nil {
