@@ -5,9 +5,12 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/oidcron/oidcron/internal/cli"
 )
 
 func main() {
@@ -17,9 +20,13 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	g := cli.NewGlobals()
+	g.AddFlags(root)
 	root.AddCommand(serveCmd())
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "ERROR:", err)
+	root.AddCommand(cli.Commands(g)...)
+	if cmd, err := root.ExecuteC(); err != nil {
+		// gcloud's shape: ERROR: (gcloud.scheduler.jobs.run) NOT_FOUND: ...
+		fmt.Fprintf(os.Stderr, "ERROR: (%s) %s\n", strings.ReplaceAll(cmd.CommandPath(), " ", "."), err)
 		os.Exit(1)
 	}
 }

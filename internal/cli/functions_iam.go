@@ -1,0 +1,410 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	cfv1 "google.golang.org/api/cloudfunctions/v1"
+	cfv2 "google.golang.org/api/cloudfunctions/v2"
+	runv2 "google.golang.org/api/run/v2"
+)
+
+const (
+	roleFunctionsInvoker = "roles/cloudfunctions.invoker"
+	roleRunInvoker       = "roles/run.invoker"
+	authDocsURL          = "https://cloud.google.com/functions/docs/securing/authenticating#authenticating_function_to_function_calls"
+)
+
+// policyAPI reads and writes one resource's IAM policy through one API: the
+// v1 function paths (1st gen), the v2 function paths (2nd gen), or the
+// Cloud Run service behind a 2nd gen function. get returns the policy in
+// this package's shape; set returns the API's answer, for printing.
+type policyAPI struct {
+	get func(context.Context) (*Policy, error)
+	set func(context.Context, *Policy) (any, error)
+}
+
+func (c *fnClients) v1Policy(resource string) policyAPI {
+	fns := c.v1.Projects.Locations.Functions
+	return policyAPI{
+		get: func(ctx context.Context) (*Policy, error) {
+			p, err := fns.GetIamPolicy(resource).Context(ctx).Do()
+			return converted(p, err)
+		},
+		set: func(ctx context.Context, p *Policy) (any, error) {
+			var cp cfv1.Policy
+			if err := Convert(&cp, p); err != nil {
+				return nil, err
+			}
+			return fns.SetIamPolicy(resource, &cfv1.SetIamPolicyRequest{Policy: &cp}).Context(ctx).Do()
+		},
+	}
+}
+
+func (c *fnClients) v2Policy(resource string) policyAPI {
+	fns := c.v2.Projects.Locations.Functions
+	return policyAPI{
+		get: func(ctx context.Context) (*Policy, error) {
+			p, err := fns.GetIamPolicy(resource).Context(ctx).Do()
+			return converted(p, err)
+		},
+		set: func(ctx context.Context, p *Policy) (any, error) {
+			var cp cfv2.Policy
+			if err := Convert(&cp, p); err != nil {
+				return nil, err
+			}
+			return fns.SetIamPolicy(resource, &cfv2.SetIamPolicyRequest{Policy: &cp}).Context(ctx).Do()
+		},
+	}
+}
+
+func (c *fnClients) runPolicy(service string) policyAPI {
+	svcs := c.run.Projects.Locations.Services
+	return policyAPI{
+		get: func(ctx context.Context) (*Policy, error) {
+			p, err := svcs.GetIamPolicy(service).Context(ctx).Do()
+			return converted(p, err)
+		},
+		set: func(ctx context.Context, p *Policy) (any, error) {
+			var cp runv2.GoogleIamV1Policy
+			if err := Convert(&cp, p); err != nil {
+				return nil, err
+			}
+			return svcs.SetIamPolicy(service, &runv2.GoogleIamV1SetIamPolicyRequest{Policy: &cp}).Context(ctx).Do()
+		},
+	}
+}
+
+func converted(p any, err error) (*Policy, error) {
+	if err != nil {
+		return nil, err
+	}
+	var out Policy
+	if err := Convert(&out, p); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// add is gcloud's read-modify-write of one binding (AddBindingToIamPolicy).
+func (a policyAPI) add(ctx context.Context, member, role string) (any, error) {
+	p, err := a.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.AddBinding(member, role)
+	return a.set(ctx, p)
+}
+
+// remove is gcloud's RemoveBindingFromIamPolicy: an error when the binding
+// is not there.
+func (a policyAPI) remove(ctx context.Context, member, role string) (any, error) {
+	p, err := a.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.RemoveBinding(member, role); err != nil {
+		return nil, err
+	}
+	return a.set(ctx, p)
+}
+
+// removeIfFound removes the binding when it is there. Without it, the
+// policy is left alone (gcloud's RemoveFunctionIamPolicyBindingIfFound, for
+// 1st gen), or written back unchanged when alwaysWrite is set (gcloud's
+// Cloud Run AddOrRemoveIamPolicyBinding).
+func (a policyAPI) removeIfFound(ctx context.Context, member, role string, alwaysWrite bool) (any, error) {
+	p, err := a.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !p.hasBinding(member, role) {
+		if !alwaysWrite {
+			return p, nil
+		}
+	} else if err := p.RemoveBinding(member, role); err != nil {
+		return nil, err
+	}
+	return a.set(ctx, p)
+}
+
+func (p *Policy) hasBinding(member, role string) bool {
+	for _, b := range p.Bindings {
+		if b.Role == role && len(b.Condition) == 0 && slices.Contains(b.Members, member) {
+			return true
+		}
+	}
+	return false
+}
+
+// runPolicyHint tells where the Cloud Run service's policy can be read:
+// gcloud names `gcloud run services get-iam-policy`, which oidcron does not
+// have, so the REST call is given instead.
+func (g *Globals) runPolicyHint(service string) string {
+	return "curl -s " + strings.TrimRight(g.Endpoint, "/") + "/v2/" + service + ":getIamPolicy"
+}
+
+// memberFlags are --member (and --role) of the binding commands.
+type memberFlags struct{ member, role string }
+
+func (m *memberFlags) check(withRole bool) error {
+	var missing []string
+	if m.member == "" {
+		missing = append(missing, "--member")
+	}
+	if withRole && m.role == "" {
+		missing = append(missing, "--role")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("argument %s: Must be specified.", strings.Join(missing, " "))
+	}
+	return nil
+}
+
+// get-iam-policy
+
+func functionsGetIamPolicyCmd(g *Globals) *cobra.Command {
+	f := &fnFlags{}
+	cmd := &cobra.Command{
+		Use:   "get-iam-policy NAME",
+		Short: "Get the IAM policy of a function",
+		Args:  nameArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := f.ref(g, args[0])
+			if err != nil {
+				return err
+			}
+			ctx := ctx(cmd)
+			c, err := g.functionsClients(ctx)
+			if err != nil {
+				return err
+			}
+			t, err := c.lookup(ctx, f, ref)
+			if err != nil {
+				return functionsError(err)
+			}
+			var p any
+			if !t.gen2 {
+				p, err = c.v1.Projects.Locations.Functions.GetIamPolicy(ref.Name()).Context(ctx).Do()
+			} else {
+				fn, ferr := c.function(ctx, t)
+				if ferr != nil {
+					return functionsError(ferr)
+				}
+				g.warn("To view more details about the invoker policy in the underlying Cloud Run Service, please run:\n\n %s\n", g.runPolicyHint(serviceOf(fn)))
+				p, err = c.v2.Projects.Locations.Functions.GetIamPolicy(ref.Name()).Context(ctx).Do()
+			}
+			if err != nil {
+				return functionsError(err)
+			}
+			return g.Print(p, false, "yaml")
+		},
+	}
+	f.add(cmd, "to get the IAM policy of")
+	return cmd
+}
+
+// add-iam-policy-binding, remove-iam-policy-binding
+
+func functionsBindingCmd(g *Globals, add bool) *cobra.Command {
+	f := &fnFlags{}
+	m := &memberFlags{}
+	use, short, verb := "add-iam-policy-binding NAME", "Add an IAM policy binding to a function", "to add the IAM policy binding to"
+	if !add {
+		use, short, verb = "remove-iam-policy-binding NAME", "Remove an IAM policy binding from a function", "to remove the IAM policy binding from"
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long: short + ".\n\n" +
+			"For a 1st gen function this edits the function's policy with the v1 API. For a 2nd gen\n" +
+			"function it edits the function's policy with the v2 API; note that invoking a 2nd gen\n" +
+			"function needs roles/run.invoker on its Cloud Run service (see add-invoker-policy-binding).",
+		Example: "  oidcron functions add-iam-policy-binding FUNCTION --region=us-central1 \\\n" +
+			"    --member=serviceAccount:scheduler-invoker@PROJECT.iam.gserviceaccount.com --role=roles/cloudfunctions.invoker",
+		Args: nameArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := f.ref(g, args[0])
+			if err != nil {
+				return err
+			}
+			if err := m.check(true); err != nil {
+				return err
+			}
+			ctx := ctx(cmd)
+			c, err := g.functionsClients(ctx)
+			if err != nil {
+				return err
+			}
+			t, err := c.lookup(ctx, f, ref)
+			if err != nil {
+				return functionsError(err)
+			}
+			var p any
+			switch {
+			case !t.gen2 && add:
+				p, err = c.v1Policy(ref.Name()).add(ctx, m.member, m.role)
+			case !t.gen2:
+				p, err = c.v1Policy(ref.Name()).remove(ctx, m.member, m.role)
+			case add:
+				p, err = g.addGen2Binding(ctx, c, t, m)
+			default:
+				p, err = g.removeGen2Binding(ctx, c, t, m)
+			}
+			if err != nil {
+				return functionsError(err)
+			}
+			return g.Print(p, false, "yaml")
+		},
+	}
+	f.add(cmd, verb)
+	cmd.Flags().StringVar(&m.member, "member", "", "the principal: user:EMAIL, serviceAccount:EMAIL, group:EMAIL, domain:DOMAIN, allUsers or allAuthenticatedUsers")
+	cmd.Flags().StringVar(&m.role, "role", "", "the role, such as roles/cloudfunctions.invoker")
+	return cmd
+}
+
+// invokerRoleCaveat holds the Cloud Functions roles that, bound on a 2nd gen
+// function, do not let the member invoke it.
+var invokerRoleCaveat = []string{"roles/cloudfunctions.admin", "roles/cloudfunctions.developer", roleFunctionsInvoker}
+
+// addGen2Binding is gcloud's 2nd gen add-iam-policy-binding, with its
+// caveats: roles/run.invoker belongs on the Cloud Run service, and the
+// Cloud Functions roles do not grant invocation of a 2nd gen function.
+func (g *Globals) addGen2Binding(ctx context.Context, c *fnClients, t *fnTarget, m *memberFlags) (any, error) {
+	if t.missing != nil {
+		return nil, t.missing
+	}
+	if m.role == roleRunInvoker {
+		g.warn("The role [roles/run.invoker] cannot be bound to a Cloud Function IAM policy as it is a Cloud Run role. " +
+			"For 2nd gen functions, this role must be granted on the underlying Cloud Run service. " +
+			"This can be done by running the `oidcron functions add-invoker-policy-binding` command.\n")
+		if g.canPrompt() && g.promptContinue(fmt.Sprintf("Would you like to run this command instead and grant [%s] permission to invoke function [%s]", m.member, t.ref.ID), true) {
+			fn, err := c.function(ctx, t)
+			if err != nil {
+				return nil, err
+			}
+			return c.runPolicy(serviceOf(fn)).add(ctx, m.member, roleRunInvoker)
+		}
+	}
+	p, err := c.v2Policy(t.ref.Name()).add(ctx, m.member, m.role)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(invokerRoleCaveat, m.role) {
+		return p, nil
+	}
+	g.warn("The role [%s] was successfully bound to member [%s] but this does not grant the member permission to invoke 2nd gen function [%s]. "+
+		"Instead, the role [roles/run.invoker] must be granted on the underlying Cloud Run service. "+
+		"This can be done by running the `oidcron functions add-invoker-policy-binding` command.\n", m.role, m.member, t.ref.ID)
+	if g.canPrompt() && g.promptContinue(fmt.Sprintf("Would you like to run this command and additionally grant [%s] permission to invoke function [%s]", m.member, t.ref.ID), true) {
+		fn, err := c.function(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := c.runPolicy(serviceOf(fn)).add(ctx, m.member, roleRunInvoker); err != nil {
+			return nil, err
+		}
+		g.Status("The role [roles/run.invoker] was successfully bound to the underlying Cloud Run service. You can view its IAM policy by running:\n%s\n", g.runPolicyHint(serviceOf(fn)))
+		return p, nil
+	}
+	g.Status("Additional information on authenticating function calls can be found at:\n%s", authDocsURL)
+	return p, nil
+}
+
+// removeGen2Binding is gcloud's 2nd gen remove-iam-policy-binding.
+func (g *Globals) removeGen2Binding(ctx context.Context, c *fnClients, t *fnTarget, m *memberFlags) (any, error) {
+	if t.missing != nil {
+		return nil, t.missing
+	}
+	p, err := c.v2Policy(t.ref.Name()).remove(ctx, m.member, m.role)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(invokerRoleCaveat, m.role) {
+		return p, nil
+	}
+	g.warn("The binding between member %[1]s and role %[2]s has been successfully removed. "+
+		"However, to make sure the member %[1]s doesn't have the permission to invoke the 2nd gen function, "+
+		"you need to remove the invoker binding in the underlying Cloud Run service. "+
+		"This can be done by running the following command:\n  oidcron functions remove-invoker-policy-binding %[3]s --member=%[1]s \n",
+		m.member, m.role, t.ref.ID)
+	if g.canPrompt() && g.promptContinue(fmt.Sprintf("Would you like to run this command and additionally deny [%s] permission to invoke function [%s]", m.member, t.ref.ID), true) {
+		fn, err := c.function(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := c.runPolicy(serviceOf(fn)).removeIfFound(ctx, m.member, roleRunInvoker, true); err != nil {
+			return nil, err
+		}
+		g.Status("The role [roles/run.invoker] was successfully removed for member %s in the underlying Cloud Run service. You can view its IAM policy by running:\n%s\n", m.member, g.runPolicyHint(serviceOf(fn)))
+	}
+	return p, nil
+}
+
+// add-invoker-policy-binding, remove-invoker-policy-binding
+
+func functionsInvokerBindingCmd(g *Globals, add bool) *cobra.Command {
+	f := &fnFlags{}
+	m := &memberFlags{}
+	use, short, verb := "add-invoker-policy-binding NAME", "Add an invoker binding to the IAM policy of a function", "to add the invoker binding to"
+	long := "Grants the member the right to invoke the function: roles/cloudfunctions.invoker on the\n" +
+		"function for a 1st gen function, roles/run.invoker on its Cloud Run service for a 2nd gen one."
+	if !add {
+		use, short, verb = "remove-invoker-policy-binding NAME", "Remove an invoker binding from the IAM policy of a function", "to remove the invoker binding from"
+		long = "Removes the member's right to invoke the function: roles/cloudfunctions.invoker on the\n" +
+			"function for a 1st gen function, roles/run.invoker on its Cloud Run service for a 2nd gen one."
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long:  long,
+		Args:  nameArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := f.ref(g, args[0])
+			if err != nil {
+				return err
+			}
+			if err := m.check(false); err != nil {
+				return err
+			}
+			ctx := ctx(cmd)
+			c, err := g.functionsClients(ctx)
+			if err != nil {
+				return err
+			}
+			t, err := c.lookup(ctx, f, ref)
+			if err != nil {
+				return functionsError(err)
+			}
+			var p any
+			if !t.gen2 {
+				pol := c.v1Policy(ref.Name())
+				if add {
+					p, err = pol.add(ctx, m.member, roleFunctionsInvoker)
+				} else {
+					p, err = pol.removeIfFound(ctx, m.member, roleFunctionsInvoker, false)
+				}
+			} else {
+				var fn *cfv2.Function
+				if fn, err = c.function(ctx, t); err == nil {
+					pol := c.runPolicy(serviceOf(fn))
+					if add {
+						p, err = pol.add(ctx, m.member, roleRunInvoker)
+					} else {
+						p, err = pol.removeIfFound(ctx, m.member, roleRunInvoker, true)
+					}
+				}
+			}
+			if err != nil {
+				return functionsError(err)
+			}
+			return g.Print(p, false, "yaml")
+		},
+	}
+	f.add(cmd, verb)
+	cmd.Flags().StringVar(&m.member, "member", "", "the principal: user:EMAIL, serviceAccount:EMAIL, group:EMAIL, domain:DOMAIN, allUsers or allAuthenticatedUsers")
+	return cmd
+}

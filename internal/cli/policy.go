@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+)
+
+// Policy is the IAM policy shape every API here shares on the wire
+// (Resource Manager, IAM admin, Cloud Functions, Cloud Run); each client
+// library has its own struct for it, so the binding commands convert
+// through JSON and edit this one.
+type Policy struct {
+	AuditConfigs json.RawMessage `json:"auditConfigs,omitempty"`
+	Bindings     []*Binding      `json:"bindings,omitempty"`
+	Etag         string          `json:"etag,omitempty"`
+	Version      int64           `json:"version,omitempty"`
+}
+
+// Binding is one role's members, with its optional condition.
+type Binding struct {
+	Condition json.RawMessage `json:"condition,omitempty"`
+	Members   []string        `json:"members,omitempty"`
+	Role      string          `json:"role,omitempty"`
+}
+
+// Convert copies src into dst through their JSON forms (between a client
+// library's Policy and this package's).
+func Convert(dst, src any) error {
+	b, err := json.Marshal(src)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, dst)
+}
+
+// AddBinding adds member to role as gcloud does: to the first binding of
+// that role without a condition, or to a new binding; adding a member that
+// is already there changes nothing.
+func (p *Policy) AddBinding(member, role string) {
+	for _, b := range p.Bindings {
+		if b.Role == role && len(b.Condition) == 0 {
+			if !slices.Contains(b.Members, member) {
+				b.Members = append(b.Members, member)
+			}
+			return
+		}
+	}
+	p.Bindings = append(p.Bindings, &Binding{Role: role, Members: []string{member}})
+}
+
+// ErrBindingNotFound is gcloud's text when a removed binding is not there.
+var ErrBindingNotFound = errors.New("Policy binding with the specified principal, role, and condition not found!")
+
+// RemoveBinding removes member from the unconditional bindings of role,
+// dropping bindings left empty.
+func (p *Policy) RemoveBinding(member, role string) error {
+	found := false
+	kept := p.Bindings[:0]
+	for _, b := range p.Bindings {
+		if b.Role == role && len(b.Condition) == 0 {
+			if i := slices.Index(b.Members, member); i >= 0 {
+				b.Members = slices.Delete(b.Members, i, i+1)
+				found = true
+			}
+			if len(b.Members) == 0 {
+				continue
+			}
+		}
+		kept = append(kept, b)
+	}
+	p.Bindings = kept
+	if !found {
+		return ErrBindingNotFound
+	}
+	return nil
+}
