@@ -29,6 +29,7 @@ import (
 	"github.com/oidcron/oidcron/internal/api/rest"
 	"github.com/oidcron/oidcron/internal/clock"
 	"github.com/oidcron/oidcron/internal/directory"
+	"github.com/oidcron/oidcron/internal/doctor"
 	"github.com/oidcron/oidcron/internal/gateway"
 	"github.com/oidcron/oidcron/internal/iam"
 	"github.com/oidcron/oidcron/internal/identity"
@@ -229,6 +230,8 @@ func (s *Server) apiHandler() (http.Handler, error) {
 	}
 	s.API.HandleV1Projects(mux)
 	s.API.HandleHistory(mux)
+	s.API.HandleDoctor(mux, doctor.New(doctor.Config{Dir: s.Dir, Gateway: s.Gateway, GatewayURL: s.Addrs.GatewayURL, Clock: s.cfg.Clock,
+		Credentials: scheduler.AgentCredentials{Dir: s.Dir, Minter: s.Minter}}))
 	s.API.HandleAppEngine(mux) // gcloud asks it before ListLocations when --location is not given
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
