@@ -108,7 +108,11 @@ func v1Project(p *resourcemanagerpb.Project) *crmv1.Project {
 func v1ProjectFilter(f string) (func(*crmv1.Project) bool, error) {
 	type term struct{ field, pattern string }
 	var terms []term
-	for _, t := range strings.Fields(f) {
+	toks, err := filterTerms(f)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range toks {
 		i := strings.IndexAny(t, ":=")
 		if i <= 0 {
 			return nil, invalid("filter: %q is not FIELD:VALUE or FIELD=VALUE.", t)
@@ -143,4 +147,33 @@ func v1ProjectFilter(f string) (func(*crmv1.Project) bool, error) {
 		}
 		return true
 	}, nil
+}
+
+// filterTerms splits a filter at spaces outside double quotes, so
+// name:"my project" stays one term.
+func filterTerms(f string) ([]string, error) {
+	var terms []string
+	var cur strings.Builder
+	quoted := false
+	for _, r := range f {
+		switch {
+		case r == '"':
+			quoted = !quoted
+			cur.WriteRune(r)
+		case !quoted && (r == ' ' || r == '\t' || r == '\n'):
+			if cur.Len() > 0 {
+				terms = append(terms, cur.String())
+				cur.Reset()
+			}
+		default:
+			cur.WriteRune(r)
+		}
+	}
+	if quoted {
+		return nil, invalid("filter: unbalanced double quote in %q.", f)
+	}
+	if cur.Len() > 0 {
+		terms = append(terms, cur.String())
+	}
+	return terms, nil
 }

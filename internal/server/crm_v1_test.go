@@ -17,7 +17,7 @@ func TestV1ProjectListFilterAndTimes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"alpha-project", "beta-project"} {
-		if _, err := svc.Projects.Create(&crm.Project{ProjectId: id, Labels: map[string]string{"team": id[:4]}}).Do(); err != nil {
+		if _, err := svc.Projects.Create(&crm.Project{ProjectId: id, Name: "The " + id[:4], Labels: map[string]string{"team": id[:4]}}).Do(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -44,6 +44,9 @@ func TestV1ProjectListFilterAndTimes(t *testing.T) {
 	}
 	if got := ids("labels.team=beta lifecycleState:active"); len(got) != 1 || got[0] != "beta-project" {
 		t.Errorf("labels.team=beta: %v", got)
+	}
+	if got := ids(`name:"the beta"`); len(got) != 1 || got[0] != "beta-project" {
+		t.Errorf(`name:"the beta": %v`, got)
 	}
 	if got := ids("id:nothing"); len(got) != 0 {
 		t.Errorf("id:nothing: %v", got)
