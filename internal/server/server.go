@@ -233,6 +233,7 @@ func (s *Server) apiHandler() (http.Handler, error) {
 	s.API.HandleDoctor(mux, doctor.New(doctor.Config{Dir: s.Dir, Gateway: s.Gateway, GatewayURL: s.Addrs.GatewayURL, Clock: s.cfg.Clock,
 		Credentials: scheduler.AgentCredentials{Dir: s.Dir, Minter: s.Minter}}))
 	s.API.HandleAppEngine(mux) // gcloud asks it before ListLocations when --location is not given
+	s.API.HandleTroubleshoot(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
 			g.ServeHTTP(w, r)
