@@ -430,7 +430,7 @@ func v1Function(f *functionspb.Function) *functionsv1.CloudFunction {
 		EntryPoint:          f.GetBuildConfig().GetEntryPoint(),
 		Runtime:             f.GetBuildConfig().GetRuntime(),
 		ServiceAccountEmail: f.GetServiceConfig().GetServiceAccountEmail(),
-		UpdateTime:          f.GetUpdateTime(), VersionId: 1, Labels: f.GetLabels(), EnvironmentVariables: env,
+		UpdateTime:          &timestamppb.Timestamp{Seconds: f.GetUpdateTime().GetSeconds(), Nanos: f.GetUpdateTime().GetNanos() / 1e6 * 1e6}, VersionId: 1, Labels: f.GetLabels(), EnvironmentVariables: env, // v1 shows milliseconds
 	}
 }
 

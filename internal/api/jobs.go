@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -21,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/oidcron/oidcron/internal/api/rest"
 	"github.com/oidcron/oidcron/internal/cron"
 	"github.com/oidcron/oidcron/internal/iam"
 	"github.com/oidcron/oidcron/internal/store"
@@ -461,9 +464,15 @@ func (x *Scheduler) UpdateJob(ctx context.Context, req *schedulerpb.UpdateJobReq
 		return nil, invalid("Invalid mask for Job: %s", bad)
 	}
 	plain, tokenPaths := splitTokenPaths(paths)
+	mergeHeaders := slices.Contains(plain, headersPath)
+	plain = slices.DeleteFunc(plain, func(p string) bool { return p == headersPath })
+	removed := removedHeaders(ctx)
 	out, err := x.s.updateJob(ctx, r, func(next *schedulerpb.Job) (*schedulerpb.Job, error) {
 		before := proto.Clone(next).(*schedulerpb.Job).GetHttpTarget()
 		applyMask(next, in, plain)
+		if mergeHeaders {
+			applyHeaders(next, in.GetHttpTarget().GetHeaders(), removed)
+		}
 		if err := applyTokenMask(next, in.GetHttpTarget(), tokenPaths); err != nil {
 			return nil, err
 		}
@@ -492,6 +501,115 @@ func (x *Scheduler) UpdateJob(ctx context.Context, req *schedulerpb.UpdateJobReq
 	}
 	x.s.log.Info("job updated", "job", out.GetName(), "mask", strings.Join(paths, ","), "by", SubjectFrom(ctx).Member)
 	return out, nil
+}
+
+// Headers under the mask path http_target.headers merge, as gcloud's
+// `scheduler jobs update http` expects: it sends only the headers that
+// --update-headers changes, and a removed header (--remove-headers) as a
+// null value in the REST body; --clear-headers sends the path with no
+// headers at all. So the request's map is merged into the job's (a key
+// replaces the job's header of that name, matched case-insensitively as
+// HTTP does), the keys whose value was null are removed, and a request
+// with neither clears the map. (Google documents none of this; a replace
+// would make --update-headers wipe the other headers.) Defaults the server
+// sets come back as on create: User-Agent always, Content-Type with a body.
+// Over gRPC a map value cannot be null: removing a header there means
+// clearing the map and setting the rest again. A mask naming http_target
+// as a whole replaces the target, headers included.
+
+const headersPath = "http_target.headers"
+
+// removedHeadersKey carries, in a REST call's context, the header names
+// UpdateJob's body hook took out of the body (their values were null).
+type removedHeadersKey struct{}
+
+func removedHeaders(ctx context.Context) []string {
+	v, _ := ctx.Value(removedHeadersKey{}).([]string)
+	return v
+}
+
+// RESTBodyHooks gives the transcoder UpdateJob's hook: protojson refuses
+// null map values, so the null headers are taken out of the body first and
+// their names passed on in the context.
+func (x *Scheduler) RESTBodyHooks() map[string]rest.BodyHook {
+	return map[string]rest.BodyHook{"UpdateJob": stripNullHeaders}
+}
+
+// stripNullHeaders removes the null values of httpTarget.headers (or
+// http_target.headers) from a Job's JSON and records their keys. A body it
+// cannot read is returned as it is, for the transcoder to report.
+func stripNullHeaders(ctx context.Context, body []byte) (context.Context, []byte, error) {
+	var job map[string]json.RawMessage
+	if json.Unmarshal(body, &job) != nil {
+		return ctx, body, nil
+	}
+	var removed []string
+	for _, tk := range []string{"httpTarget", "http_target"} {
+		var target map[string]json.RawMessage
+		if json.Unmarshal(job[tk], &target) != nil || target == nil {
+			continue
+		}
+		var headers map[string]json.RawMessage
+		if json.Unmarshal(target["headers"], &headers) != nil || headers == nil {
+			continue
+		}
+		n := len(removed)
+		for k, v := range headers {
+			if string(bytes.TrimSpace(v)) == "null" {
+				removed = append(removed, k)
+				delete(headers, k)
+			}
+		}
+		if len(removed) == n {
+			continue
+		}
+		var err error
+		if target["headers"], err = json.Marshal(headers); err != nil {
+			return ctx, body, nil
+		}
+		if job[tk], err = json.Marshal(target); err != nil {
+			return ctx, body, nil
+		}
+	}
+	if len(removed) == 0 {
+		return ctx, body, nil
+	}
+	out, err := json.Marshal(job)
+	if err != nil {
+		return ctx, body, nil
+	}
+	slices.Sort(removed)
+	return context.WithValue(ctx, removedHeadersKey{}, removed), out, nil
+}
+
+// applyHeaders merges set into the job's headers and removes the names in
+// remove (both case-insensitively); with neither, it clears them.
+func applyHeaders(job *schedulerpb.Job, set map[string]string, remove []string) {
+	if job.GetHttpTarget() == nil {
+		job.Target = &schedulerpb.Job_HttpTarget{HttpTarget: &schedulerpb.HttpTarget{}}
+	}
+	t := job.GetHttpTarget()
+	if len(set) == 0 && len(remove) == 0 {
+		t.Headers = nil
+		return
+	}
+	if t.Headers == nil {
+		t.Headers = map[string]string{}
+	}
+	drop := func(name string) {
+		for k := range t.Headers {
+			if strings.EqualFold(k, name) {
+				delete(t.Headers, k)
+			}
+		}
+	}
+	for _, k := range remove {
+		drop(k)
+	}
+	for k, v := range set {
+		drop(k)
+		t.Headers[k] = v
+	}
 }
 
 // The token a job sends is a oneof (http_target.authorization_header):

@@ -37,7 +37,7 @@ func authPrintIdentityTokenCmd(g *Globals) *cobra.Command {
 			"A comma-separated list names a delegation chain, the last account being the target.\n\n" +
 			"oidcron keeps no credentials of its own, so --impersonate-service-account is required; the " +
 			"caller is the one of OIDCRON_ACCESS_TOKEN (or the dev user).",
-		Args: iamPositional(),
+		Args: positionalArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if impersonate == "" {
 				return errors.New("argument --impersonate-service-account: Must be specified: oidcron keeps no " +
@@ -47,7 +47,7 @@ func authPrintIdentityTokenCmd(g *Globals) *cobra.Command {
 			for i, a := range chain {
 				chain[i] = strings.TrimSpace(a)
 				if !strings.Contains(chain[i], "@") {
-					return iamInvalidArg("--impersonate-service-account", "%q is not a service account email.", chain[i])
+					return invalidArg("--impersonate-service-account", "%q is not a service account email.", chain[i])
 				}
 			}
 			target := chain[len(chain)-1]
@@ -56,7 +56,7 @@ func authPrintIdentityTokenCmd(g *Globals) *cobra.Command {
 				delegates = append(delegates, saName(d))
 			}
 			if f := cmd.Flag("audiences"); f != nil && f.Changed && audience == "" {
-				return iamInvalidArg("--audiences", "must not be empty.")
+				return invalidArg("--audiences", "must not be empty.")
 			}
 			aud := audience
 			if aud == "" {

@@ -6,14 +6,15 @@
 package cli
 
 import (
-	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"strings"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/api/googleapi"
@@ -40,8 +41,10 @@ type Globals struct {
 	// The streams; tests replace them.
 	In       io.Reader
 	Out, Err io.Writer
-	// Interactive says whether prompts may be asked (gcloud asks only on a
-	// terminal; elsewhere a prompt takes its default, as with --quiet).
+	// Interactive says whether stdin is a terminal (gcloud's IsInteractive).
+	// Prompts read stdin either way; without a terminal, the end of the
+	// input is an error for the prompts that refuse to guess, and the
+	// prompts gcloud asks only when it can (CanPrompt) are not asked.
 	Interactive bool
 	// HTTPClient, when set, carries every request (tests).
 	HTTPClient *http.Client
@@ -163,51 +166,224 @@ func (g *Globals) Print(v any, isList bool, defaultFormat string) error {
 	return gcloudfmt.Print(g.Out, val, isList, defaultFormat, g.Fmt)
 }
 
+// PrintList writes the records of a list command with its default format
+// unless --format says otherwise and, as gcloud's list commands do when
+// no record was printed and no --format was given, "Listed 0 items." on
+// stderr.
+func (g *Globals) PrintList(items any, defaultFormat string) error {
+	return g.printList(items, defaultFormat, nil)
+}
+
+// printList is PrintList with the command's own projection transforms.
+func (g *Globals) printList(items any, defaultFormat string, transforms map[string]gcloudfmt.TransformFunc) error {
+	val, err := gcloudfmt.ToValue(items)
+	if err != nil {
+		return err
+	}
+	opts := g.Fmt
+	if transforms != nil {
+		opts.Transforms = transforms
+	}
+	printed, err := gcloudfmt.Display(g.Out, val, true, defaultFormat, opts)
+	if err != nil {
+		return err
+	}
+	if !printed && g.Fmt.Format == "" {
+		g.Status("Listed 0 items.")
+	}
+	return nil
+}
+
 // Status writes one of gcloud's status lines (stderr), such as
 // "Updated IAM policy for project [p].".
 func (g *Globals) Status(format string, args ...any) {
 	fmt.Fprintf(g.Err, format+"\n", args...)
 }
 
-// Confirm asks gcloud's "Do you want to continue (Y/n)?" after message and
-// reports the answer; --quiet (silently) or a non-interactive input takes
-// def.
-func (g *Globals) Confirm(message string, def bool) (bool, error) {
-	if g.Quiet {
-		return def, nil // as gcloud with prompts disabled: nothing is printed
-	}
-	if message != "" {
-		fmt.Fprintf(g.Err, "%s\n\n", message)
-	}
-	if !g.Interactive {
-		return def, nil
-	}
-	hint := "(Y/n)"
-	if !def {
-		hint = "(y/N)"
-	}
-	r := bufio.NewReader(g.In)
-	for {
-		fmt.Fprintf(g.Err, "Do you want to continue %s?  ", hint)
-		line, err := r.ReadString('\n')
-		ans := strings.ToLower(strings.TrimSpace(line))
-		switch {
-		case ans == "" && err == nil:
-			return def, nil
-		case ans == "y" || ans == "yes":
-			return true, nil
-		case ans == "n" || ans == "no":
-			return false, nil
-		case err != nil:
-			fmt.Fprintln(g.Err)
-			return def, nil
-		}
-		fmt.Fprintln(g.Err, "Please enter 'y' or 'n':")
-	}
+// Prompt is one of gcloud's yes/no questions, with the options of
+// console_io.PromptContinue.
+type Prompt struct {
+	// Message is written first, followed by a blank line.
+	Message string
+	// Question is the prompt string; "Do you want to continue" when empty.
+	// " (Y/n)?  " or " (y/N)?  " is appended to it.
+	Question string
+	// Default is the answer to an empty line, to the end of the input and,
+	// with --quiet, to the prompt itself.
+	Default bool
+	// ThrowIfUnattended makes the end of the input an error (ErrUnattended)
+	// instead of the default when stdin is not a terminal: a script that
+	// gives no answer must say --quiet.
+	ThrowIfUnattended bool
+	// CancelOnNo makes a "no" an error: CancelString, or ErrAborted.
+	CancelOnNo   bool
+	CancelString string
 }
 
 // ErrAborted is gcloud's answer to a declined prompt.
 var ErrAborted = errors.New("Aborted by user.")
+
+// ErrUnattended is gcloud's UnattendedPromptError.
+var ErrUnattended = errors.New("This prompt could not be answered because you are not in an interactive session.  " +
+	"You can re-run the command with the --quiet flag to accept default answers for all prompts.")
+
+// Confirm asks p as gcloud's PromptContinue does. With --quiet it writes
+// nothing and takes the default (a default of no with CancelOnNo is then
+// ErrAborted). Otherwise it writes the message and the question (wrapped
+// at 70 columns), and reads stdin, terminal or not, one line at a time:
+// an empty line or the end of the input takes the default, y/yes and n/no
+// (any case) answer, anything else asks "Please enter 'y' or 'n':  ". A
+// newline ends the prompt, whatever its outcome.
+func (g *Globals) Confirm(p Prompt) (bool, error) {
+	cancel := func() error {
+		if p.CancelString != "" {
+			return errors.New(p.CancelString)
+		}
+		return ErrAborted
+	}
+	if g.Quiet {
+		if !p.Default && p.CancelOnNo {
+			return false, cancel()
+		}
+		return p.Default, nil
+	}
+	var b strings.Builder
+	if p.Message != "" {
+		b.WriteString(wrapText(p.Message) + "\n\n")
+	}
+	q := p.Question
+	if q == "" {
+		q = "Do you want to continue"
+	}
+	if p.Default {
+		q += " (Y/n)?  "
+	} else {
+		q += " (y/N)?  "
+	}
+	b.WriteString(wrapText(q))
+	fmt.Fprint(g.Err, b.String())
+	ans, err := g.answer(p)
+	fmt.Fprintln(g.Err)
+	if err != nil {
+		return false, err
+	}
+	if !ans && p.CancelOnNo {
+		return false, cancel()
+	}
+	return ans, nil
+}
+
+func (g *Globals) answer(p Prompt) (bool, error) {
+	for {
+		line, err := readLine(g.In)
+		switch a := strings.ToLower(strings.TrimSpace(line)); {
+		case line == "" && err == nil:
+			return p.Default, nil
+		case line == "": // the end of the input (or an unreadable one)
+			if p.ThrowIfUnattended && !g.Interactive {
+				return false, ErrUnattended
+			}
+			return p.Default, nil
+		case a == "y" || a == "yes":
+			return true, nil
+		case a == "n" || a == "no":
+			return false, nil
+		}
+		fmt.Fprint(g.Err, "Please enter 'y' or 'n':  ")
+	}
+}
+
+// readLine reads one line of r without its line ending, byte by byte so
+// that nothing meant for a later prompt is buffered away. A last line
+// without a newline is returned with the end of input (io.EOF), which the
+// next call returns alone.
+func readLine(r io.Reader) (string, error) {
+	var b []byte
+	buf := make([]byte, 1)
+	for {
+		n, err := r.Read(buf)
+		if n == 1 {
+			if buf[0] == '\n' {
+				return strings.TrimSuffix(string(b), "\r"), nil
+			}
+			b = append(b, buf[0])
+		}
+		if err != nil {
+			return string(b), err
+		}
+	}
+}
+
+// promptWidth is the width of gcloud's prompt wrapper (Python's
+// textwrap default).
+const promptWidth = 70
+
+// wrapText wraps each line of s as gcloud's prompts do (console_io._DoWrap:
+// a textwrap.TextWrapper of width 70 that keeps whitespace, does not break
+// on hyphens, and breaks words longer than a line).
+func wrapText(s string) string {
+	lines := strings.Split(strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n"), "\n")
+	if n := len(lines); n > 1 && lines[n-1] == "" {
+		lines = lines[:n-1] // splitlines: no empty line after a final newline
+	}
+	for i, l := range lines {
+		lines[i] = wrapLine(expandTabs(l))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// wrapLine is TextWrapper.fill for one line: chunks of whitespace and of
+// non-whitespace, laid greedily onto lines of promptWidth characters.
+func wrapLine(s string) string {
+	var chunks [][]rune // in reverse order, as textwrap keeps them
+	rs := []rune(s)
+	for i := 0; i < len(rs); {
+		j := i + 1
+		for j < len(rs) && unicode.IsSpace(rs[j]) == unicode.IsSpace(rs[i]) {
+			j++
+		}
+		chunks = append([][]rune{rs[i:j]}, chunks...)
+		i = j
+	}
+	var out []string
+	for len(chunks) > 0 {
+		var line []rune
+		for len(chunks) > 0 && len(line)+len(chunks[len(chunks)-1]) <= promptWidth {
+			line = append(line, chunks[len(chunks)-1]...)
+			chunks = chunks[:len(chunks)-1]
+		}
+		if len(chunks) > 0 && len(chunks[len(chunks)-1]) > promptWidth {
+			last := chunks[len(chunks)-1]
+			end := promptWidth - len(line)
+			line = append(line, last[:end]...)
+			chunks[len(chunks)-1] = last[end:]
+		}
+		if len(line) > 0 {
+			out = append(out, string(line))
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// expandTabs is Python's str.expandtabs(8).
+func expandTabs(s string) string {
+	if !strings.Contains(s, "\t") {
+		return s
+	}
+	var b strings.Builder
+	col := 0
+	for _, r := range s {
+		if r == '\t' {
+			n := 8 - col%8
+			b.WriteString(strings.Repeat(" ", n))
+			col += n
+			continue
+		}
+		b.WriteRune(r)
+		col++
+	}
+	return b.String()
+}
 
 // APIError turns a client error into gcloud's message body: for an API
 // error "STATUS: message" (e.g. "NOT_FOUND: Job not found."), as gcloud's
@@ -229,18 +405,12 @@ func APIError(err error) error {
 }
 
 // statusName finds the canonical status ("NOT_FOUND") of an API error: the
-// JSON error's "status" when the client kept it, else from the HTTP code.
+// "status" of Google's JSON error body when there is one, else from the
+// HTTP code.
 func statusName(ge *googleapi.Error) string {
-	if ge.Details != nil || ge.Body != "" {
-		if i := strings.Index(ge.Body, `"status"`); i >= 0 {
-			rest := ge.Body[i+len(`"status"`):]
-			rest = strings.TrimLeft(rest, " :\t\n")
-			if strings.HasPrefix(rest, `"`) {
-				if j := strings.IndexByte(rest[1:], '"'); j >= 0 {
-					return rest[1 : 1+j]
-				}
-			}
-		}
+	var e googleError
+	if json.Unmarshal([]byte(ge.Body), &e) == nil && e.Error.Status != "" {
+		return e.Error.Status
 	}
 	switch ge.Code {
 	case 400:
@@ -269,4 +439,54 @@ func ctx(cmd *cobra.Command) context.Context {
 		return c
 	}
 	return context.Background()
+}
+
+// ---- argument checks shared by the commands ----
+
+// positionalArgs is gcloud's positional-argument check: each name is
+// required, extra arguments are refused.
+func positionalArgs(names ...string) cobra.PositionalArgs {
+	return positionalArgsOpt(len(names), names...)
+}
+
+// positionalArgsOpt is positionalArgs where only the first required names
+// must be given.
+func positionalArgsOpt(required int, names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < required {
+			return fmt.Errorf("argument %s: Must be specified.", strings.Join(names[len(args):required], " "))
+		}
+		if len(args) > len(names) {
+			return fmt.Errorf("unrecognized arguments: %s", strings.Join(args[len(names):], " "))
+		}
+		return nil
+	}
+}
+
+// requireFlags is gcloud's error for required flags left out.
+func requireFlags(cmd *cobra.Command, names ...string) error {
+	var missing []string
+	for _, n := range names {
+		if f := cmd.Flags().Lookup(n); f == nil || !f.Changed {
+			missing = append(missing, "--"+n)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("argument %s: Must be specified.", strings.Join(missing, " "))
+	}
+	return nil
+}
+
+// invalidArg is gcloud's InvalidArgumentException text.
+func invalidArg(name, format string, args ...any) error {
+	return fmt.Errorf("Invalid value for [%s]: %s", name, fmt.Sprintf(format, args...))
+}
+
+// pageSize is the page size gcloud's list pager asks for: its batch
+// size, or --limit when smaller (and no --filter needs more records).
+func (g *Globals) pageSize(batch int64) int64 {
+	if g.Fmt.Limit > 0 && int64(g.Fmt.Limit) < batch && g.Fmt.Filter == "" {
+		return int64(g.Fmt.Limit)
+	}
+	return batch
 }

@@ -1,11 +1,8 @@
 package cli
 
 import (
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
-	"strings"
+	"net/url"
 
 	"github.com/spf13/cobra"
 
@@ -37,7 +34,10 @@ func doctorJobCmd(g *Globals) *cobra.Command {
 			"the chain (the job, its schedule, the target, the token, its account, the Cloud Scheduler service\n" +
 			"agent, the audience, the invoker permission, the gateway's verdict), each PASS, FAIL, WARN or SKIP\n" +
 			"with its cause, the oidcron commands that fix a broken link, and the predicted outcome.\n" +
-			"--probe also runs the job once and compares its recorded attempt with the prediction.\n" +
+			"It shows only what you may read: a link that needs what you may not see is SKIP with\n" +
+			"\"cannot judge: you lack PERMISSION on RESOURCE\".\n" +
+			"--probe also runs the job once (it needs cloudscheduler.jobs.run) and compares its recorded\n" +
+			"attempt with the prediction.\n" +
 			"--format json (or yaml, value(...)) prints the report for machines.",
 		Args: schedulerJobArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -49,29 +49,14 @@ func doctorJobCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			method, u := http.MethodGet, strings.TrimRight(g.Endpoint, "/")+"/oidcron/v1/"+ref.Name()+":diagnose"
+			// A probe runs the job, so it is a POST; a diagnosis alone is a GET.
+			method, query := http.MethodGet, url.Values(nil)
 			if probe {
-				method, u = http.MethodPost, u+"?probe=true"
-			}
-			req, err := http.NewRequestWithContext(s.ctx, method, u, nil)
-			if err != nil {
-				return err
-			}
-			resp, err := g.HTTP().Do(req)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
-			if err != nil {
-				return err
-			}
-			if resp.StatusCode != http.StatusOK {
-				return oidcronAPIError(resp.StatusCode, body)
+				method, query = http.MethodPost, url.Values{"probe": {"true"}}
 			}
 			var rep doctor.Report
-			if err := json.Unmarshal(body, &rep); err != nil {
-				return fmt.Errorf("reading the diagnosis: %v", err)
+			if err := g.oidcronCall(s.ctx, method, "/oidcron/v1/"+ref.Name()+":diagnose", query, &rep); err != nil {
+				return err
 			}
 			if g.Fmt.Format == "" {
 				return rep.WriteText(g.Out)

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
 
 	"github.com/oidcron/oidcron/internal/clock"
 	"github.com/oidcron/oidcron/internal/doctor"
@@ -140,6 +143,36 @@ type doctorCase struct {
 	fail      []string
 	warn      []string
 	predicted string // prefix of the Predicted line
+	account   string // the account id the fixes give the job, when they give one
+}
+
+// setAccount rewrites the job's token as stored: the API refuses an account
+// of another project (as Google does), but a job from before the rule has
+// one.
+func (w *doctorWorld) setAccount(oauth bool, email string) {
+	w.e.t.Helper()
+	ctx := context.Background()
+	name := "projects/" + w.p + "/locations/us-central1/jobs/j"
+	rec, err := w.e.s.Store.GetJob(ctx, name)
+	if err != nil {
+		w.e.t.Fatal(err)
+	}
+	t := rec.Job.GetHttpTarget()
+	if oauth {
+		t.AuthorizationHeader = &schedulerpb.HttpTarget_OauthToken{OauthToken: &schedulerpb.OAuthToken{ServiceAccountEmail: email}}
+	} else {
+		t.AuthorizationHeader = &schedulerpb.HttpTarget_OidcToken{OidcToken: &schedulerpb.OidcToken{ServiceAccountEmail: email, Audience: t.GetOidcToken().GetAudience()}}
+	}
+	if err := w.e.s.Store.UpdateJob(ctx, rec, rec.Version); err != nil {
+		w.e.t.Fatal(err)
+	}
+}
+
+// away sets up a second project beside w's, with its own scheduler-invoker,
+// and returns that account's email.
+func (w *doctorWorld) away() string {
+	a := newDoctorWorld(w.e, w.p+"-away", w.up, false)
+	return a.sa
 }
 
 var doctorCases = []doctorCase{
@@ -218,8 +251,12 @@ var doctorCases = []doctorCase{
 		name: "roles/cloudfunctions.invoker on a 2nd gen function",
 		gen2: true,
 		setup: func(w *doctorWorld) {
+			// Without a terminal, gcloud's add-iam-policy-binding also grants
+			// roles/run.invoker on the service (its prompt's default); take
+			// that back to leave the classic mistake alone.
 			w.e.ok("functions", "add-iam-policy-binding", "hello", "--region=us-central1", "--project="+w.p,
 				"--member=serviceAccount:"+w.sa, "--role=roles/cloudfunctions.invoker")
+			w.e.ok("functions", "remove-invoker-policy-binding", "hello", "--region=us-central1", "--project="+w.p, "--member=serviceAccount:"+w.sa)
 			w.job("--uri="+w.url, "--oidc-service-account-email="+w.sa, "--oidc-token-audience="+w.url)
 		},
 		fail:      []string{"invoker", "gateway"},
@@ -254,6 +291,61 @@ var doctorCases = []doctorCase{
 		},
 		fail:      []string{"service-agent"},
 		predicted: "Predicted: PERMISSION_DENIED, no request sent",
+	},
+	{
+		name: "an account holding invoke through a broad role is not the one suggested",
+		setup: func(w *doctorWorld) {
+			w.e.ok("iam", "service-accounts", "create", "deployer", "--project="+w.p)
+			w.e.ok("projects", "add-iam-policy-binding", w.p, "--member=serviceAccount:deployer@"+w.p+".iam.gserviceaccount.com", "--role=roles/editor")
+			w.job("--uri=" + w.url)
+		},
+		fail:      []string{"token", "gateway"},
+		predicted: "Predicted: 403 PERMISSION_DENIED",
+		account:   "scheduler-invoker",
+	},
+	{
+		name: "an account granted the invoker role is the one suggested",
+		setup: func(w *doctorWorld) {
+			w.e.ok("iam", "service-accounts", "create", "runner", "--project="+w.p)
+			w.e.ok("functions", "add-invoker-policy-binding", "hello", "--region=us-central1", "--member=serviceAccount:runner@"+w.p+".iam.gserviceaccount.com", "--project="+w.p)
+			w.job("--uri=" + w.url)
+		},
+		fail:      []string{"token", "gateway"},
+		predicted: "Predicted: 403 PERMISSION_DENIED",
+		account:   "runner",
+	},
+	{
+		name: "an account from another project",
+		setup: func(w *doctorWorld) {
+			other := w.away()
+			w.grantInvoker()
+			w.job("--uri="+w.url, "--oidc-service-account-email="+w.sa, "--oidc-token-audience="+w.url)
+			w.setAccount(false, other)
+		},
+		fail:      []string{"service-account", "service-agent"},
+		predicted: "Predicted: PERMISSION_DENIED, no request sent",
+		account:   "scheduler-invoker",
+	},
+	{
+		name: "an OAuth token of an account from another project",
+		setup: func(w *doctorWorld) {
+			other := w.away()
+			w.job("--uri="+w.url, "--oauth-service-account-email="+w.sa)
+			w.setAccount(true, other)
+		},
+		fail:      []string{"token", "service-account", "service-agent"},
+		predicted: "Predicted: PERMISSION_DENIED, no request sent",
+		account:   "scheduler-invoker",
+	},
+	{
+		name: "an account that is no service account",
+		setup: func(w *doctorWorld) {
+			w.job("--uri="+w.url, "--oidc-service-account-email="+w.sa, "--oidc-token-audience="+w.url)
+			w.setAccount(false, "someone@example.com")
+		},
+		fail:      []string{"service-account"},
+		predicted: "Predicted: PERMISSION_DENIED, no request sent",
+		account:   "scheduler-invoker",
 	},
 	{
 		name: "paused job",
@@ -291,6 +383,17 @@ func TestDoctorFixCommandsRepair(t *testing.T) {
 			fixes := doctorFixes(out)
 			if len(fixes) == 0 {
 				t.Fatalf("no fix printed\n%s", out)
+			}
+			if c.account != "" {
+				for _, f := range fixes {
+					if a, ok := strings.CutPrefix(f, "oidcron scheduler jobs update http j "); ok &&
+						!strings.Contains(a, "-service-account-email="+c.account+"@"+w.p+".iam.gserviceaccount.com") {
+						t.Errorf("the fix gives the job another account than %s: %s", c.account, f)
+					}
+					if strings.Contains(f, "--role=roles/cloudscheduler.serviceAgent") && !strings.Contains(f, "add-iam-policy-binding "+w.p+" ") {
+						t.Errorf("a grant to the service agent in another project: %s", f)
+					}
+				}
 			}
 			for _, f := range fixes {
 				words := shellWords(t, f)
@@ -376,6 +479,50 @@ func TestDoctorExternalTarget(t *testing.T) {
 		!strings.Contains(out, "\nPASS  service-agent ") ||
 		!strings.Contains(out, "\nPredicted: unknown (the target is not hosted by oidcron; the job's token can be minted, and its answer is the target's own)\n") {
 		t.Fatalf("%s", out)
+	}
+}
+
+// A job calling an external target with the OAuth token of an account of
+// another project: the fix swaps in an account of the job's project and
+// keeps the token's kind.
+func TestDoctorForeignAccountExternalTarget(t *testing.T) {
+	e := doctorStart(t)
+	w := newDoctorWorld(e, "extfor", doctorUpstream(t), false)
+	w.job("--uri="+w.up+"/hook", "--oauth-service-account-email="+w.sa)
+	w.setAccount(true, w.away())
+	out := w.doctor()
+	want := "oidcron scheduler jobs update http j --location=us-central1 --project=extfor --oauth-service-account-email=" + w.sa
+	if got := doctorLines(out, "FAIL"); !slices.Equal(got, []string{"service-account", "service-agent"}) || !slices.Equal(doctorFixes(out), []string{want}) {
+		t.Fatalf("FAIL %q, fixes %q, want [%s]\n%s", got, doctorFixes(out), want, out)
+	}
+	e.ok(shellWords(t, want)[1:]...)
+	r := w.report()
+	for _, ch := range r.Checks {
+		if ch.Result == doctor.Fail || ch.Result == doctor.Warn {
+			t.Errorf("after the fix: %s %s: %s", ch.Result, ch.ID, ch.Detail)
+		}
+	}
+	if r.Prediction.Outcome != doctor.Unknown {
+		t.Errorf("after the fix: predicted %+v", r.Prediction)
+	}
+}
+
+// The doctor's GET never runs the job: ?probe=true is for POST (--probe).
+func TestDoctorProbeNeedsPOST(t *testing.T) {
+	e := doctorStart(t)
+	w := newDoctorWorld(e, "getprobe", doctorUpstream(t), false)
+	w.job("--uri=" + w.url)
+	resp, err := http.Get(e.api + "/oidcron/v1/projects/getprobe/locations/us-central1/jobs/j:diagnose?probe=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(b), "POST") {
+		t.Fatalf("GET ?probe=true: %d %s", resp.StatusCode, b)
+	}
+	if hist := e.ok("scheduler", "jobs", "executions", "j", "--location=us-central1", "--project=getprobe", "--format=value(httpStatus)"); hist != "" {
+		t.Fatalf("the job ran: %q", hist)
 	}
 }
 

@@ -243,53 +243,15 @@ func (g *Globals) warn(format string, args ...any) {
 // --quiet.
 func (g *Globals) canPrompt() bool { return g.Interactive && !g.Quiet }
 
-// promptContinue is gcloud's PromptContinue with its own prompt string:
-// "PROMPT (y/N)?  ". Without a terminal, or with --quiet, it takes def.
-func (g *Globals) promptContinue(prompt string, def bool) bool {
+// ask is PromptContinue with its own question, for the prompts gcloud
+// asks only when it can prompt (console_io.CanPrompt: a terminal, no
+// --quiet); otherwise it is not asked, and nothing it offers is done.
+func (g *Globals) ask(question string, def bool) bool {
 	if !g.canPrompt() {
-		return def
+		return false
 	}
-	hint := " (Y/n)?  "
-	if !def {
-		hint = " (y/N)?  "
-	}
-	in := g.In
-	for {
-		fmt.Fprint(g.Err, prompt+hint)
-		line, err := readLine(in)
-		ans := strings.ToLower(strings.TrimSpace(line))
-		switch {
-		case ans == "" && err == nil:
-			return def
-		case ans == "y" || ans == "yes":
-			return true
-		case ans == "n" || ans == "no":
-			return false
-		case err != nil:
-			fmt.Fprintln(g.Err)
-			return def
-		}
-		fmt.Fprintln(g.Err, "Please enter 'y' or 'n':")
-	}
-}
-
-// readLine reads one line byte by byte, so that no input meant for a later
-// prompt is buffered away.
-func readLine(r interface{ Read([]byte) (int, error) }) (string, error) {
-	var b strings.Builder
-	buf := make([]byte, 1)
-	for {
-		n, err := r.Read(buf)
-		if n == 1 {
-			if buf[0] == '\n' {
-				return b.String(), nil
-			}
-			b.WriteByte(buf[0])
-		}
-		if err != nil {
-			return b.String(), err
-		}
-	}
+	ok, _ := g.Confirm(Prompt{Question: question, Default: def}) // no option that errs
+	return ok
 }
 
 // wait waits for a Cloud Functions v2 operation to finish, as gcloud's
@@ -418,31 +380,19 @@ func functionsListCmd(g *Globals) *cobra.Command {
 					return APIError(err)
 				}
 			}
-			if len(out) == 0 {
-				g.Status("Listed 0 items.")
-				return nil
-			}
-			return g.functionsPrint(out, true, functionsListFormat)
+			return g.printList(out, functionsListFormat, fnTransforms)
 		},
 	}
 	cmd.Flags().StringSliceVar(&regions, "regions", []string{"-"}, "regions containing functions to list (default: all)")
 	return cmd
 }
 
-// functionsPrint is g.Print with gcloud's functions transforms (state(),
-// trigger(), generation()) available to the format.
-func (g *Globals) functionsPrint(v any, isList bool, defaultFormat string) error {
-	val, err := gcloudfmt.ToValue(v)
-	if err != nil {
-		return err
-	}
-	opts := g.Fmt
-	opts.Transforms = map[string]gcloudfmt.TransformFunc{
-		"state":      fnTransformState,
-		"trigger":    fnTransformTrigger,
-		"generation": fnTransformGeneration,
-	}
-	return gcloudfmt.Print(g.Out, val, isList, defaultFormat, opts)
+// fnTransforms are gcloud's functions transforms (state(), trigger(),
+// generation()), available to the list format.
+var fnTransforms = map[string]gcloudfmt.TransformFunc{
+	"state":      fnTransformState,
+	"trigger":    fnTransformTrigger,
+	"generation": fnTransformGeneration,
 }
 
 // The transforms of gcloud's api_lib/functions/transforms.py, on a function
@@ -563,7 +513,9 @@ func functionsDeleteCmd(g *Globals) *cobra.Command {
 			if t.gen2 {
 				gen = "2nd gen"
 			}
-			ok, err := g.Confirm(fmt.Sprintf("%s function [%s] will be deleted.", gen, ref.Name()), true)
+			// gcloud's PromptContinue(message) with no options: no answer
+			// (the end of the input) takes the default, yes.
+			ok, err := g.Confirm(Prompt{Message: fmt.Sprintf("%s function [%s] will be deleted.", gen, ref.Name()), Default: true})
 			if err != nil {
 				return err
 			}

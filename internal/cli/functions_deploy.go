@@ -133,7 +133,7 @@ func (d *deploy) create(ctx context.Context, c *fnClients, gen2 bool) error {
 	if d.setAllow != nil {
 		allow = *d.setAllow
 	} else {
-		allow = g.promptContinue(fmt.Sprintf("Allow unauthenticated invocations of new function [%s]?", d.name), false)
+		allow = g.ask(fmt.Sprintf("Allow unauthenticated invocations of new function [%s]?", d.name), false)
 	}
 	env := "GEN_1"
 	if gen2 {

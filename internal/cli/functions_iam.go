@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -18,18 +19,16 @@ const (
 	authDocsURL          = "https://cloud.google.com/functions/docs/securing/authenticating#authenticating_function_to_function_calls"
 )
 
-// policyAPI reads and writes one resource's IAM policy through one API: the
-// v1 function paths (1st gen), the v2 function paths (2nd gen), or the
-// Cloud Run service behind a 2nd gen function. get returns the policy in
-// this package's shape; set returns the API's answer, for printing.
-type policyAPI struct {
-	get func(context.Context) (*Policy, error)
-	set func(context.Context, *Policy) (any, error)
-}
+// The function commands' policies, through one API each: the v1 function
+// paths (1st gen), the v2 function paths (2nd gen), or the Cloud Run
+// service behind a 2nd gen function. gcloud's function commands write the
+// policy back with the version they read (keepVersion), unlike the
+// project and service account commands, which force version 3.
 
 func (c *fnClients) v1Policy(resource string) policyAPI {
 	fns := c.v1.Projects.Locations.Functions
 	return policyAPI{
+		keepVersion: true,
 		get: func(ctx context.Context) (*Policy, error) {
 			p, err := fns.GetIamPolicy(resource).Context(ctx).Do()
 			return converted(p, err)
@@ -47,6 +46,7 @@ func (c *fnClients) v1Policy(resource string) policyAPI {
 func (c *fnClients) v2Policy(resource string) policyAPI {
 	fns := c.v2.Projects.Locations.Functions
 	return policyAPI{
+		keepVersion: true,
 		get: func(ctx context.Context) (*Policy, error) {
 			p, err := fns.GetIamPolicy(resource).Context(ctx).Do()
 			return converted(p, err)
@@ -64,6 +64,7 @@ func (c *fnClients) v2Policy(resource string) policyAPI {
 func (c *fnClients) runPolicy(service string) policyAPI {
 	svcs := c.run.Projects.Locations.Services
 	return policyAPI{
+		keepVersion: true,
 		get: func(ctx context.Context) (*Policy, error) {
 			p, err := svcs.GetIamPolicy(service).Context(ctx).Do()
 			return converted(p, err)
@@ -78,66 +79,45 @@ func (c *fnClients) runPolicy(service string) policyAPI {
 	}
 }
 
-func converted(p any, err error) (*Policy, error) {
-	if err != nil {
-		return nil, err
-	}
-	var out Policy
-	if err := Convert(&out, p); err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
-// add is gcloud's read-modify-write of one binding (AddBindingToIamPolicy).
+// add is gcloud's AddBindingToIamPolicy in a read-modify-write.
 func (a policyAPI) add(ctx context.Context, member, role string) (any, error) {
-	p, err := a.get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p.AddBinding(member, role)
-	return a.set(ctx, p)
+	return a.edit(ctx, func(p *Policy) error {
+		p.AddBinding(member, role)
+		return nil
+	})
 }
 
 // remove is gcloud's RemoveBindingFromIamPolicy: an error when the binding
 // is not there.
 func (a policyAPI) remove(ctx context.Context, member, role string) (any, error) {
-	p, err := a.get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.RemoveBinding(member, role); err != nil {
-		return nil, err
-	}
-	return a.set(ctx, p)
+	return a.edit(ctx, func(p *Policy) error { return p.RemoveBinding(member, role) })
 }
+
+// errNoChange stops an edit that has nothing to write.
+var errNoChange = errors.New("no change")
 
 // removeIfFound removes the binding when it is there. Without it, the
-// policy is left alone (gcloud's RemoveFunctionIamPolicyBindingIfFound, for
-// 1st gen), or written back unchanged when alwaysWrite is set (gcloud's
-// Cloud Run AddOrRemoveIamPolicyBinding).
+// policy is left alone and returned as read (gcloud's
+// RemoveFunctionIamPolicyBindingIfFound, for 1st gen), or written back
+// unchanged when alwaysWrite is set (gcloud's Cloud Run
+// AddOrRemoveIamPolicyBinding).
 func (a policyAPI) removeIfFound(ctx context.Context, member, role string, alwaysWrite bool) (any, error) {
-	p, err := a.get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if !p.hasBinding(member, role) {
-		if !alwaysWrite {
-			return p, nil
+	var read *Policy
+	out, err := a.edit(ctx, func(p *Policy) error {
+		err := p.RemoveBinding(member, role)
+		switch {
+		case !errors.Is(err, ErrBindingNotFound):
+			return err
+		case alwaysWrite:
+			return nil
 		}
-	} else if err := p.RemoveBinding(member, role); err != nil {
-		return nil, err
+		read = p
+		return errNoChange
+	})
+	if errors.Is(err, errNoChange) {
+		return read, nil
 	}
-	return a.set(ctx, p)
-}
-
-func (p *Policy) hasBinding(member, role string) bool {
-	for _, b := range p.Bindings {
-		if b.Role == role && len(b.Condition) == 0 && slices.Contains(b.Members, member) {
-			return true
-		}
-	}
-	return false
+	return out, err
 }
 
 // runPolicyHint tells where the Cloud Run service's policy can be read:
@@ -145,23 +125,6 @@ func (p *Policy) hasBinding(member, role string) bool {
 // have, so the REST call is given instead.
 func (g *Globals) runPolicyHint(service string) string {
 	return "curl -s " + strings.TrimRight(g.Endpoint, "/") + "/v2/" + service + ":getIamPolicy"
-}
-
-// memberFlags are --member (and --role) of the binding commands.
-type memberFlags struct{ member, role string }
-
-func (m *memberFlags) check(withRole bool) error {
-	var missing []string
-	if m.member == "" {
-		missing = append(missing, "--member")
-	}
-	if withRole && m.role == "" {
-		missing = append(missing, "--role")
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("argument %s: Must be specified.", strings.Join(missing, " "))
-	}
-	return nil
 }
 
 // get-iam-policy
@@ -211,7 +174,7 @@ func functionsGetIamPolicyCmd(g *Globals) *cobra.Command {
 
 func functionsBindingCmd(g *Globals, add bool) *cobra.Command {
 	f := &fnFlags{}
-	m := &memberFlags{}
+	var member, role string
 	use, short, verb := "add-iam-policy-binding NAME", "Add an IAM policy binding to a function", "to add the IAM policy binding to"
 	if !add {
 		use, short, verb = "remove-iam-policy-binding NAME", "Remove an IAM policy binding from a function", "to remove the IAM policy binding from"
@@ -231,9 +194,11 @@ func functionsBindingCmd(g *Globals, add bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := m.check(true); err != nil {
+			mem, err := checkBinding(cmd, member, role)
+			if err != nil {
 				return err
 			}
+			m := &fnBinding{member: mem, role: role}
 			ctx := ctx(cmd)
 			c, err := g.functionsClients(ctx)
 			if err != nil {
@@ -261,10 +226,12 @@ func functionsBindingCmd(g *Globals, add bool) *cobra.Command {
 		},
 	}
 	f.add(cmd, verb)
-	cmd.Flags().StringVar(&m.member, "member", "", "the principal: user:EMAIL, serviceAccount:EMAIL, group:EMAIL, domain:DOMAIN, allUsers or allAuthenticatedUsers")
-	cmd.Flags().StringVar(&m.role, "role", "", "the role, such as roles/cloudfunctions.invoker")
+	bindingFlags(cmd, &member, &role, add)
 	return cmd
 }
+
+// fnBinding is a checked --member and --role.
+type fnBinding struct{ member, role string }
 
 // invokerRoleCaveat holds the Cloud Functions roles that, bound on a 2nd gen
 // function, do not let the member invoke it.
@@ -273,7 +240,7 @@ var invokerRoleCaveat = []string{"roles/cloudfunctions.admin", "roles/cloudfunct
 // addGen2Binding is gcloud's 2nd gen add-iam-policy-binding, with its
 // caveats: roles/run.invoker belongs on the Cloud Run service, and the
 // Cloud Functions roles do not grant invocation of a 2nd gen function.
-func (g *Globals) addGen2Binding(ctx context.Context, c *fnClients, t *fnTarget, m *memberFlags) (any, error) {
+func (g *Globals) addGen2Binding(ctx context.Context, c *fnClients, t *fnTarget, m *fnBinding) (any, error) {
 	if t.missing != nil {
 		return nil, t.missing
 	}
@@ -281,7 +248,7 @@ func (g *Globals) addGen2Binding(ctx context.Context, c *fnClients, t *fnTarget,
 		g.warn("The role [roles/run.invoker] cannot be bound to a Cloud Function IAM policy as it is a Cloud Run role. " +
 			"For 2nd gen functions, this role must be granted on the underlying Cloud Run service. " +
 			"This can be done by running the `oidcron functions add-invoker-policy-binding` command.\n")
-		if g.canPrompt() && g.promptContinue(fmt.Sprintf("Would you like to run this command instead and grant [%s] permission to invoke function [%s]", m.member, t.ref.ID), true) {
+		if g.ask(fmt.Sprintf("Would you like to run this command instead and grant [%s] permission to invoke function [%s]", m.member, t.ref.ID), true) {
 			fn, err := c.function(ctx, t)
 			if err != nil {
 				return nil, err
@@ -299,7 +266,7 @@ func (g *Globals) addGen2Binding(ctx context.Context, c *fnClients, t *fnTarget,
 	g.warn("The role [%s] was successfully bound to member [%s] but this does not grant the member permission to invoke 2nd gen function [%s]. "+
 		"Instead, the role [roles/run.invoker] must be granted on the underlying Cloud Run service. "+
 		"This can be done by running the `oidcron functions add-invoker-policy-binding` command.\n", m.role, m.member, t.ref.ID)
-	if g.canPrompt() && g.promptContinue(fmt.Sprintf("Would you like to run this command and additionally grant [%s] permission to invoke function [%s]", m.member, t.ref.ID), true) {
+	if g.ask(fmt.Sprintf("Would you like to run this command and additionally grant [%s] permission to invoke function [%s]", m.member, t.ref.ID), true) {
 		fn, err := c.function(ctx, t)
 		if err != nil {
 			return nil, err
@@ -315,7 +282,7 @@ func (g *Globals) addGen2Binding(ctx context.Context, c *fnClients, t *fnTarget,
 }
 
 // removeGen2Binding is gcloud's 2nd gen remove-iam-policy-binding.
-func (g *Globals) removeGen2Binding(ctx context.Context, c *fnClients, t *fnTarget, m *memberFlags) (any, error) {
+func (g *Globals) removeGen2Binding(ctx context.Context, c *fnClients, t *fnTarget, m *fnBinding) (any, error) {
 	if t.missing != nil {
 		return nil, t.missing
 	}
@@ -331,7 +298,7 @@ func (g *Globals) removeGen2Binding(ctx context.Context, c *fnClients, t *fnTarg
 		"you need to remove the invoker binding in the underlying Cloud Run service. "+
 		"This can be done by running the following command:\n  oidcron functions remove-invoker-policy-binding %[3]s --member=%[1]s \n",
 		m.member, m.role, t.ref.ID)
-	if g.canPrompt() && g.promptContinue(fmt.Sprintf("Would you like to run this command and additionally deny [%s] permission to invoke function [%s]", m.member, t.ref.ID), true) {
+	if g.ask(fmt.Sprintf("Would you like to run this command and additionally deny [%s] permission to invoke function [%s]", m.member, t.ref.ID), true) {
 		fn, err := c.function(ctx, t)
 		if err != nil {
 			return nil, err
@@ -348,7 +315,7 @@ func (g *Globals) removeGen2Binding(ctx context.Context, c *fnClients, t *fnTarg
 
 func functionsInvokerBindingCmd(g *Globals, add bool) *cobra.Command {
 	f := &fnFlags{}
-	m := &memberFlags{}
+	var member string
 	use, short, verb := "add-invoker-policy-binding NAME", "Add an invoker binding to the IAM policy of a function", "to add the invoker binding to"
 	long := "Grants the member the right to invoke the function: roles/cloudfunctions.invoker on the\n" +
 		"function for a 1st gen function, roles/run.invoker on its Cloud Run service for a 2nd gen one."
@@ -367,7 +334,8 @@ func functionsInvokerBindingCmd(g *Globals, add bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := m.check(false); err != nil {
+			m, err := checkMember(cmd, member)
+			if err != nil {
 				return err
 			}
 			ctx := ctx(cmd)
@@ -383,18 +351,18 @@ func functionsInvokerBindingCmd(g *Globals, add bool) *cobra.Command {
 			if !t.gen2 {
 				pol := c.v1Policy(ref.Name())
 				if add {
-					p, err = pol.add(ctx, m.member, roleFunctionsInvoker)
+					p, err = pol.add(ctx, m, roleFunctionsInvoker)
 				} else {
-					p, err = pol.removeIfFound(ctx, m.member, roleFunctionsInvoker, false)
+					p, err = pol.removeIfFound(ctx, m, roleFunctionsInvoker, false)
 				}
 			} else {
 				var fn *cfv2.Function
 				if fn, err = c.function(ctx, t); err == nil {
 					pol := c.runPolicy(serviceOf(fn))
 					if add {
-						p, err = pol.add(ctx, m.member, roleRunInvoker)
+						p, err = pol.add(ctx, m, roleRunInvoker)
 					} else {
-						p, err = pol.removeIfFound(ctx, m.member, roleRunInvoker, true)
+						p, err = pol.removeIfFound(ctx, m, roleRunInvoker, true)
 					}
 				}
 			}
@@ -405,6 +373,6 @@ func functionsInvokerBindingCmd(g *Globals, add bool) *cobra.Command {
 		},
 	}
 	f.add(cmd, verb)
-	cmd.Flags().StringVar(&m.member, "member", "", "the principal: user:EMAIL, serviceAccount:EMAIL, group:EMAIL, domain:DOMAIN, allUsers or allAuthenticatedUsers")
+	bindingFlags(cmd, &member, nil, add)
 	return cmd
 }

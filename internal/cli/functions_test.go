@@ -45,9 +45,14 @@ func startFunctions(t *testing.T) *fnEnv {
 type fnRecorder struct {
 	mu   sync.Mutex
 	reqs []string
+	// before, when set, runs before each request is sent.
+	before func(*http.Request)
 }
 
 func (rec *fnRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	if rec.before != nil {
+		rec.before(r)
+	}
 	line := r.Method + " " + r.URL.Path
 	if q := r.URL.Query(); q.Get("functionId") != "" || q.Get("updateMask") != "" {
 		q.Del("alt")
@@ -411,7 +416,7 @@ func TestFunctionsGen2(t *testing.T) {
 	if r.code != nil {
 		t.Fatal(r.code)
 	}
-	sameText(t, "run.invoker prompt", r.err, runWarning+"Would you like to run this command instead and grant [serviceAccount:"+sa+"] permission to invoke function [hello2] (Y/n)?  ")
+	sameText(t, "run.invoker prompt", r.err, runWarning+"Would you like to run this command instead and grant \n[serviceAccount:"+sa+"] \npermission to invoke function [hello2] (Y/n)?  \n")
 	policyYAML(t, r.out, "roles/run.invoker", "serviceAccount:"+sa)
 	if code, _ := e.invoke("hello2", token); code != 200 {
 		t.Fatalf("granted on the service through the prompt: %d", code)
@@ -423,6 +428,67 @@ func TestFunctionsGen2(t *testing.T) {
 		"functions", "deploy", "one", "--region=us-central1", "--gen2")
 }
 
+// The binding commands share the other groups' checks and read-modify-write:
+// --member is validated and lower-cased before any request, and a
+// concurrent change (409) restarts the cycle without losing either change.
+func TestFunctionsBindingSharedChecks(t *testing.T) {
+	const roleInvoker = "roles/cloudfunctions.invoker"
+	e := startFunctions(t)
+	e.must("functions", "deploy", "hello", "--region=us-central1", "--upstream="+e.upstream)
+	sa := e.account("scheduler-invoker")
+	e.rec.take()
+
+	r := e.fn("", false, "functions", "add-iam-policy-binding", "hello", "--region=us-central1", "--member=scheduler-invoker", "--role="+roleInvoker)
+	if r.code == nil || !strings.HasPrefix(r.code.Error(), "Invalid value for [--member]: ") {
+		t.Fatalf("a member without a type: %v", r.code)
+	}
+	r = e.fn("", false, "functions", "add-invoker-policy-binding", "hello", "--region=us-central1", "--member=user:")
+	if r.code == nil || !strings.HasPrefix(r.code.Error(), "Invalid value for [--member]: ") {
+		t.Fatalf("an empty email: %v", r.code)
+	}
+	if reqs := e.rec.take(); len(reqs) != 0 {
+		t.Fatalf("a bad --member sent %v", reqs)
+	}
+
+	// Another member is granted between the read and the write.
+	raced, sets := false, 0
+	e.rec.before = func(r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, ":setIamPolicy") {
+			return
+		}
+		sets++
+		if !raced {
+			raced = true
+			e.must("functions", "add-iam-policy-binding", "hello", "--region=us-central1", "--member=user:racer@example.com", "--role="+roleInvoker)
+		}
+	}
+	upper := "serviceAccount:" + strings.ToUpper(sa[:1]) + sa[1:]
+	r = e.must("functions", "add-iam-policy-binding", "hello", "--region=us-central1", "--member="+upper, "--role="+roleInvoker)
+	e.rec.before = nil
+	if sets != 3 { // the racer's, the refused one, the retried one
+		t.Errorf("%d setIamPolicy calls, want 3", sets)
+	}
+	policyYAML(t, r.out, roleInvoker, "serviceAccount:"+sa, "user:racer@example.com")
+	// Removing with other letter cases finds the binding.
+	r = e.must("functions", "remove-iam-policy-binding", "hello", "--region=us-central1", "--member="+upper, "--role="+roleInvoker)
+	policyYAML(t, r.out, roleInvoker, "user:racer@example.com")
+	r = e.must("functions", "remove-invoker-policy-binding", "hello", "--region=us-central1", "--member=user:Racer@Example.com")
+	if strings.Contains(r.out, "racer") {
+		t.Fatalf("remove-invoker-policy-binding left the member:\n%s", r.out)
+	}
+}
+
+// The v1 API shows a function's updateTime in milliseconds, the v2 API in
+// nanoseconds.
+func TestFunctionsUpdateTimePrecision(t *testing.T) {
+	e := startFunctions(t)
+	e.must("functions", "deploy", "hello", "--region=us-central1", "--upstream="+e.upstream)
+	v1 := strings.TrimSpace(e.must("functions", "describe", "hello", "--region=us-central1", "--no-gen2", "--format=value(updateTime)").out)
+	if !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$`).MatchString(v1) {
+		t.Fatalf("v1 updateTime %q: want milliseconds", v1)
+	}
+}
+
 // deploy on an existing function updates its upstream; the prompt for a
 // new function on a terminal; list and delete.
 func TestFunctionsDeployListDelete(t *testing.T) {
@@ -431,7 +497,7 @@ func TestFunctionsDeployListDelete(t *testing.T) {
 	if r.code != nil {
 		t.Fatal(r.code)
 	}
-	sameText(t, "prompt", r.err, "Allow unauthenticated invocations of new function [pub]? (y/N)?  ")
+	sameText(t, "prompt", r.err, "Allow unauthenticated invocations of new function [pub]? (y/N)?  \n")
 	if code, _ := e.invoke("pub", ""); code != 200 {
 		t.Fatalf("answered yes: %d", code)
 	}
@@ -439,7 +505,7 @@ func TestFunctionsDeployListDelete(t *testing.T) {
 	if r.code != nil {
 		t.Fatal(r.code)
 	}
-	sameText(t, "prompt default", r.err, "Allow unauthenticated invocations of new function [priv]? (y/N)?  ")
+	sameText(t, "prompt default", r.err, "Allow unauthenticated invocations of new function [priv]? (y/N)?  \n")
 	if code, _ := e.invoke("priv", ""); code != 403 {
 		t.Fatalf("default no: %d", code)
 	}
@@ -477,13 +543,17 @@ func TestFunctionsDeployListDelete(t *testing.T) {
 	sameText(t, "list filter", r.out, "priv\tACTIVE\n")
 
 	r = e.must("functions", "delete", "pub", "--region=us-central1")
-	sameText(t, "delete", r.err, "1st gen function [projects/demo/locations/us-central1/functions/pub] will be deleted.\n\n"+
-		"Deleted [projects/demo/locations/us-central1/functions/pub].\n")
+	sameText(t, "delete", r.err, "1st gen function [projects/demo/locations/us-central1/functions/pub] \nwill be deleted.\n\n"+
+		"Do you want to continue (Y/n)?  \nDeleted [projects/demo/locations/us-central1/functions/pub].\n")
 	r = e.fn("n\n", true, "functions", "delete", "priv", "--region=us-central1")
 	if r.code == nil || r.code.Error() != "Deletion aborted by user." {
 		t.Fatalf("declined: %v", r.code)
 	}
-	sameText(t, "delete prompt", r.err, "2nd gen function [projects/demo/locations/us-central1/functions/priv] will be deleted.\n\nDo you want to continue (Y/n)?  ")
+	sameText(t, "delete prompt", r.err, "2nd gen function [projects/demo/locations/us-central1/functions/priv] \nwill be deleted.\n\nDo you want to continue (Y/n)?  \n")
+	r = e.fn("n\n", false, "functions", "delete", "priv", "--region=us-central1") // echo n |: the same
+	if r.code == nil || r.code.Error() != "Deletion aborted by user." {
+		t.Fatalf("declined without a terminal: %v", r.code)
+	}
 	e.must("functions", "delete", "projects/demo/locations/us-central1/functions/priv", "--quiet")
 	r = e.must("functions", "list")
 	sameText(t, "list after delete", r.out+"|"+r.err, "|Listed 0 items.\n")
@@ -522,7 +592,8 @@ func TestFunctionsErrors(t *testing.T) {
 		"functions", "add-invoker-policy-binding", "nope", "--region=us-central1", "--member=allUsers")
 	r := e.fails("ResponseError: status=[404], code=[Not Found], message=[Resource 'projects/demo/locations/us-central1/functions/nope' was not found]",
 		"functions", "delete", "nope", "--region=us-central1")
-	sameText(t, "delete of a missing function", r.err, "2nd gen function [projects/demo/locations/us-central1/functions/nope] will be deleted.\n\n")
+	sameText(t, "delete of a missing function", r.err, "2nd gen function [projects/demo/locations/us-central1/functions/nope] \nwill be deleted.\n\n"+
+		"Do you want to continue (Y/n)?  \n")
 	// With --no-gen2 the v1 API answers, with its own words.
 	e.fails("ResponseError: status=[404], code=[Not Found], message=[Function nope in region us-central1 in project demo does not exist]",
 		"functions", "describe", "nope", "--region=us-central1", "--no-gen2")

@@ -1,10 +1,12 @@
 package cli_test
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/oidcron/oidcron/internal/cli"
 	"github.com/oidcron/oidcron/internal/server"
 )
 
@@ -81,13 +83,22 @@ func TestIAMServiceAccountsLifecycle(t *testing.T) {
 	}
 	iamSame(t, "enable", r.out+r.err, "Enabled service account ["+inv+"].\n")
 
-	// delete: the prompt (answered by default without a terminal), then gcloud's line.
+	// delete: the prompt reads stdin, terminal or not (gcloud's
+	// PromptContinue with cancel_on_no): "n" aborts, the end of the input
+	// takes the default; then gcloud's line.
 	uid := strings.TrimSpace(e.ok("iam", "service-accounts", "describe", bak, "--format=value(uniqueId)"))
+	prompt := "You are about to delete service account \n[" + bak + "]\n\nDo you want to continue (Y/n)?  \n"
+	r = e.run("n\n", "iam", "service-accounts", "delete", bak)
+	if !errors.Is(r.code, cli.ErrAborted) {
+		t.Fatalf("declined delete: %v", r.code)
+	}
+	iamSame(t, "declined delete", r.out+r.err, prompt)
+	e.ok("iam", "service-accounts", "describe", bak)
 	r = e.run("", "iam", "service-accounts", "delete", bak)
 	if r.code != nil {
 		t.Fatalf("delete: %v", r.code)
 	}
-	iamSame(t, "delete", r.out+r.err, "You are about to delete service account ["+bak+"].\n\ndeleted service account ["+bak+"]\n")
+	iamSame(t, "delete", r.out+r.err, prompt+"deleted service account ["+bak+"]\n")
 	r = e.run("", "iam", "service-accounts", "describe", bak)
 	if r.code == nil || !strings.HasPrefix(r.code.Error(), "PERMISSION_DENIED: ") && !strings.HasPrefix(r.code.Error(), "NOT_FOUND: ") {
 		t.Errorf("describe deleted: %v", r.code)

@@ -1,19 +1,26 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
-func TestIAMParseYAML(t *testing.T) {
+// Policy files as gcloud writes them and people edit them: block and flow
+// style, comments, quoting, folded and literal scalars, and anchors.
+func TestReadPolicyFileYAML(t *testing.T) {
+	dir := t.TempDir()
+	cond := func(expr, title, desc string) json.RawMessage {
+		b, _ := json.Marshal(map[string]string{"expression": expr, "title": title, "description": desc})
+		return b
+	}
 	for _, c := range []struct {
 		name, src string
-		want      any
+		want      Policy
 	}{
 		{"gcloud policy", `bindings:
 - members:
@@ -28,16 +35,11 @@ func TestIAMParseYAML(t *testing.T) {
   role: roles/viewer
 etag: BwWWja0YfJA=
 version: 3
-`, map[string]any{
-			"bindings": []any{
-				map[string]any{"members": []any{"serviceAccount:service-123@gcp-sa-cloudscheduler.iam.gserviceaccount.com"}, "role": "roles/cloudscheduler.serviceAgent"},
-				map[string]any{
-					"condition": map[string]any{"description": "Expires at midnight", "expression": `request.time < timestamp("2030-01-01T00:00:00Z")`, "title": "expires"},
-					"members":   []any{"user:alice@example.com"}, "role": "roles/viewer",
-				},
-			},
-			"etag": "BwWWja0YfJA=", "version": "3",
-		}},
+`, Policy{Etag: "BwWWja0YfJA=", Version: 3, Bindings: []*Binding{
+			{Role: "roles/cloudscheduler.serviceAgent", Members: []string{"serviceAccount:service-123@gcp-sa-cloudscheduler.iam.gserviceaccount.com"}},
+			{Role: "roles/viewer", Members: []string{"user:alice@example.com"},
+				Condition: cond(`request.time < timestamp("2030-01-01T00:00:00Z")`, "expires", "Expires at midnight")},
+		}}},
 		{"document marker, comments, quotes, flow", `--- # a policy
 # owners first
 bindings:
@@ -45,57 +47,69 @@ bindings:
     members: ["user:a@example.com", user:b@example.com]
   - {role: roles/viewer, members: [user:c@example.com]}
 etag: "ACAB"
-auditConfigs: []
-`, map[string]any{
-			"bindings": []any{
-				map[string]any{"role": "roles/owner", "members": []any{"user:a@example.com", "user:b@example.com"}},
-				map[string]any{"role": "roles/viewer", "members": []any{"user:c@example.com"}},
-			},
-			"etag": "ACAB", "auditConfigs": []any{},
-		}},
-		{"folded plain and block scalars", `condition:
-  expression: request.time < timestamp("2030-01-01T00:00:00Z") &&
-    resource.name.startsWith("projects/p")
-  description: >-
-    one
-    two
-  title: |
-    line 1
-    line 2
-empty:
-nothing: ~
-`, map[string]any{
-			"condition": map[string]any{
-				"expression":  `request.time < timestamp("2030-01-01T00:00:00Z") && resource.name.startsWith("projects/p")`,
-				"description": "one two", "title": "line 1\nline 2\n",
-			},
-			"empty": nil, "nothing": nil,
-		}},
-		{"escapes", `a: "tab\there \"q\" \u00e9"
-b: 'it''s'
-"c d": x: y
-`, map[string]any{"a": "tab\there \"q\" é", "b": "it's", "c d": "x: y"}},
+version: "1"
+`, Policy{Etag: "ACAB", Version: 1, Bindings: []*Binding{
+			{Role: "roles/owner", Members: []string{"user:a@example.com", "user:b@example.com"}},
+			{Role: "roles/viewer", Members: []string{"user:c@example.com"}},
+		}}},
+		{"folded and literal scalars", `bindings:
+- role: roles/viewer
+  members: [user:a@example.com]
+  condition:
+    expression: request.time < timestamp("2030-01-01T00:00:00Z") &&
+      resource.name.startsWith("projects/p")
+    description: >-
+      one
+      two
+    title: |
+      line 1
+      line 2
+`, Policy{Bindings: []*Binding{{Role: "roles/viewer", Members: []string{"user:a@example.com"},
+			Condition: cond(`request.time < timestamp("2030-01-01T00:00:00Z") && resource.name.startsWith("projects/p")`, "line 1\nline 2\n", "one two")}}}},
+		{"anchors and a multi-line flow sequence", `bindings:
+- role: roles/viewer
+  members: &team [
+    user:a@example.com,
+    "user:b@example.com"
+  ]
+- role: roles/run.invoker
+  members: *team
+`, Policy{Bindings: []*Binding{
+			{Role: "roles/viewer", Members: []string{"user:a@example.com", "user:b@example.com"}},
+			{Role: "roles/run.invoker", Members: []string{"user:a@example.com", "user:b@example.com"}},
+		}}},
 	} {
-		got, err := iamParseYAML(c.src)
+		f := filepath.Join(dir, "p.yaml")
+		if err := os.WriteFile(f, []byte(c.src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := readPolicyFile(f)
 		if err != nil {
 			t.Errorf("%s: %v", c.name, err)
 			continue
 		}
-		if !reflect.DeepEqual(got, c.want) {
-			t.Errorf("%s:\n got %#v\nwant %#v", c.name, got, c.want)
+		gj, _ := json.Marshal(got)
+		wj, _ := json.Marshal(c.want)
+		if string(gj) != string(wj) {
+			t.Errorf("%s:\n got %s\nwant %s", c.name, gj, wj)
 		}
 	}
 	for _, bad := range []string{
-		"a: 1\na: 2\n",
-		"a:\n  - x\n    y: z\n  bad\n",
-		"a: \"unterminated\n",
-		"a: [x, y\n",
-		"a: *alias\n",
+		"etag: ACAB\netag: ACAB\n",
+		"bindings:\n  - role: x\n    members: y\n  bad\n",
+		"etag: \"unterminated\n",
+		"bindings: [x, y\n",
+		"bindings: *alias\n",
 		"",
-		"a: 1\n  b: 2\n",
+		"etag: ACAB\n  version: 2\n",
+		"- a list\n",
 	} {
-		if v, err := iamParseYAML(bad); err == nil {
-			t.Errorf("%q parsed as %#v", bad, v)
+		f := filepath.Join(dir, "bad.yaml")
+		if err := os.WriteFile(f, []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if p, _, err := readPolicyFile(f); err == nil || !strings.HasPrefix(err.Error(), "Policy file ["+f+"] is not a properly formatted YAML or JSON policy file. ") {
+			t.Errorf("%q: policy %+v, error %v", bad, p, err)
 		}
 	}
 }
@@ -104,7 +118,7 @@ func TestIAMReadPolicyFile(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "p.yaml")
 	os.WriteFile(f, []byte("version: 3\netag: BwWWja0YfJA=\nbindings:\n- role: roles/viewer\n  members:\n  - user:a@example.com\n"), 0o600)
-	p, mask, err := iamReadPolicyFile(f)
+	p, mask, err := readPolicyFile(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,11 +129,11 @@ func TestIAMReadPolicyFile(t *testing.T) {
 		t.Errorf("mask %v", mask)
 	}
 	os.WriteFile(f, []byte(`{"bindings": [{"role": "roles/viewer", "members": ["user:a@example.com"]}], "version": 1}`), 0o600)
-	if p, mask, err = iamReadPolicyFile(f); err != nil || p.Version != 1 || strings.Join(mask, ",") != "bindings,version" {
+	if p, mask, err = readPolicyFile(f); err != nil || p.Version != 1 || strings.Join(mask, ",") != "bindings,version" {
 		t.Errorf("json: %+v %v %v", p, mask, err)
 	}
 	os.WriteFile(f, []byte("version: three\n"), 0o600)
-	if _, _, err := iamReadPolicyFile(f); err == nil || !strings.Contains(err.Error(), `version: "three" is not an integer.`) {
+	if _, _, err := readPolicyFile(f); err == nil || !strings.Contains(err.Error(), `version: "three" is not an integer.`) {
 		t.Errorf("bad version: %v", err)
 	}
 }

@@ -15,6 +15,9 @@ func TestPolicyBindings(t *testing.T) {
 	p.AddBinding("user:c@x.com", "roles/viewer") // already there: no change
 	p.AddBinding("user:d@x.com", "roles/editor") // only a conditional binding: a new one
 	want := [][]string{{"user:a@x.com", "user:c@x.com"}, {"user:b@x.com"}, {"user:d@x.com"}}
+	if len(p.Bindings) != len(want) {
+		t.Fatalf("%d bindings, want %d", len(p.Bindings), len(want))
+	}
 	for i, b := range p.Bindings {
 		if !reflect.DeepEqual(b.Members, want[i]) {
 			t.Errorf("binding %d members = %v, want %v", i, b.Members, want[i])

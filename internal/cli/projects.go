@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,7 +87,7 @@ func projectsCreateCmd(g *Globals) *cobra.Command {
 		Long: "Creates a new project with the given project ID.\n\n" + projectIDDescription +
 			"\n\nThe caller becomes the project's owner. With --require-auth, only principals allowed " +
 			"resourcemanager.projects.create on the installation (the admin token) may create projects.",
-		Args: iamPositionalOpt(0, "PROJECT_ID"),
+		Args: positionalArgsOpt(0, "PROJECT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := ""
 			if len(args) == 1 {
@@ -97,7 +98,7 @@ func projectsCreateCmd(g *Globals) *cobra.Command {
 			}
 			if id == "" && name != "" {
 				if cand := projectsIDFromName(name, time.Now()); cand != "" {
-					ok, err := iamPrompt(g, "No project id provided.", fmt.Sprintf("Use [%s] as project id", cand), true, true)
+					ok, err := g.Confirm(Prompt{Message: "No project id provided.", Question: fmt.Sprintf("Use [%s] as project id", cand), Default: true, ThrowIfUnattended: true})
 					if err != nil {
 						return err
 					}
@@ -176,7 +177,7 @@ func projectsDescribeCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "describe PROJECT_ID_OR_NUMBER",
 		Short: "Show metadata for a project",
-		Args:  iamPositional("PROJECT_ID_OR_NUMBER"),
+		Args:  positionalArgs("PROJECT_ID_OR_NUMBER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			crm, err := crmClient(cmd, g)
 			if err != nil {
@@ -199,7 +200,7 @@ func projectsListCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List the projects the caller may get",
-		Args:  iamPositional(),
+		Args:  positionalArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			crm, err := crmClient(cmd, g)
 			if err != nil {
@@ -208,7 +209,7 @@ func projectsListCmd(g *Globals) *cobra.Command {
 			// As gcloud: active projects only, unless the filter asks
 			// about lifecycleState.
 			activeOnly := !strings.Contains(g.Fmt.Filter, "lifecycleState")
-			call := crm.Projects.List().PageSize(iamPageSize(g, 500))
+			call := crm.Projects.List().PageSize(g.pageSize(500))
 			if activeOnly {
 				call = call.Filter("lifecycleState:ACTIVE")
 			}
@@ -226,7 +227,7 @@ func projectsListCmd(g *Globals) *cobra.Command {
 				return APIError(err)
 			}
 			sort.SliceStable(projects, func(i, j int) bool { return projects[i].ProjectId < projects[j].ProjectId })
-			return iamPrintList(g, projects, len(projects), projectsListFormat)
+			return g.PrintList(projects, projectsListFormat)
 		},
 	}
 }
@@ -244,7 +245,7 @@ func projectsGetIamPolicyCmd(g *Globals) *cobra.Command {
 		Long: "Prints the project's IAM policy. Like gcloud's, the output takes --flatten, --filter " +
 			"and --format, e.g.\n\n  oidcron projects get-iam-policy P --flatten=\"bindings[].members\" " +
 			"--format='table(bindings.role, bindings.members)'",
-		Args: iamPositional("PROJECT_ID_OR_NUMBER"),
+		Args: positionalArgs("PROJECT_ID_OR_NUMBER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			crm, err := crmClient(cmd, g)
 			if err != nil {
@@ -266,21 +267,20 @@ func projectsSetIamPolicyCmd(g *Globals) *cobra.Command {
 		Long: "Replaces the project's IAM policy with the one in POLICY_FILE (JSON or YAML; the output of " +
 			"get-iam-policy is a valid file). Keep its etag: the change is then refused if the policy " +
 			"changed since it was read.",
-		Args: iamPositional("PROJECT_ID", "POLICY_FILE"),
+		Args: positionalArgs("PROJECT_ID", "POLICY_FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			project, file := args[0], args[1]
-			p, mask, err := iamReadPolicyFile(file)
+			p, mask, err := readPolicyFile(file)
 			if err != nil {
 				return err
 			}
 			if p.Etag == "" {
-				ok, err := iamPrompt(g, `The specified policy does not contain an "etag" field identifying a specific version to replace. `+
-					`Changing a policy without an "etag" can overwrite concurrent policy changes.`, "Replace existing policy", true, false)
-				if err != nil {
+				if _, err := g.Confirm(Prompt{
+					Message: `The specified policy does not contain an "etag" field identifying a specific version to replace. ` +
+						`Changing a policy without an "etag" can overwrite concurrent policy changes.`,
+					Question: "Replace existing policy", Default: true, CancelOnNo: true,
+				}); err != nil {
 					return err
-				}
-				if !ok {
-					return ErrAborted
 				}
 			}
 			updateMask := strings.Join(mask, ",")
@@ -318,10 +318,10 @@ func projectsBindingCmd(g *Globals, add bool) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   use + " PROJECT_ID --member=PRINCIPAL --role=ROLE",
 		Short: short,
-		Args:  iamPositional("PROJECT_ID"),
+		Args:  positionalArgs("PROJECT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			project := args[0]
-			m, err := iamCheckBinding(cmd, member, role)
+			m, err := checkBinding(cmd, member, role)
 			if err != nil {
 				return err
 			}
@@ -329,36 +329,30 @@ func projectsBindingCmd(g *Globals, add bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out, err := iamEditPolicy(ctx(cmd),
-				func() (*Policy, error) {
-					cp, err := projectsGetPolicy(cmd, crm, project)
-					if err != nil {
-						return nil, err
-					}
-					var p Policy
-					return &p, Convert(&p, cp)
-				},
-				func(p *Policy) (any, error) {
+			api := policyAPI{
+				get: func(context.Context) (*Policy, error) { return converted(projectsGetPolicy(cmd, crm, project)) },
+				set: func(c context.Context, p *Policy) (any, error) {
 					var cp crmv1.Policy
 					if err := Convert(&cp, p); err != nil {
 						return nil, err
 					}
-					return crm.Projects.SetIamPolicy(project, &crmv1.SetIamPolicyRequest{Policy: &cp}).Context(ctx(cmd)).Do()
+					return crm.Projects.SetIamPolicy(project, &crmv1.SetIamPolicyRequest{Policy: &cp}).Context(c).Do()
 				},
-				func(p *Policy) error {
-					if add {
-						p.AddBinding(m, role)
-						return nil
-					}
-					return p.RemoveBinding(m, role)
-				})
+			}
+			out, err := api.edit(ctx(cmd), func(p *Policy) error {
+				if add {
+					p.AddBinding(m, role)
+					return nil
+				}
+				return p.RemoveBinding(m, role)
+			})
 			if err != nil {
-				return err
+				return APIError(err)
 			}
 			g.Status("Updated IAM policy for project [%s].", project)
 			return g.Print(out, false, "yaml")
 		},
 	}
-	iamBindingFlags(cmd, &member, &role, add)
+	bindingFlags(cmd, &member, &role, add)
 	return cmd
 }

@@ -262,8 +262,10 @@ func TestProjectsSetIamPolicy(t *testing.T) {
 	if r.code != nil {
 		t.Fatalf("set-iam-policy json: %v", r.code)
 	}
-	iamSame(t, "set json stderr", r.err, `The specified policy does not contain an "etag" field identifying a specific version to replace. `+
-		`Changing a policy without an "etag" can overwrite concurrent policy changes.`+"\n\n"+
+	iamSame(t, "set json stderr", r.err, "The specified policy does not contain an \"etag\" field identifying a \n"+
+		"specific version to replace. Changing a policy without an \"etag\" can \n"+
+		"overwrite concurrent policy changes.\n\n"+
+		"Replace existing policy (Y/n)?  \n"+
 		"Updated IAM policy for project [demo-project].\n")
 	out := e.ok("projects", "get-iam-policy", "demo-project", "--flatten=bindings[].members", "--format=value(bindings.role,bindings.members)")
 	iamSame(t, "policy after json", out, "roles/editor\tuser:carol@example.com\nroles/owner\tuser:dev@oidcron.local\n")
@@ -325,7 +327,7 @@ func TestProjectsCreateDescribeList(t *testing.T) {
 	iamFails(t, e, "Missing required argument [PROJECT_ID]: an id or a name must be provided for the new project", "projects", "create")
 	iamFails(t, e, "argument --labels: Bad syntax for dict arg: [team].", "projects", "create", "my-project-2", "--labels=env=dev,team")
 	// Only a name: gcloud proposes an id, which needs an answer.
-	iamFails(t, e, "This prompt could not be answered because you are not in an interactive session. "+
+	iamFails(t, e, "This prompt could not be answered because you are not in an interactive session.  "+
 		"You can re-run the command with the --quiet flag to accept default answers for all prompts.",
 		"projects", "create", "--name=Happy Project")
 	r = e.run("", "projects", "create", "--name=Happy Project", "--quiet")

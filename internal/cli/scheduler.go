@@ -172,18 +172,6 @@ func schedFirstLabel(labels map[string]string) string {
 	return labels[keys[0]]
 }
 
-// schedulerPrintList prints a list command's records and, when there are
-// none, gcloud's "Listed 0 items." status line.
-func schedulerPrintList(g *Globals, items any, n int, format string) error {
-	if err := g.Print(items, true, format); err != nil {
-		return err
-	}
-	if n == 0 {
-		g.Status("Listed 0 items.")
-	}
-	return nil
-}
-
 // addLocationFlag adds gcloud's --location to a job command.
 func addLocationFlag(cmd *cobra.Command, v *string) {
 	cmd.Flags().StringVar(v, "location", "", "location of the job; defaults to the project's App Engine app location")
@@ -242,7 +230,7 @@ func schedulerListCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return APIError(err)
 			}
-			return schedulerPrintList(g, jobs, len(jobs), schedulerJobListFormat)
+			return g.PrintList(jobs, schedulerJobListFormat)
 		},
 	}
 	cmd.Flags().StringVar(&location, "location", "", "location of the jobs; defaults to the project's App Engine app location")
@@ -264,12 +252,13 @@ func schedulerDeleteCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ok, err := g.Confirm(fmt.Sprintf("You are about to delete job [%s]", ref.ID), true)
-			if err != nil {
+			// gcloud's declarative delete: a "no", or no answer from a
+			// script, deletes nothing.
+			if _, err := g.Confirm(Prompt{
+				Message: fmt.Sprintf("You are about to delete job [%s]", ref.ID), Default: true,
+				ThrowIfUnattended: true, CancelOnNo: true,
+			}); err != nil {
 				return err
-			}
-			if !ok {
-				return ErrAborted
 			}
 			if _, err := s.svc.Projects.Locations.Jobs.Delete(ref.Name()).Context(s.ctx).Do(); err != nil {
 				return APIError(err)
@@ -357,7 +346,7 @@ func schedulerLocationsListCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return APIError(err)
 			}
-			return schedulerPrintList(g, locs, len(locs), schedulerLocationListFormat)
+			return g.PrintList(locs, schedulerLocationListFormat)
 		},
 	}
 }

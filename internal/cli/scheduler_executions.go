@@ -1,14 +1,10 @@
 package cli
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -75,62 +71,19 @@ func schedulerExecutionsCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			u := strings.TrimRight(g.Endpoint, "/") + "/oidcron/v1/" + ref.Name() + "/attempts"
-			if len(q) > 0 {
-				u += "?" + q.Encode()
-			}
-			req, err := http.NewRequestWithContext(s.ctx, http.MethodGet, u, nil)
-			if err != nil {
-				return err
-			}
-			resp, err := g.HTTP().Do(req)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
-			if err != nil {
-				return err
-			}
-			if resp.StatusCode != http.StatusOK {
-				return oidcronAPIError(resp.StatusCode, body)
-			}
 			var out struct {
 				Attempts []schedulerAttempt `json:"attempts"`
 			}
-			if err := json.Unmarshal(body, &out); err != nil {
-				return fmt.Errorf("reading the attempt history: %v", err)
+			if err := g.oidcronCall(s.ctx, http.MethodGet, "/oidcron/v1/"+ref.Name()+"/attempts", q, &out); err != nil {
+				return err
 			}
 			if out.Attempts == nil {
 				out.Attempts = []schedulerAttempt{}
 			}
-			return schedulerPrintList(g, out.Attempts, len(out.Attempts), schedulerExecutionsFormat)
+			return g.PrintList(out.Attempts, schedulerExecutionsFormat)
 		},
 	}
 	addLocationFlag(cmd, &location)
 	cmd.Flags().StringVar(&before, "before", "", "list only attempts that started before this RFC 3339 time (to page back)")
 	return cmd
-}
-
-// oidcronAPIError reads a Google-shaped error reply of oidcron's own
-// endpoints ({"error":{"code","message","status"}}) as gcloud shows one:
-// "STATUS: message".
-func oidcronAPIError(code int, body []byte) error {
-	var e struct {
-		Error struct {
-			Message string `json:"message"`
-			Status  string `json:"status"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
-		if e.Error.Status != "" {
-			return fmt.Errorf("%s: %s", e.Error.Status, e.Error.Message)
-		}
-		return errors.New(e.Error.Message)
-	}
-	msg := strings.TrimSpace(string(body))
-	if msg == "" {
-		msg = http.StatusText(code)
-	}
-	return fmt.Errorf("HTTP %d: %s", code, msg)
 }

@@ -151,19 +151,6 @@ func schedulerUpdateHTTPCmd(g *Globals) *cobra.Command {
 				return err
 			}
 			job.Name = ref.Name()
-			if fs.Changed("update-headers") || fs.Changed("remove-headers") {
-				// The mask replaces the whole header map: start from the
-				// job's own so the headers not named survive.
-				cur, err := s.svc.Projects.Locations.Jobs.Get(ref.Name()).Context(s.ctx).Do()
-				if err != nil {
-					return APIError(err)
-				}
-				h, err := f.mergedHeaders(cur)
-				if err != nil {
-					return err
-				}
-				job.HttpTarget.Headers = h
-			}
 			out, err := s.svc.Projects.Locations.Jobs.Patch(ref.Name(), job).UpdateMask(strings.Join(mask, ",")).Context(s.ctx).Do()
 			if err != nil {
 				return APIError(err)
@@ -379,11 +366,18 @@ func (f *schedHTTPJobFlags) updateJob(fs *pflag.FlagSet) (*cloudscheduler.Job, [
 		}
 	}
 	given("clear-headers", "httpTarget.headers")
-	given("update-headers", "httpTarget.headers")
-	given("remove-headers", "httpTarget.headers")
-	if fs.Changed("update-headers") {
-		if _, err := schedDictFlag("update-headers", f.updateHeaders); err != nil {
+	// gcloud's SetHTTPRequestUpdateHeaders: only the changes, each removed
+	// header as a null value (the server merges them into the job's);
+	// --clear-headers sends the mask alone.
+	if given("update-headers", "httpTarget.headers") {
+		if t.Headers, err = schedDictFlag("update-headers", f.updateHeaders); err != nil {
 			return nil, nil, err
+		}
+	}
+	if given("remove-headers", "httpTarget.headers") {
+		t.ForceSendFields = append(t.ForceSendFields, "Headers")
+		for _, k := range f.removeHeaders {
+			t.NullFields = append(t.NullFields, "Headers."+k)
 		}
 	}
 	if given("message-body", "httpTarget.body") || given("message-body-from-file", "httpTarget.body") {
@@ -408,42 +402,9 @@ func (f *schedHTTPJobFlags) updateJob(fs *pflag.FlagSet) (*cloudscheduler.Job, [
 	if len(rc.ForceSendFields) > 0 || rc.MaxRetryDuration != "" || rc.MinBackoffDuration != "" || rc.MaxBackoffDuration != "" {
 		job.RetryConfig = rc
 	}
-	// The target is always there: --update-headers fills its headers later.
-	job.HttpTarget = t
+	job.HttpTarget = t // always there, as in gcloud's request
 	slices.Sort(mask)
 	return job, slices.Compact(mask), nil
-}
-
-// mergedHeaders is the job's header map after --update-headers and
-// --remove-headers (names match case-insensitively, as HTTP's do).
-func (f *schedHTTPJobFlags) mergedHeaders(cur *cloudscheduler.Job) (map[string]string, error) {
-	h := map[string]string{}
-	if cur.HttpTarget != nil {
-		for k, v := range cur.HttpTarget.Headers {
-			h[k] = v
-		}
-	}
-	drop := func(name string) {
-		for k := range h {
-			if strings.EqualFold(k, name) {
-				delete(h, k)
-			}
-		}
-	}
-	if f.updateHeaders != "" {
-		upd, err := schedDictFlag("update-headers", f.updateHeaders)
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range upd {
-			drop(k)
-			h[k] = v
-		}
-	}
-	for _, k := range f.removeHeaders {
-		drop(strings.TrimSpace(k))
-	}
-	return h, nil
 }
 
 // body is --message-body or the bytes of --message-body-from-file, base64

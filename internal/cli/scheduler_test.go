@@ -358,8 +358,11 @@ func TestSchedulerUpdateHTTPMask(t *testing.T) {
 		t.Fatalf("after update: %v", j)
 	}
 
+	// Headers: what gcloud sends, only the changes and a null for each
+	// removed header; the server merges them into the job's.
 	reqs = update("--update-headers", "X-A=10,X-D=4", "--remove-headers", "X-B")
-	schedSameRequests(t, reqs, "GET /v1/projects/acme/locations/us-central1/jobs/j", patch+"httpTarget.headers")
+	schedSameRequests(t, reqs, patch+"httpTarget.headers")
+	schedSameJSON(t, "headers body", reqs[0].Body, `{"httpTarget":{"headers":{"X-A":"10","X-B":null,"X-D":"4"}},"name":"projects/acme/locations/us-central1/jobs/j"}`)
 	headers := func() map[string]any {
 		return e.jobJSON("j")["httpTarget"].(map[string]any)["headers"].(map[string]any)
 	}
@@ -367,13 +370,18 @@ func TestSchedulerUpdateHTTPMask(t *testing.T) {
 	if h := headers(); !reflect.DeepEqual(h, want) {
 		t.Fatalf("headers %v, want %v", h, want)
 	}
-	update("--remove-headers", "x-c,Content-Type")
+	reqs = update("--remove-headers", "x-c,Content-Type")
+	schedSameJSON(t, "remove body", reqs[0].Body, `{"httpTarget":{"headers":{"Content-Type":null,"x-c":null}},"name":"projects/acme/locations/us-central1/jobs/j"}`)
 	delete(want, "X-C")
 	if h := headers(); !reflect.DeepEqual(h, want) { // the body keeps its default Content-Type
 		t.Fatalf("headers %v, want %v", h, want)
 	}
 	reqs = update("--clear-headers", "--clear-message-body", "--http-method=get")
 	schedSameRequests(t, reqs, patch+"httpTarget.body%2ChttpTarget.headers%2ChttpTarget.httpMethod")
+	schedSameJSON(t, "clear body", reqs[0].Body, `{"httpTarget":{"httpMethod":"GET"},"name":"projects/acme/locations/us-central1/jobs/j"}`)
+	if h := headers(); !reflect.DeepEqual(h, map[string]any{"User-Agent": "Google-Cloud-Scheduler"}) {
+		t.Fatalf("headers after --clear-headers: %v", h)
+	}
 }
 
 // The story's commands, verbatim: update without --location finds the
@@ -520,21 +528,52 @@ func TestSchedulerJobCommands(t *testing.T) {
 	e.fails("NOT_FOUND: Job not found.", "scheduler", "jobs", "describe", "zz", "--location", "europe-west1")
 	e.rec.take()
 
-	r = e.runAs(true, "n\n", "scheduler", "jobs", "delete", "c", "--location", "europe-west1")
-	if !errors.Is(r.code, cli.ErrAborted) || r.err != "You are about to delete job [c]\n\nDo you want to continue (Y/n)?  " {
-		t.Fatalf("declined delete: %v %q", r.code, r.err)
+	// gcloud's delete prompt reads stdin, terminal or not; "no" aborts, and
+	// a script that gives no answer must say --quiet.
+	const prompt = "You are about to delete job [c]\n\nDo you want to continue (Y/n)?  "
+	for _, c := range []struct {
+		interactive bool
+		stdin, err  string
+		code        error
+	}{
+		{true, "n\n", prompt + "\n", cli.ErrAborted},                                    // a terminal
+		{false, "n\n", prompt + "\n", cli.ErrAborted},                                   // echo n |
+		{false, "maybe\nNo\n", prompt + "Please enter 'y' or 'n':  \n", cli.ErrAborted}, // asked again
+		{false, "", prompt + "\n", cli.ErrUnattended},                                   // </dev/null
+	} {
+		r = e.runAs(c.interactive, c.stdin, "scheduler", "jobs", "delete", "c", "--location", "europe-west1")
+		if !errors.Is(r.code, c.code) || r.err != c.err {
+			t.Fatalf("delete with %q: %v %q, want %v %q", c.stdin, r.code, r.err, c.code, c.err)
+		}
+		if reqs := e.rec.take(); len(reqs) != 0 {
+			t.Fatalf("declined delete sent %v", reqs)
+		}
 	}
-	if reqs := e.rec.take(); len(reqs) != 0 {
-		t.Fatalf("declined delete sent %v", reqs)
+	r = e.run("y\n", "scheduler", "jobs", "delete", "c", "--location", "europe-west1")
+	if r.code != nil || r.out != "" || r.err != prompt+"\nDeleted job [c].\n" {
+		t.Fatalf("delete: %v %q %q", r.code, r.out, r.err)
 	}
-	r = e.ok("scheduler", "jobs", "delete", "c", "--location", "europe-west1")
-	if r.out != "" || r.err != "You are about to delete job [c]\n\nDeleted job [c].\n" {
-		t.Fatalf("delete: %q %q", r.out, r.err)
+	schedSameRequests(t, e.rec.take(), "DELETE /v1/projects/acme/locations/europe-west1/jobs/c")
+	e.ok("scheduler", "jobs", "create", "http", "c", "--location", "europe-west1", "--schedule", "* * * * *", "--uri", "http://127.0.0.1:9/c")
+	e.rec.take()
+	r = e.ok("scheduler", "jobs", "delete", "c", "--location", "europe-west1", "--quiet")
+	if r.out != "" || r.err != "Deleted job [c].\n" {
+		t.Fatalf("delete --quiet: %q %q", r.out, r.err)
 	}
 	schedSameRequests(t, e.rec.take(), "DELETE /v1/projects/acme/locations/europe-west1/jobs/c")
 	r = e.ok("scheduler", "jobs", "list", "--location", "europe-west1")
 	if r.out != "" || r.err != "Listed 0 items.\n" {
 		t.Fatalf("empty list: %q %q", r.out, r.err)
+	}
+	// As gcloud: the status line says no record was printed (a filter may
+	// leave none), and only when no --format was given.
+	r = e.ok("scheduler", "jobs", "list", "--location", "us-central1", "--filter=name:nomatch")
+	if r.out != "" || r.err != "Listed 0 items.\n" {
+		t.Fatalf("nothing matched: %q %q", r.out, r.err)
+	}
+	r = e.ok("scheduler", "jobs", "list", "--location", "europe-west1", "--format=json")
+	if r.out != "[]\n" || r.err != "" {
+		t.Fatalf("empty list as JSON: %q %q", r.out, r.err)
 	}
 
 	r = e.ok("scheduler", "locations", "list", "--limit", "2")

@@ -8,6 +8,7 @@
 package rest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -54,6 +55,7 @@ type Transcoder struct {
 
 	mu       sync.RWMutex
 	methods  map[string]*methodInfo // by full method, "/pkg.Service/Method"
+	hooks    map[string]BodyHook    // by full method
 	services map[string]bool
 	routes   map[string][]*route // by HTTP method; "*" for custom kind "*"
 	verbs    map[string]int      // verbs some template declares
@@ -88,6 +90,7 @@ func New(opts Options) *Transcoder {
 		opts:     opts,
 		methods:  map[string]*methodInfo{},
 		services: map[string]bool{},
+		hooks:    map[string]BodyHook{},
 		routes:   map[string][]*route{},
 		verbs:    map[string]int{},
 	}
@@ -97,6 +100,7 @@ func New(opts Options) *Transcoder {
 // (additional_bindings included). desc is the generated *grpc.ServiceDesc
 // (e.g. &schedulerpb.CloudScheduler_ServiceDesc), impl the server
 // implementation registered with gRPC too. Streaming methods are skipped.
+// An impl that implements BodyHooks has its hooks installed.
 //
 // When two services declare the very same method and template (IAM admin's
 // and IAM Credentials' ":signBlob" do), the one registered first serves it.
@@ -143,6 +147,15 @@ func (t *Transcoder) RegisterService(desc *grpc.ServiceDesc, impl any) error {
 		rule, _ := proto.GetExtension(pm.Options(), annotations.E_Http).(*annotations.HttpRule)
 		rules = append(rules, rule)
 	}
+	var hooks map[string]BodyHook
+	if h, ok := impl.(BodyHooks); ok {
+		hooks = h.RESTBodyHooks()
+		for name := range hooks {
+			if sd.Methods().ByName(protoreflect.Name(name)) == nil {
+				return fmt.Errorf("rest: %s has no method %s for its body hook", desc.ServiceName, name)
+			}
+		}
+	}
 	var routes []*route
 	for i, info := range infos {
 		if rules[i] == nil || rules[i].GetPattern() == nil {
@@ -158,8 +171,55 @@ func (t *Transcoder) RegisterService(desc *grpc.ServiceDesc, impl any) error {
 	for _, info := range infos {
 		t.methods[info.fullMethod] = info
 	}
+	for name, h := range hooks {
+		if h != nil {
+			t.hooks["/"+desc.ServiceName+"/"+name] = h
+		}
+	}
 	t.addRoutes(routes)
 	return nil
+}
+
+// BodyHook pre-processes the JSON body of one method's REST requests before
+// it is bound to the request message, for what protojson cannot carry (the
+// null map values gcloud sends to remove map entries, for one). body is the
+// HTTP body as sent: the request message for a rule with body "*", the
+// value of the body field otherwise. The hook returns the body to bind and
+// the context the call runs with (interceptor and handler), where it can
+// leave what it took out of the body for the handler. A hook should return
+// a body it cannot read unchanged: binding then reports what is wrong with
+// it as for any request. An error answers the request as a handler's
+// would: a gRPC status error with its code, anything else INTERNAL.
+// Hooks run only for requests with a non-empty body.
+type BodyHook func(ctx context.Context, body []byte) (context.Context, []byte, error)
+
+// BodyHooks is implemented by a service implementation some of whose
+// methods need a BodyHook; RESTBodyHooks returns them by method name
+// ("UpdateJob"), and RegisterService installs them.
+type BodyHooks interface {
+	RESTBodyHooks() map[string]BodyHook
+}
+
+// SetBodyHook installs hook for fullMethod ("/pkg.Service/Method") of a
+// registered service, replacing any it had; nil removes it.
+func (t *Transcoder) SetBodyHook(fullMethod string, hook BodyHook) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.methods[fullMethod] == nil {
+		return fmt.Errorf("rest: SetBodyHook: method %s is not registered", fullMethod)
+	}
+	if hook == nil {
+		delete(t.hooks, fullMethod)
+	} else {
+		t.hooks[fullMethod] = hook
+	}
+	return nil
+}
+
+func (t *Transcoder) bodyHook(fullMethod string) BodyHook {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.hooks[fullMethod]
 }
 
 // AddRule adds an extra HTTP binding (with its additional_bindings) for a
@@ -353,6 +413,13 @@ func (t *Transcoder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ctx, stream := newCallContext(r, rt.m.fullMethod)
+	if hook := t.bodyHook(rt.m.fullMethod); hook != nil && len(bytes.TrimSpace(body)) > 0 {
+		var err error
+		if ctx, body, err = hook(ctx, body); err != nil {
+			writeStatus(w, out, toStatus(err))
+			return
+		}
+	}
 	dec := func(in any) error {
 		m, ok := in.(proto.Message)
 		if !ok {
