@@ -14,10 +14,11 @@ import (
 )
 
 // DoctorPath is where a job is diagnosed (oidcron's own API, like the
-// attempt history): GET or POST
-// /oidcron/v1/projects/P/locations/L/jobs/J:diagnose[?probe=true]. The
-// caller needs cloudscheduler.jobs.get on the job; probe=true also runs the
-// job (cloudscheduler.jobs.run) and waits for its first attempt.
+// attempt history): GET /oidcron/v1/projects/P/locations/L/jobs/J:diagnose,
+// or POST to it. The caller needs cloudscheduler.jobs.get on the job, and
+// the diagnosis shows only what the caller may read (see package doctor).
+// probe=true, on POST only since it changes something, also runs the job
+// (cloudscheduler.jobs.run) and waits for its first attempt.
 const DoctorPath = "/oidcron/v1/projects/{project}/locations/{location}/jobs/{job}"
 
 const diagnoseSuffix = ":diagnose"
@@ -38,11 +39,14 @@ func (s *Server) HandleDoctor(mux *http.ServeMux, d *doctor.Doctor) {
 		default:
 			return nil, invalid("probe: %q must be true or false.", v)
 		}
+		if probe && r.Method != http.MethodPost {
+			return nil, invalid("probe: probe=true runs the job, so it is allowed on POST only; GET only diagnoses.")
+		}
 		rec, _, err := s.job(ctx, name, "cloudscheduler.jobs.get")
 		if err != nil {
 			return nil, err
 		}
-		rep, err := d.Diagnose(ctx, rec.Job)
+		rep, err := d.Diagnose(ctx, SubjectFrom(ctx), rec.Job)
 		if err != nil {
 			return nil, internal(err)
 		}

@@ -10,15 +10,33 @@
 // (minting calls no target), and gateway.Decide for the verdict the gateway
 // will give that token.
 //
+// # What the caller may see
+//
+// A diagnosis is made for a caller (the subject of the request) and shows
+// only what that caller could read through the APIs. Before each read the
+// doctor asks iam.Authorize for the permission Google requires for it:
+// cloudfunctions.functions.get on the function the uri (or an audience)
+// names, the getIamPolicy permission of every policy an access question
+// reads (cloudfunctions.functions.getIamPolicy on a 1st gen function,
+// run.services.getIamPolicy on a 2nd gen function's service,
+// resourcemanager.projects.getIamPolicy on the project), and
+// iam.serviceAccounts.get on an account. Where the caller lacks one, the
+// check is SKIP with "cannot judge: you lack PERMISSION on RESOURCE", and the
+// prediction is UNKNOWN when it depends on what was not read. An account of
+// another project is judged from its email alone. Minting the token uses the
+// service agent's own rights, as the engine does; what it reveals of another
+// project is only whether it succeeded.
+//
 // # Checks
 //
 // Each check is one link, in the order an attempt crosses them; its result is
 // PASS, FAIL (the link breaks the attempt), WARN (it works now but is
-// probably not what was meant, or breaks later) or SKIP (does not apply). A
+// probably not what was meant, or breaks later) or SKIP (does not apply, or
+// cannot be judged with the caller's permissions). A
 // FAIL or WARN carries the commands that fix it, in order.
 //
 //	job              the job exists; a paused job does not fire
-//	schedule         the next five fire times; DST gaps and overlaps, day-of-month OR day-of-week
+//	schedule         the next five fire times; DST gaps and overlaps at fixed hours, day-of-month OR day-of-week
 //	target           the uri is a function hosted here (canonical URL or gateway path form), or external
 //	access           whether the function requires authentication (allUsers holds the invoke permission)
 //	token            what the job sends: an OIDC ID token, an OAuth access token, or nothing
@@ -31,7 +49,8 @@
 //
 // # JSON
 //
-// The endpoint (GET or POST /oidcron/v1/projects/P/locations/L/jobs/J:diagnose[?probe=true])
+// The endpoint (GET /oidcron/v1/projects/P/locations/L/jobs/J:diagnose, or
+// POST to it with ?probe=true to also run the job)
 // and `oidcron doctor job --format json` return a Report:
 //
 //	{
@@ -39,7 +58,7 @@
 //	  "state": "ENABLED",
 //	  "target": {
 //	    "uri": "https://us-central1-P.cloudfunctions.net/F",
-//	    "kind": "FUNCTION",            // FUNCTION | NO_FUNCTION (a function URL, nothing hosted there) | EXTERNAL
+//	    "kind": "FUNCTION",            // FUNCTION | NO_FUNCTION (a function URL, nothing hosted there) | EXTERNAL | UNKNOWN (the caller may not see it)
 //	    "function": "projects/P/locations/us-central1/functions/F",
 //	    "environment": "GEN_1",        // GEN_1 | GEN_2
 //	    "url": "https://us-central1-P.cloudfunctions.net/F",
@@ -71,6 +90,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -114,6 +134,9 @@ const (
 	TargetFunction   = "FUNCTION"
 	TargetNoFunction = "NO_FUNCTION"
 	TargetExternal   = "EXTERNAL"
+	// TargetUnknown: the uri names a function the caller may not see
+	// (cloudfunctions.functions.get), so whether it exists is not said.
+	TargetUnknown = "UNKNOWN"
 )
 
 // Target is what the job's uri reaches.
@@ -134,7 +157,7 @@ const (
 	NotSent       = "NOT_SENT"       // the token cannot be minted: the attempt fails before sending
 	NotFound      = "NOT_FOUND"      // the gateway has no function at the uri's path: 404
 	UpstreamError = "UPSTREAM_ERROR" // the function has no valid upstream: 502
-	Unknown       = "UNKNOWN"        // the target is not hosted here
+	Unknown       = "UNKNOWN"        // the target is not hosted here, or the caller may not see what decides
 )
 
 // Prediction is the expected outcome of the next attempt.
@@ -221,35 +244,50 @@ const (
 type diag struct {
 	d   *Doctor
 	ctx context.Context
+	sub iam.Subject // the caller: what it may not read is not shown
 	job *schedulerpb.Job
 	rep *Report
 
 	project, location, jobID string
 	agent                    string // the service agent's email ("" if the project is unknown)
+	agentHidden              string // why the caller may not learn the agent ("" if it may)
 
-	fn       *functionspb.Function // the hosted function the uri reaches
-	fnURL    string                // the function's URL as the job addresses it (canonical or path form)
-	perm     string
-	resource string
-	public   bool
-	pubDec   iam.Decision
+	fn           *functionspb.Function // the hosted function the uri reaches
+	targetHidden string                // why the caller may not see what the uri reaches
+	fnURL        string                // the function's URL as the job addresses it (canonical or path form)
+	perm         string
+	resource     string
+	public       bool
+	pubDec       iam.Decision
+	policyHidden string // why the caller may not read the policies deciding the invoke permission
 
-	kind  string // "OIDC", "OAUTH" or ""
-	email string // the token's account
-	acct  *adminpb.ServiceAccount
-	uid   string // a deleted account's unique id, when found in a policy
+	kind       string // "OIDC", "OAUTH" or ""
+	email      string // the token's account
+	local      bool   // the email names an account of the job's project
+	acct       *adminpb.ServiceAccount
+	acctHidden string // why the caller may not read the account
+	uid        string // a deleted account's unique id, when found in a policy
+	// mintVisible: the caller may read everything the minting reads, so its
+	// error may be shown as it is.
+	mintVisible bool
 }
 
 // Diagnose walks the chain for job (as stored) and predicts its next
-// attempt. It sends nothing to the target.
-func (d *Doctor) Diagnose(ctx context.Context, job *schedulerpb.Job) (*Report, error) {
-	g := &diag{d: d, ctx: ctx, job: job, rep: &Report{Job: job.GetName(), State: job.GetState().String(), Checks: []Check{}}}
+// attempt, showing only what sub may read. It sends nothing to the target.
+func (d *Doctor) Diagnose(ctx context.Context, sub iam.Subject, job *schedulerpb.Job) (*Report, error) {
+	g := &diag{d: d, ctx: ctx, sub: sub, job: job, rep: &Report{Job: job.GetName(), State: job.GetState().String(), Checks: []Check{}}}
 	p := strings.Split(job.GetName(), "/")
 	if len(p) != 6 {
 		return nil, fmt.Errorf("doctor: %q is not a job name", job.GetName())
 	}
 	g.project, g.location, g.jobID = p[1], p[3], p[5]
-	if proj, err := d.cfg.Dir.Project(ctx, g.project); err == nil {
+	why, err := g.may("resourcemanager.projects.get", iam.ProjectResource(g.project))
+	if err != nil {
+		return nil, err
+	}
+	if why != "" {
+		g.agentHidden = why
+	} else if proj, err := d.cfg.Dir.Project(ctx, g.project); err == nil {
 		if num, err := strconv.ParseInt(strings.TrimPrefix(proj.GetName(), "projects/"), 10, 64); err == nil {
 			g.agent = iam.SchedulerServiceAgent(num)
 		}
@@ -262,6 +300,9 @@ func (d *Doctor) Diagnose(ctx context.Context, job *schedulerpb.Job) (*Report, e
 		g.kind, g.email = "OIDC", strings.ToLower(t.GetOidcToken().GetServiceAccountEmail())
 	case t.GetOauthToken() != nil:
 		g.kind, g.email = "OAUTH", strings.ToLower(t.GetOauthToken().GetServiceAccountEmail())
+	}
+	if _, proj, ok := splitAccountEmail(g.email); ok && proj == g.project {
+		g.local = true
 	}
 	steps := []func() error{g.checkJob, g.checkSchedule, g.checkTarget, g.checkAccess, g.checkToken,
 		g.checkAccount, g.checkAgent, g.checkAudience, g.checkInvoker, g.checkAgentInvoker, g.predict}
@@ -277,13 +318,65 @@ func (g *diag) add(id string, r Result, detail string, fix ...string) {
 	g.rep.Checks = append(g.rep.Checks, Check{ID: id, Result: r, Detail: detail, Fix: fix})
 }
 
-// authorize is iam.Authorize through the directory.
+// authorize is iam.Authorize through the directory, for the chain's own
+// principals (the job's account, the service agent, allUsers).
 func (g *diag) authorize(member string, perm, resource string) (iam.Decision, error) {
 	sub := iam.Subject{Member: member}
 	if member == "" {
 		sub = iam.Subject{Anonymous: true}
 	}
 	return g.d.cfg.Dir.Authorize(g.ctx, sub, perm, resource)
+}
+
+// may asks whether the caller holds perm on resource, before the doctor
+// reads what perm guards. It returns "" when the caller does, else the
+// "cannot judge" text of the check that needed it. resource is chosen
+// without reading what it guards, so the answer does not depend on whether
+// that exists.
+func (g *diag) may(perm, resource string) (string, error) {
+	d, err := g.d.cfg.Dir.Authorize(g.ctx, g.sub, perm, g.d.cfg.Dir.CanonicalResource(g.ctx, resource))
+	if err != nil {
+		return "", err
+	}
+	if d.Granted {
+		return "", nil
+	}
+	return cannotJudge(perm, resource), nil
+}
+
+func cannotJudge(perm, resource string) string {
+	return fmt.Sprintf("cannot judge: you lack %s on %s", perm, resource)
+}
+
+// policyPermission is what reading resource's policy takes; "" for the
+// root, the installation's own policy, which no API reads.
+func policyPermission(resource string) string {
+	switch iam.KindOf(resource) {
+	case iam.KindProject:
+		return "resourcemanager.projects.getIamPolicy"
+	case iam.KindServiceAccount:
+		return "iam.serviceAccounts.getIamPolicy"
+	case iam.KindFunction:
+		return "cloudfunctions.functions.getIamPolicy"
+	case iam.KindService:
+		return "run.services.getIamPolicy"
+	}
+	return ""
+}
+
+// mayReadPolicies is may for every policy an access question on resource
+// reads (the resource's and its ancestors'), the first one lacking.
+func (g *diag) mayReadPolicies(resource string) (string, error) {
+	for r, ok := resource, true; ok; r, ok = iam.Parent(r) {
+		perm := policyPermission(r)
+		if perm == "" {
+			continue
+		}
+		if why, err := g.may(perm, r); err != nil || why != "" {
+			return why, err
+		}
+	}
+	return "", nil
 }
 
 // The fix commands, gcloud-shaped.
@@ -390,14 +483,20 @@ func (g *diag) checkSchedule() error {
 }
 
 // scheduleNotes names what may surprise: day-of-month and day-of-week both
-// restricted (they are ORed), and fire times that fall into a DST gap or
-// overlap within the next year.
+// restricted (they are ORed), and, for a schedule that names the hours it
+// fires at, fire times that fall into a DST gap or overlap within the next
+// year. A schedule that fires every hour or every few hours ("*/5 * * * *",
+// "0 */2 * * *", "every 5 minutes") runs through a DST change as the clock
+// does, which surprises no one.
 func scheduleNotes(spec string, loc *time.Location, now time.Time) []string {
 	var notes []string
 	if !cron.IsEnglish(spec) {
 		if f := strings.Fields(spec); len(f) == 5 && !strings.HasPrefix(f[2], "*") && !strings.HasPrefix(f[4], "*") {
 			notes = append(notes, fmt.Sprintf("Day-of-month %q and day-of-week %q are both restricted, so the job fires on every day matching EITHER one (cron's OR rule), not only on days matching both.", f[2], f[4]))
 		}
+	}
+	if !fixedHours(spec) {
+		return notes
 	}
 	t := now.In(loc)
 	horizon := now.AddDate(1, 0, 0)
@@ -433,6 +532,37 @@ func scheduleNotes(spec string, loc *time.Location, now time.Time) []string {
 	return notes
 }
 
+// fixedHours reports whether spec names the hours it fires at: a unix-cron
+// hour field of values and ranges that leaves some hour out ("30 2 * * *",
+// "0 1,13 * * *"), or an English-like schedule at a time of day ("every day
+// 02:30", "1st monday of month 09:00"), not an interval ("every 5 minutes",
+// "every 2 hours from 01:00 to 05:00").
+func fixedHours(spec string) bool {
+	f := strings.Fields(strings.ToLower(spec))
+	if cron.IsEnglish(spec) {
+		return !(len(f) >= 2 && f[0] == "every" && f[1] != "" && strings.Trim(f[1], "0123456789") == "")
+	}
+	if len(f) != 5 || strings.ContainsAny(f[1], "*/") {
+		return false
+	}
+	var hours [24]bool
+	for _, item := range strings.Split(f[1], ",") {
+		lo, hi, isRange := strings.Cut(item, "-")
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := a, error(nil)
+		if isRange {
+			b, err2 = strconv.Atoi(hi)
+		}
+		if err1 != nil || err2 != nil {
+			return true // Parse accepted it; judge it as named hours
+		}
+		for h := max(a, 0); h <= min(b, 23); h++ {
+			hours[h] = true
+		}
+	}
+	return slices.Contains(hours[:], false)
+}
+
 // ---- target ----
 
 func (g *diag) checkTarget() error {
@@ -450,7 +580,27 @@ func (g *diag) checkTarget() error {
 		g.add("target", Skip, uri+" is not a function hosted by oidcron: only the minting of the job's token is checked, and nothing is predicted about the response")
 		return nil
 	}
+	name := functionAt(u.Host, u.Path)
+	if name != "" {
+		why, err := g.may("cloudfunctions.functions.get", name)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			g.targetHidden = why
+			g.rep.Target.Kind = TargetUnknown
+			g.add("target", Skip, why+" (the function the uri names), so whether it is hosted here, and how it is guarded, is not shown")
+			return nil
+		}
+	}
 	route, ok := g.d.cfg.Gateway.Resolve(g.ctx, u.Host, u.Path)
+	if ok && route.Function.GetName() != name {
+		// functionAt and the gateway disagree: never show what was not asked for.
+		g.targetHidden = cannotJudge("cloudfunctions.functions.get", route.Function.GetName())
+		g.rep.Target.Kind = TargetUnknown
+		g.add("target", Skip, g.targetHidden)
+		return nil
+	}
 	if !ok {
 		g.rep.Target.Kind = TargetNoFunction
 		if canonical {
@@ -483,6 +633,27 @@ func (g *diag) checkTarget() error {
 	return nil
 }
 
+// functionAt names the function Gateway.Resolve looks up for host and path
+// ("" when it looks up none), so that the caller's permission on it can be
+// asked before the lookup, whatever the lookup would find.
+func functionAt(host, path string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	segs := strings.SplitN(strings.TrimPrefix(path, "/"), "/", 4)
+	if sub, ok := strings.CutSuffix(strings.ToLower(host), ".cloudfunctions.net"); ok && len(segs) >= 1 && segs[0] != "" {
+		region, project, ok := functions.SplitHost(sub)
+		if !ok {
+			return ""
+		}
+		return iam.FunctionResource(project, region, segs[0])
+	}
+	if len(segs) >= 3 && segs[0] != "" && segs[1] != "" && segs[2] != "" {
+		return iam.FunctionResource(segs[0], segs[1], segs[2])
+	}
+	return ""
+}
+
 func sameOrigin(u *url.URL, base string) bool {
 	b, err := url.Parse(base)
 	if err != nil {
@@ -504,8 +675,21 @@ func hostPort(u *url.URL) string {
 // ---- access ----
 
 func (g *diag) checkAccess() error {
-	if g.fn == nil {
+	switch {
+	case g.targetHidden != "":
+		g.add("access", Skip, g.targetHidden)
+		return nil
+	case g.fn == nil:
 		g.add("access", Skip, "the target is not a function hosted here")
+		return nil
+	}
+	why, err := g.mayReadPolicies(g.resource)
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		g.policyHidden = why
+		g.add("access", Skip, why+" (the policies that decide who may invoke the function)")
 		return nil
 	}
 	dec, err := g.authorize("", g.perm, g.resource)
@@ -535,7 +719,7 @@ func (g *diag) headerAuthorization() string {
 
 func (g *diag) checkToken() error {
 	t := g.job.GetHttpTarget()
-	private := g.fn != nil && !g.public
+	private := g.fn != nil && !g.public && g.policyHidden == ""
 	switch g.kind {
 	case "OIDC":
 		aud, how := t.GetOidcToken().GetAudience(), ""
@@ -548,19 +732,29 @@ func (g *diag) checkToken() error {
 		if scope == "" {
 			scope = "https://www.googleapis.com/auth/cloud-platform"
 		}
-		switch {
-		case g.fn == nil:
+		if g.fn == nil {
 			g.add("token", Pass, fmt.Sprintf("the job sends an OAuth access token of %s (scope %s): right for Google APIs (*.googleapis.com); a function or Cloud Run service would answer 401", g.email, scope))
+			return nil
+		}
+		fix, err := g.oidcFix()
+		if err != nil {
+			return err
+		}
+		switch {
 		case private:
-			g.add("token", Fail, fmt.Sprintf("the job sends an OAuth access token of %s, but a function accepts only OIDC ID tokens: the gateway answers 401 (switch the job to an OIDC token with the function's URL as audience)", g.email),
-				g.updateOIDCCmd(g.email, g.fnURL))
+			g.add("token", Fail, fmt.Sprintf("the job sends an OAuth access token of %s, but a function accepts only OIDC ID tokens: the gateway answers 401 (switch the job to an OIDC token with the function's URL as audience)", g.email), fix...)
+		case g.policyHidden != "":
+			g.add("token", Fail, fmt.Sprintf("the job sends an OAuth access token of %s, but a function accepts only OIDC ID tokens: the gateway answers 401 unless the function is public (whether it is: %s)", g.email, g.policyHidden), fix...)
 		default:
-			g.add("token", Warn, fmt.Sprintf("the job sends an OAuth access token of %s: the gateway does not look at it while the function is public, but would answer 401 once it is private", g.email),
-				g.updateOIDCCmd(g.email, g.fnURL))
+			g.add("token", Warn, fmt.Sprintf("the job sends an OAuth access token of %s: the gateway does not look at it while the function is public, but would answer 401 once it is private", g.email), fix...)
 		}
 	default:
 		own := g.headerAuthorization()
 		switch {
+		case g.targetHidden != "":
+			g.add("token", Skip, "the job sends no token; whether its target needs one: "+g.targetHidden)
+		case g.fn != nil && g.policyHidden != "":
+			g.add("token", Skip, "the job sends no token; whether the function needs one: "+g.policyHidden)
 		case private && own != "":
 			fix, err := g.accountFix()
 			if err != nil {
@@ -588,15 +782,32 @@ func (g *diag) checkToken() error {
 	return nil
 }
 
+// oidcFix switches the job to an OIDC token with the function's URL as
+// audience: of its own account when that is of the job's project, else of
+// an account that may invoke the function (accountFix).
+func (g *diag) oidcFix() ([]string, error) {
+	if g.local {
+		return []string{g.updateOIDCCmd(g.email, g.fnURL)}, nil
+	}
+	return g.accountFix()
+}
+
+// The invoker roles: an account granted one of these directly is one the
+// user meant to call functions with. An account that holds the invoke
+// permission through a broad role (owner, editor) is not suggested: handing
+// its token to a job spreads far more than the right to invoke.
+var invokerRoles = []string{"roles/cloudfunctions.invoker", "roles/run.invoker"}
+
 // accountFix gives a tokenless job (or one whose account cannot serve) the
-// token of an account that may invoke the function: an existing one of the
-// job's project that already holds the permission, else scheduler-invoker,
-// created and granted as needed.
+// token of an account that may invoke the function: an existing enabled one
+// of the job's project that is granted an invoker role directly, where the
+// function's permission is checked, else scheduler-invoker, created and
+// granted as needed. It reads only what the caller may read.
 func (g *diag) accountFix() ([]string, error) {
 	var found []string
-	for _, pe := range g.pubDec.Policies {
+	for _, pe := range g.pubDec.Policies { // empty when the caller may not read them
 		for _, be := range pe.Bindings {
-			if !be.RoleGrantsPermission || be.Conditional {
+			if !be.RoleGrantsPermission || be.Conditional || !slices.Contains(invokerRoles, be.Role) {
 				continue
 			}
 			for _, m := range be.Members {
@@ -604,14 +815,14 @@ func (g *diag) accountFix() ([]string, error) {
 				if !ok || email == g.agent || slices.Contains(found, email) {
 					continue
 				}
-				sa, err := g.d.cfg.Dir.ServiceAccount(g.ctx, email)
-				if errors.Is(err, store.ErrNotFound) {
+				if _, proj, ok := splitAccountEmail(email); !ok || proj != g.project {
 					continue
 				}
+				sa, err := g.readAccount(email)
 				if err != nil {
 					return nil, err
 				}
-				if !sa.GetDisabled() && sa.GetProjectId() == g.project {
+				if sa != nil && !sa.GetDisabled() && sa.GetProjectId() == g.project {
 					found = append(found, sa.GetEmail())
 				}
 			}
@@ -622,17 +833,70 @@ func (g *diag) accountFix() ([]string, error) {
 		return []string{g.updateOIDCCmd(found[0], g.fnURL)}, nil
 	}
 	email := invokerAccount + "@" + g.project + ".iam.gserviceaccount.com"
-	var fix []string
-	sa, err := g.d.cfg.Dir.ServiceAccount(g.ctx, email)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		fix = append(fix, createAccountCmd(invokerAccount, g.project))
-	case err != nil:
+	fix, err := g.ensureInvokerAccount(email)
+	if err != nil {
 		return nil, err
-	case sa.GetDisabled():
-		fix = append(fix, command("iam", "service-accounts", "enable", quote(email), "--project="+quote(g.project)))
 	}
 	return append(fix, g.invokerCmd(email), g.updateOIDCCmd(email, g.fnURL)), nil
+}
+
+// readAccount reads an account of the job's project if the caller may
+// (iam.serviceAccounts.get); nil when it may not, or there is none.
+func (g *diag) readAccount(email string) (*adminpb.ServiceAccount, error) {
+	why, err := g.may("iam.serviceAccounts.get", iam.ServiceAccountResource(g.project, email))
+	if err != nil || why != "" {
+		return nil, err
+	}
+	sa, err := g.d.cfg.Dir.ServiceAccount(g.ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if sa.GetEmail() != email {
+		return nil, nil
+	}
+	return sa, nil
+}
+
+// ensureInvokerAccount returns the commands that make email (an account of
+// the job's project) exist and be enabled. An account the caller may not
+// read is taken as missing: creating it then says if it exists.
+func (g *diag) ensureInvokerAccount(email string) ([]string, error) {
+	sa, err := g.readAccount(email)
+	switch {
+	case err != nil:
+		return nil, err
+	case sa == nil:
+		id, _, _ := splitAccountEmail(email)
+		return []string{createAccountCmd(id, g.project)}, nil
+	case sa.GetDisabled():
+		return []string{command("iam", "service-accounts", "enable", quote(email), "--project="+quote(g.project))}, nil
+	}
+	return nil, nil
+}
+
+// localAccountFix replaces an account that cannot serve (of another
+// project, or not a service account at all) with one of the job's project:
+// for a function hosted here, an OIDC token of an account that may invoke
+// it; for any other target, scheduler-invoker in place of the account, the
+// token's kind, audience and scope kept.
+func (g *diag) localAccountFix() ([]string, error) {
+	if g.fn != nil {
+		return g.accountFix()
+	}
+	email := invokerAccount + "@" + g.project + ".iam.gserviceaccount.com"
+	fix, err := g.ensureInvokerAccount(email)
+	if err != nil {
+		return nil, err
+	}
+	flag := "--oidc-service-account-email="
+	if g.kind == "OAUTH" {
+		flag = "--oauth-service-account-email="
+	}
+	w := append([]string{"scheduler", "jobs", "update", "http", quote(g.jobID)}, g.jobFlags()...)
+	return append(fix, command(append(w, flag+quote(email))...)), nil
 }
 
 // ---- service account ----
@@ -642,39 +906,49 @@ func (g *diag) checkAccount() error {
 		g.add("service-account", Skip, "the job sends no token, so no account is involved")
 		return nil
 	}
-	sa, err := g.d.cfg.Dir.ServiceAccount(g.ctx, g.email)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	if err == nil && sa.GetEmail() == g.email {
-		g.acct = sa
-	}
-	switch {
-	case g.acct == nil:
-		id, proj, ok := splitAccountEmail(g.email)
-		g.uid = g.deletedUID()
-		detail := fmt.Sprintf("the job's account %s does not exist: the service agent cannot mint its token, so every attempt fails PERMISSION_DENIED without sending anything", g.email)
-		var fix []string
-		switch {
-		case g.uid != "" && ok:
-			detail = fmt.Sprintf("the job's account %s was deleted (unique id %s): the service agent cannot mint its token, so every attempt fails PERMISSION_DENIED without sending anything; undeleting it restores it with its grants", g.email, g.uid)
-			fix = []string{command("iam", "service-accounts", "undelete", g.uid, "--project="+quote(proj))}
-		case ok:
-			fix = []string{command("iam", "service-accounts", "create", quote(id), "--project="+quote(proj))}
-		}
-		g.add("service-account", Fail, detail, fix...)
-	case g.acct.GetProjectId() != g.project:
-		fix, err := g.accountFix()
+	id, proj, ok := splitAccountEmail(g.email)
+	if !ok || proj != g.project {
+		// Judged from the email alone: nothing of another project is read.
+		fix, err := g.localAccountFix()
 		if err != nil {
 			return err
 		}
-		if g.kind == "OAUTH" || g.fn == nil {
-			fix = nil // the target's audience is unknown: no exact command
+		detail := fmt.Sprintf("the job's account %s is not a service account's email (ACCOUNT@PROJECT.iam.gserviceaccount.com): no such account exists, so the service agent cannot mint its token and every attempt fails PERMISSION_DENIED without sending anything; give the job an account of its project %s", g.email, g.project)
+		if ok {
+			detail = fmt.Sprintf("the job's account %s belongs to project %s, not to the job's project %s: Cloud Scheduler requires an account of the job's own project (Google Cloud refuses such a job; oidcron's API does too when the token is set again); give the job an account of %s", g.email, proj, g.project, g.project)
 		}
-		g.add("service-account", Fail, fmt.Sprintf("the job's account %s belongs to project %s, not to the job's project %s: Cloud Scheduler requires an account of the job's own project (Google Cloud refuses such a job; oidcron's API does too when the token is set again)", g.email, g.acct.GetProjectId(), g.project), fix...)
+		g.add("service-account", Fail, detail, fix...)
+		return nil
+	}
+	why, err := g.may("iam.serviceAccounts.get", iam.ServiceAccountResource(g.project, g.email))
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		g.acctHidden = why
+		g.add("service-account", Skip, why+" (whether the job's account exists and is enabled)")
+		return nil
+	}
+	if g.acct, err = g.readAccount(g.email); err != nil {
+		return err
+	}
+	switch {
+	case g.acct == nil:
+		uid, err := g.deletedUID()
+		if err != nil {
+			return err
+		}
+		g.uid = uid
+		if uid != "" {
+			g.add("service-account", Fail, fmt.Sprintf("the job's account %s was deleted (unique id %s): the service agent cannot mint its token, so every attempt fails PERMISSION_DENIED without sending anything; undeleting it restores it with its grants", g.email, uid),
+				command("iam", "service-accounts", "undelete", uid, "--project="+quote(g.project)))
+			return nil
+		}
+		g.add("service-account", Fail, fmt.Sprintf("the job's account %s does not exist: the service agent cannot mint its token, so every attempt fails PERMISSION_DENIED without sending anything", g.email),
+			command("iam", "service-accounts", "create", quote(id), "--project="+quote(g.project)))
 	case g.acct.GetDisabled():
 		g.add("service-account", Fail, fmt.Sprintf("the job's account %s is disabled: its tokens cannot be minted, so every attempt fails PERMISSION_DENIED without sending anything", g.email),
-			command("iam", "service-accounts", "enable", quote(g.email), "--project="+quote(g.acct.GetProjectId())))
+			command("iam", "service-accounts", "enable", quote(g.email), "--project="+quote(g.project)))
 	default:
 		g.add("service-account", Pass, fmt.Sprintf("%s exists in the job's project %s and is enabled", g.email, g.project))
 	}
@@ -688,19 +962,30 @@ func splitAccountEmail(email string) (id, project string, ok bool) {
 	return id, project, ok && ok2 && id != "" && project != ""
 }
 
-// deletedUID finds the unique id of the deleted account g.email in the
-// policies on the way (its grants became deleted:serviceAccount:EMAIL?uid=N).
-func (g *diag) deletedUID() string {
+// deletedUID finds the unique id of the deleted account g.email (of the
+// job's project) in the policies on the way that the caller may read (its
+// grants became deleted:serviceAccount:EMAIL?uid=N).
+func (g *diag) deletedUID() (string, error) {
 	prefix := "deleted:serviceAccount:" + g.email + "?uid="
 	var resources []string
-	for _, pe := range g.pubDec.Policies {
+	for _, pe := range g.pubDec.Policies { // empty when the caller may not read them
 		resources = append(resources, pe.Resource)
 	}
-	resources = append(resources, iam.ProjectResource(g.project))
-	if _, proj, ok := splitAccountEmail(g.email); ok {
-		resources = append(resources, iam.ProjectResource(proj))
+	if r := iam.ProjectResource(g.project); !slices.Contains(resources, r) {
+		resources = append(resources, r)
 	}
 	for _, r := range resources {
+		perm := policyPermission(r)
+		if perm == "" {
+			continue
+		}
+		why, err := g.may(perm, r)
+		if err != nil {
+			return "", err
+		}
+		if why != "" {
+			continue
+		}
 		p, err := g.d.cfg.Dir.Policy(g.ctx, r)
 		if err != nil || p == nil {
 			continue
@@ -708,43 +993,78 @@ func (g *diag) deletedUID() string {
 		for _, b := range p.GetBindings() {
 			for _, m := range b.GetMembers() {
 				if uid, ok := strings.CutPrefix(m, prefix); ok {
-					return uid
+					return uid, nil
 				}
 			}
 		}
 	}
-	return ""
+	return "", nil
 }
 
 // ---- service agent ----
 
 func (g *diag) checkAgent() error {
-	if g.agent == "" {
+	switch {
+	case g.agentHidden != "":
+		g.add("service-agent", Skip, g.agentHidden+" (the project's number, which names its Cloud Scheduler service agent)")
+		return nil
+	case g.agent == "":
 		g.add("service-agent", Fail, fmt.Sprintf("project %s does not exist, so it has no Cloud Scheduler service agent to mint tokens", g.project))
 		return nil
 	}
-	perm, resource, project := permOpenID, iam.ProjectResource(g.project), g.project
+	perm, resource := permOpenID, iam.ProjectResource(g.project)
 	if g.kind == "OAUTH" {
 		perm = permAccess
 	}
-	if g.acct != nil {
-		resource, project = iam.ServiceAccountResource(g.acct.GetProjectId(), g.acct.GetEmail()), g.acct.GetProjectId()
+	_, proj, isAccount := splitAccountEmail(g.email)
+	switch {
+	case g.kind == "":
+	case !isAccount:
+		g.add("service-agent", Skip, fmt.Sprintf("%s is no service account, so there are no tokens of it to mint (see service-account)", g.email))
+		return nil
+	case !g.local || g.acct != nil || g.acctHidden != "":
+		// The agent's own rights on the account, as the engine asks; for an
+		// account the doctor has not read, by the name its email gives.
+		resource = iam.ServiceAccountResource(proj, g.email)
 	}
 	d, err := g.authorize("serviceAccount:"+g.agent, perm, resource)
 	if err != nil {
 		return err
 	}
+	// The explanation quotes policies: only the job's project's, and only
+	// to a caller who may read them.
+	reason := ""
+	if g.kind == "" || g.local {
+		why, err := g.mayReadPolicies(resource)
+		if err != nil {
+			return err
+		}
+		if why == "" {
+			reason = d.Reason
+		}
+	}
+	g.mintVisible = g.local && g.acctHidden == "" && reason != ""
+	withReason := func(format string) string {
+		if reason == "" {
+			return ""
+		}
+		return fmt.Sprintf(format, reason)
+	}
 	switch {
 	case d.Granted && g.kind == "":
-		g.add("service-agent", Pass, fmt.Sprintf("the Cloud Scheduler service agent %s could mint tokens in %s (%s); this job asks for none", g.agent, g.project, d.Reason))
+		g.add("service-agent", Pass, fmt.Sprintf("the Cloud Scheduler service agent %s could mint tokens in %s%s; this job asks for none", g.agent, g.project, withReason(" (%s)")))
 	case d.Granted:
-		g.add("service-agent", Pass, fmt.Sprintf("the Cloud Scheduler service agent %s may mint %s's tokens: %s", g.agent, g.email, d.Reason))
+		g.add("service-agent", Pass, fmt.Sprintf("the Cloud Scheduler service agent %s may mint %s's tokens%s", g.agent, g.email, withReason(": %s")))
 	case g.kind == "":
-		g.add("service-agent", Warn, fmt.Sprintf("the Cloud Scheduler service agent %s lacks %s in %s (%s): once the job has a token, minting it will fail", g.agent, perm, g.project, d.Reason),
-			agentRoleCmd(project, g.agent))
+		g.add("service-agent", Warn, fmt.Sprintf("the Cloud Scheduler service agent %s lacks %s in %s%s: once the job has a token, minting it will fail", g.agent, perm, g.project, withReason(" (%s)")),
+			agentRoleCmd(g.project, g.agent))
+	case !g.local:
+		// Granting the agent a role in another project is not the fix: the
+		// account itself is wrong (see service-account).
+		g.add("service-agent", Fail, fmt.Sprintf("the Cloud Scheduler service agent %s cannot mint %s's tokens, an account of project %s: every attempt fails PERMISSION_DENIED before sending. Switch the job to an account of %s (see service-account) rather than granting the agent a role in %s", g.agent, g.email, proj, g.project, proj))
 	default:
-		g.add("service-agent", Fail, fmt.Sprintf("the Cloud Scheduler service agent %s cannot mint %s's tokens: %s. It needs %s (Google grants it when the API is enabled); without it every attempt with a token fails PERMISSION_DENIED before sending", g.agent, g.email, d.Reason, roleServiceAgent),
-			agentRoleCmd(project, g.agent))
+		g.add("service-agent", Fail, fmt.Sprintf("the Cloud Scheduler service agent %s cannot mint %s's tokens%s. It needs %s (Google grants it when the API is enabled); without it every attempt with a token fails PERMISSION_DENIED before sending", g.agent, g.email, withReason(": %s"), roleServiceAgent),
+			agentRoleCmd(g.project, g.agent))
 	}
 	return nil
 }
@@ -761,6 +1081,10 @@ func (g *diag) checkAudience() error {
 	if aud == "" {
 		aud, defaulted = t.GetUri(), true
 	}
+	if g.targetHidden != "" {
+		g.add("audience", Skip, fmt.Sprintf("the audience is %q; which audiences the target accepts: %s", aud, g.targetHidden))
+		return nil
+	}
 	if g.fn == nil {
 		if u, err := url.Parse(aud); err == nil && (u.RawQuery != "" || u.Fragment != "") {
 			g.add("audience", Warn, fmt.Sprintf("the audience %q carries a query string or fragment: Cloud Functions and Cloud Run answer 401 to such a token; whether this target accepts it is its own business", aud))
@@ -774,17 +1098,26 @@ func (g *diag) checkAudience() error {
 		g.add("audience", Pass, fmt.Sprintf("the audience %q is the function's URL", aud))
 		return nil
 	}
-	why := g.audienceProblem(aud, accepted)
+	why, err := g.audienceProblem(aud, accepted)
+	if err != nil {
+		return err
+	}
 	if defaulted {
 		why += " (no --oidc-token-audience was given, so the audience defaults to the whole uri)"
 	}
 	res := Fail
 	tail := ": the gateway answers 401"
-	if g.public {
+	switch {
+	case g.policyHidden != "":
+		tail = ": the gateway answers 401 unless the function is public (whether it is: " + g.policyHidden + ")"
+	case g.public:
 		res, tail = Warn, ": the gateway ignores tokens while the function is public, but would answer 401 once it is private"
 	}
-	g.add("audience", res, fmt.Sprintf("the audience %q is not one the function accepts (%s): %s%s", aud, strings.Join(quoteAll(accepted), " or "), why, tail),
-		g.updateOIDCCmd(g.email, g.fnURL))
+	fix, err := g.oidcFix()
+	if err != nil {
+		return err
+	}
+	g.add("audience", res, fmt.Sprintf("the audience %q is not one the function accepts (%s): %s%s", aud, strings.Join(quoteAll(accepted), " or "), why, tail), fix...)
 	return nil
 }
 
@@ -796,34 +1129,49 @@ func quoteAll(ss []string) []string {
 	return out
 }
 
-// audienceProblem names the classic mistakes.
-func (g *diag) audienceProblem(aud string, accepted []string) string {
+// audienceProblem names the classic mistakes. It names another function
+// only if the caller may see it.
+func (g *diag) audienceProblem(aud string, accepted []string) (string, error) {
 	u, err := url.Parse(aud)
 	if err != nil || u.Host == "" {
-		return "it is not a URL"
+		return "it is not a URL", nil
 	}
 	switch {
 	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(aud, "?"):
-		return "it carries a query string or fragment, which an audience must not"
+		return "it carries a query string or fragment, which an audience must not", nil
 	case strings.HasSuffix(u.Path, "/") && slices.Contains(accepted, strings.TrimSuffix(aud, "/")):
-		return "it has a trailing slash; the function's URL has none"
+		return "it has a trailing slash; the function's URL has none", nil
 	case u.Path == "" || u.Path == "/":
-		return "it is the host only; a function's audience is its full URL, with the function's name"
+		return "it is the host only; a function's audience is its full URL, with the function's name", nil
 	}
-	if r, ok := g.d.cfg.Gateway.Resolve(g.ctx, u.Host, u.Path); ok {
-		if r.Function.GetName() != g.fn.GetName() {
-			_, _, n, _ := functions.Parts(r.Function.GetName())
-			return "it is the URL of another function, " + n
+	const other = "it is not this function's URL"
+	name := functionAt(u.Host, u.Path)
+	if name == "" {
+		return other, nil
+	}
+	if name != g.fn.GetName() {
+		why, err := g.may("cloudfunctions.functions.get", name)
+		if err != nil || why != "" {
+			return other, err
 		}
-		return "it has a path after the function's name; the audience is the function's URL itself"
 	}
-	return "it is not this function's URL"
+	if r, ok := g.d.cfg.Gateway.Resolve(g.ctx, u.Host, u.Path); ok && r.Function.GetName() == name {
+		if name != g.fn.GetName() {
+			_, _, n, _ := functions.Parts(name)
+			return "it is the URL of another function, " + n, nil
+		}
+		return "it has a path after the function's name; the audience is the function's URL itself", nil
+	}
+	return other, nil
 }
 
 // ---- invoker ----
 
 func (g *diag) checkInvoker() error {
 	switch {
+	case g.targetHidden != "":
+		g.add("invoker", Skip, g.targetHidden)
+		return nil
 	case g.fn == nil:
 		g.add("invoker", Skip, "the target is not a function hosted here")
 		return nil
@@ -833,6 +1181,13 @@ func (g *diag) checkInvoker() error {
 		} else {
 			g.add("invoker", Skip, "the job sends no token, so there is no account whose permission could count (see token)")
 		}
+		return nil
+	case g.policyHidden != "":
+		g.add("invoker", Skip, g.policyHidden+" (whether "+g.email+" may invoke the function)")
+		return nil
+	}
+	if !g.local {
+		g.add("invoker", Skip, g.email+" is no account of the job's project, so it is to be replaced, not granted (see service-account)")
 		return nil
 	}
 	d, err := g.authorize("serviceAccount:"+g.email, g.perm, g.resource)
@@ -845,7 +1200,12 @@ func (g *diag) checkInvoker() error {
 	}
 	detail := d.Reason
 	if functions.IsGen2(g.fn) {
-		if d1, err := g.authorize("serviceAccount:"+g.email, "cloudfunctions.functions.invoke", g.fn.GetName()); err == nil && d1.Granted {
+		// The function's own policy, besides its service's: read only if the caller may.
+		why, err := g.mayReadPolicies(g.fn.GetName())
+		if err != nil {
+			return err
+		}
+		if d1, err := g.authorize("serviceAccount:"+g.email, "cloudfunctions.functions.invoke", g.fn.GetName()); why == "" && err == nil && d1.Granted {
 			detail += fmt.Sprintf(". %s is granted %s on %s, which grants nothing here: a 2nd gen function checks run.routes.invoke on its Cloud Run service %s (roles/run.invoker); add-invoker-policy-binding grants the right role in the right place",
 				g.email, d1.GrantedBy.Role, d1.GrantedBy.Resource, g.resource)
 		}
@@ -879,7 +1239,7 @@ func (g *diag) deletedHolds() bool {
 // ---- the classic trap ----
 
 func (g *diag) checkAgentInvoker() error {
-	if g.fn == nil || g.agent == "" || g.public {
+	if g.fn == nil || g.agent == "" || g.public || g.policyHidden != "" {
 		return nil
 	}
 	d, err := g.authorize("serviceAccount:"+g.agent, g.perm, g.resource)
@@ -910,8 +1270,22 @@ func (g *diag) checkAgentInvoker() error {
 
 func (g *diag) predict() error {
 	pr := &g.rep.Prediction
+	unknown := func(why string) error {
+		*pr = Prediction{Outcome: Unknown, Reason: why, Summary: "unknown (" + why + ")"}
+		if g.fn != nil || g.targetHidden != "" {
+			g.add("gateway", Skip, why)
+		}
+		return nil
+	}
 	auth, mintErr := "", error(nil)
 	if g.kind != "" {
+		// Minting reads the account: not for a caller who may not.
+		switch {
+		case g.agentHidden != "":
+			return unknown(g.agentHidden)
+		case g.acctHidden != "":
+			return unknown(g.acctHidden)
+		}
 		if g.d.cfg.Credentials == nil {
 			return errors.New("doctor: no credentials to mint with")
 		}
@@ -920,12 +1294,24 @@ func (g *diag) predict() error {
 		auth = g.headerAuthorization()
 	}
 	if mintErr != nil {
-		*pr = Prediction{Outcome: NotSent, Code: "PERMISSION_DENIED", Reason: mintErr.Error(),
-			Summary: "PERMISSION_DENIED, no request sent (" + mintErr.Error() + ")"}
+		reason := mintErr.Error()
+		if !g.mintVisible {
+			// The error may quote what the caller may not read (another
+			// project's account and policies).
+			reason = "the Cloud Scheduler service agent cannot mint a token of " + g.email
+		}
+		*pr = Prediction{Outcome: NotSent, Code: "PERMISSION_DENIED", Reason: reason,
+			Summary: "PERMISSION_DENIED, no request sent (" + reason + ")"}
 		if g.fn != nil {
-			g.add("gateway", Skip, "no request reaches the gateway: the job's token cannot be minted ("+mintErr.Error()+")")
+			g.add("gateway", Skip, "no request reaches the gateway: the job's token cannot be minted ("+reason+")")
 		}
 		return nil
+	}
+	switch {
+	case g.targetHidden != "":
+		return unknown(g.targetHidden)
+	case g.fn != nil && g.policyHidden != "":
+		return unknown(g.policyHidden)
 	}
 	switch g.rep.Target.Kind {
 	case TargetExternal:
