@@ -24,6 +24,7 @@ func main() {
 	g.AddFlags(root)
 	root.AddCommand(serveCmd())
 	root.AddCommand(cli.Commands(g)...)
+	root.AddCommand(demoCmd(g))
 	if cmd, err := root.ExecuteC(); err != nil {
 		// gcloud's shape: ERROR: (gcloud.scheduler.jobs.run) NOT_FOUND: ...
 		fmt.Fprintf(os.Stderr, "ERROR: (%s) %s\n", strings.ReplaceAll(cmd.CommandPath(), " ", "."), err)
