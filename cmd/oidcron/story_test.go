@@ -52,7 +52,7 @@ func TestWalkthroughStory(t *testing.T) {
 	wantContains(t, "deploy stdout", out, "url: "+fn+"\n", "OIDCRON_UPSTREAM: "+up.URL+"\n", "status: ACTIVE\n")
 	wantContains(t, "deploy stderr", errOut, "WARNING: Function created with limited-access IAM policy.")
 	out, errOut = sh.ok("scheduler", "jobs", "create", "http", "hello-job", loc, "--schedule=*/5 * * * *", "--uri="+fn, "--http-method=GET")
-	if errOut != "Created job [hello-job].\n" {
+	if errOut != "" {
 		t.Errorf("create stderr: %q", errOut)
 	}
 	wantContains(t, "create stdout", out, "uri: "+fn+"\n", "schedule: '*/5 * * * *'\n", "state: ENABLED\n")
@@ -117,7 +117,9 @@ func TestWalkthroughStory(t *testing.T) {
 	wantContains(t, "projects add-iam-policy-binding", out, "  - serviceAccount:"+sa+"\n  role: roles/cloudfunctions.invoker\n")
 	out, errOut = sh.ok("scheduler", "jobs", "update", "http", "hello-job", "--schedule=*/5 * * * *", "--uri="+fn, "--http-method=GET",
 		"--oidc-service-account-email="+sa, "--oidc-token-audience="+fn)
-	wantContains(t, "update stderr", errOut, locWarning, "Updated job [hello-job].")
+	if errOut != locWarning+"\n" && errOut != locWarning {
+		t.Errorf("update stderr: %q", errOut)
+	}
 	wantContains(t, "update stdout", out, "  oidcToken:\n    audience: "+fn+"\n    serviceAccountEmail: "+sa+"\n")
 	_, errOut = sh.ok("scheduler", "jobs", "run", "hello-job")
 	wantContains(t, "run stderr", errOut, locWarning)

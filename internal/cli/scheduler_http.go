@@ -116,7 +116,7 @@ func schedulerCreateHTTPCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return APIError(err)
 			}
-			g.Status("Created job [%s].", ref.ID)
+			// gcloud 528 prints the job and no "Created job" line (observed).
 			return g.Print(out, false, "yaml")
 		},
 	}
@@ -155,8 +155,7 @@ func schedulerUpdateHTTPCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return APIError(err)
 			}
-			g.Status("Updated job [%s].", ref.ID)
-			return g.Print(out, false, "yaml")
+			return g.Print(out, false, "yaml") // as gcloud 528: the job, no status line
 		},
 	}
 	schedAddHTTPJobFlags(cmd, &f, false)

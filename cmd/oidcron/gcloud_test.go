@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRealGcloud points the real gcloud (when the machine has it) at the
+// real binary, as README's "Using the real gcloud" says, and lives the
+// classic story with it: every command must succeed, its job must reach
+// the function with 200 in the end, and for each command oidcron's own CLI
+// must print what gcloud printed (outputs compared after masking the
+// timestamps that differ between two calls).
+func TestRealGcloud(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary and gcloud")
+	}
+	gcloud, err := exec.LookPath("gcloud")
+	if err != nil {
+		t.Skip("gcloud is not installed")
+	}
+	bin := buildBinary(t)
+	attempts := make(chan string, 64)
+	p := startServer(t, bin, filepath.Join(t.TempDir(), "data"), nil, func(line string) {
+		if strings.Contains(line, "msg=AttemptFinished") && strings.Contains(line, "/jobs/hello-job") {
+			attempts <- line
+		}
+	})
+	up := newUpstream(t)
+	sh := &story{t: t, bin: bin, api: p.api, attempts: attempts}
+	cfg := t.TempDir()
+	gc := func(args ...string) (string, string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // a bound on a hang
+		defer cancel()
+		cmd := exec.CommandContext(ctx, gcloud, args...)
+		cmd.Env = append(os.Environ(), "CLOUDSDK_CONFIG="+cfg, "CLOUDSDK_CORE_DISABLE_PROMPTS=1")
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("gcloud %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, o.String(), e.String())
+		}
+		return o.String(), e.String()
+	}
+	gc("config", "set", "auth/disable_credentials", "true")
+	gc("config", "set", "core/disable_usage_reporting", "true")
+	for _, api := range []string{"cloudscheduler", "cloudresourcemanager", "iam", "iamcredentials", "cloudfunctions", "appengine", "run"} {
+		gc("config", "set", "api_endpoint_overrides/"+api, p.api+"/")
+	}
+	gc("config", "set", "project", "demo-project")
+
+	// Timestamps differ between the two tools' calls; everything else must not.
+	stamp := regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`)
+	etag := regexp.MustCompile(`etag: \S+`)
+	mask := func(s string) string { return etag.ReplaceAllString(stamp.ReplaceAllString(s, "TIME"), "etag: ETAG") }
+	same := func(what string, gOut, gErr, oOut, oErr string) {
+		t.Helper()
+		if mask(gOut) != mask(oOut) {
+			t.Errorf("%s: stdout differs\ngcloud:\n%s\noidcron:\n%s", what, gOut, oOut)
+		}
+		if gErr != oErr {
+			t.Errorf("%s: stderr differs\ngcloud:  %q\noidcron: %q", what, gErr, oErr)
+		}
+	}
+	const fn = "https://us-central1-demo-project.cloudfunctions.net/hello"
+	sh.ok("functions", "deploy", "hello", "--region=us-central1", "--upstream="+up.URL)
+	gOut, gErr := gc("scheduler", "jobs", "create", "http", "hello-job", "--location=us-central1", "--schedule=*/5 * * * *", "--uri="+fn, "--http-method=GET")
+	oOut, oErr := sh.ok("scheduler", "jobs", "create", "http", "twin-job", "--location=us-central1", "--schedule=*/5 * * * *", "--uri="+fn, "--http-method=GET")
+	same("jobs create http", gOut, gErr, strings.ReplaceAll(oOut, "twin-job", "hello-job"), oErr)
+
+	// The story, verbatim, with gcloud; after each step oidcron's CLI asks the same.
+	story := [][]string{
+		{"projects", "get-iam-policy", "demo-project", "--flatten=bindings[].members", "--format=table(bindings.role, bindings.members)"},
+		{"scheduler", "jobs", "run", "hello-job"},
+		{"iam", "service-accounts", "create", "scheduler-invoker", "--display-name", "Scheduler Invoker"},
+		{"projects", "add-iam-policy-binding", "demo-project", "--member=serviceAccount:scheduler-invoker@demo-project.iam.gserviceaccount.com", "--role=roles/cloudfunctions.invoker"},
+		{"scheduler", "jobs", "update", "http", "hello-job", "--schedule=*/5 * * * *", "--uri=" + fn, "--http-method=GET",
+			"--oidc-service-account-email=scheduler-invoker@demo-project.iam.gserviceaccount.com", "--oidc-token-audience=" + fn},
+		{"scheduler", "jobs", "run", "hello-job"},
+	}
+	for i, args := range story {
+		gOut, gErr := gc(args...)
+		if i == 1 {
+			sh.waitAttempts(1)
+			sh.wantStatus("gcloud's run without a token", "403\tPERMISSION_DENIED", 7)
+		}
+		if i == 5 {
+			sh.waitAttempts(2)
+			sh.wantStatus("gcloud's run with the invoker's token", "200\tOK", 0)
+			continue
+		}
+		if args[0] == "iam" || args[0] == "projects" && args[1] == "add-iam-policy-binding" || args[2] == "run" {
+			continue // a second create or grant would differ by design; run is covered by its status
+		}
+		oOut, oErr := sh.ok(args...)
+		same(strings.Join(args[:3], " "), gOut, gErr, oOut, oErr)
+	}
+	if a := up.lastAuth(); !strings.HasPrefix(a, "Bearer ") {
+		t.Errorf("the function got Authorization %q, want a bearer ID token", a)
+	}
+	// Reads print the same.
+	for _, args := range [][]string{
+		{"scheduler", "jobs", "list", "--location=us-central1"},
+		{"scheduler", "jobs", "describe", "hello-job", "--location=us-central1"},
+		{"scheduler", "locations", "list"},
+		{"iam", "service-accounts", "list"},
+		{"projects", "describe", "demo-project"},
+		{"functions", "describe", "hello", "--region=us-central1"},
+		{"functions", "get-iam-policy", "hello", "--region=us-central1"},
+	} {
+		gOut, gErr := gc(args...)
+		oOut, oErr := sh.ok(args...)
+		same(strings.Join(args, " "), gOut, gErr, oOut, oErr)
+	}
+}
