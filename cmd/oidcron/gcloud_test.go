@@ -113,6 +113,7 @@ func TestRealGcloud(t *testing.T) {
 		{"iam", "service-accounts", "list"},
 		{"projects", "describe", "demo-project"},
 		{"functions", "describe", "hello", "--region=us-central1"},
+		{"functions", "list"},
 		{"functions", "get-iam-policy", "hello", "--region=us-central1"},
 	} {
 		gOut, gErr := gc(args...)

@@ -424,10 +424,16 @@ func v1Function(f *functionspb.Function) *functionsv1.CloudFunction {
 	for k, v := range f.GetServiceConfig().GetEnvironmentVariables() {
 		env[k] = v
 	}
+	entry := f.GetBuildConfig().GetEntryPoint()
+	if entry == "" {
+		// Deploy's default is the function's name; every 1st gen function has
+		// one, and gcloud's list tells the generations apart by it.
+		_, _, entry, _ = functions.Parts(f.GetName())
+	}
 	return &functionsv1.CloudFunction{
 		Name: f.GetName(), Description: f.GetDescription(), Status: functionsv1.CloudFunctionStatus_ACTIVE,
 		Trigger:             &functionsv1.CloudFunction_HttpsTrigger{HttpsTrigger: &functionsv1.HttpsTrigger{Url: f.GetUrl(), SecurityLevel: functionsv1.HttpsTrigger_SECURE_ALWAYS}},
-		EntryPoint:          f.GetBuildConfig().GetEntryPoint(),
+		EntryPoint:          entry,
 		Runtime:             f.GetBuildConfig().GetRuntime(),
 		ServiceAccountEmail: f.GetServiceConfig().GetServiceAccountEmail(),
 		UpdateTime:          &timestamppb.Timestamp{Seconds: f.GetUpdateTime().GetSeconds(), Nanos: f.GetUpdateTime().GetNanos() / 1e6 * 1e6}, VersionId: 1, Labels: f.GetLabels(), EnvironmentVariables: env, // v1 shows milliseconds
