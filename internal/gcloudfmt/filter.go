@@ -2,82 +2,101 @@ package gcloudfmt
 
 import (
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/text/unicode/norm"
 )
 
-// The filter follows resource_filter.py (the parser) and resource_expr.py
-// (the evaluator) as gcloud currently runs them: ':' is a case-insensitive
-// substring match on the value's words ('abc*' prefix, '*abc' suffix, 'a*b'
-// anchored glob, '*' any non-empty value), '=' and '!=' case-insensitive
-// whole-value matches, '<' '<=' '>' '>=' Python comparisons (numbers
-// numerically, RFC 3339 timestamps as times), '~' and '!~' unanchored
-// regular expressions (Go RE2 syntax), NOT / - negation, AND, OR, implicit
-// AND of adjacent terms, parentheses (required when AND and OR mix), list
-// operands key:(a b c), bare words matching any value anywhere (global
-// restriction), and transforms on keys (name.basename()=x).
+// Filters (--filter) select the resources to print. The matching rules are
+// the ones gcloud applies today:
+//
+//   - key:word is a case-insensitive substring match ("word*" anchors at the
+//     start, "*word" at the end, "a*b" at both, and "*" matches any
+//     non-empty value); lists match when an item does, dicts when a key or
+//     a value does;
+//   - key=value and key!=value compare whole values, ignoring case;
+//   - <, <=, >, >= compare numbers as numbers, RFC 3339 timestamps as times
+//     and anything else as strings;
+//   - ~ and !~ search with a regular expression (Go RE2 syntax);
+//   - NOT and -term negate; AND and OR join terms (both on one level needs
+//     parentheses); adjacent terms are ANDed, more loosely than AND and OR;
+//   - key:(a b c) and key=(a b c) match any of the words;
+//   - a bare word matches when any value in the resource contains it;
+//   - keys may carry transforms (name.basename()=x), and a transform call
+//     on its own (words(a b)) is true when its result is.
 
-type filterExpr interface {
-	eval(obj any) (bool, error)
+// filterNode is one node of a compiled filter.
+type filterNode interface {
+	match(r any) (bool, error)
 }
 
 type compiledFilter struct {
-	root filterExpr
-	keys []parsedKey
+	root filterNode
+	keys []parsedKey // every key a term compares, for missing-key warnings
 }
 
-func (f *compiledFilter) match(obj any) (bool, error) {
+func (f *compiledFilter) match(r any) (bool, error) {
 	if f.root == nil {
 		return true, nil
 	}
-	return f.root.eval(obj)
+	return f.root.match(r)
 }
 
-type exprAnd struct{ l, r filterExpr }
-type exprOr struct{ l, r filterExpr }
-type exprNot struct{ e filterExpr }
+// allOf is true when every node is (evaluated left to right, stopping at
+// the first false one or error).
+type allOf []filterNode
 
-func (e *exprAnd) eval(o any) (bool, error) {
-	v, err := e.l.eval(o)
-	if err != nil || !v {
-		return false, err
+func (n allOf) match(r any) (bool, error) {
+	for _, c := range n {
+		if ok, err := c.match(r); err != nil || !ok {
+			return false, err
+		}
 	}
-	return e.r.eval(o)
+	return true, nil
 }
 
-func (e *exprOr) eval(o any) (bool, error) {
-	v, err := e.l.eval(o)
-	if err != nil || v {
-		return v, err
+// anyOf is true when some node is.
+type anyOf []filterNode
+
+func (n anyOf) match(r any) (bool, error) {
+	for _, c := range n {
+		if ok, err := c.match(r); err != nil || ok {
+			return ok, err
+		}
 	}
-	return e.r.eval(o)
+	return false, nil
 }
 
-func (e *exprNot) eval(o any) (bool, error) {
-	v, err := e.e.eval(o)
-	return !v, err
+type notNode struct{ inner filterNode }
+
+func (n notNode) match(r any) (bool, error) {
+	ok, err := n.inner.match(r)
+	return !ok, err
 }
 
-// exprGlobal is a bare word: any value anywhere in the resource contains it
-// (case-insensitive), or a bare transform call whose result is truthy.
-type exprGlobal struct {
-	pattern   *regexp.Regexp
-	transform *transformChain
-	spec      *projSpec
-}
-
-func (e *exprGlobal) eval(o any) (bool, error) {
-	if e.transform != nil {
-		v, err := e.transform.evaluate(o, &evalCtx{spec: e.spec})
-		return truthy(v), err
+// conj and disj make one node of a list of nodes.
+func conj(nodes allOf) filterNode {
+	if len(nodes) == 1 {
+		return nodes[0]
 	}
-	return globalRestriction(o, e.pattern), nil
+	return nodes
 }
 
-func globalRestriction(v any, re *regexp.Regexp) bool {
+func disj(nodes anyOf) filterNode {
+	if len(nodes) == 1 {
+		return nodes[0]
+	}
+	return nodes
+}
+
+// bareWord matches when any value (not key) anywhere in the resource
+// contains the word, ignoring case. Dict keys starting with '_' are skipped.
+type bareWord struct{ re *regexp.Regexp }
+
+func (b bareWord) match(r any) (bool, error) { return containsWord(r, b.re), nil }
+
+func containsWord(v any, re *regexp.Regexp) bool {
 	if !truthy(v) {
 		return false
 	}
@@ -88,13 +107,13 @@ func globalRestriction(v any, re *regexp.Regexp) bool {
 		return re.MatchString(pyStr(t))
 	case map[string]any:
 		for _, k := range sortedKeys(t) {
-			if !strings.HasPrefix(k, "_") && globalRestriction(t[k], re) {
+			if !strings.HasPrefix(k, "_") && containsWord(t[k], re) {
 				return true
 			}
 		}
 	case []any:
 		for _, e := range t {
-			if globalRestriction(e, re) {
+			if containsWord(e, re) {
 				return true
 			}
 		}
@@ -102,61 +121,121 @@ func globalRestriction(v any, re *regexp.Regexp) bool {
 	return false
 }
 
-type operand struct {
-	list            []*operand
-	isList          bool
-	str             any // string, or pyTime once normalized
-	hasStr          bool
-	num             any // int64 or float64; nil when not numeric
-	numericConstant bool
+// callTerm is a transform call without an operator: true when its result
+// on the whole resource is truthy.
+type callTerm struct {
+	chain *transformChain
+	spec  *projSpec
 }
 
-func newOperand(v any) *operand {
-	o := &operand{}
-	o.init(v, nil)
+func (c callTerm) match(r any) (bool, error) {
+	v, err := c.chain.evaluate(r, &evalCtx{spec: c.spec})
+	return truthy(v), err
+}
+
+type compareOp int
+
+const (
+	opHas compareOp = iota
+	opEQ
+	opNE
+	opLT
+	opLE
+	opGE
+	opGT
+	opRE
+	opNotRE
+)
+
+var compareOps = map[string]compareOp{":": opHas, "=": opEQ, "!=": opNE, "<": opLT, "<=": opLE, ">=": opGE, ">": opGT, "~": opRE, "!~": opNotRE}
+
+// operand is the right-hand side of a comparison: a string (or, once the
+// compared values turn out to be timestamps, a time), its numeric reading,
+// or a list of operands for key:(a b c).
+type operand struct {
+	text    any // string, or pyTime after timestamp conversion; nil for a list
+	number  any // int64 or float64; nil when the text is not a number
+	boolean bool
+	isList  bool
+	items   []*operand
+}
+
+// newOperand reads a scalar operand. true and false stand for 1 and 0.
+func newOperand(s string) *operand {
+	o := &operand{text: s}
+	switch strings.ToLower(s) {
+	case "true":
+		o.number, o.boolean = int64(1), true
+	case "false":
+		o.number, o.boolean = int64(0), true
+	default:
+		o.number = numberOf(s)
+	}
 	return o
 }
 
-func (o *operand) init(v any, normalize func(string) (any, bool)) bool {
-	switch t := v.(type) {
-	case []string:
-		o.isList = true
-		o.list = nil
-		for _, s := range t {
-			c := &operand{}
-			if !c.init(s, normalize) {
-				return false
+func newListOperand(words []string) *operand {
+	o := &operand{isList: true}
+	for _, w := range words {
+		o.items = append(o.items, newOperand(w))
+	}
+	return o
+}
+
+// strings lists the operand's text(s).
+func (o *operand) strings() []string {
+	var out []string
+	if o.isList {
+		for _, it := range o.items {
+			if s, ok := it.text.(string); ok {
+				out = append(out, s)
 			}
-			o.list = append(o.list, c)
 		}
-	case string:
-		if t != "" && normalize != nil {
-			n, ok := normalize(t)
-			if !ok {
-				return false
-			}
-			o.str, o.hasStr = n, true
+	} else if s, ok := o.text.(string); ok {
+		out = append(out, s)
+	}
+	return out
+}
+
+// toTimes rereads the operand's text(s) as timestamps. A list is rebuilt
+// item by item and stays as far as it got when an item does not parse; a
+// scalar is left alone then. The empty string stays a string.
+func (o *operand) toTimes(loc *time.Location) bool {
+	parse := func(s string) (any, bool) {
+		if s == "" {
+			return s, true
+		}
+		t, ok := parseDateTime(s, loc)
+		return t, ok
+	}
+	if !o.isList {
+		s, isStr := o.text.(string)
+		if !isStr {
 			return true
 		}
-		o.str, o.hasStr = t, true
-		switch strings.ToLower(t) {
-		case "false":
-			o.num, o.numericConstant = int64(0), true
-		case "true":
-			o.num, o.numericConstant = int64(1), true
-		default:
-			o.num = numericType(t)
+		t, ok := parse(s)
+		if ok {
+			o.text = t
 		}
+		return ok
+	}
+	words := o.strings()
+	o.items = nil
+	for _, w := range words {
+		t, ok := parse(w)
+		if !ok {
+			return false
+		}
+		o.items = append(o.items, &operand{text: t})
 	}
 	return true
 }
 
-// numericType is _NumericType: int(s), else float(s), else nil.
-func numericType(v any) any {
+// numberOf reads v as a number: numbers and booleans as they are, numeric
+// strings parsed (int first, then float); nil otherwise.
+func numberOf(v any) any {
 	switch t := v.(type) {
-	case bool:
-		return t
-	case int64, float64:
+	case bool, int64, float64:
 		return t
 	case string:
 		if i, ok := pyInt(t); ok {
@@ -169,212 +248,165 @@ func numericType(v any) any {
 	return nil
 }
 
-type opKind int
-
-const (
-	opHas opKind = iota
-	opEQ
-	opNE
-	opLT
-	opLE
-	opGE
-	opGT
-	opRE
-	opNotRE
-)
-
-var opNames = map[string]opKind{":": opHas, "=": opEQ, "!=": opNE, "<": opLT, "<=": opLE, ">=": opGE, ">": opGT, "~": opRE, "!~": opNotRE}
-
+// wordPattern is one compiled ':' or '=' operand word.
 type wordPattern struct {
-	operand string
-	re      *regexp.Regexp // nil: the '*' pattern, matching any non-empty text
+	word string
+	re   *regexp.Regexp // nil for the lone '*', which matches any non-empty text
 }
 
-type exprTerm struct {
-	op        opKind
-	opName    string
-	key       parsedKey
-	operand   *operand
-	transform *transformChain
-	spec      *projSpec
-	patterns  []wordPattern
-	re        *regexp.Regexp
-	// normalization state: nil until the first non-empty value is seen.
-	normalized bool
-	toTime     bool
+// comparison is a key OP operand term.
+type comparison struct {
+	op       compareOp
+	key      parsedKey
+	chain    *transformChain // transforms on the key, or nil
+	spec     *projSpec
+	operand  *operand
+	words    []wordPattern  // ':', '=' and '!='
+	re       *regexp.Regexp // '~' and '!~'
+	timeSeen bool           // the first non-empty value has been seen...
+	times    bool           // ...and it and the operand were timestamps
 }
 
-func (t *exprTerm) eval(obj any) (bool, error) {
-	value := getKey(obj, t.key)
-	if t.transform != nil {
+func (c *comparison) match(r any) (bool, error) {
+	value := getKey(r, c.key)
+	if c.chain != nil {
 		var err error
-		value, err = t.transform.evaluate(value, &evalCtx{spec: t.spec})
-		if err != nil {
+		if value, err = c.chain.evaluate(value, &evalCtx{spec: c.spec}); err != nil {
 			return false, err
 		}
 	}
-	var resourceValues []any
-	if l, ok := value.([]any); ok && len(l) > 0 {
-		resourceValues = l
-	} else {
-		resourceValues = []any{value}
+	values := []any{value}
+	if items, ok := value.([]any); ok && len(items) > 0 {
+		values = append([]any(nil), items...)
 	}
-	values := make([]any, 0, len(resourceValues))
-	for _, v := range resourceValues {
+	for i, v := range values {
 		if truthy(v) {
-			v = t.normalize(v)
+			values[i] = c.asTime(v)
 		}
-		values = append(values, v)
 	}
-	operands := []*operand{t.operand}
-	if t.operand.isList && len(t.operand.list) > 0 {
-		operands = t.operand.list
+	operands := []*operand{c.operand}
+	if c.operand.isList && len(c.operand.items) > 0 {
+		operands = c.operand.items
 	}
 	for _, v := range values {
 		for _, o := range operands {
-			if o.num != nil {
-				if nv := numericType(v); nv != nil {
-					if ok, err := t.apply(nv, o.num); err == nil && ok {
-						return true, nil
-					} else if err == nil && !o.numericConstant {
-						continue
-					}
-				}
-			}
-			if _, isTime := o.str.(pyTime); isTime && !truthy(v) {
-				continue
-			}
-			ok, err := t.apply(v, o.str)
-			if err == nil {
-				if ok {
-					return true, nil
-				}
-				continue
-			}
-			if err != errTypeError {
-				continue
-			}
-			switch v.(type) {
-			case nil:
-				if ok, err := t.apply("", o.str); err == nil && ok {
-					return true, nil
-				}
-			case string, map[string]any, []any:
-			default:
-				if ok, err := t.apply(stringize(v), o.str); err == nil && ok {
-					return true, nil
-				}
+			if c.matchOne(v, o) {
+				return true, nil
 			}
 		}
 	}
 	return false, nil
 }
 
-var dateTimePrefixRE = regexp.MustCompile(`^\d\d\d\d-\d\d-\d\d[ T]\d\d:\d\d:\d\d`)
+// matchOne compares one value with one operand, trying in turn: both as
+// numbers (conclusive unless the operand is true/false), as they are, and
+// for a value of another type than the operand, as text (None as "").
+func (c *comparison) matchOne(v any, o *operand) bool {
+	if o.number != nil {
+		if n := numberOf(v); n != nil {
+			if ok, typed := c.test(n, o.number); typed && (ok || !o.boolean) {
+				return ok
+			}
+		}
+	}
+	if _, isTime := o.text.(pyTime); isTime && !truthy(v) {
+		return false
+	}
+	if ok, typed := c.test(v, o.text); typed {
+		return ok
+	}
+	switch v.(type) {
+	case nil:
+		ok, _ := c.test("", o.text)
+		return ok
+	case string, map[string]any, []any:
+		return false
+	}
+	ok, _ := c.test(quotedText(v), o.text)
+	return ok
+}
 
-// normalize is InitializeNormalization: the first non-empty value decides
-// whether the term compares timestamps.
-func (t *exprTerm) normalize(v any) any {
-	if t.normalized {
-		if t.toTime {
-			if s, ok := v.(string); ok {
-				if p, ok := parseDateTime(s, time.Local); ok {
-					return p
-				}
+var timestampStart = regexp.MustCompile(`^\d\d\d\d-\d\d-\d\d[ T]\d\d:\d\d:\d\d`)
+
+// asTime decides, on the first non-empty value, whether the term compares
+// timestamps: when that value is one and the operand reads as one too.
+// From then on string values are read as times.
+func (c *comparison) asTime(v any) any {
+	if c.timeSeen {
+		if s, ok := v.(string); ok && c.times {
+			if t, ok := parseDateTime(s, time.Local); ok {
+				return t
 			}
 		}
 		return v
 	}
-	t.normalized = true
+	c.timeSeen = true
 	s, ok := v.(string)
-	if !ok || !dateTimePrefixRE.MatchString(s) {
+	if !ok || !timestampStart.MatchString(s) {
 		return v
 	}
-	p, ok := parseDateTime(s, time.Local)
+	t, ok := parseDateTime(s, time.Local)
 	if !ok {
 		return v
 	}
 	var loc *time.Location
-	if p.aware {
+	if t.aware {
 		loc = time.Local
 	}
-	var src any = t.operand.str
-	if t.operand.isList {
-		var l []string
-		for _, o := range t.operand.list {
-			if str, ok := o.str.(string); ok {
-				l = append(l, str)
-			}
-		}
-		src = l
-	}
-	if t.operand.init(src, func(s string) (any, bool) {
-		p, ok := parseDateTime(s, loc)
-		return p, ok
-	}) {
-		t.toTime = true
-	}
-	return p
+	c.times = c.operand.toTimes(loc)
+	return t
 }
 
-type typeError struct{}
-
-func (typeError) Error() string { return "TypeError" }
-
-var errTypeError error = typeError{}
-
-// apply evaluates value OP operand; errTypeError where Python raises
-// TypeError.
-func (t *exprTerm) apply(value, operand any) (bool, error) {
-	switch t.op {
+// test applies the operator; typed is false where the two values cannot be
+// compared (Python's TypeError).
+func (c *comparison) test(v, operand any) (ok, typed bool) {
+	switch c.op {
 	case opHas, opEQ:
-		return t.wordMatch(value), nil
+		return c.anyWordMatches(v), true
 	case opNE:
-		return !t.wordMatch(value), nil
+		return !c.anyWordMatches(v), true
 	case opRE, opNotRE:
-		s, ok := value.(string)
-		if !ok {
-			return false, errTypeError
+		s, isStr := v.(string)
+		if !isStr {
+			return false, false
 		}
-		m := t.re.MatchString(s)
-		if t.op == opNotRE {
-			return !m, nil
-		}
-		return m, nil
+		return c.re.MatchString(s) == (c.op == opRE), true
 	}
-	c, ok := pyCompare(value, operand)
-	if !ok {
-		return false, errTypeError
+	order, comparable := pyCompare(v, operand)
+	if !comparable {
+		return false, false
 	}
-	switch t.op {
+	switch c.op {
 	case opLT:
-		return c < 0, nil
+		return order < 0, true
 	case opLE:
-		return c <= 0, nil
+		return order <= 0, true
 	case opGE:
-		return c >= 0, nil
+		return order >= 0, true
 	}
-	return c > 0, nil
+	return order > 0, true
 }
 
-func (t *exprTerm) wordMatch(value any) bool {
-	var values []any
-	switch v := value.(type) {
+// anyWordMatches matches the operand words against a value: each item of a
+// list, each key and then each value of a dict, or the value itself.
+func (c *comparison) anyWordMatches(v any) bool {
+	candidates := []any{v}
+	switch t := v.(type) {
 	case map[string]any:
-		for _, k := range sortedKeys(v) {
-			values = append(values, k)
+		candidates = nil
+		keys := sortedKeys(t)
+		for _, k := range keys {
+			candidates = append(candidates, k)
 		}
-		for _, k := range sortedKeys(v) {
-			values = append(values, v[k])
+		for _, k := range keys {
+			candidates = append(candidates, t[k])
 		}
 	case []any:
-		values = v
-	default:
-		values = []any{value}
+		candidates = t
 	}
-	for _, v := range values {
-		for _, p := range t.patterns {
-			if t.matchOneWord(v, p) {
+	for _, cand := range candidates {
+		for _, w := range c.words {
+			if c.wordMatches(cand, w) {
 				return true
 			}
 		}
@@ -382,58 +414,56 @@ func (t *exprTerm) wordMatch(value any) bool {
 	return false
 }
 
-var trailingZerosRE = regexp.MustCompile(`\.0*$`)
+var trailingPointZeros = regexp.MustCompile(`\.0*$`)
 
-func (t *exprTerm) matchOneWord(value any, p wordPattern) bool {
+func (c *comparison) wordMatches(v any, w wordPattern) bool {
 	var text string
-	switch v := value.(type) {
+	switch t := v.(type) {
 	case bool, int64, float64:
-		if n := numericType(p.operand); n != nil && pyEqual(v, n) {
+		if n := numberOf(w.word); n != nil && pyEqual(t, n) {
 			return true
 		}
-		x, _ := numVal(v)
-		if x == 0 && strings.ToLower(p.operand) == "false" {
+		x, _ := numVal(t)
+		if word := strings.ToLower(w.word); (x == 0 && word == "false") || (x == 1 && word == "true") {
 			return true
 		}
-		if x == 1 && strings.ToLower(p.operand) == "true" {
-			return true
-		}
-		text = trailingZerosRE.ReplaceAllString(stringize(v), "")
+		text = trailingPointZeros.ReplaceAllString(quotedText(t), "")
 	case string:
-		if v == p.operand {
+		if t == w.word {
 			return true
 		}
-		text = normalizeForSearch(v, true)
+		text = searchText(t, true)
 	case nil:
-		if p.operand == "" {
+		switch {
+		case w.word == "":
 			return true
-		}
-		if p.operand == "*" && t.op == opHas {
+		case w.word == "*" && c.op == opHas:
 			return false
 		}
 		text = "null"
 	case pyTime:
-		if p.operand != "" {
+		if w.word != "" {
 			var loc *time.Location
-			if v.aware {
+			if t.aware {
 				loc = time.Local
 			}
-			if o, ok := parseDateTime(p.operand, loc); ok && pyEqual(v, o) {
+			if o, ok := parseDateTime(w.word, loc); ok && pyEqual(t, o) {
 				return true
 			}
 		}
-		text = normalizeForSearch(v.pyString(), true)
+		text = searchText(t.pyString(), true)
 	default:
-		text = normalizeForSearch(stringize(v), true)
+		text = searchText(quotedText(t), true)
 	}
-	if p.re == nil {
-		return text != "" && strings.ContainsFunc(text, func(r rune) bool { return r != '\n' })
+	if w.re == nil {
+		return strings.ContainsFunc(text, func(r rune) bool { return r != '\n' })
 	}
-	return p.re.MatchString(text)
+	return w.re.MatchString(text)
 }
 
-// stringize is _Stringize: repr() for non-strings, 'null' for None.
-func stringize(v any) string {
+// quotedText is the text of a non-string value as matching sees it:
+// Python's repr(), "null" for None.
+func quotedText(v any) string {
 	switch t := v.(type) {
 	case nil:
 		return "null"
@@ -445,161 +475,231 @@ func stringize(v any) string {
 	return pyRepr(v)
 }
 
-var htmlTagRE = regexp.MustCompile(`<[^>]*>`)
+var htmlTag = regexp.MustCompile(`<[^>]*>`)
 
-// normalizeForSearch lowercases, strips HTML tags (html) and accents.
-func normalizeForSearch(s string, html bool) string {
+// searchText lowercases s and drops accents (and HTML tags when html).
+func searchText(s string, html bool) string {
 	s = strings.ToLower(s)
 	if html {
-		s = htmlTagRE.ReplaceAllString(s, "")
+		s = htmlTag.ReplaceAllString(s, "")
 	}
-	s = norm.NFKD.String(s)
 	return strings.Map(func(r rune) rune {
 		if isCombining(r) {
 			return -1
 		}
 		return r
-	}, s)
+	}, norm.NFKD.String(s))
 }
 
-// hasPattern compiles a ':' operand the way gcloud currently evaluates it.
-func hasPattern(pattern string) (wordPattern, error) {
-	if pattern == "*" {
-		return wordPattern{operand: pattern}, nil
+// hasWord compiles a ':' operand word.
+func hasWord(word string) (wordPattern, error) {
+	if word == "*" {
+		return wordPattern{word: word}, nil
 	}
-	normalized := normalizeForSearch(pattern, false)
-	parts := strings.Split(normalized, "*")
-	if len(parts) > 2 {
-		return wordPattern{}, syntaxErrorf("At most one * expected in : patterns [%s].", pattern)
-	}
-	left, right := "", ""
-	if len(parts) == 1 {
-		left = regexp.QuoteMeta(parts[0])
-		return compileWord(pattern, left)
-	}
-	left, right = regexp.QuoteMeta(parts[0]), regexp.QuoteMeta(parts[1])
+	parts := strings.Split(searchText(word, false), "*")
 	switch {
-	case strings.HasPrefix(pattern, "*"):
-		return compileWord(pattern, left+right+"$")
-	case strings.HasSuffix(pattern, "*"):
-		return compileWord(pattern, "^"+left+right)
+	case len(parts) > 2:
+		return wordPattern{}, syntaxErrorf("At most one * expected in : patterns [%s].", word)
+	case len(parts) == 1:
+		return compileWord(word, regexp.QuoteMeta(parts[0]))
 	}
-	return compileWord(pattern, "^"+left+".*"+right+"$")
+	left, right := regexp.QuoteMeta(parts[0]), regexp.QuoteMeta(parts[1])
+	switch {
+	case strings.HasPrefix(word, "*"):
+		return compileWord(word, left+right+"$")
+	case strings.HasSuffix(word, "*"):
+		return compileWord(word, "^"+left+right)
+	}
+	return compileWord(word, "^"+left+".*"+right+"$")
 }
 
-func eqPattern(pattern string) (wordPattern, error) {
-	return compileWord(pattern, "^"+regexp.QuoteMeta(normalizeForSearch(pattern, false))+"$")
+// equalsWord compiles a '=' or '!=' operand word.
+func equalsWord(word string) (wordPattern, error) {
+	return compileWord(word, "^"+regexp.QuoteMeta(searchText(word, false))+"$")
 }
 
-func compileWord(operand, re string) (wordPattern, error) {
-	c, err := regexp.Compile("(?im)" + re)
+func compileWord(word, expr string) (wordPattern, error) {
+	re, err := regexp.Compile("(?im)" + expr)
 	if err != nil {
-		return wordPattern{}, syntaxErrorf("Filter expression RE pattern [%s]: %v", re, err)
+		return wordPattern{}, syntaxErrorf("Filter expression RE pattern [%s]: %v", expr, err)
 	}
-	return wordPattern{operand: operand, re: c}, nil
+	return wordPattern{word: word, re: re}, nil
 }
 
-// filterParser is resource_filter._Parser.
+func (c *comparison) compile() error {
+	texts := c.operand.strings()
+	var compileOne func(string) (wordPattern, error)
+	switch c.op {
+	case opHas:
+		compileOne = hasWord
+	case opEQ, opNE:
+		compileOne = equalsWord
+	case opRE, opNotRE:
+		expr := ""
+		if len(texts) > 0 {
+			expr = texts[0]
+		}
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return syntaxErrorf("Filter expression RE pattern [%s]: %v", expr, err)
+		}
+		c.re = re
+		return nil
+	default:
+		return nil
+	}
+	for _, s := range texts {
+		w, err := compileOne(s)
+		if err != nil {
+			return err
+		}
+		c.words = append(c.words, w)
+	}
+	return nil
+}
+
+// isCombining reports whether r is a combining mark (an accent once NFKD
+// has separated it from its letter).
+func isCombining(r rune) bool {
+	return norm.NFD.PropertiesString(string(r)).CCC() != 0
+}
+
+// The parser. At each parenthesis level, terms are joined either by AND or
+// by OR (never both), and such chains by adjacency:
+//
+//	filter   = sequence
+//	sequence = chain { chain }                    (implicit AND)
+//	chain    = unary { AND unary } | unary { OR unary }
+//	unary    = NOT term | term
+//	term     = "(" sequence ")" | ["-"] (key op operand | call | word)
+
+type connective int
+
+const (
+	connAND connective = iota
+	connOR
+)
+
 type filterParser struct {
-	lex    *lexer
-	spec   *projSpec
-	parens []map[int]bool
-	keys   []parsedKey
+	lex  *lexer
+	spec *projSpec
+	// used lists, per open parenthesis level, the connectives seen there.
+	used [][2]bool
+	keys []parsedKey
 }
-
-var logicalOps = []string{"AND", "NOT", "OR"}
 
 func compileFilter(expr string, spec *projSpec) (*compiledFilter, error) {
-	p := &filterParser{spec: spec, parens: []map[int]bool{{}}}
-	p.lex = newLexer(expr, spec)
-	tree, err := p.parseExpr(false)
+	p := &filterParser{lex: newLexer(expr, spec), spec: spec, used: [][2]bool{{}}}
+	root, err := p.sequence(false)
 	if err != nil {
 		return nil, err
 	}
 	if !p.lex.atEnd() {
 		return nil, syntaxErrorf("Unexpected tokens [%s] in expression.", p.lex.annotate(-1))
 	}
-	return &compiledFilter{root: tree, keys: p.keys}, nil
+	return &compiledFilter{root: root, keys: p.keys}, nil
 }
 
-const (
-	opAndGroup = 0
-	opOrGroup  = 1
-)
+func (p *filterParser) termExpected() error {
+	return syntaxErrorf("Term expected [%s].", p.lex.annotate(-1))
+}
 
-func (p *filterParser) checkParens(op int) error {
-	cur := p.parens[len(p.parens)-1]
-	cur[op] = true
-	if len(cur) > 1 {
+// sequence parses chains up to a ')' or the end of the input.
+func (p *filterParser) sequence(must bool) (filterNode, error) {
+	var seq allOf
+	for {
+		c, err := p.chain()
+		if err != nil {
+			return nil, err
+		}
+		if c == nil {
+			if must || len(seq) > 0 {
+				return nil, p.termExpected()
+			}
+			return nil, nil
+		}
+		seq = append(seq, c)
+		if p.lex.isWord("AND", true) || p.lex.isWord("OR", true) || p.lex.peekIs(")") || p.lex.atEnd() {
+			return conj(seq), nil
+		}
+	}
+}
+
+// chain parses unary terms joined by AND, or by OR; nil when there is no
+// term here.
+func (p *filterParser) chain() (filterNode, error) {
+	first, err := p.unary()
+	if err != nil || first == nil {
+		return nil, err
+	}
+	ands := allOf{first}
+	for p.lex.isWord("AND", false) {
+		if err := p.use(connAND); err != nil {
+			return nil, err
+		}
+		next, err := p.mustUnary()
+		if err != nil {
+			return nil, err
+		}
+		ands = append(ands, next)
+	}
+	ors := anyOf{conj(ands)}
+	for p.lex.isWord("OR", false) {
+		if err := p.use(connOR); err != nil {
+			return nil, err
+		}
+		next, err := p.chain()
+		if err != nil {
+			return nil, err
+		}
+		if next == nil {
+			return nil, p.termExpected()
+		}
+		ors = append(ors, next)
+	}
+	return disj(ors), nil
+}
+
+func (p *filterParser) mustUnary() (filterNode, error) {
+	n, err := p.unary()
+	if err == nil && n == nil {
+		err = p.termExpected()
+	}
+	return n, err
+}
+
+// use records a connective at the current parenthesis level.
+func (p *filterParser) use(c connective) error {
+	level := &p.used[len(p.used)-1]
+	level[c] = true
+	if level[connAND] && level[connOR] {
 		return syntaxErrorf("Parenthesis grouping is required when AND and OR are are combined [%s].", p.lex.annotate(-1))
 	}
 	return nil
 }
 
-func (p *filterParser) parseKey() (parsedKey, *transformChain, error) {
-	here := p.lex.pos
-	key, err := p.lex.key()
+func (p *filterParser) unary() (filterNode, error) {
+	if !p.lex.isWord("NOT", false) {
+		return p.term(false)
+	}
+	t, err := p.term(true)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if len(key) > 0 && key[0].kind == keyName {
-		for _, l := range logicalOps {
-			if key[0].name == l {
-				return nil, nil, syntaxErrorf("Term expected [%s].", p.lex.annotate(here))
-			}
-		}
+	if t == nil {
+		// NOT right before ')': gcloud fails evaluating this.
+		return nil, p.termExpected()
 	}
-	if p.lex.is("(") {
-		here := p.lex.pos
-		if len(key) == 0 || key[len(key)-1].kind != keyName {
-			return nil, nil, &unknownTransformError{syntaxErrorf("Unknown transform function [%s].", p.lex.annotate(here))}
-		}
-		fn := key[len(key)-1].name
-		key = key[:len(key)-1]
-		t, err := p.lex.transform(fn, 0)
-		if err != nil {
-			if se, ok := err.(*SyntaxError); ok && strings.HasPrefix(se.Msg, "Unknown transform function") {
-				return nil, nil, &unknownTransformError{err}
-			}
-			return nil, nil, err
-		}
-		return key, t, nil
-	}
-	return key, nil, nil
+	return notNode{t}, nil
 }
 
-type unknownTransformError struct{ error }
-
-func (p *filterParser) parseOperator() (string, error) {
-	if !p.lex.more() {
-		return "", nil
-	}
-	here := p.lex.pos
-	const c1, c2 = ":=!<>~", "=~"
-	c, _ := p.lex.isChar(c1, false, false)
-	if c == 0 {
-		return "", nil
-	}
-	op := string(c)
-	if !p.lex.atEnd() {
-		if c2r, _ := p.lex.isChar(c1+c2, false, false); c2r != 0 {
-			op += string(c2r)
-		}
-	}
-	if _, ok := opNames[op]; !ok {
-		return "", syntaxErrorf("Malformed operator [%s].", p.lex.annotate(here))
-	}
-	if _, err := p.lex.skipSpace("Term operand", ""); err != nil {
-		return "", err
-	}
-	return op, nil
-}
-
-func (p *filterParser) parseTerm(must bool) (filterExpr, error) {
-	here := p.lex.pos
+// term parses one term; nil (and no error) at the end of the input or a
+// ')' when no term is required, or for an empty "()".
+func (p *filterParser) term(must bool) (filterNode, error) {
+	start := p.lex.pos
 	if !p.lex.more() {
 		if must {
-			return nil, syntaxErrorf("Term expected [%s].", p.lex.annotate(here))
+			return nil, syntaxErrorf("Term expected [%s].", p.lex.annotate(start))
 		}
 		return nil, nil
 	}
@@ -607,297 +707,175 @@ func (p *filterParser) parseTerm(must bool) (filterExpr, error) {
 		return nil, nil
 	}
 	if p.lex.is("(") {
-		p.parens = append(p.parens, map[int]bool{})
-		tree, err := p.parseExpr(false)
+		p.used = append(p.used, [2]bool{})
+		inner, err := p.sequence(false)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := p.lex.isChar(")", false, false); err != nil {
+		if _, err := p.lex.expectOneOf(")"); err != nil {
 			return nil, err
 		}
-		p.parens = p.parens[:len(p.parens)-1]
-		if tree == nil && must {
-			// gcloud crashes evaluating NOT (); report it instead.
-			return nil, syntaxErrorf("Term expected [%s].", p.lex.annotate(-1))
+		p.used = p.used[:len(p.used)-1]
+		if inner == nil && must {
+			return nil, p.termExpected()
 		}
-		return tree, nil
+		return inner, nil
 	}
-	invert := p.lex.is("-")
-	here = p.lex.pos
-	key, transform, keyErr := p.parseKey()
-	restriction := ""
-	hasRestriction := false
-	if keyErr != nil {
-		if _, ok := keyErr.(*unknownTransformError); !ok {
-			if _, ok := keyErr.(*SyntaxError); !ok {
-				return nil, keyErr
-			}
-		}
-		p.lex.pos = here
-		tok, err := p.lex.token(operatorChars, false, false)
-		if err != nil {
-			return nil, err
-		}
-		restriction, hasRestriction = tok.s, tok.ok
-		transform = nil
-		key = nil
-	}
-	here = p.lex.pos
-	opName, err := p.parseOperator()
+	negate := p.lex.is("-")
+	node, err := p.positiveTerm()
 	if err != nil {
 		return nil, err
 	}
-	var tree filterExpr
-	if opName == "" {
-		switch {
-		case transform != nil && len(key) == 0:
-			tree = &exprGlobal{transform: transform, spec: p.spec}
-		case transform != nil:
-			return nil, syntaxErrorf("Operator expected [%s].", p.lex.annotate(here))
-		case restriction == "AND" || restriction == "OR":
-			return nil, syntaxErrorf("Term expected [%s].", p.lex.annotate(-1))
-		default:
-			if ute, ok := keyErr.(*unknownTransformError); ok {
-				return nil, ute.error
-			}
-			if !hasRestriction || restriction == "" {
-				restriction = parsedKey(key).rawName()
-			}
-			re, err := regexp.Compile("(?i)" + regexp.QuoteMeta(restriction))
-			if err != nil {
-				return nil, err
-			}
-			tree = &exprGlobal{pattern: re}
-		}
-		if invert {
-			tree = &exprNot{tree}
-		}
-		return tree, nil
-	} else if keyErr != nil {
-		if ute, ok := keyErr.(*unknownTransformError); ok {
-			return nil, ute.error
-		}
-		return nil, keyErr
+	if negate {
+		return notNode{node}, nil
 	}
-	if _, err := p.lex.skipSpace("Operand", ""); err != nil {
+	return node, nil
+}
+
+// positiveTerm parses a comparison, a lone call or a bare word.
+func (p *filterParser) positiveTerm() (filterNode, error) {
+	start := p.lex.pos
+	key, chain, unknownFn, keyErr := p.keyAndTransforms()
+	word, hasWord := "", false
+	if keyErr != nil {
+		if _, ok := keyErr.(*SyntaxError); !ok {
+			return nil, keyErr
+		}
+		// Not a key: the text up to an operator is a bare word.
+		p.lex.pos = start
+		tok, err := p.lex.token(keyOperators, false, false)
+		if err != nil {
+			return nil, err
+		}
+		word, hasWord = tok.s, tok.ok
+		key, chain = nil, nil
+	}
+	opStart := p.lex.pos
+	opName, err := p.operator()
+	if err != nil {
 		return nil, err
 	}
-	here = p.lex.pos
-	for _, l := range logicalOps {
-		if p.lex.isString(l, false) {
-			return nil, syntaxErrorf("Logical operator not expected [%s].", p.lex.annotate(here))
+	if opName == "" {
+		switch {
+		case chain != nil && len(key) == 0:
+			return callTerm{chain: chain, spec: p.spec}, nil
+		case chain != nil:
+			return nil, syntaxErrorf("Operator expected [%s].", p.lex.annotate(opStart))
+		case word == "AND" || word == "OR":
+			return nil, p.termExpected()
+		case unknownFn:
+			return nil, keyErr
+		}
+		if !hasWord || word == "" {
+			word = key.rawName()
+		}
+		re, err := regexp.Compile("(?i)" + regexp.QuoteMeta(word))
+		if err != nil {
+			return nil, err
+		}
+		return bareWord{re}, nil
+	}
+	if keyErr != nil {
+		return nil, keyErr
+	}
+	o, err := p.operand(compareOps[opName])
+	if err != nil {
+		return nil, err
+	}
+	c := &comparison{op: compareOps[opName], key: key, chain: chain, spec: p.spec, operand: o}
+	if err := c.compile(); err != nil {
+		return nil, err
+	}
+	p.keys = append(p.keys, key)
+	return c, nil
+}
+
+// keyAndTransforms parses a key and the transforms called on it. unknownFn
+// marks an error about an unknown transform function (reported only if no
+// operator follows; otherwise the text is a bare word).
+func (p *filterParser) keyAndTransforms() (key parsedKey, chain *transformChain, unknownFn bool, err error) {
+	start := p.lex.pos
+	if key, err = p.lex.key(); err != nil {
+		return nil, nil, false, err
+	}
+	if len(key) > 0 && key[0].kind == keyName {
+		switch key[0].name {
+		case "AND", "NOT", "OR":
+			return nil, nil, false, syntaxErrorf("Term expected [%s].", p.lex.annotate(start))
 		}
 	}
-	op := opNames[opName]
-	var opd *operand
+	if !p.lex.is("(") {
+		return key, nil, false, nil
+	}
+	last := len(key) - 1
+	if last < 0 || key[last].kind != keyName {
+		return nil, nil, true, syntaxErrorf("Unknown transform function [%s].", p.lex.annotate(-1))
+	}
+	chain, err = parseTransforms(p.lex, key[last].name, 0)
+	if err != nil {
+		se, ok := err.(*SyntaxError)
+		return nil, nil, ok && strings.HasPrefix(se.Msg, "Unknown transform function"), err
+	}
+	return key[:last], chain, false, nil
+}
+
+// operator parses a comparison operator; "" when none follows.
+func (p *filterParser) operator() (string, error) {
+	if !p.lex.more() {
+		return "", nil
+	}
+	start := p.lex.pos
+	const opChars = ":=!<>~"
+	c := p.lex.nextOf(opChars)
+	if c == 0 {
+		return "", nil
+	}
+	op := string(c)
+	if c2 := p.lex.nextOf(opChars); c2 != 0 {
+		op += string(c2)
+	}
+	if _, ok := compareOps[op]; !ok {
+		return "", syntaxErrorf("Malformed operator [%s].", p.lex.annotate(start))
+	}
+	if err := p.lex.need("Term operand"); err != nil {
+		return "", err
+	}
+	return op, nil
+}
+
+// operand parses what follows an operator: a word, or for ':' and '=' a
+// parenthesized list of words.
+func (p *filterParser) operand(op compareOp) (*operand, error) {
+	if err := p.lex.need("Operand"); err != nil {
+		return nil, err
+	}
+	start := p.lex.pos
+	for _, w := range []string{"AND", "NOT", "OR"} {
+		if p.lex.isWord(w, false) {
+			return nil, syntaxErrorf("Logical operator not expected [%s].", p.lex.annotate(start))
+		}
+	}
 	if (op == opEQ || op == opHas) && p.lex.is("(") {
 		toks, err := p.lex.args(" \t\n,")
 		if err != nil {
 			return nil, err
 		}
-		var l []string
-		for _, a := range toks {
-			if a.s == "AND" || a.s == "NOT" || a.s == "OR" {
-				continue
-			}
-			l = append(l, a.s)
-		}
-		opd = &operand{}
-		opd.init(l, nil)
-		if l == nil {
-			opd.isList = true
-		}
-	} else {
-		tok, err := p.lex.token("()", false, true)
-		if err != nil {
-			return nil, err
-		}
-		if !tok.ok {
-			return nil, syntaxErrorf("Term operand expected [%s].", p.lex.annotate(here))
-		}
-		opd = newOperand(tok.s)
-	}
-	term := &exprTerm{op: op, opName: opName, key: key, operand: opd, transform: transform, spec: p.spec}
-	if err := term.compilePatterns(); err != nil {
-		return nil, err
-	}
-	p.keys = append(p.keys, key)
-	tree = term
-	if invert {
-		tree = &exprNot{tree}
-	}
-	return tree, nil
-}
-
-func (t *exprTerm) compilePatterns() error {
-	var strs []string
-	if t.operand.isList {
-		for _, o := range t.operand.list {
-			if s, ok := o.str.(string); ok {
-				strs = append(strs, s)
+		var words []string
+		for _, t := range toks {
+			switch t.s {
+			case "AND", "NOT", "OR":
+			default:
+				words = append(words, t.s)
 			}
 		}
-	} else if s, ok := t.operand.str.(string); ok {
-		strs = append(strs, s)
+		return newListOperand(words), nil
 	}
-	switch t.op {
-	case opHas:
-		for _, s := range strs {
-			p, err := hasPattern(s)
-			if err != nil {
-				return err
-			}
-			t.patterns = append(t.patterns, p)
-		}
-	case opEQ, opNE:
-		for _, s := range strs {
-			p, err := eqPattern(s)
-			if err != nil {
-				return err
-			}
-			t.patterns = append(t.patterns, p)
-		}
-	case opRE, opNotRE:
-		s := ""
-		if len(strs) > 0 {
-			s = strs[0]
-		}
-		re, err := regexp.Compile(s)
-		if err != nil {
-			return syntaxErrorf("Filter expression RE pattern [%s]: %v", s, err)
-		}
-		t.re = re
-	}
-	return nil
-}
-
-// rawName is GetKeyName(key, quote=False).
-func (k parsedKey) rawName() string {
-	var parts []string
-	for _, e := range k {
-		switch e.kind {
-		case keyName:
-			parts = append(parts, e.name)
-			continue
-		case keySlice:
-			if len(parts) > 0 {
-				parts[len(parts)-1] += "[]"
-				continue
-			}
-			parts = append(parts, "[]")
-		default:
-			s := "[" + e.name + "]"
-			if e.kind == keyIndex {
-				s = "[" + itoa(e.index) + "]"
-			}
-			if len(parts) > 0 {
-				parts[len(parts)-1] += s
-				continue
-			}
-			parts = append(parts, s)
-		}
-	}
-	if len(parts) == 0 {
-		return "."
-	}
-	return strings.Join(parts, ".")
-}
-
-func itoa(i int) string { return strconv.Itoa(i) }
-
-func (p *filterParser) parseAndTerm(must bool) (filterExpr, error) {
-	if p.lex.isString("NOT", false) {
-		t, err := p.parseTerm(true)
-		if err != nil {
-			return nil, err
-		}
-		return &exprNot{t}, nil
-	}
-	return p.parseTerm(must)
-}
-
-func (p *filterParser) parseAndTail(tree filterExpr) (filterExpr, error) {
-	if p.lex.isString("AND", false) {
-		if err := p.checkParens(opAndGroup); err != nil {
-			return nil, err
-		}
-		r, err := p.parseOrTerm(true)
-		if err != nil {
-			return nil, err
-		}
-		return &exprAnd{tree, r}, nil
-	}
-	return tree, nil
-}
-
-func (p *filterParser) parseOrTerm(must bool) (filterExpr, error) {
-	tree, err := p.parseAndTerm(false)
+	tok, err := p.lex.token("()", false, true)
 	if err != nil {
 		return nil, err
 	}
-	if tree != nil {
-		return p.parseAndTail(tree)
+	if !tok.ok {
+		return nil, syntaxErrorf("Term operand expected [%s].", p.lex.annotate(start))
 	}
-	if must {
-		return nil, syntaxErrorf("Term expected [%s].", p.lex.annotate(-1))
-	}
-	return nil, nil
-}
-
-func (p *filterParser) parseOrTail(tree filterExpr) (filterExpr, error) {
-	if p.lex.isString("OR", false) {
-		if err := p.checkParens(opOrGroup); err != nil {
-			return nil, err
-		}
-		r, err := p.parseAdjTerm(true)
-		if err != nil {
-			return nil, err
-		}
-		return &exprOr{tree, r}, nil
-	}
-	return tree, nil
-}
-
-func (p *filterParser) parseAdjTerm(must bool) (filterExpr, error) {
-	tree, err := p.parseOrTerm(false)
-	if err != nil {
-		return nil, err
-	}
-	if tree != nil {
-		return p.parseOrTail(tree)
-	}
-	if must {
-		return nil, syntaxErrorf("Term expected [%s].", p.lex.annotate(-1))
-	}
-	return nil, nil
-}
-
-func (p *filterParser) parseAdjTail(tree filterExpr) (filterExpr, error) {
-	if !p.lex.isString("AND", true) && !p.lex.isString("OR", true) && !p.lex.peekIs(")") && !p.lex.atEnd() {
-		r, err := p.parseExpr(true)
-		if err != nil {
-			return nil, err
-		}
-		return &exprAnd{tree, r}, nil
-	}
-	return tree, nil
-}
-
-func (p *filterParser) parseExpr(must bool) (filterExpr, error) {
-	tree, err := p.parseAdjTerm(false)
-	if err != nil {
-		return nil, err
-	}
-	if tree != nil {
-		return p.parseAdjTail(tree)
-	}
-	if must {
-		return nil, syntaxErrorf("Term expected [%s].", p.lex.annotate(-1))
-	}
-	return nil, nil
-}
-
-// isCombining is unicodedata.combining(r) != 0.
-func isCombining(r rune) bool {
-	return norm.NFD.PropertiesString(string(r)).CCC() != 0
+	return newOperand(tok.s), nil
 }

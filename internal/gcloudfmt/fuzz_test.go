@@ -8,22 +8,24 @@ import (
 	"unicode/utf8"
 )
 
-var fuzzResources = []string{policyJSON, jobsJSON, instancesJSON, filterResource, `[]`, `{}`, `["a", 1, null, [], {}]`}
+var fuzzResources = []string{policyJSON, jobsJSON, accountsJSON, reportJob, `[]`, `{}`, `["a", 1, null, [], {}]`}
 
 var formatSeeds = []string{
-	"", "yaml", "json", "none", "value(name)", "table(name, kind)", "csv[no-heading](a.b[0].c, d[])",
+	"", "yaml", "json", "none", "value(name)", "table(email, disabled)", "csv[no-heading](a.b[0].c, d[])",
 	jobsListFormat, "table(bindings.role, bindings.members)", "value(bindings[].members.flatten())",
 	`table[box,title="T"](name.basename():label=ID:sort=1:reverse, state:align=right:width=10:optional)`,
 	`value(format("{0}:{1!r:>5}", a, b), c.date("%Y-%m-%d %3f %Ez"), d.map().segment(-1), e.*basename())`,
 	"yaml(a, b.c[], d[-1]) :(a:sort=1)", "flattened[no-pad,separator=' = ']", "table(a:wrap=20, b:wrap)",
 	"table(", "value(a.", "csv[", "table(a:label=)", "(a)", "[box]", ":(x:sort=2)", "get(name)", `table("a.b".c)`,
-	"value(a.sort(b).slice(1:).join(x))", "json(a.b.c[3][].d)", "value(x.sub('a', 'b', 1).trailoff(5))",
+	"value(a.sort(b).slice(1:).join(x))", "json(a.b.c[3][].d)", "value(x.split('/').slice(-2:).list(separator=+))",
+	"table[all-box,title=T](displayName:wrap=5, keys[].keyType.*lower())", "value(firstof(a, b), c.float(2, spec=e))",
 }
 
 var filterSeeds = []string{
 	"", "a:b", "a=b", "a!=b", "NOT a:b", "-a:b", "a:b AND c:d", "(a:b OR c:d) e:f", "a~^x.*$", "a!~y",
 	"bindings.members:serviceAccount:x@y", "a:(x y z)", "a=(x,y)", "a.len()>2", "len(x)", "abc", "a<2016-01-01",
 	"a:*", "a:x*", "a:*x", "a:x*y", `a:"x y"`, "a:b OR", "((a:b)", "a:b)", "a>>b", "name.basename()=x", "t<=1.5e3",
+	"(NOT )", "a:1 (NOT )", "attempts>3 AND (state:enabled OR paused=false)",
 }
 
 // FuzzProjection: any format string either fails with an error or prints

@@ -7,147 +7,151 @@ import (
 	"unicode/utf8"
 )
 
-// getKey is gcloud's resource_property.Get(resource, key, None): lenient
-// lookup where a missing key or a type mismatch yields None, "a.b" on a list
-// of dicts is an implicit slice, camelCase/snake_case variants match, and
-// [{"key": k, "value": v}] metadata lists can be indexed by k.
+// getKey looks key up in a resource, leniently: a missing key or a type
+// mismatch gives nil. Beyond plain dict keys and list indexes it knows:
+//
+//   - a[] on a dict or list applies the rest of the key to every item (to
+//     every character of a string) and gives the list of results;
+//   - name on a list of dicts is such a slice too (bindings.role);
+//   - names also match in their camelCase and snake_case spellings;
+//   - lists of {"key": K, "value": V} items (metadata) are indexed by K,
+//     directly (metadata.items.K) or through the dict holding the list.
 func getKey(resource any, key parsedKey) any {
-	r := resource
-	key = append(parsedKey(nil), key...)
-	for len(key) > 0 {
-		idx := key[0]
-		key = key[1:]
-		if r == nil {
-			return nil
-		}
-		switch v := r.(type) {
-		case map[string]any:
-			if idx.kind == keySlice {
-				if len(key) > 0 {
-					out := make([]any, 0, len(v))
-					for _, k := range sortedKeys(v) {
-						out = append(out, getKey(v, append(parsedKey{nameElem(k)}, key...)))
-					}
-					return out
-				}
-				return v
-			}
-			if idx.kind == keyName {
-				if name, ok := matchingIndex(idx.name, func(n string) bool { _, ok := v[n]; return ok }); ok {
-					r = v[name]
-					continue
-				}
-			}
-			if items, ok := v["items"]; ok {
-				deserialize := len(key) > 0
-				if idx.kind != keyName {
-					r = nil
-					continue
-				}
-				r = matchingIndexValue(idx.name, func(n string) any {
-					return metaDataValue(items, n, deserialize)
-				})
-				continue
-			}
-			return nil
-		case string:
-			switch idx.kind {
-			case keySlice:
-				chars := make([]any, 0, len(v))
-				for _, ch := range v {
-					chars = append(chars, string(ch))
-				}
-				if len(key) > 0 {
-					out := make([]any, len(chars))
-					for i := range chars {
-						out[i] = getKey(v, append(parsedKey{{kind: keyIndex, index: i}}, key...))
-					}
-					return out
-				}
-				return v
-			case keyIndex:
-				n := utf8.RuneCountInString(v)
-				i := idx.index
-				if i < 0 {
-					i += n
-				}
-				if i < 0 || i >= n {
-					return nil
-				}
-				r = string([]rune(v)[i])
-				continue
-			}
-			return nil
-		case []any:
-			switch idx.kind {
-			case keySlice:
-				if len(key) > 0 {
-					out := make([]any, len(v))
-					for i := range v {
-						out[i] = getKey(v, append(parsedKey{{kind: keyIndex, index: i}}, key...))
-					}
-					return out
-				}
-				return v
-			case keyIndex:
-				i := idx.index
-				if i < 0 {
-					i += len(v)
-				}
-				if i < 0 || i >= len(v) {
-					return nil
-				}
-				r = v[i]
-				continue
-			case keyName:
-				if len(v) == 0 {
-					return nil
-				}
-				first, ok := v[0].(map[string]any)
-				if !ok {
-					return nil
-				}
-				if len(key) > 0 {
-					if m := metaDict(v, idx.name, elemValue(key[0])); m != nil {
-						r = m
-						key = key[1:]
-						continue
-					}
-				} else if mv := metaDataValue(v, idx.name, false); mv != nil {
-					return mv
-				}
-				if _, ok := first[idx.name]; ok {
-					out := make([]any, len(v))
-					for i := range v {
-						out[i] = getKey(v, append(parsedKey{{kind: keyIndex, index: i}, idx}, key...))
-					}
-					return out
-				}
-				var out []any
-				for _, e := range v {
-					d, ok := e.(map[string]any)
-					if !ok {
-						return nil
-					}
-					if f := d[idx.name]; truthy(f) {
-						out = append(out, f)
-					}
-				}
-				if len(out) == 0 {
-					return nil
-				}
-				return out
-			}
-			return nil
-		default:
-			return nil
-		}
+	if len(key) == 0 || resource == nil {
+		return resource
 	}
-	return r
+	switch v := resource.(type) {
+	case map[string]any:
+		return dictLookup(v, key[0], key[1:])
+	case []any:
+		return listLookup(v, key[0], key[1:])
+	case string:
+		return stringLookup(v, key[0], key[1:])
+	}
+	return nil
 }
 
-// elemValue is the Python value of a key element (for metadata matches).
-func elemValue(e keyElem) any {
+// eachItem applies rest to items 0..n-1 of v.
+func eachItem(v any, n int, rest parsedKey) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = getKey(v, append(parsedKey{{kind: keyIndex, index: i}}, rest...))
+	}
+	return out
+}
+
+// inRange normalizes a possibly negative index; ok is false out of range.
+func inRange(i, n int) (int, bool) {
+	if i < 0 {
+		i += n
+	}
+	return i, i >= 0 && i < n
+}
+
+func dictLookup(d map[string]any, head keyElem, rest parsedKey) any {
+	switch head.kind {
+	case keySlice:
+		if len(rest) == 0 {
+			return d
+		}
+		out := make([]any, 0, len(d))
+		for _, k := range sortedKeys(d) {
+			out = append(out, getKey(d, append(parsedKey{nameElem(k)}, rest...)))
+		}
+		return out
+	case keyName:
+		for _, n := range nameSpellings(head.name) {
+			if v, ok := d[n]; ok && n != "" {
+				return getKey(v, rest)
+			}
+		}
+	}
+	items, ok := d["items"]
+	if !ok || head.kind != keyName {
+		return nil
+	}
+	for _, n := range nameSpellings(head.name) {
+		if v := metadataValue(items, n, len(rest) > 0); truthy(v) {
+			return getKey(v, rest)
+		}
+	}
+	return nil
+}
+
+func stringLookup(s string, head keyElem, rest parsedKey) any {
+	switch head.kind {
+	case keySlice:
+		if len(rest) == 0 {
+			return s
+		}
+		return eachItem(s, utf8.RuneCountInString(s), rest)
+	case keyIndex:
+		r := []rune(s)
+		if i, ok := inRange(head.index, len(r)); ok {
+			return getKey(string(r[i]), rest)
+		}
+	}
+	return nil
+}
+
+func listLookup(l []any, head keyElem, rest parsedKey) any {
+	switch head.kind {
+	case keySlice:
+		if len(rest) == 0 {
+			return l
+		}
+		return eachItem(l, len(l), rest)
+	case keyIndex:
+		if i, ok := inRange(head.index, len(l)); ok {
+			return getKey(l[i], rest)
+		}
+		return nil
+	case keyName:
+		return fieldOfDicts(l, head.name, rest)
+	}
+	return nil
+}
+
+// fieldOfDicts looks a name up in a list of dicts: as a metadata key, else
+// as a field of every item.
+func fieldOfDicts(l []any, name string, rest parsedKey) any {
+	if len(l) == 0 {
+		return nil
+	}
+	first, ok := l[0].(map[string]any)
+	if !ok {
+		return nil
+	}
+	if len(rest) > 0 {
+		// list.K.V: the item whose K field is V.
+		if d := itemWhere(l, name, keyValue(rest[0])); d != nil {
+			return getKey(d, rest[1:])
+		}
+	} else if v := metadataValue(l, name, false); v != nil {
+		return v
+	}
+	if _, ok := first[name]; ok {
+		return eachItem(l, len(l), append(parsedKey{nameElem(name)}, rest...))
+	}
+	// Not in the first item: the non-empty values of the items that have it.
+	var out []any
+	for _, it := range l {
+		d, ok := it.(map[string]any)
+		if !ok {
+			return nil
+		}
+		if f := d[name]; truthy(f) {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// keyValue is the value a key element stands for when compared with data.
+func keyValue(e keyElem) any {
 	switch e.kind {
 	case keyIndex:
 		return int64(e.index)
@@ -157,8 +161,9 @@ func elemValue(e keyElem) any {
 	return e.name
 }
 
-// metaDict returns the dict in items with items[i][key] == value.
-func metaDict(items any, key string, value any) map[string]any {
+// itemWhere returns the first dict in items whose field equals value; nil
+// when there is none or items is not a list of dicts.
+func itemWhere(items any, field string, value any) map[string]any {
 	l, ok := items.([]any)
 	if !ok {
 		return nil
@@ -168,94 +173,76 @@ func metaDict(items any, key string, value any) map[string]any {
 		if !ok {
 			return nil
 		}
-		if pyEqual(d[key], value) {
+		if pyEqual(d[field], value) {
 			return d
 		}
 	}
 	return nil
 }
 
-// metaDataValue is the "value" of the {"key": name, "value": ...} item.
-func metaDataValue(items any, name string, deserialize bool) any {
-	d := metaDict(items, "key", name)
+// metadataValue is the "value" of the {"key": name, "value": ...} item of
+// items; with parse, a JSON string value is decoded.
+func metadataValue(items any, name string, parse bool) any {
+	d := itemWhere(items, "key", name)
 	if d == nil {
 		return nil
 	}
 	v := d["value"]
-	if deserialize {
-		if s, ok := v.(string); ok {
-			var j any
-			dec := json.NewDecoder(strings.NewReader(s))
-			dec.UseNumber()
-			if err := dec.Decode(&j); err == nil && !dec.More() {
-				if n, err := normalize(j); err == nil {
-					return n
-				}
+	if s, ok := v.(string); ok && parse {
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.UseNumber()
+		var j any
+		if dec.Decode(&j) == nil && !dec.More() {
+			if n, err := normalize(j); err == nil {
+				return n
 			}
 		}
 	}
 	return v
 }
 
-// matchingIndex is GetMatchingIndex: name, its camelCase or its snake_case
-// form, whichever satisfies ok.
-func matchingIndex(name string, ok func(string) bool) (string, bool) {
-	if name != "" && ok(name) {
-		return name, true
-	}
-	for _, conv := range []func(string) string{toCamelCase, toSnakeCase} {
-		if n := conv(name); n != "" && ok(n) {
-			return n, true
-		}
-	}
-	return "", false
+// nameSpellings are the names a key name matches: itself, its camelCase
+// and its snake_case forms.
+func nameSpellings(name string) []string {
+	return []string{name, toCamelCase(name), toSnakeCase(name)}
 }
 
-func matchingIndexValue(name string, f func(string) any) any {
-	if v := f(name); truthy(v) {
-		return v
-	}
-	for _, conv := range []func(string) string{toCamelCase, toSnakeCase} {
-		if v := f(conv(name)); truthy(v) {
-			return v
-		}
-	}
-	return nil
-}
-
-// toCamelCase is resource_property.ConvertToCamelCase.
+// toCamelCase turns snake_case into camelCase (each part after an
+// underscore title-cased).
 func toCamelCase(name string) string {
 	parts := strings.Split(name, "_")
 	var b strings.Builder
 	b.WriteString(parts[0])
 	for _, p := range parts[1:] {
-		b.WriteString(pyTitle(p))
+		b.WriteString(titleCase(p))
 	}
 	return b.String()
 }
 
-// pyTitle is Python's str.title().
-func pyTitle(s string) string {
+// titleCase upper-cases the first letter of each run of letters and
+// lower-cases the others.
+func titleCase(s string) string {
 	var b strings.Builder
-	prevCased := false
+	inWord := false
 	for _, r := range s {
-		if unicode.IsLetter(r) {
-			if prevCased {
-				b.WriteRune(unicode.ToLower(r))
-			} else {
-				b.WriteRune(unicode.ToTitle(r))
-			}
-			prevCased = true
-			continue
+		switch {
+		case !unicode.IsLetter(r):
+			b.WriteRune(r)
+			inWord = false
+		case inWord:
+			b.WriteRune(unicode.ToLower(r))
+		default:
+			b.WriteRune(unicode.ToTitle(r))
+			inWord = true
 		}
-		prevCased = false
-		b.WriteRune(r)
 	}
 	return b.String()
 }
 
-// toSnakeCase is resource_property.ConvertToSnakeCase:
-// ((?<=[a-z0-9])[A-Z]+(?=[A-Z][a-z]|$)|(?!^)[A-Z](?=[a-z])) -> _\1, lower.
+// toSnakeCase turns camelCase into snake_case: '_' before a capital that
+// starts a word, and before a run of capitals after a lower-case letter or
+// digit when the run ends the name or is followed by a word
+// ("userID" -> "user_id", "HTTPTarget" -> "http_target").
 func toSnakeCase(name string) string {
 	r := []rune(name)
 	var b strings.Builder

@@ -7,15 +7,17 @@ import (
 	"strings"
 )
 
-// The lexer follows gcloud's core/resource/resource_lex.py: isspace()
-// separated tokens with caller-chosen terminators, " and ' quotes with \
-// escapes, parsed keys (a.b[0].c[].d) and transform calls.
+// Formats, projections and filters share one scanner. Tokens end at white
+// space or at characters the caller names; ' and " quote (quotes may start
+// and stop anywhere in a token), and a backslash makes the next quote or
+// backslash literal. Keys are dotted names with [index] parts: a.b[0].c[].
 
-// operatorChars may not appear unquoted in keys (resource_lex.OPERATOR_CHARS).
-const operatorChars = ":=!<>~()"
+// keyOperators are the characters that may not appear unquoted in a key.
+const keyOperators = ":=!<>~()"
 
-// reservedOperatorChars terminate key names.
-const reservedOperatorChars = operatorChars + "[].{},+*/%&|^#;?"
+// keyEnders end a key name: the key operators and the other punctuation
+// reserved for expressions.
+const keyEnders = keyOperators + "[].{},+*/%&|^#;?"
 
 // SyntaxError is a projection, format or filter expression error. Its
 // message is gcloud's, with the position marked *HERE*.
@@ -31,7 +33,7 @@ func syntaxErrorf(format string, args ...any) error {
 type keyKind int
 
 const (
-	keyName  keyKind = iota // a dict key / attribute name (also ["name"])
+	keyName  keyKind = iota // a dict key (written name or ["name"])
 	keyIndex                // [N]
 	keySlice                // []
 	keyOther                // [1.5] and the like: never matches anything
@@ -61,35 +63,40 @@ func (k parsedKey) equal(o parsedKey) bool {
 	return true
 }
 
-var keyQuoteRE = regexp.MustCompile(`[^-@\w]`)
+// needsQuotes matches names that must be quoted to read back as one name.
+var needsQuotes = regexp.MustCompile(`[^-@\w]`)
 
-// keyName is resource_lex.GetKeyName: the string form of a parsed key.
-func (k parsedKey) String() string {
+// String is the key as an expression would write it, names quoted where
+// needed: a.b[0]."x.y".
+func (k parsedKey) String() string { return k.render(true) }
+
+// rawName is the key written without quoting (for bare-word filters).
+func (k parsedKey) rawName() string { return k.render(false) }
+
+func (k parsedKey) render(quote bool) string {
 	var parts []string
 	for _, e := range k {
-		var part string
+		var suffix string
 		switch e.kind {
-		case keySlice:
-			part = "[]"
-		case keyIndex:
-			part = "[" + strconv.Itoa(e.index) + "]"
-		case keyOther:
-			part = "[" + e.name + "]"
-		default:
-			part = e.name
-			if keyQuoteRE.MatchString(part) {
-				part = strings.ReplaceAll(part, `\`, `\\`)
-				part = strings.ReplaceAll(part, `"`, `\"`)
-				part = `"` + part + `"`
+		case keyName:
+			name := e.name
+			if quote && needsQuotes.MatchString(name) {
+				name = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name) + `"`
 			}
-			parts = append(parts, part)
+			parts = append(parts, name)
 			continue
+		case keySlice:
+			suffix = "[]"
+		case keyIndex:
+			suffix = "[" + strconv.Itoa(e.index) + "]"
+		default:
+			suffix = "[" + e.name + "]"
 		}
-		if len(parts) > 0 {
-			parts[len(parts)-1] += part
-			continue
+		if n := len(parts); n > 0 {
+			parts[n-1] += suffix
+		} else {
+			parts = append(parts, suffix)
 		}
-		parts = append(parts, part)
 	}
 	if len(parts) == 0 {
 		return "."
@@ -97,120 +104,119 @@ func (k parsedKey) String() string {
 	return strings.Join(parts, ".")
 }
 
-// lexer is resource_lex.Lexer over runes.
+// lexer scans an expression. spec supplies aliases and custom transforms
+// and may be nil.
 type lexer struct {
-	expr []rune
+	src  []rune
 	pos  int
-	spec *projSpec // aliases and transform symbols; may be nil
+	spec *projSpec
 }
 
 func newLexer(expr string, spec *projSpec) *lexer {
-	return &lexer{expr: []rune(expr), spec: spec}
+	return &lexer{src: []rune(expr), spec: spec}
 }
 
-func (l *lexer) eoi(pos int) bool { return pos >= len(l.expr) }
+func (l *lexer) atEnd() bool { return l.pos >= len(l.src) }
 
-func (l *lexer) atEnd() bool { return l.eoi(l.pos) }
-
-// annotate returns the expression with *HERE* at position here.
-func (l *lexer) annotate(here int) string {
-	if here < 0 {
-		here = l.pos
+// annotate returns the expression with *HERE* marking position at (the
+// current position when at is negative), set off by spaces from the
+// characters around it.
+func (l *lexer) annotate(at int) string {
+	if at < 0 {
+		at = l.pos
 	}
-	if here > len(l.expr) {
-		here = len(l.expr)
+	at = min(at, len(l.src))
+	mark := "*HERE*"
+	if at > 0 && !pyIsSpace(l.src[at-1]) {
+		mark = " " + mark
 	}
-	cursor := "*HERE*"
-	if here > 0 && !pyIsSpace(l.expr[here-1]) {
-		cursor = " " + cursor
+	if at < len(l.src) && !pyIsSpace(l.src[at]) {
+		mark += " "
 	}
-	if here < len(l.expr) && !pyIsSpace(l.expr[here]) {
-		cursor += " "
-	}
-	return string(l.expr[:here]) + cursor + string(l.expr[here:])
+	return string(l.src[:at]) + mark + string(l.src[at:])
 }
 
-// skipSpace skips spaces (not those in terminators). It returns false at
-// end of input, or an error there when token names what was expected.
-func (l *lexer) skipSpace(token, terminators string) (bool, error) {
-	for !l.atEnd() {
-		c := l.expr[l.pos]
-		if !pyIsSpace(c) || strings.ContainsRune(terminators, c) {
-			return true, nil
+// skipSpaceExcept skips white space other than the characters in keep, and
+// reports whether any input remains.
+func (l *lexer) skipSpaceExcept(keep string) bool {
+	for ; !l.atEnd(); l.pos++ {
+		if c := l.src[l.pos]; !pyIsSpace(c) || strings.ContainsRune(keep, c) {
+			return true
 		}
-		l.pos++
 	}
-	if token != "" {
-		return false, syntaxErrorf("%s expected [%s].", token, l.annotate(-1))
-	}
-	return false, nil
+	return false
 }
 
-func (l *lexer) more() bool {
-	ok, _ := l.skipSpace("", "")
-	return ok
-}
+// more skips white space and reports whether any input remains.
+func (l *lexer) more() bool { return l.skipSpaceExcept("") }
 
-// isChar checks whether the next character is in chars and consumes it
-// unless peek. At end of input it fails unless peek or eoiOK.
-func (l *lexer) isChar(chars string, peek, eoiOK bool) (rune, error) {
-	if l.atEnd() {
-		if peek || eoiOK {
-			return 0, nil
-		}
-		return 0, syntaxErrorf("More tokens expected [%s].", l.annotate(-1))
-	}
-	c := l.expr[l.pos]
-	if !strings.ContainsRune(chars, c) {
-		return 0, nil
-	}
-	if !peek {
-		l.pos++
-	}
-	return c, nil
-}
-
-// is is isChar for callers that accept end of input.
-func (l *lexer) is(chars string) bool {
-	c, _ := l.isChar(chars, false, true)
-	return c != 0
-}
-
-func (l *lexer) peekIs(chars string) bool {
-	c, _ := l.isChar(chars, true, true)
-	return c != 0
-}
-
-// isString skips space and checks whether the next token is name, ended by
-// space, '(' or end of input; it consumes it unless peek.
-func (l *lexer) isString(name string, peek bool) bool {
+// need skips white space and fails with "WHAT expected" at the end of the
+// input.
+func (l *lexer) need(what string) error {
 	if !l.more() {
-		return false
+		return syntaxErrorf("%s expected [%s].", what, l.annotate(-1))
 	}
-	n := []rune(name)
-	i := l.pos
-	if len(l.expr)-i < len(n) || string(l.expr[i:i+len(n)]) != name {
-		return false
-	}
-	i += len(n)
-	if l.eoi(i) || pyIsSpace(l.expr[i]) || l.expr[i] == '(' {
-		if !peek {
-			l.pos = i
-		}
+	return nil
+}
+
+// is consumes the next character if it is one of chars.
+func (l *lexer) is(chars string) bool {
+	if l.peekIs(chars) {
+		l.pos++
 		return true
 	}
 	return false
 }
 
-// token is one lexed token: ok is false when there was none; quoted when any
-// part of it was quoted.
+// peekIs reports whether the next character is one of chars.
+func (l *lexer) peekIs(chars string) bool {
+	return !l.atEnd() && strings.ContainsRune(chars, l.src[l.pos])
+}
+
+// expectOneOf is is() for a place where the input may not end: at the end it
+// fails with "More tokens expected". It returns the character consumed, or 0.
+func (l *lexer) expectOneOf(chars string) (rune, error) {
+	if l.atEnd() {
+		return 0, syntaxErrorf("More tokens expected [%s].", l.annotate(-1))
+	}
+	c := l.src[l.pos]
+	if !strings.ContainsRune(chars, c) {
+		return 0, nil
+	}
+	l.pos++
+	return c, nil
+}
+
+// isWord skips white space and reports whether the next word is word (ended
+// by white space, '(' or the end of the input), consuming it unless peek.
+func (l *lexer) isWord(word string, peek bool) bool {
+	if !l.more() {
+		return false
+	}
+	w := []rune(word)
+	end := l.pos + len(w)
+	if end > len(l.src) || string(l.src[l.pos:end]) != word {
+		return false
+	}
+	if end < len(l.src) && !pyIsSpace(l.src[end]) && l.src[end] != '(' {
+		return false
+	}
+	if !peek {
+		l.pos = end
+	}
+	return true
+}
+
+// token is one scanned token: ok is false when there was none; quoted when
+// any part of it was quoted.
 type token struct {
 	s      string
 	ok     bool
 	quoted bool
 }
 
-// converted is the token with gcloud's convert=True applied.
+// converted is the token's value: a number for an unquoted numeric token,
+// the string otherwise (nil for no token).
 func (t token) converted() any {
 	if !t.ok {
 		return nil
@@ -221,166 +227,176 @@ func (t token) converted() any {
 	return convertToken(t.s)
 }
 
-// token parses a possibly quoted token ended by a space or an unquoted
-// terminator (not consumed).
-func (l *lexer) token(terminators string, balanceParens, space bool) (token, error) {
-	var quote rune
-	var t token
-	var buf []rune
-	parens := 0
-	i := l.pos
-	for !l.eoi(i) {
-		c := l.expr[i]
-		switch {
-		case c == '\\' && !l.eoi(i+1):
-			c = l.expr[i+1]
-			t.ok = true
-			if c != '\\' && c != quote && (quote != 0 || !strings.ContainsRune(`'"`, c)) {
-				buf = append(buf, '\\')
-			}
-			buf = append(buf, c)
-			i++
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote == 0 && (c == '\'' || c == '"'):
-			quote = c
-			t.quoted = true
-			t.ok = true
-		case quote == 0 && pyIsSpace(c) && !t.ok:
-		case quote == 0 && balanceParens && (c == '(' || c == ')'):
-			if c == '(' {
-				parens++
-			} else {
-				if strings.ContainsRune(terminators, c) && parens == 0 {
-					goto done
-				}
-				parens--
-			}
-			t.ok = true
-			buf = append(buf, c)
-		case quote == 0 && parens == 0 && strings.ContainsRune(terminators, c):
-			goto done
-		case quote != 0 || !pyIsSpace(c) || (t.ok && balanceParens):
-			t.ok = true
-			buf = append(buf, c)
-		case t.ok:
-			goto done
-		}
-		i++
+// token scans one token, ended by white space or an unquoted character of
+// stops (not consumed). Leading white space is skipped. With nested, (...)
+// groups are kept whole and white space after the first character belongs
+// to the token; with skipAfter, white space after the token is skipped
+// (except stop characters).
+func (l *lexer) token(stops string, nested, skipAfter bool) (token, error) {
+	var (
+		t     token
+		text  []rune
+		quote rune // the open quote, 0 outside quotes
+		depth int  // open ( of a nested token
+		i     = l.pos
+	)
+	add := func(c rune) {
+		t.ok = true
+		text = append(text, c)
 	}
-done:
+scan:
+	for ; i < len(l.src); i++ {
+		c := l.src[i]
+		if c == '\\' && i+1 < len(l.src) {
+			// An escaped backslash or quote stands for itself; elsewhere the
+			// backslash stays (it may be a regular expression's).
+			i++
+			next := l.src[i]
+			if next != '\\' && next != quote && (quote != 0 || (next != '\'' && next != '"')) {
+				text = append(text, '\\')
+			}
+			add(next)
+			continue
+		}
+		if quote != 0 {
+			if c == quote {
+				quote = 0
+			} else {
+				add(c)
+			}
+			continue
+		}
+		switch {
+		case c == '\'' || c == '"':
+			quote = c
+			t.ok, t.quoted = true, true
+		case pyIsSpace(c) && !t.ok:
+			// leading white space
+		case nested && c == '(':
+			depth++
+			add(c)
+		case nested && c == ')':
+			if depth == 0 && strings.ContainsRune(stops, c) {
+				break scan
+			}
+			depth--
+			add(c)
+		case depth == 0 && strings.ContainsRune(stops, c):
+			break scan
+		case !pyIsSpace(c) || nested:
+			add(c)
+		default:
+			break scan
+		}
+	}
 	if quote != 0 {
 		return token{}, syntaxErrorf("Unterminated [%c] quote [%s].", quote, l.annotate(-1))
 	}
 	l.pos = i
-	if space {
-		if _, err := l.skipSpace("", terminators); err != nil {
-			return token{}, err
-		}
+	if skipAfter {
+		l.skipSpaceExcept(stops)
 	}
-	t.s = string(buf)
+	t.s = string(text)
 	return t, nil
 }
 
-// args parses a separators-separated, ')'-terminated argument list; the
-// opening '(' has been consumed.
-func (l *lexer) args(separators string) ([]token, error) {
-	required := false
+// args scans a call's argument list up to and including its ')' (the '('
+// has been consumed). Arguments are separated by one of seps; an empty
+// argument is an error except where white space separates.
+func (l *lexer) args(seps string) ([]token, error) {
 	var out []token
-	terminators := separators + ")"
+	mustFollow := false // the previous separator was not white space
 	for {
-		here := l.pos
-		arg, err := l.token(terminators, true, true)
+		start := l.pos
+		arg, err := l.token(seps+")", true, true)
 		if err != nil {
 			return nil, err
 		}
-		var sep rune
-		end := l.is(")")
-		if end {
-			sep = ')'
-		} else {
-			c, err := l.isChar(separators, false, true)
-			if err != nil {
-				return nil, err
-			}
-			if c == 0 {
+		closed := l.is(")")
+		sep := ')'
+		if !closed {
+			if sep = l.nextOf(seps); sep == 0 {
 				return nil, syntaxErrorf("Closing ) expected in argument list [%s].", l.annotate(-1))
 			}
-			sep = c
 		}
-		if arg.ok {
+		switch {
+		case arg.ok:
 			if arg.s != "" || !pyIsSpace(sep) {
 				out = append(out, arg)
 			}
-		} else if required || !end {
-			return nil, syntaxErrorf("Argument expected [%s].", l.annotate(here))
+		case mustFollow || !closed:
+			return nil, syntaxErrorf("Argument expected [%s].", l.annotate(start))
 		}
-		if end {
-			break
+		if closed {
+			return out, nil
 		}
-		required = !pyIsSpace(sep)
+		mustFollow = !pyIsSpace(sep)
 	}
-	return out, nil
 }
 
-// checkMapShorthand rewrites N '*' characters into map(N). (gcloud's
-// shorthand, e.g. "abc[].*basename()").
-func (l *lexer) checkMapShorthand() {
-	n := 0
+// nextOf consumes and returns the next character if it is one of chars.
+func (l *lexer) nextOf(chars string) rune {
+	if !l.peekIs(chars) {
+		return 0
+	}
+	l.pos++
+	return l.src[l.pos-1]
+}
+
+// expandStars rewrites a run of N '*' before a key part as "map(N).", the
+// shorthand for mapping the next transform over list items (a[].*basename()).
+func (l *lexer) expandStars() {
+	start := l.pos
 	for l.is("*") {
-		n++
 	}
-	if n == 0 {
-		return
+	if n := l.pos - start; n > 0 {
+		expanded := []rune(fmt.Sprintf("map(%d).", n))
+		l.src = append(append(append([]rune(nil), l.src[:start]...), expanded...), l.src[l.pos:]...)
+		l.pos = start
 	}
-	start := l.pos - n
-	rest := string(l.expr[l.pos:])
-	l.expr = []rune(string(l.expr[:start]) + fmt.Sprintf("map(%d).", n) + rest)
-	l.pos = start
 }
 
-// keyWithAttribute parses a resource key; attr is the alias attribute when
-// the key's first name was an alias.
+// keyWithAttribute scans a key. When the key starts with an alias (a label
+// or :alias= of the projection) the alias's key is used and its attribute
+// returned.
 func (l *lexer) keyWithAttribute() (parsedKey, *attribute, error) {
 	key := parsedKey{}
-	var attr *attribute
+	var aliasAttr *attribute
 	for !l.atEnd() {
-		l.checkMapShorthand()
-		here := l.pos
-		name, err := l.token(reservedOperatorChars, false, false)
+		l.expandStars()
+		start := l.pos
+		name, err := l.token(keyEnders, false, false)
 		if err != nil {
 			return nil, nil, err
 		}
-		if name.ok && name.s != "" {
-			isFunction := l.peekIs("(")
-			if len(key) == 0 && !isFunction && l.spec != nil {
-				if a, ok := l.spec.aliases[name.s]; ok {
-					key = append(key, a.key...)
-					attr = a.attr
-					goto indices
-				}
+		switch {
+		case name.ok && name.s != "":
+			if a, ok := l.alias(name.s, len(key) == 0); ok {
+				key = append(key, a.key...)
+				aliasAttr = a.attr
+			} else {
+				key = append(key, nameElem(name.s))
 			}
-			key = append(key, nameElem(name.s))
-		} else if !l.peekIs("[") {
-			if len(key) == 0 && l.is(".") && !l.peekIs(".") &&
-				(l.atEnd() || l.peekIs(reservedOperatorChars)) {
-				break
-			}
-			return nil, nil, syntaxErrorf("Non-empty key name expected [%s].", l.annotate(here))
+		case l.peekIs("["):
+			// an index with no name before it: [0].a
+		case len(key) == 0 && l.is(".") && !l.peekIs(".") && (l.atEnd() || l.peekIs(keyEnders)):
+			// "." alone is the whole resource
+			return key, aliasAttr, nil
+		default:
+			return nil, nil, syntaxErrorf("Non-empty key name expected [%s].", l.annotate(start))
 		}
-	indices:
 		if l.atEnd() {
 			break
 		}
 		if l.is("]") {
-			return nil, nil, syntaxErrorf("Unmatched ] in key [%s].", l.annotate(here))
+			return nil, nil, syntaxErrorf("Unmatched ] in key [%s].", l.annotate(start))
 		}
 		for l.is("[") {
 			idx, err := l.token("]", false, true)
 			if err != nil {
 				return nil, nil, err
 			}
-			if _, err := l.isChar("]", false, false); err != nil {
+			if _, err := l.expectOneOf("]"); err != nil {
 				return nil, nil, err
 			}
 			key = append(key, indexElem(idx))
@@ -392,10 +408,20 @@ func (l *lexer) keyWithAttribute() (parsedKey, *attribute, error) {
 			return nil, nil, syntaxErrorf("Non-empty key name expected [%s].", l.annotate(-1))
 		}
 	}
-	return key, attr, nil
+	return key, aliasAttr, nil
 }
 
-// indexElem converts a [...] token to a key element.
+// alias returns the alias called name, for the first name of a key that is
+// not a transform call.
+func (l *lexer) alias(name string, first bool) (aliasDef, bool) {
+	if !first || l.spec == nil || l.peekIs("(") {
+		return aliasDef{}, false
+	}
+	a, ok := l.spec.aliases[name]
+	return a, ok
+}
+
+// indexElem converts the text of a [...] key part.
 func indexElem(t token) keyElem {
 	if !t.ok || (t.s == "" && !t.quoted) {
 		return keyElem{kind: keySlice}
@@ -414,7 +440,7 @@ func (l *lexer) key() (parsedKey, error) {
 	return k, err
 }
 
-// parseKey parses a whole string as one key (resource_lex.ParseKey).
+// parseKey parses a whole string as one key.
 func parseKey(s string) (parsedKey, error) {
 	l := newLexer(s, nil)
 	k, err := l.key()

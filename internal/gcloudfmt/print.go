@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -51,51 +52,42 @@ func Print(w io.Writer, v any, isList bool, defaultFormat string, opts Options) 
 	return err
 }
 
-// Display is Print that also reports whether any record reached the printer
-// (gcloud's ResourcesWerePrinted). A list command whose --format was not
-// given follows gcloud by writing "Listed 0 items." to stderr when it is
-// false.
+// Display is Print that also reports whether any record reached the
+// printer. A list command whose --format was not given follows gcloud by
+// writing "Listed 0 items." to stderr when it is false.
 func Display(w io.Writer, v any, isList bool, defaultFormat string, opts Options) (bool, error) {
-	printed, err := display(w, v, isList, defaultFormat, opts)
-	return printed, err
+	return display(w, v, isList, defaultFormat, opts)
+}
+
+// sortKey is one --sort-by key.
+type sortKey struct {
+	key     parsedKey
+	reverse bool
 }
 
 func display(w io.Writer, v any, isList bool, defaultFormat string, opts Options) (bool, error) {
 	format := opts.Format
-	if format == "" {
+	switch {
+	case format == "":
 		format = defaultFormat
-	} else if defaultFormat != "" {
+	case defaultFormat != "":
 		format = defaultFormat + " " + format
 	}
-
-	// --sort-by keys, and their :(key:sort=N) attributes for the format.
-	type sortKey struct {
-		key     parsedKey
-		reverse bool
-	}
-	var sortKeys []sortKey
-	for _, name := range opts.SortBy {
-		reverse := strings.HasPrefix(name, "~")
-		name = strings.TrimLeft(name, "~")
-		name = strings.ReplaceAll(name, "[]", "[0]")
-		k, err := newLexer(name, nil).key()
-		if err != nil {
-			return false, err
-		}
-		sortKeys = append(sortKeys, sortKey{k, reverse})
+	sortKeys, err := parseSortKeys(opts.SortBy)
+	if err != nil {
+		return false, err
 	}
 	if format != "" && len(sortKeys) > 0 {
-		var orders []string
+		// Tables also order their rows by these keys.
+		orders := make([]string, len(sortKeys))
 		for i, sk := range sortKeys {
-			attr := ""
+			orders[i] = fmt.Sprintf("%s:sort=%d", sk.key.String(), i+1)
 			if sk.reverse {
-				attr = ":reverse"
+				orders[i] += ":reverse"
 			}
-			orders = append(orders, fmt.Sprintf("%s:sort=%d%s", sk.key.String(), i+1, attr))
 		}
 		format += ":(" + strings.Join(orders, ",") + ")"
 	}
-
 	symbols := map[string]*transformDef{}
 	for name, f := range opts.Transforms {
 		symbols[name] = customTransform(name, f)
@@ -104,46 +96,25 @@ func display(w io.Writer, v any, isList bool, defaultFormat string, opts Options
 	if err != nil {
 		return false, err
 	}
-	var printer resourcePrinter
+	var out printer
 	var base *printerBase
 	if spec.name != "" {
-		printer, base, err = newPrinter(spec, w)
-		if err != nil {
+		if out, base, err = newPrinter(spec, w); err != nil {
 			return false, err
 		}
 		base.termWidth = opts.TermWidth
 	}
-
-	// The display taps: flatten, filter, sort, limit.
-	var flatten []parsedKey
-	for _, f := range opts.Flatten {
-		k, err := newLexer(f, nil).key()
-		if err != nil {
-			return false, err
-		}
-		var cur parsedKey
-		sliced := false
-		for _, e := range k {
-			if e.kind == keySlice {
-				sliced = true
-				flatten = append(flatten, append(parsedKey(nil), cur...))
-				continue
-			}
-			sliced = false
-			cur = append(cur, e)
-		}
-		if !sliced {
-			flatten = append(flatten, append(parsedKey(nil), cur...))
-		}
+	flattenKeys, err := parseFlattenKeys(opts.Flatten)
+	if err != nil {
+		return false, err
 	}
 	var filter *compiledFilter
 	if opts.Filter != "" {
-		filter, err = compileFilter(opts.Filter, spec)
-		if err != nil {
+		if filter, err = compileFilter(opts.Filter, spec); err != nil {
 			return false, err
 		}
 	}
-	if base != nil && !spec.hasAttr("disable") && base.needsCols && len(spec.columns) == 0 {
+	if base != nil && base.wantsColumn && len(spec.columns) == 0 && !spec.hasAttr("disable") {
 		return false, fmt.Errorf("Format [%s] requires a non-empty projection. Use key parameters to specify a projection like so `%s(foo, bar.baz)`", spec.name, spec.name)
 	}
 
@@ -151,215 +122,244 @@ func display(w io.Writer, v any, isList bool, defaultFormat string, opts Options
 	if err != nil {
 		return false, err
 	}
-	var records []any
-	listLike := false
+	// A single resource becomes a one-record list when a list step applies.
+	records, listed := []any(nil), false
 	if l, ok := val.([]any); ok && isList {
-		records, listLike = l, true
+		records, listed = l, true
 	} else if isList && val == nil {
-		listLike = true
+		listed = true
 	}
-	taps := len(flatten) > 0 || filter != nil || opts.Limit > 0
-	if taps && !listLike {
-		records, listLike = []any{val}, true
+	if !listed && (len(flattenKeys) > 0 || filter != nil || opts.Limit > 0) {
+		records, listed = []any{val}, true
 	}
-	for _, key := range flatten {
+	for _, key := range flattenKeys {
 		if records, err = flattenRecords(records, key); err != nil {
 			return false, err
 		}
 	}
 	if filter != nil {
-		var kept []any
-		missing := make([]bool, len(filter.keys))
-		for i := range missing {
-			missing[i] = true
+		if records, err = filterRecords(records, filter, opts.Warnings); err != nil {
+			return false, err
 		}
-		for _, r := range records {
-			ser, err := makeSerializable(r)
-			if err != nil {
-				return false, err
-			}
-			for i, k := range filter.keys {
-				if missing[i] && getKey(ser, k) != nil {
-					missing[i] = false
-				}
-			}
-			ok, err := filter.match(ser)
-			if err != nil {
-				return false, err
-			}
-			if ok {
-				kept = append(kept, r)
-			}
-		}
-		records = kept
-		warnMissingKeys(opts.Warnings, filter.keys, missing)
 	}
-	if listLike && len(sortKeys) > 0 {
-		// Keys are grouped by direction; groups apply lowest precedence first.
-		type group struct {
-			keys    []parsedKey
-			reverse bool
-		}
-		var groups []group
-		var cur []parsedKey
-		curRev := false
-		for _, sk := range sortKeys {
-			if len(cur) == 0 {
-				curRev = sk.reverse
-			} else if curRev != sk.reverse {
-				groups = append([]group{{cur, curRev}}, groups...)
-				cur = nil
-				curRev = sk.reverse
-			}
-			cur = append(cur, sk.key)
-		}
-		if len(cur) > 0 {
-			groups = append([]group{{cur, curRev}}, groups...)
-		}
-		for _, g := range groups {
-			vals := make([][]string, len(records))
-			for i, r := range records {
-				for _, k := range g.keys {
-					vals[i] = append(vals[i], pyStr(getKey(r, k)))
-				}
-			}
-			idx := make([]int, len(records))
-			for i := range idx {
-				idx[i] = i
-			}
-			sort.SliceStable(idx, func(a, b int) bool {
-				c := compareStrings(vals[idx[a]], vals[idx[b]])
-				if g.reverse {
-					return c > 0
-				}
-				return c < 0
-			})
-			sorted := make([]any, len(records))
-			for i, j := range idx {
-				sorted[i] = records[j]
-			}
-			records = sorted
-		}
+	if listed && len(sortKeys) > 0 {
+		sortRecords(records, sortKeys)
 	}
 	if opts.Limit > 0 && len(records) > opts.Limit {
 		records = records[:opts.Limit]
 	}
 
-	if printer == nil {
+	switch {
+	case out == nil:
 		return false, nil
-	}
-	if spec.hasAttr("disable") {
+	case spec.hasAttr("disable"):
 		return true, nil
 	}
 	printed := false
-	if listLike {
+	if listed {
 		for _, r := range records {
 			printed = true
-			if err := printer.addRecord(r, true); err != nil {
+			if err := out.add(r, true); err != nil {
 				return true, err
 			}
 		}
 	} else if truthy(val) {
 		printed = true
-		if err := printer.addRecord(val, false); err != nil {
+		if err := out.add(val, false); err != nil {
 			return true, err
 		}
 	}
-	return printed, printer.finish()
+	return printed, out.finish()
 }
 
-func compareStrings(a, b []string) int {
-	for i := 0; i < len(a) && i < len(b); i++ {
-		if c := strings.Compare(a[i], b[i]); c != 0 {
-			return c
+// parseSortKeys reads --sort-by keys: "~" marks a descending key, and
+// "[]" stands for the first item.
+func parseSortKeys(names []string) ([]sortKey, error) {
+	var keys []sortKey
+	for _, name := range names {
+		reverse := strings.HasPrefix(name, "~")
+		name = strings.ReplaceAll(strings.TrimLeft(name, "~"), "[]", "[0]")
+		k, err := newLexer(name, nil).key()
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, sortKey{k, reverse})
+	}
+	return keys, nil
+}
+
+// parseFlattenKeys reads --flatten keys: each "[]" in a key flattens the
+// list up to it, so a[].b[] flattens a, then a.b.
+func parseFlattenKeys(names []string) ([]parsedKey, error) {
+	var keys []parsedKey
+	for _, name := range names {
+		k, err := newLexer(name, nil).key()
+		if err != nil {
+			return nil, err
+		}
+		var prefix parsedKey
+		endsInSlice := false
+		for _, e := range k {
+			endsInSlice = e.kind == keySlice
+			if endsInSlice {
+				keys = append(keys, append(parsedKey(nil), prefix...))
+			} else {
+				prefix = append(prefix, e)
+			}
+		}
+		if !endsInSlice {
+			keys = append(keys, append(parsedKey(nil), prefix...))
 		}
 	}
-	return len(a) - len(b)
+	return keys, nil
 }
 
-func warnMissingKeys(w io.Writer, keys []parsedKey, missing []bool) {
+// filterRecords keeps the records the filter matches, and warns about
+// filter keys that no record has.
+func filterRecords(records []any, filter *compiledFilter, warnings io.Writer) ([]any, error) {
+	var kept []any
+	seen := make([]bool, len(filter.keys))
+	for _, r := range records {
+		plain, err := makeSerializable(r)
+		if err != nil {
+			return nil, err
+		}
+		for i, k := range filter.keys {
+			seen[i] = seen[i] || getKey(plain, k) != nil
+		}
+		ok, err := filter.match(plain)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			kept = append(kept, r)
+		}
+	}
+	warnMissingKeys(warnings, filter.keys, seen)
+	return kept, nil
+}
+
+// sortRecords orders records by the str() of their sort keys' values,
+// keeping the order of equal records.
+func sortRecords(records []any, keys []sortKey) {
+	type entry struct {
+		record any
+		texts  []string
+	}
+	entries := make([]entry, len(records))
+	for i, r := range records {
+		entries[i].record = r
+		for _, k := range keys {
+			entries[i].texts = append(entries[i].texts, pyStr(getKey(r, k.key)))
+		}
+	}
+	sort.SliceStable(entries, func(a, b int) bool {
+		for j, k := range keys {
+			if c := strings.Compare(entries[a].texts[j], entries[b].texts[j]); c != 0 {
+				return (c < 0) != k.reverse
+			}
+		}
+		return false
+	})
+	for i, e := range entries {
+		records[i] = e.record
+	}
+}
+
+// warnMissingKeys writes gcloud's warning about filter keys that were in
+// no record.
+func warnMissingKeys(w io.Writer, keys []parsedKey, seen []bool) {
 	if w == nil {
 		return
 	}
-	set := map[string]bool{}
+	missing := map[string]bool{}
 	for i, k := range keys {
-		if missing[i] {
-			var parts []string
-			for _, e := range k {
-				switch e.kind {
-				case keyName, keyOther:
-					parts = append(parts, e.name)
-				case keyIndex:
-					parts = append(parts, itoa(e.index))
-				case keySlice:
-					parts = append(parts, "None")
-				}
-			}
-			set[strings.Join(parts, ".")] = true
+		if seen[i] {
+			continue
 		}
+		parts := make([]string, len(k))
+		for j, e := range k {
+			switch e.kind {
+			case keyIndex:
+				parts[j] = strconv.Itoa(e.index)
+			case keySlice:
+				parts[j] = "None"
+			default:
+				parts[j] = e.name
+			}
+		}
+		missing[strings.Join(parts, ".")] = true
 	}
-	if len(set) == 0 {
+	if len(missing) == 0 {
 		return
 	}
-	var names []string
-	for n := range set {
+	names := make([]string, 0, len(missing))
+	for n := range missing {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	fmt.Fprintf(w, "WARNING: The following filter keys were not present in any resource : %s\n", strings.Join(names, ", "))
 }
 
-// flattenRecords is display_taps.Flattener for one slice key: each record
-// becomes one record per item of the list at key, with the list replaced by
-// the item; an empty list drops the record, a non-list value replaces it.
+// flattenRecords expands each record into one record per item of the list
+// at key, the list replaced by the item. A record whose list is empty goes;
+// one whose key holds something else is replaced by that value.
 func flattenRecords(records []any, key parsedKey) ([]any, error) {
 	var out []any
 	for _, r := range records {
-		ser, err := makeSerializable(r)
+		rec, err := makeSerializable(r)
 		if err != nil {
 			return nil, err
 		}
-		items, ok := getKey(ser, key).([]any)
+		items, ok := getKey(rec, key).([]any)
 		if !ok {
-			out = append(out, getKey(ser, key))
+			out = append(out, getKey(rec, key))
 			continue
 		}
-		items = append([]any(nil), items...)
 		if len(key) == 0 {
 			return nil, fmt.Errorf("cannot flatten the resource itself")
 		}
-		child := key[len(key)-1]
+		items = append([]any(nil), items...)
+		last := key[len(key)-1]
 		for _, item := range items {
-			var parent any = ser
-			if len(key) > 1 {
-				parent = getKey(ser, key[:len(key)-1])
+			if err := replaceAt(rec, key, last, item); err != nil {
+				return nil, err
 			}
-			switch p := parent.(type) {
-			case map[string]any:
-				if child.kind != keyName {
-					return nil, fmt.Errorf("TypeError: flatten key [%s] does not name a dict item", key.String())
-				}
-				p[child.name] = item
-			case []any:
-				if child.kind != keyIndex {
-					return nil, fmt.Errorf("TypeError: list indices must be integers or slices, not str (flatten key [%s])", key.String())
-				}
-				i := child.index
-				if i < 0 {
-					i += len(p)
-				}
-				if i >= 0 && i < len(p) {
-					p[i] = item
-				}
-			default:
-				return nil, fmt.Errorf("TypeError: flatten key [%s] has no parent to set", key.String())
-			}
-			rec, err := makeSerializable(ser)
+			copied, err := makeSerializable(rec)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, rec)
+			out = append(out, copied)
 		}
 	}
 	return out, nil
+}
+
+// replaceAt sets the value at key (whose last element is last) to item.
+func replaceAt(rec any, key parsedKey, last keyElem, item any) error {
+	parent := rec
+	if len(key) > 1 {
+		parent = getKey(rec, key[:len(key)-1])
+	}
+	switch p := parent.(type) {
+	case map[string]any:
+		if last.kind != keyName {
+			return fmt.Errorf("TypeError: flatten key [%s] does not name a dict item", key.String())
+		}
+		p[last.name] = item
+	case []any:
+		if last.kind != keyIndex {
+			return fmt.Errorf("TypeError: list indices must be integers or slices, not str (flatten key [%s])", key.String())
+		}
+		i := last.index
+		if i < 0 {
+			i += len(p)
+		}
+		if i >= 0 && i < len(p) {
+			p[i] = item
+		}
+	default:
+		return fmt.Errorf("TypeError: flatten key [%s] has no parent to set", key.String())
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package gcloudfmt
 import (
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -11,105 +12,120 @@ import (
 	"golang.org/x/text/width"
 )
 
-// resourcePrinter is one of gcloud's ResourcePrinter classes.
-type resourcePrinter interface {
-	addRecord(record any, delimit bool) error
+// printer receives the records of one Print call and writes them.
+type printer interface {
+	// add prints (or buffers) one record; inList is set for the records of
+	// a list, clear for a single resource.
+	add(record any, inList bool) error
+	// finish writes what is buffered and closes open lists.
 	finish() error
 }
 
+// printerBase is what every printer needs.
 type printerBase struct {
-	termWidth int
-	out       io.Writer
-	spec      *projSpec
-	proj      *projector
-	needsCols bool
+	termWidth   int
+	out         io.Writer
+	spec        *projSpec
+	proj        *projector
+	wantsColumn bool // the format is useless without (columns)
 }
 
-// supportedFormats is resource_printer.SupportedFormats().
-var supportedFormats = []string{"config", "csv", "default", "diff", "disable", "flattened", "get", "json", "list",
+// knownFormats are the printer names gcloud accepts, for its error message;
+// config, diff, list, multi and object are not implemented here.
+var knownFormats = []string{"config", "csv", "default", "diff", "disable", "flattened", "get", "json", "list",
 	"multi", "none", "object", "table", "text", "value", "yaml"}
 
-func newPrinter(spec *projSpec, out io.Writer) (resourcePrinter, *printerBase, error) {
+func newPrinter(spec *projSpec, out io.Writer) (printer, *printerBase, error) {
 	base := &printerBase{out: out, spec: spec}
-	var p resourcePrinter
+	var p printer
 	switch spec.name {
 	case "json":
 		base.proj = newProjector(spec, false, true, false)
-		p = &jsonPrinter{printerBase: base, delimiter: "[\n", empty: true}
+		p = &jsonPrinter{printerBase: base}
 	case "yaml", "default":
 		base.proj = newProjector(spec, false, true, false)
-		null := ""
-		if v, ok := spec.attributes["null"]; ok && v != nil {
-			null = pyStr(v)
-		}
-		p = &yamlPrinter{printerBase: base, null: null}
+		p = &yamlPrinter{printerBase: base, null: attrString(spec, "null", "")}
 	case "table":
 		base.proj = newProjector(spec, true, false, false)
-		base.needsCols = true
+		base.wantsColumn = true
 		p = &tablePrinter{printerBase: base}
-	case "csv":
-		base.proj = newProjector(spec, true, false, false)
-		base.needsCols = true
-		p = newCSVPrinter(base, false)
-	case "value", "get":
+	case "csv", "value", "get":
 		base.proj = newProjector(spec, true, false, spec.name == "get")
-		base.needsCols = true
-		p = newCSVPrinter(base, true)
+		base.wantsColumn = true
+		p = newCSVPrinter(base, spec.name != "csv")
 	case "flattened", "text":
 		base.proj = newProjector(spec, false, false, false)
 		p = &flattenedPrinter{printerBase: base}
 	case "none":
 		base.proj = newProjector(spec, false, false, false)
-		p = &nonePrinter{}
+		p = nonePrinter{}
 	case "disable":
 		base.proj = newProjector(spec, false, false, false)
 		spec.attributes = map[string]any{"disable": int64(1)}
-		p = &nonePrinter{}
+		p = nonePrinter{}
 	default:
-		for _, f := range supportedFormats {
-			if f == spec.name {
-				return nil, nil, fmt.Errorf("format [%s] is not supported by this command line; use one of csv, flattened, json, none, table, text, value, yaml", spec.name)
-			}
+		if indexOf(knownFormats, spec.name) >= 0 {
+			return nil, nil, fmt.Errorf("format [%s] is not supported by this command line; use one of csv, flattened, json, none, table, text, value, yaml", spec.name)
 		}
 		return nil, nil, fmt.Errorf("Format must be one of %s; received [%s].\n\nFor information on output formats:\n  $ gcloud topic formats\n",
-			strings.Join(supportedFormats, ", "), spec.name)
+			strings.Join(knownFormats, ", "), spec.name)
 	}
 	return p, base, nil
 }
 
-type nonePrinter struct{}
-
-func (nonePrinter) addRecord(any, bool) error { return nil }
-func (nonePrinter) finish() error             { return nil }
-
-// jsonPrinter prints records as a JSON list, a single resource by itself.
-type jsonPrinter struct {
-	*printerBase
-	delimiter string
-	empty     bool
+// attrString is a printer attribute as a string, def when unset.
+func attrString(spec *projSpec, name, def string) string {
+	if v, ok := spec.attributes[name]; ok && v != nil {
+		return pyStr(v)
+	}
+	return def
 }
 
-func (p *jsonPrinter) addRecord(record any, delimit bool) error {
-	rec, err := p.proj.evaluate(record)
+// attrInt is an integer printer attribute, bounded; def when unset or not
+// an integer.
+func attrInt(spec *projSpec, name string, def int) int {
+	if v, ok := spec.attributes[name].(int64); ok {
+		return int(max(min(v, maxPad), -maxPad))
+	}
+	return def
+}
+
+type nonePrinter struct{}
+
+func (nonePrinter) add(any, bool) error { return nil }
+func (nonePrinter) finish() error       { return nil }
+
+// jsonPrinter prints a list's records as one JSON array, a single resource
+// as one JSON value, and "[]" when nothing was printed.
+type jsonPrinter struct {
+	*printerBase
+	inArray bool // an array is open
+	printed bool
+}
+
+func (p *jsonPrinter) add(record any, inList bool) error {
+	v, err := p.proj.evaluate(record)
 	if err != nil {
 		return err
 	}
-	p.empty = false
-	output := jsonDump(rec)
+	p.printed = true
+	text := jsonDump(v)
 	var b strings.Builder
-	if delimit {
-		delim := p.delimiter + "  "
-		p.delimiter = ",\n"
-		for _, line := range strings.Split(output, "\n") {
-			b.WriteString(delim + line)
-			delim = "\n  "
+	switch {
+	case inList:
+		if p.inArray {
+			b.WriteString(",\n")
+		} else {
+			b.WriteString("[\n")
+			p.inArray = true
 		}
-	} else {
-		if p.delimiter != "[\n" {
+		b.WriteString("  " + strings.ReplaceAll(text, "\n", "\n  "))
+	default:
+		if p.inArray {
 			b.WriteString("\n]\n")
-			p.delimiter = "[\n"
+			p.inArray = false
 		}
-		b.WriteString(output + "\n")
+		b.WriteString(text + "\n")
 	}
 	_, err = io.WriteString(p.out, b.String())
 	return err
@@ -117,11 +133,12 @@ func (p *jsonPrinter) addRecord(record any, delimit bool) error {
 
 func (p *jsonPrinter) finish() error {
 	var err error
-	if p.empty {
+	switch {
+	case !p.printed:
 		_, err = io.WriteString(p.out, "[]\n")
-	} else if p.delimiter != "[\n" {
+	case p.inArray:
 		_, err = io.WriteString(p.out, "\n]\n")
-		p.delimiter = "[\n"
+		p.inArray = false
 	}
 	return err
 }
@@ -133,31 +150,34 @@ type yamlPrinter struct {
 	null string
 }
 
-func (p *yamlPrinter) addRecord(record any, delimit bool) error {
-	rec, err := p.proj.evaluate(record)
+func (p *yamlPrinter) add(record any, inList bool) error {
+	v, err := p.proj.evaluate(record)
 	if err != nil {
 		return err
 	}
-	_, err = io.WriteString(p.out, yamlDump(rec, delimit, p.null))
+	_, err = io.WriteString(p.out, yamlDump(v, inList, p.null))
 	return err
 }
 
 func (p *yamlPrinter) finish() error { return nil }
 
-// flattenedPrinter prints one "key.path: value" line per leaf.
+// flattenedPrinter prints one "key.path: value" line per leaf value, the
+// values aligned.
 type flattenedPrinter struct {
 	*printerBase
 }
 
-func (p *flattenedPrinter) addRecord(record any, delimit bool) error {
-	rec, err := p.proj.evaluate(record)
+type flatLine struct {
+	path  string
+	value any
+}
+
+func (p *flattenedPrinter) add(record any, inList bool) error {
+	v, err := p.proj.evaluate(record)
 	if err != nil {
 		return err
 	}
-	var b strings.Builder
-	if delimit {
-		b.WriteString("---\n")
-	}
+	// Projected keys print under their lower-cased labels.
 	labels := map[string]string{}
 	for _, c := range p.spec.columns {
 		l := ""
@@ -166,68 +186,56 @@ func (p *flattenedPrinter) addRecord(record any, delimit bool) error {
 		}
 		labels[c.key.String()] = l
 	}
-	type kv struct {
-		k string
-		v any
-	}
-	var res []kv
-	add := func(name string, v any) {
-		if l, ok := labels[name]; ok && len(labels) > 0 {
-			name = strings.ToLower(l)
-		}
-		res = append(res, kv{name, v})
-	}
-	var flat func(obj any, name string)
-	flat = func(obj any, name string) {
-		switch t := obj.(type) {
+	var lines []flatLine
+	var leaves func(v any, path string)
+	leaves = func(v any, path string) {
+		switch t := v.(type) {
 		case []any:
 			if len(t) == 0 {
-				add(name, t)
+				break
 			}
 			for i, it := range t {
-				flat(it, name+"["+strconv.Itoa(i)+"]")
+				leaves(it, path+"["+strconv.Itoa(i)+"]")
 			}
+			return
 		case map[string]any:
 			if len(t) == 0 {
-				add(name, t)
+				break
 			}
 			for _, k := range sortedKeys(t) {
-				sep := ""
-				if name != "" {
-					sep = "."
+				if path == "" {
+					leaves(t[k], k)
+				} else {
+					leaves(t[k], path+"."+k)
 				}
-				flat(t[k], name+sep+k)
 			}
+			return
 		case float64:
-			add(name, transformFloat(t))
-		default:
-			add(name, obj)
+			v = transformFloat(t)
 		}
+		if l, ok := labels[path]; ok {
+			path = strings.ToLower(l)
+		}
+		lines = append(lines, flatLine{path, v})
 	}
-	flat(rec, "")
-	if len(res) > 0 {
-		pad := !p.spec.hasAttr("no-pad")
-		sep := ": "
-		if v, ok := p.spec.attributes["separator"]; ok && v != nil {
-			sep = pyStr(v)
+	leaves(v, "")
+
+	var b strings.Builder
+	if inList {
+		b.WriteString("---\n")
+	}
+	sep := attrString(p.spec, "separator", ": ")
+	pad := !p.spec.hasAttr("no-pad")
+	longest := 0
+	for _, l := range lines {
+		longest = max(longest, utf8Len(l.path))
+	}
+	for _, l := range lines {
+		b.WriteString(l.path + sep)
+		if pad {
+			b.WriteString(strings.Repeat(" ", longest-utf8Len(l.path)))
 		}
-		maxLen := 0
-		for _, e := range res {
-			maxLen = max(maxLen, len([]rune(e.k)))
-		}
-		for _, e := range res {
-			b.WriteString(e.k)
-			b.WriteString(sep)
-			if pad {
-				b.WriteString(strings.Repeat(" ", maxLen-len([]rune(e.k))))
-			}
-			val := pyStr(e.v)
-			r := []rune(val)
-			if strings.Contains(val, "\n") || (len(r) > 0 && (pyIsSpace(r[0]) || pyIsSpace(r[len(r)-1]))) {
-				val = stringQuote(val)
-			}
-			b.WriteString(val + "\n")
-		}
+		b.WriteString(flatValue(pyStr(l.value)) + "\n")
 	}
 	_, err = io.WriteString(p.out, b.String())
 	return err
@@ -235,7 +243,14 @@ func (p *flattenedPrinter) addRecord(record any, delimit bool) error {
 
 func (p *flattenedPrinter) finish() error { return nil }
 
-func stringQuote(s string) string {
+func utf8Len(s string) int { return len([]rune(s)) }
+
+// flatValue quotes a value with a line break or outer white space.
+func flatValue(s string) string {
+	r := []rune(s)
+	if !strings.Contains(s, "\n") && (len(r) == 0 || (!pyIsSpace(r[0]) && !pyIsSpace(r[len(r)-1]))) {
+		return s
+	}
 	var b strings.Builder
 	b.WriteByte('"')
 	for _, c := range s {
@@ -259,137 +274,128 @@ func stringQuote(s string) string {
 	return b.String()
 }
 
-// csvPrinter is the csv printer; value is csv with no heading, tab
-// separators and no quoting.
+// csvPrinter prints csv: a heading of lower-cased labels, fields quoted
+// when needed. value (and get) is csv without heading and quoting, with
+// tabs between fields.
 type csvPrinter struct {
 	*printerBase
-	headingPrinted bool
-	delimiter      string
-	quote          string
-	separator      string
-	terminator     string
-}
-
-func attrString(spec *projSpec, name, def string) string {
-	if v, ok := spec.attributes[name]; ok && v != nil {
-		return pyStr(v)
-	}
-	return def
+	headed     bool // the heading is printed (or not wanted)
+	delimiter  string
+	quote      string
+	separator  string
+	terminator string
 }
 
 func newCSVPrinter(base *printerBase, value bool) *csvPrinter {
-	p := &csvPrinter{printerBase: base}
-	p.delimiter = attrString(base.spec, "delimiter", ";")
+	s := base.spec
+	p := &csvPrinter{printerBase: base, headed: value, quote: `"`, separator: ",",
+		delimiter: attrString(s, "delimiter", ";"), terminator: attrString(s, "terminator", "\n")}
 	if value {
-		p.headingPrinted = true
-		if truthy(base.spec.attributes["quote"]) {
-			p.quote = `"`
+		p.separator = "\t"
+		if !truthy(s.attributes["quote"]) {
+			p.quote = ""
 		}
-		p.separator = attrString(base.spec, "separator", "\t")
-	} else {
-		if !truthy(base.spec.attributes["no-quote"]) {
-			p.quote = `"`
-		}
-		p.separator = attrString(base.spec, "separator", ",")
+	} else if truthy(s.attributes["no-quote"]) {
+		p.quote = ""
 	}
-	p.terminator = attrString(base.spec, "terminator", "\n")
+	p.separator = attrString(s, "separator", p.separator)
 	return p
 }
 
-func (p *csvPrinter) quoteField(f string) string {
+// field quotes f when it contains a quote or separator character or has
+// outer white space.
+func (p *csvPrinter) field(f string) string {
 	if f == "" || p.quote == "" {
 		return f
 	}
 	r := []rune(f)
-	if !(strings.Contains(f, p.delimiter) || strings.Contains(f, p.quote) || strings.Contains(f, p.separator) ||
-		strings.Contains(f, p.terminator) || pyIsSpace(r[0]) || pyIsSpace(r[len(r)-1])) {
+	special := pyIsSpace(r[0]) || pyIsSpace(r[len(r)-1])
+	for _, s := range []string{p.delimiter, p.quote, p.separator, p.terminator} {
+		special = special || strings.Contains(f, s)
+	}
+	if !special {
 		return f
 	}
 	return p.quote + strings.ReplaceAll(f, p.quote, p.quote+p.quote) + p.quote
 }
 
-func (p *printerBase) visibleCols(row []any) []any {
-	var out []any
-	for i, c := range p.spec.columns {
-		if i < len(row) && !c.attr.hidden {
-			out = append(out, row[i])
+// cell renders one value: lists and dicts as delimiter-joined items and
+// key=value pairs.
+func (p *csvPrinter) cell(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case map[string]any:
+		parts := make([]string, 0, len(t))
+		for _, k := range sortedKeys(t) {
+			parts = append(parts, p.field(k+"="+pyStr(t[k])))
 		}
+		return strings.Join(parts, p.delimiter)
+	case []any:
+		parts := make([]string, len(t))
+		for i, x := range t {
+			if truthy(x) {
+				parts[i] = p.field(pyStr(x))
+			}
+		}
+		return strings.Join(parts, p.delimiter)
+	case float64:
+		return p.field(transformFloat(t))
 	}
-	return out
+	return p.field(pyStr(v))
 }
 
-func (p *csvPrinter) addRecord(record any, _ bool) error {
-	rec, err := p.proj.evaluate(record)
+func (p *csvPrinter) add(record any, _ bool) error {
+	v, err := p.proj.evaluate(record)
 	if err != nil {
 		return err
 	}
-	row, _ := rec.([]any)
+	row, _ := v.([]any)
 	var b strings.Builder
-	if !p.headingPrinted {
-		p.headingPrinted = true
-		if !p.spec.hasAttr("no-heading") {
-			if labels := p.spec.labels(); labels != nil {
-				var ls []string
-				for i, l := range labels {
-					if !p.spec.columns[i].attr.hidden {
-						ls = append(ls, p.quoteField(strings.ToLower(l)))
-					}
-				}
-				b.WriteString(strings.Join(ls, p.separator) + p.terminator)
-			}
-		}
-	}
-	var line []string
-	for _, col := range p.visibleCols(row) {
-		var val string
-		switch t := col.(type) {
-		case nil:
-		case map[string]any:
-			var parts []string
-			for _, k := range sortedKeys(t) {
-				parts = append(parts, p.quoteField(k+"="+pyStr(t[k])))
-			}
-			val = strings.Join(parts, p.delimiter)
-		case []any:
-			parts := make([]string, len(t))
-			for i, x := range t {
-				if truthy(x) {
-					parts[i] = p.quoteField(pyStr(x))
+	if !p.headed {
+		p.headed = true
+		if labels := p.spec.labels(); labels != nil && !p.spec.hasAttr("no-heading") {
+			var heads []string
+			for i, l := range labels {
+				if !p.spec.columns[i].attr.hidden {
+					heads = append(heads, p.field(strings.ToLower(l)))
 				}
 			}
-			val = strings.Join(parts, p.delimiter)
-		case float64:
-			val = p.quoteField(transformFloat(t))
-		default:
-			val = p.quoteField(pyStr(t))
+			b.WriteString(strings.Join(heads, p.separator) + p.terminator)
 		}
-		line = append(line, val)
 	}
-	b.WriteString(strings.Join(line, p.separator) + p.terminator)
+	var fields []string
+	for i, c := range p.spec.columns {
+		if i < len(row) && !c.attr.hidden {
+			fields = append(fields, p.cell(row[i]))
+		}
+	}
+	b.WriteString(strings.Join(fields, p.separator) + p.terminator)
 	_, err = io.WriteString(p.out, b.String())
 	return err
 }
 
 func (p *csvPrinter) finish() error { return nil }
 
-// tablePrinter buffers rows and prints aligned columns.
+// tablePrinter buffers the rows and prints them as aligned columns.
 type tablePrinter struct {
 	*printerBase
 	rows [][]any
 }
 
-func (p *tablePrinter) addRecord(record any, _ bool) error {
-	rec, err := p.proj.evaluate(record)
+func (p *tablePrinter) add(record any, _ bool) error {
+	v, err := p.proj.evaluate(record)
 	if err != nil {
 		return err
 	}
-	row, _ := rec.([]any)
+	row, _ := v.([]any)
 	p.rows = append(p.rows, row)
 	return nil
 }
 
-// tableStringify is table_printer._Stringify.
-func tableStringify(v any) string {
+// cellText is how a table shows a value: None as nothing, floats as
+// float() does, anything else as Python's str().
+func cellText(v any) string {
 	switch t := v.(type) {
 	case nil:
 		return ""
@@ -401,15 +407,38 @@ func tableStringify(v any) string {
 	return pyStr(v)
 }
 
-// numify is table_printer._Numify.
-func numify(v any) float64 {
-	if f, ok := numVal(v); ok {
-		return f
+// sortRows sorts rows by the columns in order (highest precedence first):
+// numbers before everything else, in numeric order, then by the cell text.
+// Rows that compare equal keep their order.
+func sortRows(rows [][]any, order []orderKey) {
+	number := func(v any) float64 {
+		if f, ok := numVal(v); ok {
+			return f
+		}
+		return math.Inf(1)
 	}
-	return float64Inf
+	less := func(a, b any) bool {
+		if na, nb := number(a), number(b); na != nb {
+			return na < nb
+		}
+		return cellText(a) < cellText(b)
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		for _, o := range order {
+			a, b := rows[i][o.index], rows[j][o.index]
+			if o.reverse {
+				a, b = b, a
+			}
+			if less(a, b) {
+				return true
+			}
+			if less(b, a) {
+				return false
+			}
+		}
+		return false
+	})
 }
-
-var float64Inf = func() float64 { f, _ := strconv.ParseFloat("+Inf", 64); return f }()
 
 type boxChars struct{ dl, dr, h, hd, hu, ul, ur, v, vh, vl, vr string }
 
@@ -417,355 +446,270 @@ var unicodeBox = boxChars{dl: "┐", dr: "┌", h: "─", hd: "┬", hu: "┴", 
 
 var asciiBox = boxChars{dl: "+", dr: "+", h: "-", hd: "+", hu: "+", ul: "+", ur: "+", v: "|", vh: "+", vl: "+", vr: "+"}
 
-func intAttr(spec *projSpec, name string, def int) int {
-	if v, ok := spec.attributes[name].(int64); ok {
-		return int(max(min(v, maxPad), -maxPad))
-	}
-	return def
-}
-
-func floorDiv(a, b int) int {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
+// tableLayout is a table ready to print: the shown columns' widths,
+// alignments and heading, and the rows' cell texts.
+type tableLayout struct {
+	widths  []int
+	aligns  []string
+	heading []string // nil: no heading
+	cells   [][]string
+	wrap    map[int]int // wrapped column -> minimum width
+	box     *boxChars   // nil: no box
+	allBox  bool        // rules between rows too
+	pad     int         // spaces between columns (or after a boxed cell)
 }
 
 func (p *tablePrinter) finish() error {
 	if len(p.rows) == 0 {
 		return nil
 	}
-	cols := p.spec.columns
-	for _, c := range cols {
+	for _, c := range p.spec.columns {
 		if c.attr.subformat != nil && *c.attr.subformat != "" {
 			return fmt.Errorf("table column format= attributes are not supported")
 		}
 	}
-	allBox := p.spec.hasAttr("all-box")
-	var box *boxChars
-	pad := 2
-	if allBox || p.spec.hasAttr("box") {
-		box = &unicodeBox
-		if p.spec.hasAttr("ascii") {
-			box = &asciiBox
-		}
-		pad = 1
-	} else {
-		pad = intAttr(p.spec, "pad", 2)
+	t := p.layout()
+	if t == nil {
+		return nil
 	}
-
-	// Sort by the columns' sort attributes.
-	rows := append([][]any(nil), p.rows...)
-	type group struct {
-		keys    []int
-		reverse bool
-	}
-	var groups []group
-	var keys []int
-	reverse := false
-	for _, o := range p.spec.order() {
-		if len(keys) == 0 {
-			reverse = o.reverse
-		}
-		if reverse != o.reverse {
-			groups = append([]group{{keys, reverse}}, groups...)
-			keys = nil
-			reverse = o.reverse
-		}
-		keys = append(keys, o.index)
-	}
-	if len(keys) > 0 {
-		groups = append([]group{{keys, reverse}}, groups...)
-	}
-	for _, g := range groups {
-		if g.reverse {
-			reverseRows(rows)
-		}
-		for i := len(g.keys) - 1; i >= 0; i-- {
-			k := g.keys[i]
-			sort.SliceStable(rows, func(a, b int) bool {
-				na, nb := numify(rows[a][k]), numify(rows[b][k])
-				if na != nb {
-					return na < nb
-				}
-				return tableStringify(rows[a][k]) < tableStringify(rows[b][k])
-			})
-		}
-		if g.reverse {
-			reverseRows(rows)
-		}
-	}
-
-	// Visible columns (hidden ones only sort).
-	var visible []int
-	for i, c := range cols {
-		if !c.attr.hidden {
-			visible = append(visible, i)
-		}
-	}
-	cells := make([][]string, len(rows))
-	for r, row := range rows {
-		for _, i := range visible {
-			var v any
-			if i < len(row) {
-				v = row[i]
-			}
-			cells[r] = append(cells[r], tableStringify(v))
-		}
-	}
-	aligns := make([]string, len(visible))
-	for j, i := range visible {
-		aligns[j] = cols[i].attr.align
-	}
-	var heading []string
-	if !p.spec.hasAttr("no-heading") {
-		if labels := p.spec.labels(); labels != nil {
-			for _, i := range visible {
-				heading = append(heading, labels[i])
-			}
-		}
-	}
-	ncols := len(visible)
-	widths := make([]int, ncols)
-	for _, row := range cells {
-		for i, c := range row {
-			widths[i] = max(widths[i], displayWidth(c))
-		}
-	}
-	// Optional columns with no data are dropped.
-	optional := false
-	var keep []int
-	for j, i := range visible {
-		if cols[i].attr.optional != nil && *cols[i].attr.optional && widths[j] == 0 {
-			optional = true
-			continue
-		}
-		keep = append(keep, j)
-	}
-	if optional {
-		if len(keep) == 0 {
-			return nil
-		}
-		pick := func(s []string) []string {
-			var out []string
-			for _, j := range keep {
-				if j < len(s) {
-					out = append(out, s[j])
-				}
-			}
-			return out
-		}
-		for r := range cells {
-			cells[r] = pick(cells[r])
-		}
-		aligns = pick(aligns)
-		if heading != nil {
-			heading = pick(heading)
-		}
-		var nw []int
-		var nv []int
-		for _, j := range keep {
-			nw = append(nw, widths[j])
-			nv = append(nv, visible[j])
-		}
-		widths, visible = nw, nv
-		ncols = len(visible)
-	}
-	for i, h := range heading {
-		if i < ncols {
-			widths[i] = max(widths[i], displayWidth(h))
-		}
-	}
-	for j, i := range visible {
-		if w := cols[i].attr.width; w != nil && widths[j] < *w {
-			widths[j] = min(*w, maxPad)
-		}
-	}
-
-	// Wrappable columns share what the terminal width leaves.
-	wrap := map[int]int{}
-	for j, i := range visible {
-		if w := cols[i].attr.wrap; w != nil && *w != 0 {
-			if *w < 0 {
-				wrap[j] = 10
-			} else {
-				wrap[j] = *w
-			}
-		}
-	}
-	if len(wrap) > 0 {
-		n := len(visible)
-		tablePadding := (n - 1) * pad
-		if box != nil {
-			tablePadding = n + 1 + n*pad*2
-		}
-		tablePadding += intAttr(p.spec, "margin", 0)
-		termWidth := p.termWidth
-		if termWidth <= 0 {
-			termWidth = 80
-		}
-		total := intAttr(p.spec, "width", termWidth) - tablePadding
-		sum := 0
-		for _, w := range widths {
-			sum += w
-		}
-		if total < sum {
-			nonWrap := 0
-			for j, w := range widths {
-				if _, ok := wrap[j]; !ok {
-					nonWrap += w
-				}
-			}
-			avail := total - nonWrap
-			for j := range widths {
-				if wmin, ok := wrap[j]; ok {
-					widths[j] = max(floorDiv(avail, len(wrap)), min(wmin, widths[j]))
-				}
-			}
-		}
-	}
-
 	var b strings.Builder
-	title, hasTitle := "", false
-	if t, ok := p.spec.attributes["title"]; ok && t != nil {
-		title, hasTitle = pyStr(t), true
-	}
-	if hasTitle {
-		n := len(widths)
-		line := ""
-		if box != nil {
-			line = box.dr
-		}
-		w, sep := 0, 2
-		for _, cw := range widths {
-			w += cw
-			if box != nil {
-				line += strings.Repeat(box.h, cw+sep)
-			}
-			sep = 3
-		}
-		if w < displayWidth(title) && len(wrap) == 0 {
-			extra := (displayWidth(title) + n - 1) / n
-			w += n * extra
-			if box != nil {
-				line += strings.Repeat(box.h, n*extra)
-			}
-			for i := range widths {
-				widths[i] += extra
-			}
-		}
-		if box != nil {
-			w += 3*n - 1
-			b.WriteString(line + box.dl + "\n")
-			line = box.v + justify("center", title, w) + box.v
+	if title, ok := p.spec.attributes["title"]; ok && title != nil {
+		t.writeTitle(&b, pyStr(title))
+		if pyStr(title) != "" {
+			t.writeRules(&b, true)
 		} else {
-			w += pad * (n - 1)
-			line = pyRStrip(justify("center", title, w))
+			t.writeRules(&b, false)
 		}
-		b.WriteString(line + "\n")
+	} else {
+		t.writeRules(&b, false)
 	}
-	var tRule, mRule, bRule string
-	if box != nil {
-		tSep, mSep, bSep := box.dr, box.vr, box.ur
-		if title != "" {
-			tSep = box.vr
-		}
-		for _, cw := range widths {
-			cell := strings.Repeat(box.h, cw+2)
-			tRule += tSep + cell
-			tSep = box.hd
-			mRule += mSep + cell
-			mSep = box.vh
-			bRule += bSep + cell
-			bSep = box.hu
-		}
-		if title != "" {
-			tRule += box.vl
-		} else {
-			tRule += box.dl
-		}
-		mRule += box.vl
-		bRule += box.ul
-		b.WriteString(tRule + "\n")
-		if heading != nil {
-			var parts []string
-			for i, h := range heading {
-				parts = append(parts, box.v, justify("center", h, widths[i]))
-			}
-			parts = append(parts, box.v)
-			b.WriteString(strings.Join(parts, " ") + "\n")
-			b.WriteString(mRule + "\n")
-			heading = nil
-		}
-	}
-	all := cells
-	if heading != nil {
-		all = append([][]string{heading}, cells...)
-	}
-	for n, row := range all {
-		if n > 0 && allBox {
-			b.WriteString(mRule + "\n")
-		}
-		row = append([]string(nil), row...)
-		for finished := false; !finished; {
-			finished = true
-			padding := 0
-			for i := range row {
-				w := widths[i]
-				if box != nil {
-					b.WriteString(box.v + " ")
-				}
-				s := row[i]
-				var cell string
-				if displayWidth(s) > w || strings.Contains(s, "\n") {
-					var rest string
-					cell, rest = nextLineAndRemainder(s, w)
-					row[i] = rest
-					if rest != "" {
-						finished = false
-					}
-				} else {
-					cell = s
-					row[i] = " "
-				}
-				value := justify(aligns[i], cell, w)
-				switch {
-				case box != nil:
-					b.WriteString(value + strings.Repeat(" ", pad))
-				case strings.TrimFunc(value, pyIsSpace) != "":
-					if padding > 0 {
-						b.WriteString(strings.Repeat(" ", padding))
-						padding = 0
-					}
-					stripped := pyRStrip(value)
-					b.WriteString(stripped)
-					padding = pad + displayWidth(value) - displayWidth(stripped)
-				default:
-					padding += pad + displayWidth(value)
-				}
-			}
-			if box != nil {
-				b.WriteString(box.v)
-			}
-			b.WriteString("\n")
-		}
-	}
-	if box != nil {
-		b.WriteString(bRule + "\n")
-	}
+	t.writeBody(&b)
 	p.rows = nil
 	_, err := io.WriteString(p.out, b.String())
 	return err
 }
 
-func reverseRows(rows [][]any) {
-	for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
-		rows[i], rows[j] = rows[j], rows[i]
+// layout sorts the rows and measures the columns; nil when every shown
+// column was optional and empty.
+func (p *tablePrinter) layout() *tableLayout {
+	s := p.spec
+	t := &tableLayout{allBox: s.hasAttr("all-box"), pad: attrInt(s, "pad", 2)}
+	if t.allBox || s.hasAttr("box") {
+		t.box, t.pad = &unicodeBox, 1
+		if s.hasAttr("ascii") {
+			t.box = &asciiBox
+		}
+	}
+	rows := append([][]any(nil), p.rows...)
+	for i, r := range rows {
+		if len(r) < len(s.columns) {
+			// Every column is addressable while sorting.
+			rows[i] = append(append([]any(nil), r...), make([]any, len(s.columns)-len(r))...)
+		}
+	}
+	sortRows(rows, s.order())
+
+	// The shown columns: not hidden, and not optional without any data.
+	var shown []int
+	for i, c := range s.columns {
+		if !c.attr.hidden {
+			shown = append(shown, i)
+		}
+	}
+	texts := make([][]string, len(rows))
+	for r, row := range rows {
+		for _, i := range shown {
+			texts[r] = append(texts[r], cellText(row[i]))
+		}
+	}
+	widest := func(j int) int {
+		w := 0
+		for _, row := range texts {
+			w = max(w, displayWidth(row[j]))
+		}
+		return w
+	}
+	var keep []int // indexes into shown
+	for j, i := range shown {
+		if opt := s.columns[i].attr.optional; opt == nil || !*opt || widest(j) > 0 {
+			keep = append(keep, j)
+		}
+	}
+	if len(keep) == 0 && len(shown) > 0 {
+		return nil
+	}
+	labels := s.labels()
+	if s.hasAttr("no-heading") {
+		labels = nil
+	}
+	t.wrap = map[int]int{}
+	t.cells = make([][]string, len(rows))
+	for n, j := range keep {
+		attr := s.columns[shown[j]].attr
+		w := widest(j)
+		if labels != nil {
+			t.heading = append(t.heading, labels[shown[j]])
+			w = max(w, displayWidth(labels[shown[j]]))
+		}
+		if attr.width != nil && w < *attr.width {
+			w = min(*attr.width, maxPad)
+		}
+		t.widths = append(t.widths, w)
+		t.aligns = append(t.aligns, attr.align)
+		if attr.wrap != nil && *attr.wrap != 0 {
+			t.wrap[n] = *attr.wrap
+			if *attr.wrap < 0 {
+				t.wrap[n] = 10
+			}
+		}
+		for r := range rows {
+			t.cells[r] = append(t.cells[r], texts[r][j])
+		}
+	}
+	if len(t.wrap) > 0 {
+		termWidth := p.termWidth
+		if termWidth <= 0 {
+			termWidth = 80
+		}
+		t.fitWrapped(attrInt(s, "width", termWidth) - attrInt(s, "margin", 0))
+	}
+	return t
+}
+
+// fitWrapped narrows the wrapped columns so that the table fits in
+// tableWidth: they share what the other columns leave, each keeping at
+// least its minimum (or its width, if smaller).
+func (t *tableLayout) fitWrapped(tableWidth int) {
+	n := len(t.widths)
+	frame := (n - 1) * t.pad
+	if t.box != nil {
+		frame = n + 1 + n*t.pad*2
+	}
+	room := tableWidth - frame
+	total, fixed := 0, 0
+	for j, w := range t.widths {
+		total += w
+		if _, ok := t.wrap[j]; !ok {
+			fixed += w
+		}
+	}
+	if room >= total {
+		return
+	}
+	share := int(math.Floor(float64(room-fixed) / float64(len(t.wrap))))
+	for j, minWidth := range t.wrap {
+		t.widths[j] = max(share, min(minWidth, t.widths[j]))
 	}
 }
 
-// justify is str.ljust / rjust / center by display width.
+// writeTitle writes the title centered over the table, widening the
+// columns when the title is wider than the table (unless columns wrap).
+func (t *tableLayout) writeTitle(b *strings.Builder, title string) {
+	n := len(t.widths)
+	inner := 0
+	for _, w := range t.widths {
+		inner += w
+	}
+	if tw := displayWidth(title); inner < tw && len(t.wrap) == 0 && n > 0 {
+		extra := (tw + n - 1) / n
+		for i := range t.widths {
+			t.widths[i] += extra
+		}
+		inner += n * extra
+	}
+	if t.box == nil {
+		b.WriteString(pyRStrip(justify("center", title, inner+t.pad*(n-1))) + "\n")
+		return
+	}
+	span := inner + 3*n - 1
+	b.WriteString(t.box.dr + strings.Repeat(t.box.h, span) + t.box.dl + "\n")
+	b.WriteString(t.box.v + justify("center", title, span) + t.box.v + "\n")
+}
+
+// rule draws a horizontal box line with the given corner and junction
+// characters.
+func (t *tableLayout) rule(left, mid, right string) string {
+	if len(t.widths) == 0 {
+		return right + "\n"
+	}
+	parts := make([]string, len(t.widths))
+	for i, w := range t.widths {
+		parts[i] = strings.Repeat(t.box.h, w+2)
+	}
+	return left + strings.Join(parts, mid) + right + "\n"
+}
+
+// writeRules writes a boxed table's top line and heading; underTitle joins
+// the top line to the title's box.
+func (t *tableLayout) writeRules(b *strings.Builder, underTitle bool) {
+	if t.box == nil {
+		return
+	}
+	if underTitle {
+		b.WriteString(t.rule(t.box.vr, t.box.hd, t.box.vl))
+	} else {
+		b.WriteString(t.rule(t.box.dr, t.box.hd, t.box.dl))
+	}
+	if t.heading != nil {
+		for i, h := range t.heading {
+			b.WriteString(t.box.v + " " + justify("center", h, t.widths[i]) + " ")
+		}
+		b.WriteString(t.box.v + "\n")
+		b.WriteString(t.rule(t.box.vr, t.box.vh, t.box.vl))
+	}
+}
+
+// writeBody writes the rows (and the heading of a table without box), each
+// over as many lines as its wrapped or multi-line cells need.
+func (t *tableLayout) writeBody(b *strings.Builder) {
+	rows := t.cells
+	if t.heading != nil && t.box == nil {
+		rows = append([][]string{t.heading}, rows...)
+	}
+	for n, row := range rows {
+		if n > 0 && t.allBox {
+			b.WriteString(t.rule(t.box.vr, t.box.vh, t.box.vl))
+		}
+		rest := append([]string(nil), row...)
+		for more := true; more; {
+			more = false
+			pending := 0 // spaces owed before the next non-blank cell
+			for i, text := range rest {
+				w := t.widths[i]
+				var part string
+				if displayWidth(text) > w || strings.Contains(text, "\n") {
+					part, rest[i] = splitLine(text, w)
+					more = more || rest[i] != ""
+				} else {
+					part, rest[i] = text, " "
+				}
+				cell := justify(t.aligns[i], part, w)
+				switch {
+				case t.box != nil:
+					b.WriteString(t.box.v + " " + cell + strings.Repeat(" ", t.pad))
+				case strings.TrimFunc(cell, pyIsSpace) == "":
+					pending += t.pad + displayWidth(cell)
+				default:
+					// Trailing blanks are only written when more text follows.
+					trimmed := pyRStrip(cell)
+					b.WriteString(strings.Repeat(" ", pending) + trimmed)
+					pending = t.pad + displayWidth(cell) - displayWidth(trimmed)
+				}
+			}
+			if t.box != nil {
+				b.WriteString(t.box.v)
+			}
+			b.WriteString("\n")
+		}
+	}
+	if t.box != nil {
+		b.WriteString(t.rule(t.box.ur, t.box.hu, t.box.ul))
+	}
+}
+
+// justify pads s to w display columns: left, right or center (centering
+// as Python's str.center does, odd padding going right or left by its
+// parity rule).
 func justify(align, s string, w int) string {
 	n := w - displayWidth(s)
 	if n <= 0 {
@@ -775,8 +719,6 @@ func justify(align, s string, w int) string {
 	case "right":
 		return strings.Repeat(" ", n) + s
 	case "center":
-		// CPython: left = marg/2 + (marg & width & 1), width being the
-		// target length in characters.
 		target := w - (displayWidth(s) - len([]rune(s)))
 		left := n/2 + (n & target & 1)
 		return strings.Repeat(" ", left) + s + strings.Repeat(" ", n-left)
@@ -784,57 +726,63 @@ func justify(align, s string, w int) string {
 	return s + strings.Repeat(" ", n)
 }
 
-// nextLineAndRemainder is TablePrinter._GetNextLineAndRemainder.
-func nextLineAndRemainder(s string, maxWidth int) (string, string) {
+// splitLine takes the first line of s that fits in maxWidth columns: up to
+// its first line break, else up to the last white space within the width
+// (or, without one, exactly the width); the rest follows.
+func splitLine(s string, maxWidth int) (string, string) {
 	r := []rune(s)
-	cur, split := 0, 0
-	for split < len(r) {
-		cur += charWidth(r[split])
-		if cur > maxWidth {
+	fit, used := 0, 0
+	for fit < len(r) {
+		if used += charWidth(r[fit]); used > maxWidth {
 			break
 		}
-		split++
+		fit++
 	}
-	rest := r[split:]
-	lead := 0
-	for lead < len(rest) && pyIsSpace(rest[lead]) {
-		lead++
+	// White space right after the fitting part goes with it.
+	for fit < len(r) && pyIsSpace(r[fit]) {
+		fit++
 	}
-	split += lead
-	nl := -1
-	for i, c := range r {
-		if c == '\n' {
-			nl = i + 1
-			break
-		}
+	cut := fit
+	if nl := indexRune(r, '\n'); nl >= 0 && nl+1 <= fit {
+		cut = nl + 1
+	} else if ws := lastSpaceRunEnd(r, fit); ws > 0 {
+		cut = ws
 	}
-	if nl >= 0 && nl <= split {
-		split = nl
-	} else {
-		maxWS := 0
-		for i := 0; i < len(r); {
-			if !pyIsSpace(r[i]) {
-				i++
-				continue
-			}
-			j := i
-			for j < len(r) && pyIsSpace(r[j]) {
-				j++
-			}
-			if j > split {
-				break
-			}
-			maxWS = j
-			i = j
-		}
-		if maxWS > 0 {
-			split = maxWS
-		}
-	}
-	return pyRStrip(string(r[:split])), string(r[split:])
+	return pyRStrip(string(r[:cut])), string(r[cut:])
 }
 
-// charWidth is console_attr.GetCharacterDisplayWidth.
+func indexRune(r []rune, c rune) int {
+	for i, x := range r {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// lastSpaceRunEnd is the end of the last run of white space that ends at
+// or before limit; 0 when there is none.
+func lastSpaceRunEnd(r []rune, limit int) int {
+	end := 0
+	for i := 0; i < len(r); {
+		if !pyIsSpace(r[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(r) && pyIsSpace(r[j]) {
+			j++
+		}
+		if j > limit {
+			break
+		}
+		end, i = j, j
+	}
+	return end
+}
+
+// charWidth is the number of terminal columns r takes: 2 for East Asian
+// wide characters, 0 for combining marks and format characters.
 func charWidth(r rune) int {
 	if isCombining(r) || unicode.Is(unicode.Cf, r) {
 		return 0
@@ -846,16 +794,15 @@ func charWidth(r rune) int {
 	return 1
 }
 
-// displayWidth is console_attr.DisplayWidth: the widest line.
+// displayWidth is the width of the widest line of s.
 func displayWidth(s string) int {
-	w, m := 0, 0
+	w, widest := 0, 0
 	for _, r := range s {
 		if r == '\n' {
-			m = max(m, w)
-			w = 0
+			widest, w = max(widest, w), 0
 			continue
 		}
 		w += charWidth(r)
 	}
-	return max(m, w)
+	return max(widest, w)
 }

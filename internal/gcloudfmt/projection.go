@@ -1,38 +1,42 @@
 package gcloudfmt
 
 import (
+	"sort"
 	"strings"
 	"unicode"
 )
 
-// The projection parser follows gcloud's resource_projection_parser.py and
-// resource_projection_spec.py: a format string is a sequence of
-// NAME, [ATTRIBUTES] and (KEYS) parts, left to right composable; the
-// rightmost name wins, each (KEYS) list replaces the previous columns, and
-// earlier keys stay in the projection tree as defaults (their labels become
-// aliases, their attribute objects are reused by later keys of the same
-// name, as gcloud does).
+// A format such as `table[box](name.basename():label=ID, state)` is read
+// left to right as a sequence of parts: a printer NAME, [ATTRIBUTES] of the
+// printer, (COLUMNS), and :(COLUMNS) that only add attributes (sort order)
+// to keys. Parts compose: the last name wins, each (COLUMNS) replaces the
+// columns before it, and keys seen earlier stay in the projection tree as
+// defaults, so a later column of the same key reuses their label and
+// transforms, and their labels work as aliases. This is how a command's
+// default format and --format combine ("DEFAULT EXPLICIT").
 
-// Projection node flags.
+// Projection tree node levels: a key projected as a column, a key on the
+// path to one, or a key only remembered from an earlier part.
 const (
 	flagDefault = 0
 	flagInner   = 1
 	flagProject = 2
 )
 
+// attribute holds what a format says about one key.
 type attribute struct {
 	align       string
 	flag        int
-	hidden      bool
+	hidden      bool // a :(key:sort=N) key: sorts, is not shown
 	label       *string
 	optional    *bool
-	order       *int
+	order       *int // sort precedence, 1 first
 	reverse     *bool
 	skipReorder bool
 	subformat   *string
 	transform   *transformChain
 	width       *int
-	wrap        *int // nil: None; 0: False; -1: True; N: wrap width
+	wrap        *int // nil: unset; 0: off; -1: on (default width); N: minimum width
 }
 
 func newAttribute(flag int) *attribute { return &attribute{align: "left", flag: flag} }
@@ -57,6 +61,14 @@ func (n *projNode) deepCopy() *projNode {
 	return c
 }
 
+// walk calls f on every node below n.
+func (n *projNode) walk(f func(*projNode)) {
+	for _, c := range n.tree {
+		f(c)
+		c.walk(f)
+	}
+}
+
 type column struct {
 	key  parsedKey
 	attr *attribute
@@ -74,32 +86,28 @@ type projSpec struct {
 	attributes map[string]any
 	columns    []*column
 	root       *projNode
-	empty      *projNode
-	active     int
+	empty      *projNode // the node of keys not in the tree
+	active     int       // incremented by each part that resets the columns
 	aliases    map[string]aliasDef
 	symbols    map[string]*transformDef
 }
 
-func (s *projSpec) defaults() {
-	if s.root != nil {
-		var walk func(n *projNode)
-		walk = func(n *projNode) {
-			n.attr.flag = flagDefault
-			for _, c := range n.tree {
-				walk(c)
-			}
-		}
-		walk(s.root)
+func newProjSpec(symbols map[string]*transformDef) *projSpec {
+	return &projSpec{
+		attributes: map[string]any{},
+		aliases:    map[string]aliasDef{},
+		symbols:    symbols,
+		root:       newNode(newAttribute(flagDefault)),
+		empty:      newNode(newAttribute(flagProject)),
 	}
-	s.columns = nil
-	s.active++
 }
 
-func (s *projSpec) setName(name string) {
-	if s.name != "" {
-		s.attributes = map[string]any{}
-	}
-	s.name = name
+// demote turns the current columns into defaults for what follows.
+func (s *projSpec) demote() {
+	s.root.attr.flag = flagDefault
+	s.root.walk(func(n *projNode) { n.attr.flag = flagDefault })
+	s.columns = nil
+	s.active++
 }
 
 func (s *projSpec) hasAttr(name string) bool {
@@ -107,59 +115,18 @@ func (s *projSpec) hasAttr(name string) bool {
 	return ok
 }
 
-// labels is ProjectionSpec.Labels(): nil when every label is empty.
+// labels lists the column labels; nil when none has one.
 func (s *projSpec) labels() []string {
-	var out []string
-	any := false
-	for _, c := range s.columns {
-		l := ""
-		if c.attr.label != nil {
-			l = *c.attr.label
-		}
-		if l != "" {
-			any = true
-		}
-		out = append(out, l)
-	}
-	if !any {
-		return nil
-	}
-	return out
-}
-
-// order is ProjectionSpec.Order(): (column index, reverse) from the highest
-// to the lowest sort precedence.
-func (s *projSpec) order() []orderKey {
-	type ent struct {
-		order, index int
-		reverse      bool
-	}
-	var ents []ent
+	out := make([]string, len(s.columns))
+	anyLabel := false
 	for i, c := range s.columns {
-		ord := 0
-		if c.attr.order != nil {
-			ord = *c.attr.order
-		}
-		rev := c.attr.reverse != nil && *c.attr.reverse
-		if ord != 0 || rev {
-			if ord == 0 {
-				ord = int(^uint(0) >> 1)
-			}
-			ents = append(ents, ent{ord, i, rev})
+		if c.attr.label != nil {
+			out[i] = *c.attr.label
+			anyLabel = anyLabel || out[i] != ""
 		}
 	}
-	// Python sorts the (order, index, reverse) tuples.
-	for i := 1; i < len(ents); i++ {
-		for j := i; j > 0; j-- {
-			a, b := ents[j-1], ents[j]
-			if a.order > b.order || (a.order == b.order && a.index > b.index) {
-				ents[j-1], ents[j] = b, a
-			}
-		}
-	}
-	out := make([]orderKey, len(ents))
-	for i, e := range ents {
-		out[i] = orderKey{e.index, e.reverse}
+	if !anyLabel {
+		return nil
 	}
 	return out
 }
@@ -169,93 +136,132 @@ type orderKey struct {
 	reverse bool
 }
 
-// projParser is resource_projection_parser.Parser.
-type projParser struct {
-	spec          *projSpec
-	lex           *lexer
-	attrsOnly     bool
-	orderOffset   int
-	snakeHeadings map[string]bool
+// order lists the columns to sort by, highest precedence first: those with
+// a sort order by that order, then reverse-only ones, by position.
+func (s *projSpec) order() []orderKey {
+	type ranked struct {
+		rank int
+		orderKey
+	}
+	var keys []ranked
+	for i, c := range s.columns {
+		rank := 0
+		if c.attr.order != nil {
+			rank = *c.attr.order
+		}
+		reverse := c.attr.reverse != nil && *c.attr.reverse
+		if rank == 0 && !reverse {
+			continue
+		}
+		if rank == 0 {
+			rank = int(^uint(0) >> 1)
+		}
+		keys = append(keys, ranked{rank, orderKey{i, reverse}})
+	}
+	sort.SliceStable(keys, func(a, b int) bool { return keys[a].rank < keys[b].rank })
+	out := make([]orderKey, len(keys))
+	for i, k := range keys {
+		out[i] = k.orderKey
+	}
+	return out
+}
+
+// formatParser reads a format into a projSpec.
+type formatParser struct {
+	spec *projSpec
+	lex  *lexer
+	// sortOnly: inside a :(...) part, which only adds attributes.
+	sortOnly bool
+	// shift is how far the sort orders set earlier must move to make room
+	// for those a :(...) part sets.
+	shift int
+	// usedLabels are the generated column labels so far.
+	usedLabels map[string]bool
 }
 
 // parseProjection parses a format/projection expression.
 func parseProjection(expr string, symbols map[string]*transformDef) (*projSpec, error) {
-	p := &projParser{
-		spec: &projSpec{
-			attributes: map[string]any{},
-			aliases:    map[string]aliasDef{},
-			symbols:    symbols,
-		},
-		snakeHeadings: map[string]bool{},
-	}
+	p := &formatParser{spec: newProjSpec(symbols), usedLabels: map[string]bool{}}
 	return p.spec, p.parse(expr)
 }
 
-func (p *projParser) parse(expr string) error {
-	s := p.spec
-	if s.root == nil {
-		s.root = newNode(newAttribute(flagDefault))
+// compileSubProjection compiles a column list against a copy of parent's
+// keys, aliases and transforms (the keys of format()).
+func compileSubProjection(expr string, parent *projSpec) (*projSpec, error) {
+	spec := newProjSpec(map[string]*transformDef{})
+	if parent != nil {
+		for k, v := range parent.symbols {
+			spec.symbols[k] = v
+		}
+		for k, v := range parent.aliases {
+			spec.aliases[k] = v
+		}
+		spec.root = parent.root.deepCopy()
+		spec.active = parent.active
+		spec.demote()
 	}
-	s.empty = newNode(newAttribute(flagProject))
+	p := &formatParser{spec: spec, usedLabels: map[string]bool{}}
+	return spec, p.parse(expr)
+}
+
+func (p *formatParser) parse(expr string) error {
 	if expr == "" {
 		return nil
 	}
-	p.lex = newLexer(expr, s)
-	defaults := false
-	p.attrsOnly = false
+	p.lex = newLexer(expr, p.spec)
+	p.sortOnly = false
+	namedLast := false // a printer name not yet followed by columns
 	for p.lex.more() {
+		var err error
 		switch {
 		case p.lex.is("("):
-			if !p.attrsOnly {
-				defaults = false
-				s.defaults()
+			if !p.sortOnly {
+				namedLast = false
+				p.spec.demote()
 			}
-			if err := p.parseKeys(); err != nil {
-				return err
-			}
-			if p.attrsOnly {
-				p.attrsOnly = false
-				p.reorder()
+			err = p.columns()
+			if p.sortOnly && err == nil {
+				p.sortOnly = false
+				p.shiftOrders()
 			}
 		case p.lex.is("["):
-			if err := p.parseAttributes(); err != nil {
-				return err
-			}
+			err = p.printerAttributes()
 		case p.lex.is(":"):
-			p.attrsOnly = true
-			p.orderOffset = 0
+			p.sortOnly, p.shift = true, 0
 		default:
-			here := p.lex.pos
-			name, err := p.lex.token(":([", false, true)
-			if err != nil {
-				return err
-			}
-			if !isAlpha(name.s) {
-				return syntaxErrorf("Name expected [%s].", p.lex.annotate(here))
-			}
-			s.setName(name.s)
-			defaults = true
+			err = p.printerName()
+			namedLast = true
+		}
+		if err != nil {
+			return err
 		}
 	}
-	if defaults {
-		s.defaults()
+	if namedLast {
+		p.spec.demote()
 	}
 	return nil
 }
 
-func isAlpha(s string) bool {
-	if s == "" {
-		return false
+func (p *formatParser) printerName() error {
+	start := p.lex.pos
+	name, err := p.lex.token(":([", false, true)
+	if err != nil {
+		return err
 	}
-	for _, r := range s {
-		if !unicode.IsLetter(r) {
-			return false
-		}
+	if name.s == "" || strings.IndexFunc(name.s, func(r rune) bool { return !unicode.IsLetter(r) }) >= 0 {
+		return syntaxErrorf("Name expected [%s].", p.lex.annotate(start))
 	}
-	return true
+	if p.spec.name != "" {
+		// A new printer drops the attributes given to the previous one.
+		p.spec.attributes = map[string]any{}
+	}
+	p.spec.name = name.s
+	return nil
 }
 
-func (p *projParser) parseAttributes() error {
+// printerAttributes reads [name, name=value, no-name, ...]; the '[' has
+// been consumed. no-X removes X and X removes no-X.
+func (p *formatParser) printerAttributes() error {
 	for {
 		name, err := p.lex.token("=,])", false, false)
 		if err != nil {
@@ -270,23 +276,18 @@ func (p *projParser) parseAttributes() error {
 				}
 				value = v.converted()
 			}
-			if str, ok := value.(string); ok {
-				str = strings.ReplaceAll(str, `\n`, "\n")
-				value = strings.ReplaceAll(str, `\t`, "\t")
+			if s, ok := value.(string); ok {
+				value = strings.NewReplacer(`\n`, "\n", `\t`, "\t").Replace(s)
 			}
 			p.spec.attributes[name.s] = value
-			if strings.HasPrefix(name.s, "no-") {
-				delete(p.spec.attributes, name.s[3:])
+			if base, negated := strings.CutPrefix(name.s, "no-"); negated {
+				delete(p.spec.attributes, base)
 			} else {
 				delete(p.spec.attributes, "no-"+name.s)
 			}
 		}
-		c, err := p.lex.isChar("]", false, false)
-		if err != nil {
+		if c, err := p.lex.expectOneOf("]"); err != nil || c != 0 {
 			return err
-		}
-		if c != 0 {
-			return nil
 		}
 		if !p.lex.is(",") {
 			return syntaxErrorf("Expected ] in attribute list [%s].", p.lex.annotate(-1))
@@ -294,25 +295,18 @@ func (p *projParser) parseAttributes() error {
 	}
 }
 
-func (p *projParser) parseKeys() error {
-	c, err := p.lex.isChar(")", false, false)
-	if err != nil {
+// columns reads a comma-separated column list; the '(' has been consumed.
+func (p *formatParser) columns() error {
+	if c, err := p.lex.expectOneOf(")"); err != nil || c != 0 {
 		return err
 	}
-	if c != 0 {
-		return nil
-	}
 	for {
-		if err := p.parseKey(); err != nil {
+		if err := p.column(); err != nil {
 			return err
 		}
 		p.lex.more()
-		c, err := p.lex.isChar(")", false, false)
-		if err != nil {
+		if c, err := p.lex.expectOneOf(")"); err != nil || c != 0 {
 			return err
-		}
-		if c != 0 {
-			return nil
 		}
 		if !p.lex.is(",") {
 			return syntaxErrorf("Expected ) in projection expression [%s].", p.lex.annotate(-1))
@@ -320,116 +314,110 @@ func (p *projParser) parseKeys() error {
 	}
 }
 
-func (p *projParser) parseKey() error {
+// column reads key[.transform(...)...][:attr...].
+func (p *formatParser) column() error {
 	key, aliasAttr, err := p.lex.keyWithAttribute()
 	if err != nil {
 		return err
 	}
-	var add *transformChain
+	var calls *transformChain
 	if p.lex.is("(") {
-		here := p.lex.pos
-		if len(key) == 0 || key[len(key)-1].kind != keyName {
-			return syntaxErrorf("Unknown transform function [%s].", p.lex.annotate(here))
+		last := len(key) - 1
+		if last < 0 || key[last].kind != keyName {
+			return syntaxErrorf("Unknown transform function [%s].", p.lex.annotate(-1))
 		}
-		fn := key[len(key)-1].name
-		key = key[:len(key)-1]
-		add, err = p.lex.transform(fn, p.spec.active)
-		if err != nil {
+		if calls, err = parseTransforms(p.lex, key[last].name, p.spec.active); err != nil {
 			return err
 		}
+		key = key[:last]
 	}
-	var attr *attribute
-	if (!p.attrsOnly && aliasAttr != nil) || (p.attrsOnly && aliasAttr != nil && len(key) == 0) {
+	attr := newAttribute(flagProject)
+	if aliasAttr != nil && (!p.sortOnly || len(key) == 0) {
 		attr = aliasAttr.copy()
-	} else {
-		attr = newAttribute(flagProject)
 	}
-	if attr.transform == nil {
-		attr.transform = add
-	} else if add != nil {
-		t := &transformChain{calls: append(append([]*transformCall{}, attr.transform.calls...), add.calls...)}
-		attr.transform = t
+	switch {
+	case attr.transform == nil:
+		attr.transform = calls
+	case calls != nil:
+		attr.transform = &transformChain{calls: append(append([]*transformCall(nil), attr.transform.calls...), calls.calls...)}
 	}
 	p.lex.more()
-	c, err := p.lex.isChar(":", false, false)
-	if err != nil {
+	if c, err := p.lex.expectOneOf(":"); err != nil {
 		return err
-	}
-	if c != 0 {
-		if err := p.parseKeyAttributes(key, attr); err != nil {
+	} else if c != 0 {
+		if err := p.columnAttributes(key, attr); err != nil {
 			return err
 		}
 	}
 	if attr.label == nil && len(key) == 0 && attr.transform != nil && len(attr.transform.calls) > 0 {
+		// A call without a key, like firstof(a, b), is labelled after the
+		// function and its arguments.
 		names := []keyElem{nameElem(attr.transform.name())}
-		for _, a := range attr.transform.calls[0].args {
+		for _, a := range attr.transform.calls[0].args.positional {
 			names = append(names, nameElem(a))
 		}
-		l := p.angrySnakeCase(names)
-		attr.label = &l
+		label := p.columnLabel(names)
+		attr.label = &label
 	}
-	p.addKey(key, attr)
+	p.place(key, attr)
 	return nil
 }
 
-var booleanAttributes = map[string]bool{"optional": true, "reverse": true}
-
-func (p *projParser) parseKeyAttributes(key parsedKey, attr *attribute) error {
+// columnAttributes reads :name=value:flag:no-flag...; the first ':' has
+// been consumed.
+func (p *formatParser) columnAttributes(key parsedKey, attr *attribute) error {
 	for {
-		nameTok, err := p.lex.token("=:,)", false, false)
+		tok, err := p.lex.token("=:,)", false, false)
 		if err != nil {
 			return err
 		}
-		name := nameTok.s
-		here := p.lex.pos
+		name := tok.s
+		at := p.lex.pos
+		fail := func(msg string) error { return syntaxErrorf("%s [%s].", msg, p.lex.annotate(at)) }
 		var value any
-		boolean := false
-		if p.lex.is("=") {
+		flag := !p.lex.is("=")
+		if flag {
+			var negated bool
+			name, negated = strings.CutPrefix(name, "no-")
+			value = !negated
+		} else {
 			v, err := p.lex.token(":,)", false, false)
 			if err != nil {
 				return err
 			}
 			value = v.converted()
-		} else {
-			boolean = true
-			if strings.HasPrefix(name, "no-") {
-				name = name[3:]
-				value = false
-			} else {
-				value = true
-			}
 		}
-		if booleanAttributes[name] {
-			if !boolean {
-				return syntaxErrorf("value not expected [%s].", p.lex.annotate(here))
+		switch {
+		case name == "optional" || name == "reverse":
+			if !flag {
+				return fail("value not expected")
 			}
-		} else if boolean && name != "wrap" {
-			return syntaxErrorf("value expected [%s].", p.lex.annotate(here))
+		case flag && name != "wrap":
+			return fail("value expected")
+		}
+		text := func() *string {
+			s := ""
+			if truthy(value) {
+				s = pyStr(value)
+			}
+			return &s
 		}
 		switch name {
 		case "alias":
 			if !truthy(value) {
-				return syntaxErrorf("Cannot unset alias [%s].", p.lex.annotate(here))
+				return fail("Cannot unset alias")
 			}
 			p.spec.aliases[pyStr(value)] = aliasDef{key: key, attr: attr}
 		case "align":
 			s, _ := value.(string)
 			if s != "left" && s != "center" && s != "right" {
-				return syntaxErrorf("Unknown alignment [%s].", p.lex.annotate(here))
+				return fail("Unknown alignment")
 			}
 			attr.align = s
 		case "format":
-			s := ""
-			if truthy(value) {
-				s = pyStr(value)
-			}
-			attr.subformat = &s
+			attr.subformat = text()
 		case "label":
-			s := ""
-			if truthy(value) {
-				s = pyStr(value)
-			}
-			attr.label = &s
+			attr.label = text()
 		case "optional":
 			b := value.(bool)
 			attr.optional = &b
@@ -439,19 +427,19 @@ func (p *projParser) parseKeyAttributes(key parsedKey, attr *attribute) error {
 		case "sort":
 			n, ok := value.(int64)
 			if !ok {
-				return syntaxErrorf("Integer sort order expected [%s].", p.lex.annotate(here))
+				return fail("Integer sort order expected")
 			}
 			o := int(n)
 			attr.order = &o
 		case "width":
 			n, ok := value.(int64)
 			if !ok {
-				return syntaxErrorf("Integer width expected [%s].", p.lex.annotate(here))
+				return fail("Integer width expected")
 			}
 			w := int(n)
 			attr.width = &w
 		case "wrap":
-			w := 0
+			var w int
 			switch v := value.(type) {
 			case bool:
 				if v {
@@ -460,65 +448,66 @@ func (p *projParser) parseKeyAttributes(key parsedKey, attr *attribute) error {
 			case int64:
 				w = int(v)
 			default:
-				return syntaxErrorf("Integer wrap width expected [%s].", p.lex.annotate(here))
+				return fail("Integer wrap width expected")
 			}
 			attr.wrap = &w
 		default:
-			return syntaxErrorf("Unknown key attribute [%s].", p.lex.annotate(here))
+			return fail("Unknown key attribute")
 		}
-		c, err := p.lex.isChar(":", false, false)
-		if err != nil {
+		if c, err := p.lex.expectOneOf(":"); err != nil || c == 0 {
 			return err
-		}
-		if c == 0 {
-			return nil
 		}
 	}
 }
 
-// angrySnakeCase builds a column label from the key names, right to left,
-// adding components until the label is not yet used.
-func (p *projParser) angrySnakeCase(key []keyElem) string {
+// columnLabel makes a label from the key's names, last first, in upper
+// snake case (serviceAccountEmail -> SERVICE_ACCOUNT_EMAIL), prepending
+// earlier names until the label is one not generated before.
+func (p *formatParser) columnLabel(key []keyElem) string {
 	label := ""
 	for i := len(key) - 1; i >= 0; i-- {
 		if key[i].kind != keyName {
 			continue
 		}
-		snake := strings.ToUpper(headingSnake(key[i].name))
-		if label != "" {
-			label = snake + "_" + label
+		part := strings.ToUpper(snakeWords(key[i].name))
+		if label == "" {
+			label = part
 		} else {
-			label = snake
+			label = part + "_" + label
 		}
-		if !p.snakeHeadings[label] {
-			p.snakeHeadings[label] = true
+		if !p.usedLabels[label] {
+			p.usedLabels[label] = true
 			break
 		}
 	}
 	return label
 }
 
-// headingSnake applies ((?<=[a-z0-9])[A-Z]+|(?!^)[A-Z](?=[a-z])) -> _\1.
-func headingSnake(s string) string {
+// snakeWords puts '_' before each run of capitals that follows a lower
+// case letter or digit, and before a capital that starts a word
+// ("HTTPTarget" -> "HTTP_Target", "userUpdateTime" -> "user_Update_Time").
+func snakeWords(s string) string {
 	r := []rune(s)
 	var b strings.Builder
-	for i := 0; i < len(r); {
-		c := r[i]
-		if isUpperASCII(c) && i > 0 && (isLowerASCII(r[i-1]) || isDigitASCII(r[i-1])) {
+	for i := 0; i < len(r); i++ {
+		if !isUpperASCII(r[i]) || i == 0 {
+			b.WriteRune(r[i])
+			continue
+		}
+		if isLowerASCII(r[i-1]) || isDigitASCII(r[i-1]) {
 			j := i
 			for j < len(r) && isUpperASCII(r[j]) {
 				j++
 			}
 			b.WriteByte('_')
 			b.WriteString(string(r[i:j]))
-			i = j
+			i = j - 1
 			continue
 		}
-		if isUpperASCII(c) && i > 0 && i+1 < len(r) && isLowerASCII(r[i+1]) {
+		if i+1 < len(r) && isLowerASCII(r[i+1]) {
 			b.WriteByte('_')
 		}
-		b.WriteRune(c)
-		i++
+		b.WriteRune(r[i])
 	}
 	return b.String()
 }
@@ -527,79 +516,93 @@ func isUpperASCII(r rune) bool { return r >= 'A' && r <= 'Z' }
 func isLowerASCII(r rune) bool { return r >= 'a' && r <= 'z' }
 func isDigitASCII(r rune) bool { return r >= '0' && r <= '9' }
 
-func (p *projParser) addKey(key parsedKey, add *attribute) {
+// place puts a column's key into the projection tree, merging add into the
+// attribute of a key placed before, and appends the column.
+func (p *formatParser) place(key parsedKey, add *attribute) {
 	s := p.spec
-	node := s.root
-	for _, name := range key[:max(len(key)-1, 0)] {
-		if child, ok := node.tree[name]; ok {
-			if child.attr.flag != flagProject {
-				child.attr.flag = flagInner
-			}
-		} else {
-			node.tree[name] = newNode(newAttribute(flagInner))
+	parent := s.root
+	for _, e := range key[:max(len(key)-1, 0)] {
+		child := parent.tree[e]
+		if child == nil {
+			child = newNode(newAttribute(flagInner))
+			parent.tree[e] = child
+		} else if child.attr.flag != flagProject {
+			child.attr.flag = flagInner
 		}
-		node = node.tree[name]
+		parent = child
 	}
-	name := nameElem("")
+	last := nameElem("")
 	if len(key) > 0 {
-		name = key[len(key)-1]
+		last = key[len(key)-1]
 	}
+	existing, known := parent.tree[last]
 	var attr *attribute
-	child, inTree := node.tree[name]
 	switch {
-	case inTree:
-		attr = child.attr
-		if !p.attrsOnly {
-			for _, c := range s.columns {
-				if c.key.equal(key) {
-					attr = attr.copy()
-					break
-				}
-			}
+	case known:
+		attr = existing.attr
+		if !p.sortOnly && p.isColumn(key) {
+			// The same key twice: each column its own attributes.
+			attr = attr.copy()
 		}
-		if !p.attrsOnly || attr.order == nil || *attr.order == 0 {
+		if !p.sortOnly || attr.order == nil || *attr.order == 0 {
 			attr.hidden = false
 		}
-	case name.kind == keyIndex && node.tree[keyElem{kind: keySlice}] != nil:
-		n := node.tree[keyElem{kind: keySlice}].deepCopy()
-		node.tree[name] = n
+	case last.kind == keyIndex && parent.tree[keyElem{kind: keySlice}] != nil:
+		// a[N] after a[]: start from what a[] says.
+		n := parent.tree[keyElem{kind: keySlice}].deepCopy()
+		parent.tree[last] = n
 		attr = n.attr
 	default:
 		attr = add
-		if p.attrsOnly && attr.order != nil && *attr.order != 0 {
+		if p.sortOnly && attr.order != nil && *attr.order != 0 {
 			attr.hidden = true
 		}
 		if len(key) > 0 || attr.transform != nil {
-			node.tree[name] = &projNode{tree: map[keyElem]*projNode{}, attr: attr}
+			parent.tree[last] = &projNode{tree: map[keyElem]*projNode{}, attr: attr}
 		}
 	}
+	merge(attr, add)
+	if add.order != nil && p.sortOnly {
+		p.shift++
+		attr.skipReorder = true
+	}
+	if attr.label == nil {
+		l := p.columnLabel(key)
+		attr.label = &l
+	}
+	s.aliases[*attr.label] = aliasDef{key: key, attr: attr}
+	switch {
+	case !p.sortOnly || attr.hidden:
+		attr.flag = flagProject
+		s.columns = append(s.columns, &column{key: key, attr: attr})
+	case !known:
+		attr.flag = flagDefault
+	}
+}
+
+// merge copies what add sets into attr.
+func merge(attr, add *attribute) {
 	if add.order != nil {
 		o := *add.order
 		attr.order = &o
-		if p.attrsOnly {
-			p.orderOffset++
-			attr.skipReorder = true
-		}
 	}
 	if add.label != nil {
 		attr.label = add.label
-	} else if attr.label == nil {
-		l := p.angrySnakeCase(key)
-		attr.label = &l
 	}
 	if add.align != "left" {
 		attr.align = add.align
 	}
-	if add.optional != nil {
+	f := false
+	switch {
+	case add.optional != nil:
 		attr.optional = add.optional
-	} else if attr.optional == nil {
-		f := false
+	case attr.optional == nil:
 		attr.optional = &f
 	}
-	if add.reverse != nil {
+	switch {
+	case add.reverse != nil:
 		attr.reverse = add.reverse
-	} else if attr.reverse == nil {
-		f := false
+	case attr.reverse == nil:
 		attr.reverse = &f
 	}
 	if add.transform != nil {
@@ -614,34 +617,33 @@ func (p *projParser) addKey(key parsedKey, add *attribute) {
 	if add.wrap != nil {
 		attr.wrap = add.wrap
 	}
-	s.aliases[*attr.label] = aliasDef{key: key, attr: attr}
-	if !p.attrsOnly || attr.hidden {
-		attr.flag = flagProject
-		s.columns = append(s.columns, &column{key: key, attr: attr})
-	} else if !inTree {
-		attr.flag = flagDefault
-	}
 }
 
-// reorder slides established sort orders out of the way of new ones.
-func (p *projParser) reorder() {
-	if p.orderOffset == 0 {
-		return
-	}
-	var walk func(n *projNode)
-	walk = func(n *projNode) {
-		for _, c := range n.tree {
-			if c.attr.order != nil && *c.attr.order != 0 {
-				if c.attr.skipReorder {
-					c.attr.skipReorder = false
-				} else {
-					o := *c.attr.order + p.orderOffset
-					c.attr.order = &o
-				}
-			}
-			walk(c)
+func (p *formatParser) isColumn(key parsedKey) bool {
+	for _, c := range p.spec.columns {
+		if c.key.equal(key) {
+			return true
 		}
 	}
-	walk(p.spec.root)
-	p.orderOffset = 0
+	return false
+}
+
+// shiftOrders moves the sort orders set before a :(...) part behind the
+// ones it set.
+func (p *formatParser) shiftOrders() {
+	if p.shift == 0 {
+		return
+	}
+	p.spec.root.walk(func(n *projNode) {
+		a := n.attr
+		switch {
+		case a.order == nil || *a.order == 0:
+		case a.skipReorder:
+			a.skipReorder = false
+		default:
+			o := *a.order + p.shift
+			a.order = &o
+		}
+	})
+	p.shift = 0
 }

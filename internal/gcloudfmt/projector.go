@@ -1,294 +1,307 @@
 package gcloudfmt
 
-// The projector follows resource_projector.py: structured printers (json,
-// yaml, flattened) project the resource through the projection tree, keeping
-// only the projected keys when the format has columns; column printers
-// (table, csv, value) serialize the resource and pick each column's value,
-// applying its transforms.
+// A projector applies a parsed format to one record. Structured printers
+// (json, yaml, flattened) get a copy of the record cut down to the format's
+// columns when it has any, with the columns' transforms applied in place.
+// Column printers (table, csv, value) get a row with one cell per column.
 
 type projector struct {
-	spec                    *projSpec
-	byColumns               bool
-	retainNone              bool
-	ignoreDefaultTransforms bool
-	transformsAttr          *bool
-	transformsEnabled       *bool
-	depth                   int
+	spec            *projSpec
+	byColumns       bool // the printer wants rows
+	keepNone        bool // keep None-valued dict entries (yaml, json)
+	ignoreInherited bool // "get": do not apply inherited default transforms
+	// forced is the [transforms] / [no-transforms] printer attribute;
+	// override is what applies to the record being projected (nil: each
+	// transform decides by its projection level).
+	forced   *bool
+	override *bool
+	depth    int // format() nesting
 }
 
-func newProjector(spec *projSpec, byColumns, retainNone, ignoreDefaultTransforms bool) *projector {
-	p := &projector{spec: spec, byColumns: byColumns, retainNone: retainNone, ignoreDefaultTransforms: ignoreDefaultTransforms}
-	if spec.hasAttr("transforms") {
-		t := true
-		p.transformsAttr = &t
-	} else if spec.hasAttr("no-transforms") {
-		f := false
-		p.transformsAttr = &f
+func newProjector(spec *projSpec, byColumns, keepNone, ignoreInherited bool) *projector {
+	p := &projector{spec: spec, byColumns: byColumns, keepNone: keepNone, ignoreInherited: ignoreInherited}
+	switch {
+	case spec.hasAttr("transforms"):
+		p.forced = ptr(true)
+	case spec.hasAttr("no-transforms"):
+		p.forced = ptr(false)
 	}
 	if spec.hasAttr("no-undefined") {
-		p.retainNone = false
+		p.keepNone = false
 	}
 	return p
 }
 
-// makeSerializable is resource_projector.MakeSerializable: a copy of the
-// resource with None-valued dict entries dropped.
-func makeSerializable(v any) (any, error) {
-	spec := &projSpec{attributes: map[string]any{}, aliases: map[string]aliasDef{}}
-	spec.root = newNode(newAttribute(flagDefault))
-	spec.empty = newNode(newAttribute(flagProject))
-	return newProjector(spec, false, false, false).evaluate(v)
+func ptr[T any](v T) *T { return &v }
+
+// makeSerializable is a deep copy of v without None-valued dict entries:
+// what the display steps (flatten, filter) work on.
+func makeSerializable(v any) (any, error) { return plainCopy(v, false), nil }
+
+// plainCopy copies v. Dict entries whose value is None are dropped unless
+// keepNone, and so is a dict left empty by that; None list items are
+// dropped from the end of a list (a list of only Nones becomes None) and
+// kept elsewhere.
+func plainCopy(v any, keepNone bool) any {
+	switch t := v.(type) {
+	case map[string]any:
+		if len(t) == 0 {
+			return t
+		}
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			if c := plainCopy(e, keepNone); c != nil || keepNone {
+				out[k] = c
+			}
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return out
+	case []any:
+		if len(t) == 0 {
+			return []any{}
+		}
+		out := make([]any, len(t))
+		end := 0
+		for i, e := range t {
+			if e == nil {
+				continue
+			}
+			if c := plainCopy(e, keepNone); c != nil {
+				out[i] = c
+				end = i + 1
+			}
+		}
+		if end == 0 {
+			return nil
+		}
+		return out[:end]
+	}
+	return v
 }
 
-func (p *projector) transformEnabled(t *transformChain) bool {
-	if p.transformsEnabled != nil {
-		return *p.transformsEnabled
+// applies reports whether a transform chain is applied to this record.
+func (p *projector) applies(t *transformChain) bool {
+	if t == nil {
+		return false
+	}
+	if p.override != nil {
+		return *p.override
 	}
 	return t.isActive(p.spec.active)
 }
 
-func (p *projector) ctx(original any) *evalCtx {
-	return &evalCtx{spec: p.spec, original: original, depth: p.depth}
-}
+func (p *projector) ctx() *evalCtx { return &evalCtx{spec: p.spec, depth: p.depth} }
 
-func (p *projector) projectAttribute(obj any, node *projNode, flag int) (any, error) {
-	if flag < flagProject {
-		return nil, nil
-	}
-	if node != nil && node.attr.transform != nil && p.transformEnabled(node.attr.transform) {
-		return node.attr.transform.evaluate(obj, p.ctx(nil))
-	}
-	return p.project(obj, node, flag, true)
-}
-
-func (p *projector) project(obj any, node *projNode, flag int, leaf bool) (any, error) {
-	switch t := obj.(type) {
-	case map[string]any, []any:
-		if node != nil && node.attr.transform != nil && p.transformEnabled(node.attr.transform) {
-			return node.attr.transform.evaluate(obj, p.ctx(nil))
-		}
-		if flag >= flagProject || (node != nil && len(node.tree) > 0) {
-			if m, ok := t.(map[string]any); ok {
-				return p.projectDict(m, node, flag)
-			}
-			return p.projectList(t.([]any), node, flag)
-		}
-		return obj, nil
-	}
-	if leaf {
-		return obj, nil
-	}
-	return p.projectAttribute(obj, node, flag)
-}
-
-func (p *projector) projectDict(obj map[string]any, node *projNode, flag int) (any, error) {
-	if len(obj) == 0 {
-		return obj, nil
-	}
-	res := map[string]any{}
-	for _, k := range sortedKeys(obj) {
-		val := obj[k]
-		f := flag
-		var err error
-		if child, ok := node.tree[nameElem(k)]; ok {
-			f |= child.attr.flag
-			if f < flagInner {
-				continue
-			}
-			val, err = p.project(val, child, f, false)
-		} else {
-			val, err = p.projectAttribute(val, p.spec.empty, f)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if val != nil || p.retainNone || (f >= flagProject && len(p.spec.columns) > 0) {
-			res[k] = val
-		}
-	}
-	if len(res) == 0 {
-		return nil, nil
-	}
-	return res, nil
-}
-
-func (p *projector) projectList(obj []any, node *projNode, flag int) (any, error) {
-	if len(obj) == 0 {
-		return []any{}, nil
-	}
-	n := len(obj)
-	var indices []int
-	seen := map[int]bool{}
-	var sliced *projNode
-	if len(node.tree) == 0 {
-		if flag < flagProject {
-			return nil, nil
-		}
-	} else {
-		for k, child := range node.tree {
-			switch k.kind {
-			case keySlice:
-				if flag >= flagProject || child.attr.flag != 0 {
-					sliced = child
-				}
-			case keyIndex:
-				if k.index >= -n && k.index < n && !seen[k.index] {
-					seen[k.index] = true
-					indices = append(indices, k.index)
-				}
-			}
-		}
-	}
-	if flag >= flagProject && sliced == nil {
-		sliced = p.spec.empty
-	}
-	if len(indices) == 0 && sliced == nil {
-		return nil, nil
-	}
-	var res []any
-	if sliced != nil {
-		res = make([]any, n)
-		indices = indices[:0]
-		for i := 0; i < n; i++ {
-			indices = append(indices, i)
-		}
-	} else {
-		m := 0
-		for _, i := range indices {
-			if i < 0 {
-				i += n
-			}
-			m = max(m, i)
-		}
-		res = make([]any, m+1)
-	}
-	maxIndex := -1
-	for _, index := range indices {
-		i := index
-		if i < 0 {
-			i += n
-		}
-		val := obj[i]
-		if val == nil {
-			continue
-		}
-		f := flag
-		child, explicit := node.tree[keyElem{kind: keyIndex, index: index}]
-		if explicit {
-			if sliced != nil {
-				f |= sliced.attr.flag
-			}
-		} else {
-			child = sliced
-		}
-		if child != nil {
-			f |= child.attr.flag
-			if f >= flagInner {
-				v, err := p.project(val, child, f, false)
-				if err != nil {
-					return nil, err
-				}
-				val = v
-			} else {
-				val = nil
-			}
-		}
-		if val == nil {
-			continue
-		}
-		maxIndex = max(maxIndex, i)
-		res[i] = val
-	}
-	if maxIndex < 0 {
-		return nil, nil
-	}
-	if sliced != nil {
-		return res[:maxIndex+1], nil
-	}
-	return res, nil
+// keepNoneAt: None values stay at this level when the printer keeps them,
+// or for the projected keys of a format with columns.
+func (p *projector) keepNoneAt(level int) bool {
+	return p.keepNone || (level >= flagProject && len(p.spec.columns) > 0)
 }
 
 // evaluate projects one record: a value for structured printers, a row
 // ([]any, one cell per column) for column printers.
-func (p *projector) evaluate(obj any) (any, error) {
-	p.transformsEnabled = p.transformsAttr
-	if !p.byColumns || len(p.spec.columns) == 0 {
-		flag := flagProject
-		if len(p.spec.columns) > 0 {
-			p.retainNone = false
-			flag = flagDefault
-		}
-		return p.project(obj, p.spec.root, flag, false)
+func (p *projector) evaluate(record any) (any, error) {
+	p.override = p.forced
+	if p.byColumns && len(p.spec.columns) > 0 {
+		return p.row(record)
 	}
-	row, err := p.evalRow(obj)
-	if err != nil {
-		return nil, err
+	level := flagProject
+	if len(p.spec.columns) > 0 {
+		// Only the projected keys are kept, and never a None.
+		p.keepNone = false
+		level = flagDefault
 	}
-	return row, nil
+	return p.inner(record, p.spec.root, level)
 }
 
-func (p *projector) evalRow(obj any) ([]any, error) {
-	serialized, err := p.project(obj, p.spec.empty, flagProject, false)
-	if err != nil {
-		return nil, err
+// row evaluates each column on a copy of the record.
+func (p *projector) row(record any) ([]any, error) {
+	whole := plainCopy(record, p.keepNoneAt(flagProject))
+	if p.forced == nil {
+		p.override = ptr(!p.ignoreInherited)
 	}
-	if p.transformsAttr == nil {
-		e := !p.ignoreDefaultTransforms
-		p.transformsEnabled = &e
-	}
-	row := make([]any, 0, len(p.spec.columns))
+	cells := make([]any, 0, len(p.spec.columns))
 	for _, c := range p.spec.columns {
-		val := serialized
+		cell := whole
 		if len(c.key) > 0 {
-			val = getKey(serialized, c.key)
+			cell = getKey(whole, c.key)
 		}
-		if c.attr.transform != nil && p.transformEnabled(c.attr.transform) {
-			val, err = c.attr.transform.evaluate(val, p.ctx(obj))
-			if err != nil {
+		if p.applies(c.attr.transform) {
+			var err error
+			if cell, err = c.attr.transform.evaluate(cell, p.ctx()); err != nil {
 				return nil, err
 			}
 		}
-		row = append(row, val)
+		cells = append(cells, cell)
 	}
-	return row, nil
+	return cells, nil
 }
 
-// compileSubProjection compiles a projection with parent as its defaults
-// (the format() transform's argument list).
-func compileSubProjection(expr string, parent *projSpec) (*projSpec, error) {
-	symbols := map[string]*transformDef{}
-	aliases := map[string]aliasDef{}
-	var root *projNode
-	active := 0
-	if parent != nil {
-		for k, v := range parent.symbols {
-			symbols[k] = v
-		}
-		for k, v := range parent.aliases {
-			aliases[k] = v
-		}
-		if parent.root != nil {
-			root = parent.root.deepCopy()
-		}
-		active = parent.active
-	}
-	p := &projParser{
-		spec:          &projSpec{attributes: map[string]any{}, aliases: aliases, symbols: symbols, root: root, active: active},
-		snakeHeadings: map[string]bool{},
-	}
-	if parent != nil {
-		p.spec.defaults()
-	}
-	if err := p.parse(expr); err != nil {
-		return nil, err
-	}
-	return p.spec, nil
-}
-
-// evalColumns evaluates spec's columns on r, depth levels of format() deep.
+// evalColumns evaluates s's columns on r, depth levels of format() deep.
 func (s *projSpec) evalColumns(r any, depth int) ([]any, error) {
-	pr := newProjector(s, true, false, false)
-	pr.depth = depth
-	pr.transformsEnabled = pr.transformsAttr
-	return pr.evalRow(r)
+	p := newProjector(s, true, false, false)
+	p.depth = depth
+	p.override = p.forced
+	return p.row(r)
+}
+
+// leaf projects a value that a key of the tree (or no key, node being
+// spec.empty) ends at: transformed if the key has transforms, copied
+// otherwise. Below the projected level it is dropped.
+func (p *projector) leaf(v any, node *projNode, level int) (any, error) {
+	if level < flagProject {
+		return nil, nil
+	}
+	if p.applies(node.attr.transform) {
+		return node.attr.transform.evaluate(v, p.ctx())
+	}
+	switch v.(type) {
+	case map[string]any, []any:
+		return p.container(v, node, level)
+	}
+	return v, nil
+}
+
+// inner projects a value at a node that may have keys below it.
+func (p *projector) inner(v any, node *projNode, level int) (any, error) {
+	switch v.(type) {
+	case map[string]any, []any:
+		return p.container(v, node, level)
+	}
+	return p.leaf(v, node, level)
+}
+
+// container projects a dict or list: through the keys below node, or
+// whole when projected.
+func (p *projector) container(v any, node *projNode, level int) (any, error) {
+	if p.applies(node.attr.transform) {
+		return node.attr.transform.evaluate(v, p.ctx())
+	}
+	if level < flagProject && len(node.tree) == 0 {
+		return v, nil
+	}
+	if node == p.spec.empty {
+		// Nothing below: a plain copy.
+		return plainCopy(v, p.keepNoneAt(level)), nil
+	}
+	if m, ok := v.(map[string]any); ok {
+		return p.dict(m, node, level)
+	}
+	return p.list(v.([]any), node, level)
+}
+
+func (p *projector) dict(m map[string]any, node *projNode, level int) (any, error) {
+	if len(m) == 0 {
+		return m, nil
+	}
+	out := map[string]any{}
+	for _, k := range sortedKeys(m) {
+		var v any
+		var err error
+		at := level
+		if child, ok := node.tree[nameElem(k)]; ok {
+			if at |= child.attr.flag; at < flagInner {
+				continue
+			}
+			v, err = p.inner(m[k], child, at)
+		} else {
+			v, err = p.leaf(m[k], p.spec.empty, at)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if v != nil || p.keepNoneAt(at) {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// list projects the items a list's keys select: every item for a[] (or
+// when the list itself is projected), else the a[N] ones. Unselected and
+// None items leave None holes; trailing holes are cut for a[].
+func (p *projector) list(items []any, node *projNode, level int) (any, error) {
+	n := len(items)
+	if n == 0 {
+		return []any{}, nil
+	}
+	if len(node.tree) == 0 && level < flagProject {
+		return nil, nil
+	}
+	var all *projNode
+	picked := map[int]bool{}
+	for k, child := range node.tree {
+		switch k.kind {
+		case keySlice:
+			if level >= flagProject || child.attr.flag != flagDefault {
+				all = child
+			}
+		case keyIndex:
+			if k.index >= -n && k.index < n {
+				picked[k.index] = true
+			}
+		}
+	}
+	if all == nil && level >= flagProject {
+		all = p.spec.empty
+	}
+	if all == nil && len(picked) == 0 {
+		return nil, nil
+	}
+	var out []any
+	if all != nil {
+		out = make([]any, n)
+		picked = map[int]bool{}
+		for i := range n {
+			picked[i] = true
+		}
+	} else {
+		size := 0
+		for idx := range picked {
+			size = max(size, (idx+n)%n+1)
+		}
+		out = make([]any, size)
+	}
+	last := -1
+	for idx := range picked {
+		i := (idx + n) % n
+		v := items[i]
+		if v == nil {
+			continue
+		}
+		at := level
+		child, explicit := node.tree[keyElem{kind: keyIndex, index: idx}]
+		switch {
+		case explicit && all != nil:
+			at |= all.attr.flag
+		case !explicit:
+			child = all
+		}
+		if child != nil {
+			if at |= child.attr.flag; at < flagInner {
+				continue
+			}
+			var err error
+			if v, err = p.inner(v, child, at); err != nil {
+				return nil, err
+			}
+			if v == nil {
+				continue
+			}
+		}
+		last = max(last, i)
+		out[i] = v
+	}
+	if last < 0 {
+		return nil, nil
+	}
+	if all != nil {
+		return out[:last+1], nil
+	}
+	return out, nil
 }

@@ -9,9 +9,10 @@ import (
 	"time"
 )
 
-// Date/time support for the date(), iso() and duration() transforms and for
-// filter comparisons of timestamps, following googlecloudsdk.core.util.times
-// for the RFC 3339 forms the Google APIs emit.
+// Timestamps for the date() and iso() transforms and for filter
+// comparisons: the RFC 3339 forms the Google APIs emit, with Python
+// datetime semantics (naive and zoned times do not compare) and strftime
+// directives, as gcloud formats them.
 
 // pyTime is a Python datetime: naive (no zone) or aware.
 type pyTime struct {
@@ -242,16 +243,11 @@ func loadZone(name string) (*time.Location, bool) {
 	return loc, err == nil
 }
 
-func tDate(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("format", "unit", "undefined", "tz", "tz_default"); err != nil {
-		return nil, err
-	}
-	format, _ := c.param(0, "format", "%Y-%m-%dT%H:%M:%S")
-	unitS, _ := c.param(1, "unit", "1")
-	undefined, _ := c.param(2, "undefined", "")
-	tzName, _ := c.param(3, "tz", "")
-	tzDefault, _ := c.param(4, "tz_default", "")
-	return formatDate(r, format, unitS, undefined, tzName, tzDefault), nil
+// trDate: a timestamp (RFC 3339 string, or seconds since the epoch divided
+// by unit) formatted by strftime directives.
+func trDate(a callArgs, _ *evalCtx, v any) (any, error) {
+	return formatDate(v, a.get("format", "%Y-%m-%dT%H:%M:%S"), a.get("unit", "1"), a.get("undefined", ""),
+		a.get("tz", ""), a.get("tz_default", "")), nil
 }
 
 func formatDate(r any, format, unitS, undefined, tzName, tzDefault string) any {
@@ -294,188 +290,7 @@ func formatDate(r any, format, unitS, undefined, tzName, tzDefault string) any {
 	return undefined
 }
 
-func tIso(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("undefined"); err != nil {
-		return nil, err
-	}
-	undefined, _ := c.param(0, "undefined", "T")
-	return formatDate(r, "%Y-%m-%dT%H:%M:%S.%3f%Oz", "1", undefined, "", ""), nil
-}
-
-// parseSimpleDuration parses "3.5s", "1h2m3s" and ISO 8601 "PT1H2M3S" /
-// "P1D" durations into seconds.
-func parseSimpleDuration(s string) (float64, bool) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, false
-	}
-	neg := false
-	if s[0] == '-' {
-		neg = true
-		s = s[1:]
-	}
-	iso := false
-	if strings.HasPrefix(s, "P") || strings.HasPrefix(s, "p") {
-		iso = true
-		s = s[1:]
-	}
-	total := 0.0
-	inTime := !iso
-	num := ""
-	seen := false
-	for _, r := range strings.ToUpper(s) {
-		switch {
-		case (r >= '0' && r <= '9') || r == '.':
-			num += string(r)
-		case r == 'T' && iso:
-			inTime = true
-		default:
-			if num == "" {
-				return 0, false
-			}
-			v, err := strconv.ParseFloat(num, 64)
-			if err != nil {
-				return 0, false
-			}
-			num = ""
-			seen = true
-			switch {
-			case r == 'D':
-				total += v * 86400
-			case r == 'W' && !inTime:
-				total += v * 7 * 86400
-			case r == 'H' && inTime:
-				total += v * 3600
-			case r == 'M' && inTime:
-				total += v * 60
-			case r == 'S' && inTime:
-				total += v
-			default:
-				return 0, false
-			}
-		}
-	}
-	if num != "" || !seen {
-		return 0, false
-	}
-	if neg {
-		total = -total
-	}
-	return total, true
-}
-
-// formatISODuration formats seconds like gcloud's Duration.Format with
-// calendar units up to days.
-func formatISODuration(sec float64, parts, precision int) string {
-	if sec == 0 {
-		return "P0"
-	}
-	var b strings.Builder
-	if sec < 0 {
-		b.WriteByte('-')
-		sec = -sec
-	}
-	b.WriteByte('P')
-	units := []struct {
-		n    float64
-		name string
-		time bool
-	}{{86400, "D", false}, {3600, "H", true}, {60, "M", true}, {1, "S", true}}
-	count := 0
-	tWritten := false
-	rem := sec
-	for i, u := range units {
-		if count >= parts {
-			break
-		}
-		last := i == len(units)-1 || count == parts-1
-		var v float64
-		if last {
-			v = rem / u.n
-		} else {
-			v = math.Floor(rem / u.n)
-		}
-		if v == 0 && !(last && count == 0) {
-			continue
-		}
-		if last {
-			rounded := math.Round(v*math.Pow(10, float64(precision))) / math.Pow(10, float64(precision))
-			if rounded == 0 && count > 0 {
-				break
-			}
-			v = rounded
-		}
-		if u.time && !tWritten {
-			b.WriteByte('T')
-			tWritten = true
-		}
-		s := strconv.FormatFloat(v, 'f', precision, 64)
-		if strings.Contains(s, ".") {
-			s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-		}
-		b.WriteString(s + u.name)
-		rem -= v * u.n
-		count++
-		if last {
-			break
-		}
-	}
-	return b.String()
-}
-
-func tDuration(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("start", "end", "parts", "precision", "calendar", "unit", "undefined"); err != nil {
-		return nil, err
-	}
-	start, _ := c.param(0, "start", "")
-	end, _ := c.param(1, "end", "")
-	partsS, _ := c.param(2, "parts", "3")
-	precS, _ := c.param(3, "precision", "3")
-	unitS, _ := c.param(5, "unit", "1")
-	undefined, _ := c.param(6, "undefined", "")
-	parts, ok1 := pyInt(partsS)
-	prec, ok2 := pyInt(precS)
-	if !ok1 || !ok2 {
-		return undefined, nil
-	}
-	if start != "" {
-		sv, err := keyValue(r, start)
-		if err != nil {
-			return nil, err
-		}
-		ss, _ := sv.(string)
-		st, ok := parseDateTime(ss, time.Local)
-		if !ok {
-			return undefined, nil
-		}
-		et := pyTime{t: time.Now(), aware: true}
-		if end != "" {
-			ev, err := keyValue(r, end)
-			if err != nil {
-				return nil, err
-			}
-			if es, ok := ev.(string); ok && es != "" {
-				if et, ok = parseDateTime(es, time.Local); !ok {
-					return undefined, nil
-				}
-			}
-		}
-		return formatISODuration(et.t.Sub(st.t).Seconds(), int(parts), int(prec)), nil
-	}
-	unit, ok := pyFloat(unitS)
-	if !ok || unit == 0 {
-		unit = 1
-	}
-	if f, ok := toFloat(r); ok {
-		return formatISODuration(f/unit, int(parts), int(prec)), nil
-	}
-	if s, ok := r.(string); ok {
-		if d, ok := parseSimpleDuration(s); ok {
-			return formatISODuration(d, int(parts), int(prec)), nil
-		}
-		if t, ok := parseDateTime(s, time.Local); ok {
-			return formatISODuration(time.Since(t.t).Seconds(), int(parts), int(prec)), nil
-		}
-	}
-	return undefined, nil
+// trIso: a timestamp in RFC 3339 form with milliseconds.
+func trIso(a callArgs, _ *evalCtx, v any) (any, error) {
+	return formatDate(v, "%Y-%m-%dT%H:%M:%S.%3f%Oz", "1", a.get("undefined", "T"), "", ""), nil
 }

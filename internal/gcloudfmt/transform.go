@@ -1,11 +1,8 @@
 package gcloudfmt
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"math"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,28 +19,122 @@ import (
 // any JSON-shaped value.
 type TransformFunc func(value any, args []string, kw map[string]string) (any, error)
 
-// transformDef is one transform function.
+// argStyle says how a transform's arguments are read.
+type argStyle int
+
+const (
+	// argsPositional: every argument is positional, name=value included,
+	// and any number is accepted.
+	argsPositional argStyle = iota
+	// argsDeclared: arguments bind to the declared parameters, in order or
+	// by name=value; anything else is an error when the call runs.
+	argsDeclared
+	// argsFree: name=value arguments are split out, nothing is checked
+	// (custom transforms).
+	argsFree
+)
+
+// transformDef describes one transform function.
 type transformDef struct {
-	name string
-	// kwargs: the Python function has default arguments, so name=value
-	// arguments are split out as keyword arguments (gcloud's rule).
-	kwargs bool
-	fn     func(c *transformCall, ctx *evalCtx, r any) (any, error)
+	name   string
+	style  argStyle
+	params []string // argsDeclared: the parameter names, in positional order
+	run    func(a callArgs, ctx *evalCtx, v any) (any, error)
 }
 
+// callArgs are the arguments of one call, as written in the expression.
+type callArgs struct {
+	positional []string
+	named      map[string]string
+	params     []string
+}
+
+// lookup returns the argument given for parameter name, by position or by
+// name.
+func (a callArgs) lookup(name string) (string, bool) {
+	for i, p := range a.params {
+		if p == name && i < len(a.positional) {
+			return a.positional[i], true
+		}
+	}
+	v, ok := a.named[name]
+	return v, ok
+}
+
+// get is lookup with a default for an argument that was not given.
+func (a callArgs) get(name, def string) string {
+	if v, ok := a.lookup(name); ok {
+		return v
+	}
+	return def
+}
+
+// bind reads the argument tokens of a call to def. A call that does not fit
+// the declared parameters yields an error that is reported only when the
+// call runs, so that a transform that is never reached never fails.
+func bindArgs(def *transformDef, toks []token) (callArgs, error) {
+	a := callArgs{named: map[string]string{}, params: def.params}
+	for _, t := range toks {
+		if def.style != argsPositional {
+			if name, value, ok := strings.Cut(t.s, "="); ok {
+				a.named[name] = value
+				continue
+			}
+		}
+		a.positional = append(a.positional, t.s)
+	}
+	if def.style != argsDeclared {
+		return a, nil
+	}
+	if len(a.positional) > len(def.params) {
+		return a, fmt.Errorf("%s() takes at most %d arguments (%d given)", def.name, len(def.params), len(a.positional))
+	}
+	names := make([]string, 0, len(a.named))
+	for n := range a.named {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		i := indexOf(def.params, n)
+		switch {
+		case i < 0:
+			return a, fmt.Errorf("%s() got an unexpected keyword argument '%s'", def.name, n)
+		case i < len(a.positional):
+			return a, fmt.Errorf("%s() got multiple values for argument '%s'", def.name, n)
+		}
+	}
+	return a, nil
+}
+
+func indexOf(list []string, s string) int {
+	for i, e := range list {
+		if e == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// transformCall is one call in a chain such as name.segment(1).upper().
 type transformCall struct {
-	def        *transformDef
-	activeNone bool // always(): active at every level
-	active     int
-	mapN       int
-	args       []string
-	kw         map[string]string
+	def    *transformDef
+	args   callArgs
+	argErr error // the arguments do not fit def; reported when the call runs
+	// active is the projection level the call was parsed at; always marks
+	// a call preceded by always(), active at every level.
+	active int
+	always bool
+	// mapDepth > 0 applies the call to the items of a list value, after
+	// flattening mapDepth-1 levels of nested lists (map(N) and the '*'
+	// shorthand).
+	mapDepth int
 }
 
 type transformChain struct {
 	calls []*transformCall
 }
 
+// name is the name of the last call, "" for an empty chain.
 func (t *transformChain) name() string {
 	if len(t.calls) == 0 {
 		return ""
@@ -51,114 +142,155 @@ func (t *transformChain) name() string {
 	return t.calls[len(t.calls)-1].def.name
 }
 
-// isActive is the transform's active level check: a transform parsed in an
-// earlier (default) projection is inactive for structured printers.
+// isActive reports whether the chain applies at projection level: a chain
+// inherited from a default format is inactive for the structured printers
+// of an explicit one.
 func (t *transformChain) isActive(level int) bool {
 	if len(t.calls) == 0 {
 		return true
 	}
-	c := t.calls[0]
-	return c.activeNone || c.active == level
+	first := t.calls[0]
+	return first.always || first.active == level
 }
 
 // evalCtx carries what transforms need besides the value: the projection
-// they were parsed in (for format()) and the original resource (for uri()).
+// they were parsed in (format() compiles its keys against it).
 type evalCtx struct {
-	spec     *projSpec
-	original any
-	depth    int // format() nesting, bounded as Python's recursion is
+	spec  *projSpec
+	depth int // format() nesting, bounded
 }
 
 const maxFormatDepth = 32
 
-func (t *transformChain) evaluate(obj any, ctx *evalCtx) (any, error) {
-	var err error
+func (t *transformChain) evaluate(v any, ctx *evalCtx) (any, error) {
 	for _, c := range t.calls {
-		if c.def.name == "uri" && ctx != nil && ctx.original != nil {
-			obj = ctx.original
+		var err error
+		if items, ok := v.([]any); ok && c.mapDepth > 0 {
+			v, err = c.mapItems(items, ctx)
+		} else if c.mapDepth == 0 || truthy(v) {
+			v, err = c.run(ctx, v)
 		}
-		if l, ok := obj.([]any); ok && c.mapN > 0 {
-			items := l
-			for i := 0; i < c.mapN-1 && len(items) > 0; i++ {
-				var nested []any
-				stop := false
-				for _, it := range items {
-					switch v := it.(type) {
-					case []any:
-						nested = append(nested, v...)
-					case string:
-						for _, r := range v {
-							nested = append(nested, string(r))
-						}
-					case map[string]any:
-						for _, k := range sortedKeys(v) {
-							nested = append(nested, k)
-						}
-					default:
-						stop = true
-					}
-					if stop {
-						break
-					}
-				}
-				if stop {
-					break
-				}
-				items = nested
-			}
-			out := make([]any, 0, len(items))
-			for _, it := range items {
-				v, err := c.def.fn(c, ctx, it)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, v)
-			}
-			obj = out
-		} else if truthy(obj) || c.mapN == 0 {
-			obj, err = c.def.fn(c, ctx, obj)
-			if err != nil {
-				return nil, err
-			}
-		}
-	}
-	return obj, nil
-}
-
-// transform parses one or more chained transform calls; the '(' after the
-// first function name has been consumed.
-func (l *lexer) transform(funcName string, active int) (*transformChain, error) {
-	here := l.pos
-	chain := &transformChain{}
-	mapN := 0
-	activeNone := false
-	for {
-		c, err := l.parseTransformCall(funcName, active, activeNone, mapN)
 		if err != nil {
 			return nil, err
 		}
-		switch c.def.name {
+	}
+	return v, nil
+}
+
+func (c *transformCall) run(ctx *evalCtx, v any) (any, error) {
+	if c.argErr != nil {
+		return nil, c.argErr
+	}
+	return c.def.run(c.args, ctx, v)
+}
+
+// mapItems runs the call on each item of items, nested lists flattened
+// mapDepth-1 levels deep (strings count as lists of characters and dicts
+// as lists of keys; a scalar item stops the flattening).
+func (c *transformCall) mapItems(items []any, ctx *evalCtx) (any, error) {
+	for level := 1; level < c.mapDepth && len(items) > 0; level++ {
+		flat, ok := flattenOneLevel(items)
+		if !ok {
+			break
+		}
+		items = flat
+	}
+	out := make([]any, 0, len(items))
+	for _, it := range items {
+		v, err := c.run(ctx, it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func flattenOneLevel(items []any) ([]any, bool) {
+	var flat []any
+	for _, it := range items {
+		elems, ok := iterate(it)
+		if !ok {
+			return nil, false
+		}
+		flat = append(flat, elems...)
+	}
+	return flat, true
+}
+
+// iterate lists what iterating over v yields: list items, the characters
+// of a string, the (sorted) keys of a dict. ok is false for scalars.
+func iterate(v any) ([]any, bool) {
+	switch t := v.(type) {
+	case []any:
+		return t, true
+	case string:
+		out := make([]any, 0, len(t))
+		for _, r := range t {
+			out = append(out, string(r))
+		}
+		return out, true
+	case map[string]any:
+		keys := sortedKeys(t)
+		out := make([]any, len(keys))
+		for i, k := range keys {
+			out[i] = k
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// lookupTransform finds a transform: the projection's own symbols (custom
+// transforms) first, then the built-in ones.
+func lookupTransform(spec *projSpec, name string) *transformDef {
+	if spec != nil {
+		if d := spec.symbols[name]; d != nil {
+			return d
+		}
+	}
+	return builtinTransforms[name]
+}
+
+// parseTransforms parses the chain of calls that starts with fn, whose '('
+// the lexer has just consumed: fn(args).next(args)... always() and map()
+// modify the calls after them instead of being calls themselves.
+func parseTransforms(l *lexer, fn string, active int) (*transformChain, error) {
+	chain := &transformChain{}
+	always := false
+	mapDepth := 0
+	here := l.pos
+	for {
+		def := lookupTransform(l.spec, fn)
+		if def == nil {
+			return nil, syntaxErrorf("Unknown transform function %s [%s].", fn, l.annotate(l.pos))
+		}
+		toks, err := l.args(",")
+		if err != nil {
+			return nil, err
+		}
+		switch def.name {
 		case "always":
-			activeNone = true
+			always = true
 		case "map":
-			mapN = 1
-			if len(c.args) > 0 {
-				n, ok := pyInt(c.args[0])
+			mapDepth = 1
+			if len(toks) > 0 {
+				n, ok := pyInt(toks[0].s)
 				if !ok {
 					return nil, syntaxErrorf("Integer map() level expected [%s].", l.annotate(here))
 				}
-				mapN = int(n)
+				mapDepth = int(n)
 			}
-		case "if", "synthesize":
-			return nil, syntaxErrorf("The %s() transform is not supported [%s].", c.def.name, l.annotate(here))
 		default:
-			mapN = 0
-			chain.calls = append(chain.calls, c)
+			args, argErr := bindArgs(def, toks)
+			chain.calls = append(chain.calls, &transformCall{def: def, args: args, argErr: argErr,
+				active: active, always: always, mapDepth: mapDepth})
+			mapDepth = 0
 		}
 		if !l.is(".") {
-			break
+			return chain, nil
 		}
-		call, err := l.key()
+		next, err := l.key()
 		if err != nil {
 			return nil, err
 		}
@@ -166,385 +298,151 @@ func (l *lexer) transform(funcName string, active int) (*transformChain, error) 
 		if !l.is("(") {
 			return nil, syntaxErrorf("Transform function expected [%s].", l.annotate(here))
 		}
-		if len(call) != 1 || call[0].kind != keyName {
-			return nil, syntaxErrorf("Unknown transform function %s [%s].", call.String(), l.annotate(here))
+		if len(next) != 1 || next[0].kind != keyName {
+			return nil, syntaxErrorf("Unknown transform function %s [%s].", next.String(), l.annotate(here))
 		}
-		funcName = call[0].name
+		fn = next[0].name
 	}
-	return chain, nil
-}
-
-func (l *lexer) parseTransformCall(name string, active int, activeNone bool, mapN int) (*transformCall, error) {
-	here := l.pos
-	var def *transformDef
-	if l.spec != nil {
-		def = l.spec.symbols[name]
-	}
-	if def == nil {
-		def = builtinTransforms[name]
-	}
-	if def == nil {
-		return nil, syntaxErrorf("Unknown transform function %s [%s].", name, l.annotate(here))
-	}
-	toks, err := l.args(",")
-	if err != nil {
-		return nil, err
-	}
-	c := &transformCall{def: def, active: active, activeNone: activeNone, mapN: mapN, kw: map[string]string{}}
-	for _, t := range toks {
-		if def.kwargs {
-			if i := strings.IndexByte(t.s, '='); i >= 0 {
-				c.kw[t.s[:i]] = t.s[i+1:]
-				continue
-			}
-		}
-		c.args = append(c.args, t.s)
-	}
-	return c, nil
-}
-
-// param binds a Python parameter: the positional argument at index i, else
-// the keyword argument name, else the default.
-func (c *transformCall) param(i int, name, def string) (string, bool) {
-	if i < len(c.args) {
-		return c.args[i], true
-	}
-	if v, ok := c.kw[name]; ok {
-		return v, true
-	}
-	return def, false
-}
-
-// check rejects arguments the Python function would not accept.
-func (c *transformCall) check(params ...string) error {
-	if len(c.args) > len(params) {
-		return fmt.Errorf("%s() takes at most %d arguments (%d given)", c.def.name, len(params), len(c.args))
-	}
-	for k := range c.kw {
-		found := false
-		for i, p := range params {
-			if p == k {
-				if i < len(c.args) {
-					return fmt.Errorf("%s() got multiple values for argument '%s'", c.def.name, k)
-				}
-				found = true
-			}
-		}
-		if !found {
-			return fmt.Errorf("%s() got an unexpected keyword argument '%s'", c.def.name, k)
-		}
-	}
-	return nil
 }
 
 func customTransform(name string, f TransformFunc) *transformDef {
-	return &transformDef{name: name, kwargs: true, fn: func(c *transformCall, _ *evalCtx, r any) (any, error) {
-		args := append([]string(nil), c.args...)
-		kw := make(map[string]string, len(c.kw))
-		for k, v := range c.kw {
-			kw[k] = v
+	return &transformDef{name: name, style: argsFree, run: func(a callArgs, _ *evalCtx, v any) (any, error) {
+		kw := make(map[string]string, len(a.named))
+		for k, s := range a.named {
+			kw[k] = s
 		}
-		v, err := f(r, args, kw)
+		out, err := f(v, append([]string(nil), a.positional...), kw)
 		if err != nil {
 			return nil, err
 		}
-		return normalize(v)
+		return normalize(out)
 	}}
 }
 
-var builtinTransforms map[string]*transformDef
+// The built-in transforms. Argument names are gcloud's, so that
+// name=value arguments written for gcloud work here too.
+var builtinTransforms = map[string]*transformDef{}
 
 func init() {
-	defs := []*transformDef{
-		{name: "always", kwargs: false, fn: func(c *transformCall, _ *evalCtx, r any) (any, error) { return r, nil }},
-		{name: "map", kwargs: false, fn: func(c *transformCall, _ *evalCtx, r any) (any, error) { return r, nil }},
-		{name: "if", kwargs: false, fn: func(c *transformCall, _ *evalCtx, r any) (any, error) { return r, nil }},
-		{name: "synthesize", kwargs: false, fn: func(c *transformCall, _ *evalCtx, r any) (any, error) { return r, nil }},
-		{name: "basename", kwargs: true, fn: tBasename},
-		{name: "collection", kwargs: true, fn: tCollection},
-		{name: "color", kwargs: true, fn: tColor},
-		{name: "count", fn: tCount},
-		{name: "date", kwargs: true, fn: tDate},
-		{name: "decode", kwargs: true, fn: tDecode},
-		{name: "duration", kwargs: true, fn: tDuration},
-		{name: "encode", kwargs: true, fn: tEncode},
-		{name: "enum", kwargs: true, fn: tEnum},
-		{name: "error", kwargs: true, fn: tError},
-		{name: "extract", fn: tExtract},
-		{name: "fatal", kwargs: true, fn: tError},
-		{name: "filter", fn: tFilter},
-		{name: "firstof", fn: tFirstOf},
-		{name: "flatten", kwargs: true, fn: tFlatten},
-		{name: "float", kwargs: true, fn: tFloat},
-		{name: "format", fn: tFormat},
-		{name: "group", fn: tGroup},
-		{name: "iso", kwargs: true, fn: tIso},
-		{name: "join", kwargs: true, fn: tJoin},
-		{name: "len", fn: tLen},
-		{name: "list", kwargs: true, fn: tList},
-		{name: "lower", fn: tLower},
-		{name: "notnull", fn: tNotNull},
-		{name: "regex", kwargs: true, fn: tRegex},
-		{name: "resolution", kwargs: true, fn: tResolution},
-		{name: "scope", fn: tScope},
-		{name: "segment", kwargs: true, fn: tSegment},
-		{name: "size", kwargs: true, fn: tSize},
-		{name: "slice", kwargs: true, fn: tSlice},
-		{name: "sort", kwargs: true, fn: tSort},
-		{name: "split", kwargs: true, fn: tSplit},
-		{name: "sub", kwargs: true, fn: tSub},
-		{name: "trailoff", kwargs: true, fn: tTrailOff},
-		{name: "upper", fn: tUpper},
-		{name: "uri", kwargs: true, fn: tURI},
-		{name: "yesno", kwargs: true, fn: tYesNo},
+	declared := func(name string, run func(callArgs, *evalCtx, any) (any, error), params ...string) {
+		builtinTransforms[name] = &transformDef{name: name, style: argsDeclared, params: params, run: run}
 	}
-	builtinTransforms = make(map[string]*transformDef, len(defs))
-	for _, d := range defs {
-		builtinTransforms[d.name] = d
+	positional := func(name string, run func(callArgs, *evalCtx, any) (any, error)) {
+		builtinTransforms[name] = &transformDef{name: name, style: argsPositional, run: run}
 	}
+	identity := func(_ callArgs, _ *evalCtx, v any) (any, error) { return v, nil }
+	positional("always", identity)
+	positional("map", identity)
+
+	positional("firstof", trFirstOf)
+	positional("format", trFormat)
+	positional("len", trLen)
+	positional("lower", trCase(strings.ToLower))
+	positional("upper", trCase(strings.ToUpper))
+	positional("scope", trScope)
+	declared("basename", trBasename, "undefined")
+	declared("date", trDate, "format", "unit", "undefined", "tz", "tz_default")
+	declared("flatten", trFlatten, "show", "undefined", "separator")
+	declared("float", trFloat, "precision", "spec", "undefined")
+	declared("iso", trIso, "undefined")
+	declared("join", trJoin, "sep", "undefined")
+	declared("list", trList, "show", "undefined", "separator")
+	declared("segment", trSegment, "index", "undefined")
+	declared("slice", trSlice, "op", "undefined")
+	declared("sort", trSort, "attr")
+	declared("split", trSplit, "sep", "undefined")
+	declared("yesno", trYesNo, "yes", "no")
 }
 
-func tBasename(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("undefined"); err != nil {
-		return nil, err
-	}
-	undefined, _ := c.param(0, "undefined", "")
-	return basename(r, undefined), nil
-}
-
-func basename(r any, undefined string) any {
-	if !truthy(r) {
-		return undefined
-	}
-	if l, ok := r.([]any); ok {
-		out := make([]any, len(l))
-		for i, e := range l {
-			out[i] = basename(e, "")
-		}
-		return out
-	}
-	s := pyStr(r)
-	for _, sep := range []string{"/", `\`} {
-		if i := strings.LastIndex(s, sep); i >= 0 {
-			return s[i+1:]
-		}
-	}
-	if s == "" {
-		return undefined
-	}
-	return s
-}
-
-func tCollection(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("undefined"); err != nil {
-		return nil, err
-	}
-	undefined, _ := c.param(0, "undefined", "")
-	return undefined, nil
-}
-
-func tColor(c *transformCall, _ *evalCtx, r any) (any, error) {
-	// Colors are only rendered on terminals; printed output is the string.
-	return pyStr(r), nil
-}
-
-func tCount(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check(); err != nil {
-		return nil, err
-	}
-	out := map[string]any{}
-	if !truthy(r) {
-		return out, nil
-	}
-	add := func(k string) {
-		n, _ := out[k].(int64)
-		out[k] = n + 1
-	}
-	switch v := r.(type) {
-	case []any:
-		for _, e := range v {
-			switch e.(type) {
-			case map[string]any, []any:
-				return map[string]any{}, nil
-			}
-			add(pyStr(e))
-		}
-	case string:
-		for _, ch := range v {
-			add(string(ch))
-		}
-	case map[string]any:
-		for k := range v {
-			add(k)
-		}
-	}
-	return out, nil
-}
-
-func tDecode(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("encoding", "undefined"); err != nil {
-		return nil, err
-	}
-	enc, ok := c.param(0, "encoding", "")
-	if !ok {
-		return nil, errors.New("decode() missing 1 required positional argument: 'encoding'")
-	}
-	undefined, _ := c.param(1, "undefined", "")
-	if enc == "base64" {
-		s := pyStr(r)
-		s = strings.NewReplacer("-", "+", "_", "/").Replace(s)
-		if b, err := base64.StdEncoding.DecodeString(s); err == nil {
-			return string(b), nil
-		}
-		if b, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "=")); err == nil {
-			return string(b), nil
-		}
-	}
-	return undefined, nil
-}
-
-func tEncode(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("encoding", "undefined"); err != nil {
-		return nil, err
-	}
-	enc, ok := c.param(0, "encoding", "")
-	if !ok {
-		return nil, errors.New("encode() missing 1 required positional argument: 'encoding'")
-	}
-	if enc == "base64" {
-		s := ""
-		if r != nil {
-			s = pyStr(r)
-		}
-		return base64.StdEncoding.EncodeToString([]byte(s)), nil
-	}
-	return pyStr(r), nil
-}
-
-func tEnum(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("enums", "inverse", "undefined"); err != nil {
-		return nil, err
-	}
-	undefined, _ := c.param(2, "undefined", "")
-	return undefined, nil
-}
-
-func tError(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("message"); err != nil {
-		return nil, err
-	}
-	msg, ok := c.param(0, "message", "")
-	if !ok {
-		msg = pyStr(r)
-	}
-	return nil, errors.New(msg)
-}
-
-func keyValue(r any, key string) (any, error) {
+// valueAt looks up a dotted key (a transform argument) in v.
+func valueAt(v any, key string) (any, error) {
 	k, err := newLexer(key, nil).key()
 	if err != nil {
 		return nil, err
 	}
-	return getKey(r, k), nil
+	return getKey(v, k), nil
 }
 
-func tExtract(c *transformCall, _ *evalCtx, r any) (any, error) {
-	out := []any{}
-	for _, k := range c.args {
-		v, err := keyValue(r, k)
-		if err != nil {
-			return nil, err
-		}
-		if truthy(v) {
-			out = append(out, v)
-		}
-	}
-	return out, nil
+// trBasename: the part of a path or URL after the last '/' (or '\'); each
+// item's for a list.
+func trBasename(a callArgs, _ *evalCtx, v any) (any, error) {
+	return lastPathPart(v, a.get("undefined", "")), nil
 }
 
-func tFilter(c *transformCall, ctx *evalCtx, r any) (any, error) {
-	if len(c.args) != 1 {
-		return nil, errors.New("filter() takes exactly one argument")
+func lastPathPart(v any, undefined string) any {
+	if !truthy(v) {
+		return undefined
 	}
-	if !truthy(r) {
-		return r, nil
-	}
-	f, err := compileFilter(c.args[0], nil)
-	if err != nil {
-		return nil, err
-	}
-	l, ok := r.([]any)
-	if !ok {
-		m, err := f.match(r)
-		if err != nil {
-			return nil, err
+	if items, ok := v.([]any); ok {
+		out := make([]any, len(items))
+		for i, it := range items {
+			out[i] = lastPathPart(it, "")
 		}
-		if m {
-			return r, nil
-		}
-		return "", nil
+		return out
 	}
-	out := []any{}
-	for _, e := range l {
-		m, err := f.match(e)
-		if err != nil {
-			return nil, err
-		}
-		if m {
-			out = append(out, e)
-		}
+	s := pyStr(v)
+	if i := strings.LastIndex(s, "/"); i >= 0 {
+		return s[i+1:]
 	}
-	return out, nil
+	if i := strings.LastIndex(s, `\`); i >= 0 {
+		return s[i+1:]
+	}
+	return s
 }
 
-func tFirstOf(c *transformCall, _ *evalCtx, r any) (any, error) {
-	for _, k := range c.args {
-		v, err := keyValue(r, k)
+// trFirstOf: the value of the first of the argument keys that is set.
+func trFirstOf(a callArgs, _ *evalCtx, v any) (any, error) {
+	for _, key := range a.positional {
+		x, err := valueAt(v, key)
 		if err != nil {
 			return nil, err
 		}
-		if v != nil {
-			return v, nil
+		if x != nil {
+			return x, nil
 		}
 	}
 	return "", nil
 }
 
-func tFlatten(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("show", "undefined", "separator"); err != nil {
-		return nil, err
+// dictEntries renders a dict's sorted entries as show asks: "keys",
+// "values", or key=value.
+func dictEntries(m map[string]any, show string, render func(any) string) []string {
+	var out []string
+	for _, k := range sortedKeys(m) {
+		switch show {
+		case "keys":
+			out = append(out, k)
+		case "values":
+			out = append(out, render(m[k]))
+		default:
+			out = append(out, k+"="+render(m[k]))
+		}
 	}
-	show, _ := c.param(0, "show", "")
-	undefined, _ := c.param(1, "undefined", "")
-	sep, _ := c.param(2, "separator", ",")
+	return out
+}
+
+// trFlatten: nested dicts and lists as one separator-joined string.
+func trFlatten(a callArgs, _ *evalCtx, v any) (any, error) {
+	show := a.get("show", "")
+	undefined := a.get("undefined", "")
+	sep := a.get("separator", ",")
 	var flat func(x any) any
 	flat = func(x any) any {
 		if m, ok := x.(map[string]any); ok {
-			var parts []string
-			for _, k := range sortedKeys(m) {
-				switch show {
-				case "keys":
-					parts = append(parts, k)
-				case "values":
-					parts = append(parts, pyStr(flat(m[k])))
-				default:
-					parts = append(parts, k+"="+pyStr(flat(m[k])))
-				}
-			}
-			x = strings.Join(parts, sep)
+			x = strings.Join(dictEntries(m, show, func(e any) string { return pyStr(flat(e)) }), sep)
 		}
-		if l, ok := x.([]any); ok && len(l) > 0 {
-			switch l[0].(type) {
+		if items, ok := x.([]any); ok && len(items) > 0 {
+			nested := false
+			switch items[0].(type) {
 			case map[string]any, []any:
-				nl := make([]any, len(l))
-				for i, e := range l {
-					nl[i] = flat(e)
-				}
-				l = nl
+				nested = true
 			}
-			parts := make([]string, len(l))
-			for i, e := range l {
-				parts[i] = pyStr(e)
+			parts := make([]string, len(items))
+			for i, it := range items {
+				if nested {
+					it = flat(it)
+				}
+				parts[i] = pyStr(it)
 			}
 			return strings.Join(parts, sep)
 		}
@@ -553,137 +451,81 @@ func tFlatten(c *transformCall, _ *evalCtx, r any) (any, error) {
 		}
 		return undefined
 	}
-	return flat(r), nil
+	return flat(v), nil
 }
 
-func tFloat(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("precision", "spec", "undefined"); err != nil {
-		return nil, err
-	}
-	precS, _ := c.param(0, "precision", "6")
-	spec, hasSpec := c.param(1, "spec", "")
-	undefined, _ := c.param(2, "undefined", "")
-	f, ok := toFloat(r)
+// trFloat: a number with precision significant digits (or as spec says).
+func trFloat(a callArgs, _ *evalCtx, v any) (any, error) {
+	precision := a.get("precision", "6")
+	spec, hasSpec := a.lookup("spec")
+	f, ok := toFloat(v)
 	if !ok {
-		return undefined, nil
+		return a.get("undefined", ""), nil
 	}
-	prec, ok := pyInt(precS)
+	prec, ok := pyInt(precision)
 	if !ok {
-		return nil, fmt.Errorf("invalid precision [%s]", precS)
+		return nil, fmt.Errorf("invalid precision [%s]", precision)
 	}
 	prec = max(min(prec, maxPad), 0)
 	if hasSpec {
 		return pyFormatSpec(f, "."+strconv.FormatInt(prec, 10)+spec)
 	}
-	s := pyFormatGeneral(f, int(prec))
-	if i := strings.Index(s, "e+"); i >= 0 {
-		if exp, err := strconv.Atoi(s[i+2:]); err == nil && exp < 9 {
-			return strconv.FormatFloat(f, 'f', 1, 64), nil
-		}
-	}
-	return s, nil
+	return floatDigits(f, int(prec)), nil
 }
 
-// toFloat is Python's float(r) for a resource value.
-func toFloat(r any) (float64, bool) {
-	switch v := r.(type) {
+// toFloat converts a number, boolean or numeric string.
+func toFloat(v any) (float64, bool) {
+	switch t := v.(type) {
 	case bool, int64, float64:
-		return numVal(v)
+		return numVal(t)
 	case string:
-		return pyFloat(v)
+		return pyFloat(t)
 	}
 	return 0, false
 }
 
-func tFormat(c *transformCall, ctx *evalCtx, r any) (any, error) {
-	if len(c.args) == 0 {
+// trFormat: format("{0} ({1})", key0, key1) fills the template with the
+// keys' values, compiled as a projection of their own; key.format("{0}")
+// fills it with the value itself.
+func trFormat(a callArgs, ctx *evalCtx, v any) (any, error) {
+	if len(a.positional) == 0 {
 		return nil, errors.New("format() missing 1 required positional argument: 'fmt'")
 	}
-	format := c.args[0]
-	var cols []any
-	switch {
-	case len(c.args) > 1:
-		var parent *projSpec
-		depth := 0
-		if ctx != nil {
-			parent, depth = ctx.spec, ctx.depth
-		}
-		if depth >= maxFormatDepth {
-			return nil, errors.New("RecursionError: maximum recursion depth exceeded in format()")
-		}
-		sub, err := compileSubProjection("("+strings.Join(c.args[1:], ",")+")", parent)
-		if err != nil {
-			return nil, err
-		}
-		row, err := sub.evalColumns(r, depth+1)
-		if err != nil {
-			return nil, err
-		}
-		cols = row
-	default:
-		if l, ok := r.([]any); ok {
-			cols = l
-		} else if truthy(r) {
-			cols = []any{r}
-		} else {
-			cols = []any{""}
-		}
-	}
-	return pyFormat(format, cols)
-}
-
-func tGroup(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if !truthy(r) {
-		return "[]", nil
-	}
-	var keys []parsedKey
-	for _, k := range c.args {
-		pk, err := newLexer(k, nil).key()
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, pk)
-	}
-	var items []any
-	switch v := r.(type) {
-	case []any:
-		items = v
-	case string:
-		for _, ch := range v {
-			items = append(items, string(ch))
-		}
-	case map[string]any:
-		for _, k := range sortedKeys(v) {
-			items = append(items, k)
-		}
-	default:
-		return nil, fmt.Errorf("'%s' object is not iterable", pyTypeName(r))
-	}
-	var b strings.Builder
-	for i, it := range items {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		if len(keys) == 0 {
-			b.WriteString("[" + pyStr(it) + "]")
-			continue
-		}
-		b.WriteByte('[')
-		for j, k := range keys {
-			if j == 1 {
-				b.WriteString(": ")
-			} else if j > 1 {
-				b.WriteString(", ")
-			}
-			if v := getKey(it, k); v != nil {
-				b.WriteString(pyStr(v))
+	template, keys := a.positional[0], a.positional[1:]
+	if len(keys) == 0 {
+		var fields []any
+		switch t := v.(type) {
+		case []any:
+			fields = t
+		default:
+			if truthy(v) {
+				fields = []any{v}
+			} else {
+				fields = []any{""}
 			}
 		}
-		b.WriteByte(']')
+		return pyFormat(template, fields)
 	}
-	return b.String(), nil
+	var parent *projSpec
+	depth := 0
+	if ctx != nil {
+		parent, depth = ctx.spec, ctx.depth
+	}
+	if depth >= maxFormatDepth {
+		return nil, errors.New("RecursionError: maximum recursion depth exceeded in format()")
+	}
+	sub, err := compileSubProjection("("+strings.Join(keys, ",")+")", parent)
+	if err != nil {
+		return nil, err
+	}
+	fields, err := sub.evalColumns(v, depth+1)
+	if err != nil {
+		return nil, err
+	}
+	return pyFormat(template, fields)
 }
 
+// pyTypeName is the Python type name of a value, for error messages.
 func pyTypeName(v any) string {
 	switch v.(type) {
 	case nil:
@@ -704,209 +546,75 @@ func pyTypeName(v any) string {
 	return "object"
 }
 
-func tJoin(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("sep", "undefined"); err != nil {
-		return nil, err
-	}
-	sep, _ := c.param(0, "sep", "/")
-	undefined, _ := c.param(1, "undefined", "")
-	var parts []string
-	switch v := r.(type) {
-	case []any:
-		for _, e := range v {
-			parts = append(parts, pyStr(e))
-		}
-	case string:
-		for _, ch := range v {
-			parts = append(parts, string(ch))
-		}
-	case map[string]any:
-		parts = sortedKeys(v)
-	default:
+// trJoin: list items (string characters, dict keys) joined by sep.
+func trJoin(a callArgs, _ *evalCtx, v any) (any, error) {
+	undefined := a.get("undefined", "")
+	items, ok := iterate(v)
+	if !ok {
 		return undefined, nil
 	}
-	s := strings.Join(parts, sep)
-	if s == "" {
-		return undefined, nil
+	parts := make([]string, len(items))
+	for i, it := range items {
+		parts[i] = pyStr(it)
 	}
-	return s, nil
+	if s := strings.Join(parts, a.get("sep", "/")); s != "" {
+		return s, nil
+	}
+	return undefined, nil
 }
 
-func tLen(c *transformCall, _ *evalCtx, r any) (any, error) {
-	switch v := r.(type) {
+// trLen: the length of a string (in characters), list or dict; 0 otherwise.
+func trLen(_ callArgs, _ *evalCtx, v any) (any, error) {
+	switch t := v.(type) {
 	case string:
-		return int64(utf8.RuneCountInString(v)), nil
+		return int64(utf8.RuneCountInString(t)), nil
 	case []any:
-		return int64(len(v)), nil
+		return int64(len(t)), nil
 	case map[string]any:
-		return int64(len(v)), nil
+		return int64(len(t)), nil
 	}
 	return int64(0), nil
 }
 
-func tList(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("show", "undefined", "separator"); err != nil {
-		return nil, err
-	}
-	show, _ := c.param(0, "show", "")
-	undefined, _ := c.param(1, "undefined", "")
-	sep, _ := c.param(2, "separator", ",")
-	switch v := r.(type) {
+// trList: a dict's entries or a list's items joined by separator.
+func trList(a callArgs, _ *evalCtx, v any) (any, error) {
+	sep := a.get("separator", ",")
+	switch t := v.(type) {
 	case map[string]any:
-		var parts []string
-		for _, k := range sortedKeys(v) {
-			switch show {
-			case "keys":
-				parts = append(parts, k)
-			case "values":
-				parts = append(parts, pyStr(v[k]))
-			default:
-				parts = append(parts, k+"="+pyStr(v[k]))
-			}
-		}
-		return strings.Join(parts, sep), nil
+		return strings.Join(dictEntries(t, a.get("show", ""), pyStr), sep), nil
 	case []any:
-		parts := make([]string, len(v))
-		for i, e := range v {
-			parts[i] = pyStr(e)
+		parts := make([]string, len(t))
+		for i, it := range t {
+			parts[i] = pyStr(it)
 		}
 		return strings.Join(parts, sep), nil
 	}
-	if truthy(r) {
-		return r, nil
+	if truthy(v) {
+		return v, nil
 	}
-	return undefined, nil
+	return a.get("undefined", ""), nil
 }
 
-func tLower(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if s, ok := r.(string); ok && s != "" {
-		return strings.ToLower(s), nil
+// trCase changes the case of a non-empty string; other values pass.
+func trCase(change func(string) string) func(callArgs, *evalCtx, any) (any, error) {
+	return func(_ callArgs, _ *evalCtx, v any) (any, error) {
+		if s, ok := v.(string); ok && s != "" {
+			return change(s), nil
+		}
+		return v, nil
 	}
-	return r, nil
 }
 
-func tUpper(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if s, ok := r.(string); ok && s != "" {
-		return strings.ToUpper(s), nil
-	}
-	return r, nil
-}
-
-func tNotNull(c *transformCall, _ *evalCtx, r any) (any, error) {
-	out := []any{}
-	switch v := r.(type) {
-	case []any:
-		for _, e := range v {
-			if e != nil {
-				out = append(out, e)
-			}
-		}
-	case string:
-		for _, ch := range v {
-			out = append(out, string(ch))
-		}
-	case map[string]any:
-		for _, k := range sortedKeys(v) {
-			out = append(out, k)
-		}
-	}
-	return out, nil
-}
-
-func tRegex(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("expression", "does_match", "nomatch"); err != nil {
-		return nil, err
-	}
-	expr, _ := c.param(0, "expression", "")
-	doesMatch, hasMatch := c.param(1, "does_match", "")
-	nomatch, _ := c.param(2, "nomatch", "")
-	if !truthy(r) {
-		return nomatch, nil
-	}
-	s, ok := r.(string)
-	if !ok || expr == "" {
-		return nomatch, nil
-	}
-	re, err := regexp.Compile(`^(?:` + expr + `)`)
-	if err != nil {
-		return nomatch, nil
-	}
-	if re.MatchString(s) {
-		if hasMatch && doesMatch != "" {
-			return doesMatch, nil
-		}
-		return r, nil
-	}
-	return nomatch, nil
-}
-
-func tResolution(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("undefined", "transpose"); err != nil {
-		return nil, err
-	}
-	undefined, _ := c.param(0, "undefined", "")
-	transpose, _ := c.param(1, "transpose", "")
-	m, ok := r.(map[string]any)
-	if !ok {
-		return undefined, nil
-	}
-	mem := map[string]string{}
-	var lower []string
-	for _, k := range sortedKeys(m) {
-		if !strings.HasPrefix(k, "__") && !strings.HasSuffix(k, "__") {
-			mem[strings.ToLower(k)] = k
-			lower = append(lower, strings.ToLower(k))
-		}
-	}
-	dim := func(d string) any {
-		for _, k := range lower {
-			if strings.Contains(k, d) {
-				if orig, ok := mem[d]; ok {
-					return m[orig]
-				}
-				return nil
-			}
-		}
-		return nil
-	}
-	for _, p := range [][2]string{{"width", "height"}, {"screenx", "screeny"}, {"col", "row"}, {"col", "line"}, {"x", "y"}} {
-		x := dim(p[0])
-		if x == nil {
-			continue
-		}
-		y := dim(p[1])
-		if y == nil {
-			continue
-		}
-		if boolArg(transpose) {
-			return pyStr(y) + " x " + pyStr(x), nil
-		}
-		return pyStr(x) + " x " + pyStr(y), nil
-	}
-	return undefined, nil
-}
-
-// boolArg is GetBooleanArgValue for a string argument.
-func boolArg(s string) bool {
-	if s == "" || strings.ToLower(s) == "false" {
-		return false
-	}
-	if f, ok := pyFloat(s); ok {
-		return f != 0
-	}
-	return true
-}
-
-// pyUnquote is urllib.parse.unquote.
-func pyUnquote(s string) string {
+// percentDecode undoes URL %XX escapes.
+func percentDecode(s string) string {
 	if !strings.Contains(s, "%") {
 		return s
 	}
 	var b []byte
 	for i := 0; i < len(s); i++ {
 		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
-			v, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
-			b = append(b, byte(v))
+			n, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			b = append(b, byte(n))
 			i += 2
 			continue
 		}
@@ -919,296 +627,200 @@ func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
 
-func tScope(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if !truthy(r) {
+// trScope: what follows the last /SCOPE/ of a resource path (the scopes are
+// the arguments, regions and zones by default), or the last segment of an
+// https URL.
+func trScope(a callArgs, _ *evalCtx, v any) (any, error) {
+	if !truthy(v) {
 		return "", nil
 	}
-	s := pyUnquote(pyStr(r))
+	s := percentDecode(pyStr(v))
 	if !strings.Contains(s, "/") {
 		return s, nil
 	}
-	scopes := c.args
+	scopes := a.positional
 	if len(scopes) == 0 {
 		scopes = []string{"regions", "zones"}
 	}
-	for _, sc := range scopes {
-		seg := "/" + sc + "/"
-		if strings.Contains(s, seg) {
-			parts := strings.Split(s, seg)
+	for _, scope := range scopes {
+		if parts := strings.Split(s, "/"+scope+"/"); len(parts) > 1 {
 			return parts[len(parts)-1], nil
 		}
 	}
 	if strings.HasPrefix(s, "https://") {
-		parts := strings.Split(s, "/")
-		return parts[len(parts)-1], nil
+		return s[strings.LastIndex(s, "/")+1:], nil
 	}
 	return s, nil
 }
 
-func tSegment(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("index", "undefined"); err != nil {
-		return nil, err
-	}
-	idxS, _ := c.param(0, "index", "-1")
-	undefined, _ := c.param(1, "undefined", "")
-	if !truthy(r) {
+// trSegment: the index'th '/'-separated segment of a path (negative
+// indexes count from the end).
+func trSegment(a callArgs, _ *evalCtx, v any) (any, error) {
+	index := a.get("index", "-1")
+	undefined := a.get("undefined", "")
+	if !truthy(v) {
 		return undefined, nil
 	}
-	idx, ok := pyInt(idxS)
+	n, ok := pyInt(index)
 	if !ok {
-		return nil, fmt.Errorf("invalid literal for int() with base 10: %s", pyStrRepr(idxS))
+		return nil, fmt.Errorf("invalid literal for int() with base 10: %s", pyStrRepr(index))
 	}
-	segs := strings.Split(pyUnquote(pyStr(r)), "/")
-	i := int(idx)
+	segments := strings.Split(percentDecode(pyStr(v)), "/")
+	i := int(n)
 	if i < 0 {
-		i += len(segs)
+		i += len(segments)
 	}
-	if i < 0 || i >= len(segs) || segs[i] == "" {
+	if i < 0 || i >= len(segments) || segments[i] == "" {
 		return undefined, nil
 	}
-	return segs[i], nil
+	return segments[i], nil
 }
 
-func tSize(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("zero", "precision", "units_in", "units_out", "min"); err != nil {
-		return nil, err
-	}
-	zero, _ := c.param(0, "zero", "0")
-	precS, _ := c.param(1, "precision", "1")
-	unitsIn, _ := c.param(2, "units_in", "")
-	unitsOut, _ := c.param(3, "units_out", "")
-	minS, _ := c.param(4, "min", "0")
-	if !truthy(r) {
-		return zero, nil
-	}
-	size, ok := toFloat(r)
+// trSlice: items of a list (characters of a string) picked by a Python
+// slice "start:stop:step", or a single index "N".
+func trSlice(a callArgs, _ *evalCtx, v any) (any, error) {
+	undefined := a.get("undefined", "")
+	bounds, ok := parseSliceOp(a.get("op", ":"))
 	if !ok {
-		size = 0
-	}
-	minSize, ok := pyFloat(minS)
-	if !ok {
-		return nil, fmt.Errorf("could not convert string to float: %s", pyStrRepr(minS))
-	}
-	prec, ok := pyInt(precS)
-	if !ok {
-		return nil, fmt.Errorf("invalid precision %s", pyStrRepr(precS))
-	}
-	prec = max(min(prec, maxPad), 0)
-	prefix := ""
-	if size < minSize {
-		size = minSize
-		prefix = "< "
-	}
-	unit := func(u string) (string, float64) {
-		if f, ok := pyFloat(u); ok {
-			if f == 0 {
-				f = 1
-			}
-			return "", f
-		}
-		if u == "" {
-			return "", 1
-		}
-		sizes := map[string]float64{"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
-		s := strings.ToUpper(u[:1])
-		if v, ok := sizes[s]; ok {
-			return s, v
-		}
-		return "", 1
-	}
-	_, in := unit(unitsIn)
-	size *= in
-	if suffix, out := unit(unitsOut); suffix != "" {
-		return strconv.FormatFloat(size/out, 'f', int(prec), 64), nil
-	}
-	theUnit := "PiB"
-	for _, u := range []string{"bytes", "KiB", "MiB", "GiB", "TiB", "PiB"} {
-		if size < 1024 {
-			theUnit = u
-			break
-		}
-		size /= 1024
-	}
-	if size == math.Trunc(size) {
-		return prefix + strconv.FormatInt(int64(size), 10) + " " + theUnit, nil
-	}
-	return prefix + strconv.FormatFloat(size, 'f', int(prec), 64) + " " + theUnit, nil
-}
-
-func tSlice(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("op", "undefined"); err != nil {
-		return nil, err
-	}
-	op, _ := c.param(0, "op", ":")
-	undefined, _ := c.param(1, "undefined", "")
-	op = pyStrip(op)
-	if op == "" {
-		return undefined, nil
-	}
-	var ops []*int
-	for _, p := range strings.Split(op, ":") {
-		p = pyStrip(p)
-		if p == "" {
-			ops = append(ops, nil)
-			continue
-		}
-		n, ok := pyInt(p)
-		if !ok {
-			return undefined, nil
-		}
-		v := int(n)
-		ops = append(ops, &v)
-	}
-	if len(ops) == 1 {
-		if ops[0] == nil {
-			return undefined, nil
-		}
-		e := *ops[0] + 1
-		if e == 0 {
-			ops = append(ops, nil)
-		} else {
-			ops = append(ops, &e)
-		}
-	}
-	if len(ops) > 3 {
 		return undefined, nil
 	}
 	var items []any
-	switch v := r.(type) {
-	case []any:
-		items = v
-	case string:
-		for _, ch := range v {
-			items = append(items, string(ch))
-		}
+	switch v.(type) {
+	case []any, string:
+		items, _ = iterate(v)
 	default:
 		return undefined, nil
 	}
-	var start, stop, step *int
-	start, stop = ops[0], ops[1]
-	if len(ops) == 3 {
-		step = ops[2]
-	}
-	out := pySlice(items, start, stop, step)
-	if out == nil {
-		return undefined, nil
-	}
+	out := sliceItems(items, bounds)
 	if len(out) == 0 {
 		return undefined, nil
 	}
 	return out, nil
 }
 
-// pySlice is items[start:stop:step]; nil for a zero step (ValueError).
-func pySlice(items []any, start, stop, step *int) []any {
-	n := len(items)
-	st := 1
-	if step != nil {
-		st = *step
+// sliceBounds are the parts of a slice operation; nil where omitted.
+type sliceBounds struct{ start, stop, step *int }
+
+func parseSliceOp(op string) (sliceBounds, bool) {
+	op = pyStrip(op)
+	if op == "" {
+		return sliceBounds{}, false
 	}
-	if st == 0 {
+	var parts []*int
+	for _, p := range strings.Split(op, ":") {
+		if p = pyStrip(p); p == "" {
+			parts = append(parts, nil)
+			continue
+		}
+		n, ok := pyInt(p)
+		if !ok {
+			return sliceBounds{}, false
+		}
+		i := int(n)
+		parts = append(parts, &i)
+	}
+	switch len(parts) {
+	case 1:
+		// "N" is the slice N:N+1 (N:end for -1).
+		if parts[0] == nil {
+			return sliceBounds{}, false
+		}
+		b := sliceBounds{start: parts[0]}
+		if stop := *parts[0] + 1; stop != 0 {
+			b.stop = &stop
+		}
+		return b, true
+	case 2:
+		return sliceBounds{start: parts[0], stop: parts[1]}, true
+	case 3:
+		return sliceBounds{start: parts[0], stop: parts[1], step: parts[2]}, true
+	}
+	return sliceBounds{}, false
+}
+
+// sliceItems applies Python slice semantics (clamped bounds, negative
+// indexes and steps); a zero step selects nothing.
+func sliceItems(items []any, b sliceBounds) []any {
+	n := len(items)
+	step := 1
+	if b.step != nil {
+		step = *b.step
+	}
+	if step == 0 {
 		return nil
 	}
-	adj := func(p *int, def int, lo, hi int) int {
+	clamp := func(p *int, def, lo, hi int) int {
 		if p == nil {
 			return def
 		}
-		v := *p
-		if v < 0 {
-			v += n
-			if v < lo {
-				v = lo
-			}
-		} else if v > hi {
-			v = hi
+		i := *p
+		if i < 0 {
+			i = max(i+n, lo)
+		} else {
+			i = min(i, hi)
 		}
-		return v
+		return i
 	}
 	out := []any{}
-	if st > 0 {
-		b := adj(start, 0, 0, n)
-		e := adj(stop, n, 0, n)
-		for i := b; i < e; i += st {
+	if step > 0 {
+		for i := clamp(b.start, 0, 0, n); i < clamp(b.stop, n, 0, n); i += step {
 			out = append(out, items[i])
 		}
-	} else {
-		b := adj(start, n-1, -1, n-1)
-		e := adj(stop, -1, -1, n-1)
-		for i := b; i > e; i += st {
-			out = append(out, items[i])
-		}
+		return out
+	}
+	for i := clamp(b.start, n-1, -1, n-1); i > clamp(b.stop, -1, -1, n-1); i += step {
+		out = append(out, items[i])
 	}
 	return out
 }
 
-func tSort(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("attr"); err != nil {
-		return nil, err
-	}
-	attr, _ := c.param(0, "attr", "")
-	if !truthy(r) {
+// trSort: the items sorted, by the value of the attr key when given.
+func trSort(a callArgs, _ *evalCtx, v any) (any, error) {
+	if !truthy(v) {
 		return []any{}, nil
 	}
-	var items []any
-	switch v := r.(type) {
-	case []any:
-		items = append(items, v...)
-	case string:
-		for _, ch := range v {
-			items = append(items, string(ch))
-		}
-	case map[string]any:
-		for _, k := range sortedKeys(v) {
-			items = append(items, k)
-		}
-	default:
-		return nil, fmt.Errorf("'%s' object is not iterable", pyTypeName(r))
+	items, ok := iterate(v)
+	if !ok {
+		return nil, fmt.Errorf("'%s' object is not iterable", pyTypeName(v))
 	}
-	keys := make([]any, len(items))
-	for i, it := range items {
-		keys[i] = it
-		if attr != "" {
-			v, err := keyValue(it, attr)
+	items = append([]any(nil), items...)
+	keys := items
+	if attr := a.get("attr", ""); attr != "" {
+		keys = make([]any, len(items))
+		for i, it := range items {
+			k, err := valueAt(it, attr)
 			if err != nil {
 				return nil, err
 			}
-			keys[i] = v
+			keys[i] = k
 		}
 	}
-	idx := make([]int, len(items))
-	for i := range idx {
-		idx[i] = i
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
 	}
-	var cmpErr error
-	sort.SliceStable(idx, func(a, b int) bool {
-		c, ok := pyCompare(keys[idx[a]], keys[idx[b]])
-		if !ok {
-			cmpErr = errors.New("'<' not supported between these values")
-		}
+	comparable := true
+	sort.SliceStable(order, func(i, j int) bool {
+		c, ok := pyCompare(keys[order[i]], keys[order[j]])
+		comparable = comparable && ok
 		return c < 0
 	})
-	if cmpErr != nil {
-		return nil, cmpErr
+	if !comparable {
+		return nil, errors.New("'<' not supported between these values")
 	}
 	out := make([]any, len(items))
-	for i, j := range idx {
+	for i, j := range order {
 		out[i] = items[j]
 	}
 	return out, nil
 }
 
-func tSplit(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("sep", "undefined"); err != nil {
-		return nil, err
-	}
-	sep, _ := c.param(0, "sep", "/")
-	undefined, _ := c.param(1, "undefined", "")
-	if !truthy(r) {
-		return undefined, nil
-	}
-	s, ok := r.(string)
-	if !ok || sep == "" {
-		return undefined, nil
+// trSplit: a string split at sep into a list.
+func trSplit(a callArgs, _ *evalCtx, v any) (any, error) {
+	sep := a.get("sep", "/")
+	s, ok := v.(string)
+	if !ok || s == "" || sep == "" {
+		return a.get("undefined", ""), nil
 	}
 	parts := strings.Split(s, sep)
 	out := make([]any, len(parts))
@@ -1218,113 +830,13 @@ func tSplit(c *transformCall, _ *evalCtx, r any) (any, error) {
 	return out, nil
 }
 
-func tSub(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("pattern", "replacement", "count", "ignorecase"); err != nil {
-		return nil, err
+// trYesNo: yes (or the value itself) for a truthy value, no otherwise.
+func trYesNo(a callArgs, _ *evalCtx, v any) (any, error) {
+	if !truthy(v) {
+		return a.get("no", "No"), nil
 	}
-	pattern, ok1 := c.param(0, "pattern", "")
-	repl, ok2 := c.param(1, "replacement", "")
-	if !ok1 || !ok2 {
-		return nil, errors.New("sub() missing required positional arguments: 'pattern' and 'replacement'")
+	if yes, ok := a.lookup("yes"); ok {
+		return yes, nil
 	}
-	countS, _ := c.param(2, "count", "0")
-	ic, _ := c.param(3, "ignorecase", "true")
-	if r == nil {
-		return nil, nil
-	}
-	s, ok := r.(string)
-	if !ok {
-		return r, nil
-	}
-	count, ok := pyInt(countS)
-	if !ok {
-		return r, nil
-	}
-	flags := "(?ms"
-	if boolArg(ic) {
-		flags += "i"
-	}
-	re, err := regexp.Compile(flags + ")" + pattern)
-	if err != nil {
-		return r, nil
-	}
-	n := 0
-	repl = pyReplToGo(repl)
-	return re.ReplaceAllStringFunc(s, func(m string) string {
-		if count > 0 && int64(n) >= count {
-			return m
-		}
-		n++
-		return re.ReplaceAllString(m, repl)
-	}), nil
-}
-
-// pyReplToGo converts \1 group references to Go's ${1}.
-func pyReplToGo(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '$' {
-			b.WriteString("$$")
-			continue
-		}
-		if s[i] == '\\' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9' {
-			b.WriteString("${" + string(s[i+1]) + "}")
-			i++
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func tTrailOff(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("character_limit", "undefined"); err != nil {
-		return nil, err
-	}
-	limS, _ := c.param(0, "character_limit", "")
-	undefined, _ := c.param(1, "undefined", "")
-	lim, ok := pyInt(limS)
-	if !ok || lim <= 3 {
-		return undefined, nil
-	}
-	s := []rune(pyStr(r))
-	if int64(len(s)) < lim {
-		return r, nil
-	}
-	return string(s[:lim-3]) + "...", nil
-}
-
-func tURI(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("undefined"); err != nil {
-		return nil, err
-	}
-	undefined, _ := c.param(0, "undefined", ".")
-	switch v := r.(type) {
-	case string:
-		if strings.HasPrefix(v, "https://") {
-			return v, nil
-		}
-	case map[string]any:
-		for _, n := range []string{"selfLink", "SelfLink"} {
-			if s, ok := v[n].(string); ok && s != "" {
-				return s, nil
-			}
-		}
-	}
-	return undefined, nil
-}
-
-func tYesNo(c *transformCall, _ *evalCtx, r any) (any, error) {
-	if err := c.check("yes", "no"); err != nil {
-		return nil, err
-	}
-	yes, hasYes := c.param(0, "yes", "")
-	no, _ := c.param(1, "no", "No")
-	if truthy(r) {
-		if hasYes {
-			return yes, nil
-		}
-		return r, nil
-	}
-	return no, nil
+	return v, nil
 }

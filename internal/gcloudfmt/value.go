@@ -388,11 +388,11 @@ func pyFormatGeneral(f float64, prec int) string {
 	return s
 }
 
-// transformFloat is gcloud's float() transform with its defaults, used by
-// every printer for float values: 6 significant digits, fixed notation for
-// magnitudes below 1e9.
-func transformFloat(f float64) string {
-	s := pyFormatGeneral(f, 6)
+// floatDigits renders f with prec significant digits as gcloud's float()
+// transform does: Python's general format, except that exponents below 9
+// are written out with one decimal.
+func floatDigits(f float64, prec int) string {
+	s := pyFormatGeneral(f, prec)
 	if i := strings.Index(s, "e+"); i >= 0 {
 		if exp, err := strconv.Atoi(s[i+2:]); err == nil && exp < 9 {
 			return strconv.FormatFloat(f, 'f', 1, 64)
@@ -401,6 +401,10 @@ func transformFloat(f float64) string {
 	return s
 }
 
+// transformFloat is how every printer renders a float value: float() with
+// its defaults.
+func transformFloat(f float64) string { return floatDigits(f, 6) }
+
 // pyIsSpace is Python's str.isspace() for one character.
 func pyIsSpace(r rune) bool {
 	return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f)
@@ -408,7 +412,6 @@ func pyIsSpace(r rune) bool {
 
 func pyStrip(s string) string  { return strings.TrimFunc(s, pyIsSpace) }
 func pyRStrip(s string) string { return strings.TrimRightFunc(s, pyIsSpace) }
-func pyLStrip(s string) string { return strings.TrimLeftFunc(s, pyIsSpace) }
 
 // pyInt is Python's int(s) for a string, and whether it succeeded.
 func pyInt(s string) (int64, bool) {
@@ -462,8 +465,8 @@ func pyFloat(s string) (float64, bool) {
 	return f, true
 }
 
-// convertToken is gcloud's Token(convert=True) conversion of an unquoted
-// token: int, else float, else the string.
+// convertToken reads an unquoted expression token as a value: an integer,
+// else a float, else the string itself.
 func convertToken(s string) any {
 	if i, ok := pyInt(s); ok {
 		return i

@@ -7,59 +7,44 @@ import (
 	"unicode/utf8"
 )
 
-// The YAML emitter reproduces what gcloud's yaml printer gets from
-// ruamel.yaml (YAML(typ='safe'), default_flow_style=False, old_indent=2,
-// allow_unicode=True, width 80, YAML 1.2 resolvers): block style, plain
-// dict keys sorted, sequences in mappings not indented, empty collections
-// as {} and [], scalars plain when they would read back as the same string
-// and otherwise single-quoted ('' escapes) or double-quoted (when they
-// contain ' or special characters), strings with newlines as literal |
-// blocks, long scalars folded at spaces past column 80, and root scalars
-// on their own indented line.
+// The YAML writer produces what gcloud's yaml printer prints (its YAML
+// library in safe mode, block style, indent 2, width 80, Unicode allowed,
+// YAML 1.2 type resolution):
+//
+//   - mappings in block style with sorted keys; sequences inside a mapping
+//     are not indented further than their key; {} and [] for empty ones;
+//   - strings plain when they read back as the same string, else
+//     single-quoted, or double-quoted when they contain a quote or
+//     characters that need escapes; strings with line breaks as literal
+//     blocks (|, |-, |+, with an indentation hint when they start with a
+//     space);
+//   - long plain and quoted strings folded at a space past column 80;
+//   - keys of 128 characters or more (or multi-line ones) as "? key" / ": ";
+//   - a scalar document on its own line, indented by 2.
 
-// yamlScalar is a representer's output for one scalar node.
-type yamlScalar struct {
-	value   string
-	isStr   bool   // tag:yaml.org,2002:str
-	literal bool   // style '|'
-	tag     string // resolver tag name of non-str scalars
-}
-
-// 1.2 implicit resolvers of ruamel (VersionedResolver), keyed by the first
-// character they are registered for.
-var (
-	reBool      = regexp.MustCompile(`^(?:true|True|TRUE|false|False|FALSE)$`)
-	reFloat     = regexp.MustCompile(`^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)|[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$`)
-	reInt       = regexp.MustCompile(`^(?:[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?[0-9_]+|[-+]?0x[0-9a-fA-F_]+)$`)
-	reMerge     = regexp.MustCompile(`^(?:<<)$`)
-	reNull      = regexp.MustCompile(`^(?:~|null|Null|NULL|)$`)
-	reTimestamp = regexp.MustCompile(`^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$`)
-	reValue     = regexp.MustCompile(`^(?:=)$`)
-)
-
-type resolver struct {
+// plainResolvers are the patterns by which a plain scalar reads back as a
+// value other than a string, tried in order for its first character.
+var plainResolvers = []struct {
 	tag   string
-	re    *regexp.Regexp
 	first string
+	re    *regexp.Regexp
+}{
+	{"bool", "tTfF", regexp.MustCompile(`^(?:true|True|TRUE|false|False|FALSE)$`)},
+	{"float", "-+0123456789.", regexp.MustCompile(`^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)|[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$`)},
+	{"int", "-+0123456789", regexp.MustCompile(`^(?:[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?[0-9_]+|[-+]?0x[0-9a-fA-F_]+)$`)},
+	{"merge", "<", regexp.MustCompile(`^(?:<<)$`)},
+	{"null", "~nN", regexp.MustCompile(`^(?:~|null|Null|NULL|)$`)},
+	{"timestamp", "0123456789", regexp.MustCompile(`^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$`)},
+	{"value", "=", regexp.MustCompile(`^(?:=)$`)},
 }
 
-var resolvers = []resolver{
-	{"bool", reBool, "tTfF"},
-	{"float", reFloat, "-+0123456789."},
-	{"int", reInt, "-+0123456789"},
-	{"merge", reMerge, "<"},
-	{"null", reNull, "~nN"},
-	{"timestamp", reTimestamp, "0123456789"},
-	{"value", reValue, "="},
-}
-
-// resolve returns the tag a plain scalar with this text would load as.
+// resolve returns the type a plain scalar with this text reads back as.
 func resolve(s string) string {
 	if s == "" {
 		return "null"
 	}
 	first, _ := utf8.DecodeRuneInString(s)
-	for _, r := range resolvers {
+	for _, r := range plainResolvers {
 		if strings.ContainsRune(r.first, first) && r.re.MatchString(s) {
 			return r.tag
 		}
@@ -67,538 +52,375 @@ func resolve(s string) string {
 	return "str"
 }
 
-type indentEntry struct {
-	val  int // -1: None
-	none bool
-	seq  bool
+// yamlScalar is a scalar to write: its text, whether it is a string (other
+// scalars are null, booleans and numbers, always plain), and whether it is
+// a multi-line string (a literal block).
+type yamlScalar struct {
+	text    string
+	isStr   bool
+	literal bool
 }
 
-// yamlEmitter is one ruamel Emitter (one dump() call: one document).
-type yamlEmitter struct {
-	b               strings.Builder
-	indent          int
-	indentNone      bool
-	indents         []indentEntry
-	flowLevel       int
-	rootContext     bool
-	sequenceContext bool
-	mappingContext  bool
-	simpleKeyCtx    bool
-	column          int
-	whitespace      bool
-	indention       bool
-	openEnded       bool
-	requestedIndent int
-	bestIndent      int
-	bestWidth       int
-	nullText        string
+func strScalar(s string) yamlScalar {
+	return yamlScalar{text: s, isStr: true, literal: strings.Contains(s, "\n")}
 }
 
-const maxSimpleKeyLength = 128
+// yamlWriter writes one document, tracking the output position.
+type yamlWriter struct {
+	b        strings.Builder
+	col      int  // column of the next character (counted in characters)
+	spaced   bool // the last character written was white space, or none yet
+	lineHead bool // nothing but indentation and "-" / "?" written on this line
+	keepEnd  bool // the document ends in a |+ block and needs "..."
+	null     string
+}
 
-// yamlDump dumps one value as a document; explicit starts it with "---".
+// yamlDump writes v as a YAML document; explicit starts it with "---".
+// nullText replaces null values when set.
 func yamlDump(v any, explicit bool, nullText string) string {
-	e := &yamlEmitter{
-		indentNone:      true,
-		whitespace:      true,
-		indention:       true,
-		requestedIndent: 2,
-		bestIndent:      2,
-		bestWidth:       80,
-		nullText:        nullText,
-	}
+	w := &yamlWriter{spaced: true, lineHead: true, null: nullText}
 	if explicit {
-		e.writeIndent()
-		e.writeIndicator("---", true, false, false)
+		w.mark("---", true, false, false)
 	}
-	e.node(v, true, false, false, false)
-	e.writeIndent()
-	if e.openEnded {
-		e.writeIndicator("...", true, false, false)
-		e.writeIndent()
+	w.node(v, 0, atRoot)
+	w.startLine(0)
+	if w.keepEnd {
+		w.mark("...", true, false, false)
+		w.startLine(0)
 	}
-	return e.b.String()
+	return w.b.String()
 }
 
-func (e *yamlEmitter) curIndent() int {
-	if e.indentNone {
-		return 0
-	}
-	return e.indent
+// put writes text on the current line.
+func (w *yamlWriter) put(s string) {
+	w.b.WriteString(s)
+	w.col += utf8.RuneCountInString(s)
 }
 
-func (e *yamlEmitter) increaseIndent(flow, seq, indentless bool) {
-	e.indents = append(e.indents, indentEntry{val: e.indent, none: e.indentNone, seq: seq})
-	if e.indentNone {
-		e.indentNone = false
-		if flow {
-			e.indent = e.requestedIndent
-		} else {
-			e.indent = 0
-		}
-	} else if !indentless {
-		e.indent += e.bestIndent
+// mark writes an indicator: spaceBefore asks for a separating space,
+// spacedAfter says the indicator counts as white space, keepHead that it
+// keeps the line head (as "-" and "?" do).
+func (w *yamlWriter) mark(s string, spaceBefore, spacedAfter, keepHead bool) {
+	if spaceBefore && !w.spaced {
+		s = " " + s
+	}
+	w.put(s)
+	w.spaced = spacedAfter
+	w.lineHead = w.lineHead && keepHead
+	w.keepEnd = false
+}
+
+// newline ends the line with brk (a line break character).
+func (w *yamlWriter) newline(brk string) {
+	w.b.WriteString(brk)
+	w.col, w.spaced, w.lineHead = 0, true, true
+}
+
+// startLine moves to column indent, starting a new line unless the current
+// one holds only indentation (and indicators) short of it.
+func (w *yamlWriter) startLine(indent int) {
+	if !w.lineHead || w.col > indent || (w.col == indent && !w.spaced) {
+		w.newline("\n")
+	}
+	if w.col < indent {
+		w.put(strings.Repeat(" ", indent-w.col))
+		w.spaced = true
 	}
 }
 
-func (e *yamlEmitter) popIndent() {
-	last := e.indents[len(e.indents)-1]
-	e.indents = e.indents[:len(e.indents)-1]
-	e.indent, e.indentNone = last.val, last.none
-}
+// yamlPos is where a node sits.
+type yamlPos int
 
-func (e *yamlEmitter) seqFlowAlign(column int) int {
-	n := len(e.indents)
-	if n < 2 || !e.indents[n-1].seq {
-		return 0
-	}
-	base := 0
-	if !e.indents[n-1].none {
-		base = e.indents[n-1].val
-	}
-	return base + e.bestIndent - column - 1
-}
+const (
+	atRoot     yamlPos = iota
+	inMapping          // the value of a mapping entry
+	inSequence         // an item of a sequence
+)
 
-func (e *yamlEmitter) node(v any, root, sequence, mapping, simpleKey bool) {
-	e.rootContext = root
-	e.sequenceContext = sequence
-	e.mappingContext = mapping
-	e.simpleKeyCtx = simpleKey
+// node writes a value whose enclosing collection is at indent.
+func (w *yamlWriter) node(v any, indent int, pos yamlPos) {
+	inner := indent + 2
+	if pos == atRoot {
+		inner = 0
+	}
 	switch t := v.(type) {
 	case map[string]any:
-		if e.flowLevel > 0 || len(t) == 0 {
-			e.emptyFlow("{", "}")
+		if len(t) == 0 {
+			w.empty("{", "}")
 		} else {
-			e.blockMapping(t)
+			w.mapping(t, inner)
 		}
 	case []any:
-		if e.flowLevel > 0 || len(t) == 0 {
-			e.emptyFlow("[", "]")
-		} else {
-			e.blockSequence(t)
+		if len(t) == 0 {
+			w.empty("[", "]")
+			return
 		}
+		if pos == inMapping && !w.lineHead {
+			// A sequence under "key:" lines up with the key.
+			inner = indent
+		}
+		w.sequence(t, inner)
 	default:
-		e.scalar(e.represent(v))
+		if pos == atRoot {
+			// A scalar document is indented on a line of its own.
+			inner = 2
+		}
+		w.scalar(w.represent(v), inner, pos, false)
 	}
 }
 
-func (e *yamlEmitter) represent(v any) yamlScalar {
+func (w *yamlWriter) represent(v any) yamlScalar {
 	switch t := v.(type) {
 	case nil:
-		if e.nullText != "" && e.nullText != "null" {
-			return yamlScalar{value: e.nullText, isStr: true}
+		if w.null != "" && w.null != "null" {
+			return yamlScalar{text: w.null, isStr: true}
 		}
-		return yamlScalar{value: "null", tag: "null"}
+		return yamlScalar{text: "null"}
 	case bool:
-		if t {
-			return yamlScalar{value: "true", tag: "bool"}
-		}
-		return yamlScalar{value: "false", tag: "bool"}
+		return yamlScalar{text: strconv.FormatBool(t)}
 	case int64:
-		return yamlScalar{value: strconv.FormatInt(t, 10), tag: "int"}
+		return yamlScalar{text: strconv.FormatInt(t, 10)}
 	case float64:
-		return yamlScalar{value: transformFloat(t), tag: "float"}
+		return yamlScalar{text: transformFloat(t)}
 	case string:
-		return yamlScalar{value: t, isStr: true, literal: strings.Contains(t, "\n")}
+		return strScalar(t)
 	}
-	return yamlScalar{value: pyStr(v), isStr: true}
+	return yamlScalar{text: pyStr(v), isStr: true}
 }
 
-func (e *yamlEmitter) emptyFlow(open, close string) {
-	ind := e.seqFlowAlign(e.column)
-	e.writeIndicator(strings.Repeat(" ", max(ind, 0))+open, true, true, false)
-	e.increaseIndent(true, open == "[", false)
-	e.flowLevel++
-	e.popIndent()
-	e.flowLevel--
-	e.writeIndicator(close, false, false, false)
-	if e.flowLevel == 0 {
-		e.writeLineBreak()
-	}
+// empty writes an empty collection in flow style and ends the line.
+func (w *yamlWriter) empty(open, close string) {
+	w.mark(open, true, true, false)
+	w.mark(close, false, false, false)
+	w.newline("\n")
 }
 
-func (e *yamlEmitter) blockSequence(l []any) {
-	indentless := e.mappingContext && !e.indention
-	e.increaseIndent(false, true, indentless)
-	for _, item := range l {
-		e.writeIndent()
-		e.writeIndicator("-", true, false, true)
-		e.node(item, false, true, false, false)
-	}
-	e.popIndent()
-}
-
-func (e *yamlEmitter) blockMapping(m map[string]any) {
-	e.increaseIndent(false, false, false)
+func (w *yamlWriter) mapping(m map[string]any, indent int) {
 	for _, k := range sortedKeys(m) {
-		e.writeIndent()
-		key := yamlScalar{value: k, isStr: true}
-		if e.checkSimpleKey(k) {
-			e.node(k, false, false, true, true)
-			e.writeIndicator(":", false, false, false)
-			e.node(m[k], false, false, true, false)
+		w.startLine(indent)
+		// A key is never a literal block.
+		key := yamlScalar{text: k, isStr: true}
+		if t := scalarTraitsOf(k); utf8.RuneCountInString(k) < 128 && k != "" && !t.multiline {
+			w.scalar(key, indent+2, inMapping, true)
+			w.mark(":", false, false, false)
 		} else {
-			e.writeIndicator("?", true, false, true)
-			e.rootContext, e.sequenceContext, e.mappingContext, e.simpleKeyCtx = false, false, true, false
-			e.scalar(key)
-			e.writeIndent()
-			e.writeIndicator(":", true, false, true)
-			e.node(m[k], false, false, true, false)
+			w.mark("?", true, false, true)
+			w.scalar(key, indent+2, inMapping, false)
+			w.startLine(indent)
+			w.mark(":", true, false, true)
 		}
+		w.node(m[k], indent, inMapping)
 	}
-	e.popIndent()
 }
 
-func (e *yamlEmitter) checkSimpleKey(k string) bool {
-	a := analyzeScalar(k)
-	return utf8.RuneCountInString(k) < maxSimpleKeyLength && !a.empty && !a.multiline
+func (w *yamlWriter) sequence(items []any, indent int) {
+	for _, it := range items {
+		w.startLine(indent)
+		w.mark("-", true, false, true)
+		w.node(it, indent, inSequence)
+	}
 }
 
-type scalarAnalysis struct {
-	empty, multiline                   bool
-	allowFlowPlain, allowBlockPlain    bool
-	allowSingleQuoted, allowDoubleQuot bool
-	allowBlock                         bool
+// scalarTraits are the properties of a text that decide its style.
+type scalarTraits struct {
+	multiline bool // has a line break
+	plainOK   bool // may be written plain (if it reads back as a string)
+	singleOK  bool // may be single-quoted
 }
 
-func isBreakOrSpace0(r rune) bool {
-	switch r {
-	case 0, ' ', '\t', '\r', '\n', 0x85, 0x2028, 0x2029:
+func isYAMLBreak(r rune) bool {
+	return r == '\n' || r == 0x85 || r == 0x2028 || r == 0x2029
+}
+
+func isYAMLBlank(r rune) bool {
+	return r == 0 || r == ' ' || r == '\t' || r == '\r' || isYAMLBreak(r)
+}
+
+// isYAMLPrintable: characters written as they are (others are escaped,
+// and force double quotes).
+func isYAMLPrintable(r rune) bool {
+	switch {
+	case r == '\n', r >= 0x20 && r <= 0x7e, r == 0x85:
 		return true
+	case r == 0xfeff:
+		return false
 	}
-	return false
+	return (r >= 0xa0 && r <= 0xd7ff) || (r >= 0xe000 && r <= 0xfffd) || (r >= 0x10000 && r <= 0x10ffff)
 }
 
-func isBreak(r rune) bool {
-	switch r {
-	case '\n', 0x85, 0x2028, 0x2029:
-		return true
-	}
-	return false
-}
-
-// analyzeScalar is Emitter.analyze_scalar (YAML 1.2, allow_unicode).
-func analyzeScalar(s string) scalarAnalysis {
+func scalarTraitsOf(s string) scalarTraits {
 	if s == "" {
-		return scalarAnalysis{empty: true, allowBlockPlain: true, allowSingleQuoted: true, allowDoubleQuot: true}
+		return scalarTraits{plainOK: true, singleOK: true}
 	}
 	r := []rune(s)
-	var blockInd, flowInd, lineBreaks, special bool
-	var leadingSpace, leadingBreak, trailingSpace, trailingBreak, breakSpace, spaceBreak bool
-	if strings.HasPrefix(s, "---") || strings.HasPrefix(s, "...") {
-		blockInd, flowInd = true, true
-	}
-	preceded := true
-	followed := len(r) == 1 || isBreakOrSpace0(r[1])
-	prevSpace, prevBreak := false, false
-	for i, ch := range r {
-		if i == 0 {
-			if strings.ContainsRune("#,[]{}&*!|>'\"%@`", ch) {
-				flowInd, blockInd = true, true
-			}
-			if ch == '?' || ch == ':' {
-				if len(r) == 1 {
-					flowInd = true
-				}
-				if followed {
-					blockInd = true
-				}
-			}
-			if ch == '-' && followed {
-				flowInd, blockInd = true, true
-			}
-		} else {
-			if strings.ContainsRune(",[]{}", ch) {
-				flowInd = true
-			}
-			if ch == ':' && followed {
-				flowInd, blockInd = true, true
-			}
-			if ch == '#' && preceded {
-				flowInd, blockInd = true, true
-			}
-		}
-		if isBreak(ch) {
-			lineBreaks = true
-		}
-		if !(ch == '\n' || (ch >= 0x20 && ch <= 0x7e)) {
-			if (ch == 0x85 || (ch >= 0xa0 && ch <= 0xd7ff) || (ch >= 0xe000 && ch <= 0xfffd) ||
-				(ch >= 0x10000 && ch <= 0x10ffff)) && ch != 0xfeff {
-				// printable unicode, allowed
-			} else {
-				special = true
-			}
-		}
+	last := len(r) - 1
+	blankAfter := func(i int) bool { return i >= last || isYAMLBlank(r[i+1]) }
+	// indicator: the text would read as YAML syntax when plain.
+	indicator := strings.HasPrefix(s, "---") || strings.HasPrefix(s, "...")
+	var special, breaks, spaceThenBreak, breakThenSpace bool
+	for i, c := range r {
 		switch {
-		case ch == ' ':
-			if i == 0 {
-				leadingSpace = true
-			}
-			if i == len(r)-1 {
-				trailingSpace = true
-			}
-			if prevBreak {
-				breakSpace = true
-			}
-			prevSpace, prevBreak = true, false
-		case isBreak(ch):
-			if i == 0 {
-				leadingBreak = true
-			}
-			if i == len(r)-1 {
-				trailingBreak = true
-			}
-			if prevSpace {
-				spaceBreak = true
-			}
-			prevSpace, prevBreak = false, true
-		default:
-			prevSpace, prevBreak = false, false
+		case i == 0 && strings.ContainsRune("#,[]{}&*!|>'\"%@`", c),
+			i == 0 && (c == '?' || c == ':' || c == '-') && blankAfter(i),
+			i > 0 && c == ':' && blankAfter(i),
+			i > 0 && c == '#' && isYAMLBlank(r[i-1]):
+			indicator = true
 		}
-		preceded = isBreakOrSpace0(ch)
-		followed = i+2 >= len(r) || isBreakOrSpace0(r[i+2])
+		special = special || !isYAMLPrintable(c)
+		if isYAMLBreak(c) {
+			breaks = true
+			spaceThenBreak = spaceThenBreak || (i > 0 && r[i-1] == ' ')
+		}
+		if c == ' ' && i > 0 && isYAMLBreak(r[i-1]) {
+			breakThenSpace = true
+		}
 	}
-	a := scalarAnalysis{multiline: lineBreaks, allowFlowPlain: true, allowBlockPlain: true,
-		allowSingleQuoted: true, allowDoubleQuot: true, allowBlock: true}
-	if leadingSpace || leadingBreak || trailingSpace || trailingBreak {
-		a.allowFlowPlain, a.allowBlockPlain = false, false
+	outerSpace := r[0] == ' ' || r[last] == ' '
+	return scalarTraits{
+		multiline: breaks,
+		plainOK:   !(outerSpace || special || breaks || indicator),
+		singleOK:  !(special || spaceThenBreak || breakThenSpace),
 	}
-	if trailingSpace {
-		a.allowBlock = false
-	}
-	if breakSpace {
-		a.allowFlowPlain, a.allowBlockPlain, a.allowSingleQuoted = false, false, false
-	}
-	if special {
-		a.allowFlowPlain, a.allowBlockPlain, a.allowSingleQuoted, a.allowBlock = false, false, false, false
-	} else if spaceBreak {
-		a.allowFlowPlain, a.allowBlockPlain, a.allowSingleQuoted = false, false, false
-		a.allowBlock = false
-	}
-	if lineBreaks {
-		a.allowFlowPlain, a.allowBlockPlain = false, false
-	}
-	if flowInd {
-		a.allowFlowPlain = false
-	}
-	if blockInd {
-		a.allowBlockPlain = false
-	}
-	return a
 }
 
-// chooseStyle is Emitter.choose_scalar_style: "" (plain), "'", "\"" or "|".
-func (e *yamlEmitter) chooseStyle(s yamlScalar, a scalarAnalysis) string {
-	implicitPlain := !s.isStr || resolve(s.value) == "str"
-	if !s.literal && implicitPlain {
-		if !(e.simpleKeyCtx && (a.empty || a.multiline)) &&
-			((e.flowLevel > 0 && a.allowFlowPlain) || (e.flowLevel == 0 && a.allowBlockPlain)) {
-			return ""
-		}
+type yamlStyle int
+
+const (
+	stylePlain yamlStyle = iota
+	styleSingle
+	styleDouble
+	styleLiteral
+)
+
+// styleFor picks how to write s; key is set for a simple mapping key.
+func styleFor(s yamlScalar, key bool) yamlStyle {
+	t := scalarTraitsOf(s.text)
+	readsBack := !s.isStr || resolve(s.text) == "str"
+	switch {
+	case !s.literal && readsBack && t.plainOK && !(key && (s.text == "" || t.multiline)):
+		return stylePlain
+	case s.literal && key:
+		return styleDouble
+	case s.literal:
+		return styleLiteral
+	case strings.ContainsAny(s.text, "'\n"):
+		return styleDouble
+	case t.singleOK && !(key && t.multiline):
+		return styleSingle
 	}
-	if s.literal {
-		if e.flowLevel == 0 && !e.simpleKeyCtx {
-			return "|"
-		}
-		return "\""
-	}
-	if strings.ContainsAny(s.value, "'\n") {
-		return "\""
-	}
-	if a.allowSingleQuoted && !(e.simpleKeyCtx && a.multiline) {
-		return "'"
-	}
-	return "\""
+	return styleDouble
 }
 
-func (e *yamlEmitter) scalar(s yamlScalar) {
-	e.increaseIndent(true, false, false)
-	a := analyzeScalar(s.value)
-	style := e.chooseStyle(s, a)
-	split := !e.simpleKeyCtx
-	if e.sequenceContext && e.flowLevel == 0 {
-		e.writeIndent()
+// scalar writes a scalar; indent is where folded lines continue.
+func (w *yamlWriter) scalar(s yamlScalar, indent int, pos yamlPos, key bool) {
+	style := styleFor(s, key)
+	if pos == inSequence {
+		w.startLine(indent)
 	}
+	root := pos == atRoot
+	if root && style != styleLiteral {
+		w.newline("\n")
+		w.startLine(indent)
+	}
+	fold := !key
 	switch style {
-	case "\"":
-		e.writeDoubleQuoted(s.value, split)
-	case "'":
-		e.writeSingleQuoted(s.value, split)
-	case "|":
-		e.writeLiteral(s.value)
+	case stylePlain:
+		w.plain(s.text, indent, fold)
+	case styleSingle:
+		w.singleQuoted(s.text, indent, fold)
+	case styleDouble:
+		w.doubleQuoted(s.text, indent, fold)
 	default:
-		e.writePlain(s.value, split)
-	}
-	e.popIndent()
-}
-
-func (e *yamlEmitter) write(s string) {
-	e.b.WriteString(s)
-}
-
-func (e *yamlEmitter) writeIndicator(ind string, needWhitespace, whitespace, indention bool) {
-	data := ind
-	if !e.whitespace && needWhitespace {
-		data = " " + ind
-	}
-	e.whitespace = whitespace
-	e.indention = e.indention && indention
-	e.column += utf8.RuneCountInString(data)
-	e.openEnded = false
-	e.write(data)
-}
-
-func (e *yamlEmitter) writeIndent() {
-	indent := e.curIndent()
-	if !e.indention || e.column > indent || (e.column == indent && !e.whitespace) {
-		e.writeLineBreak()
-	}
-	if e.column < indent {
-		e.whitespace = true
-		e.write(strings.Repeat(" ", indent-e.column))
-		e.column = indent
+		w.literal(s.text, indent, root)
 	}
 }
 
-func (e *yamlEmitter) writeLineBreakData(data string) {
-	e.whitespace = true
-	e.indention = true
-	e.column = 0
-	e.write(data)
-}
+const yamlWidth = 80
 
-func (e *yamlEmitter) writeLineBreak() { e.writeLineBreakData("\n") }
-
-func (e *yamlEmitter) rootPrefix() {
-	if e.rootContext {
-		e.writeLineBreak()
-		if e.requestedIndent != 0 {
-			e.writeIndent()
+// runs splits text into runs of spaces, runs of line breaks, single
+// quotes (when quotes is set) and runs of anything else.
+func runs(text []rune, quotes bool) [][]rune {
+	class := func(c rune) int {
+		switch {
+		case c == ' ':
+			return 1
+		case isYAMLBreak(c):
+			return 2
+		case quotes && c == '\'':
+			return 3
 		}
+		return 0
 	}
+	var out [][]rune
+	for i := 0; i < len(text); {
+		j := i + 1
+		if k := class(text[i]); k != 3 {
+			for j < len(text) && class(text[j]) == k {
+				j++
+			}
+		}
+		out = append(out, text[i:j])
+		i = j
+	}
+	return out
 }
 
-func (e *yamlEmitter) writeChunk(r []rune) {
-	e.column += len(r)
-	e.write(string(r))
+// foldAt ends the line instead of writing a single space, when the line is
+// already past the width.
+func (w *yamlWriter) foldAt(indent int) {
+	w.startLine(indent)
+	w.spaced, w.lineHead = false, false
 }
 
-func (e *yamlEmitter) writePlain(text string, split bool) {
-	e.rootPrefix()
+// lineBreaks writes a run of line breaks inside a quoted or plain scalar:
+// a leading '\n' stands for the folding space and is doubled.
+func (w *yamlWriter) lineBreaks(run []rune, indent int) {
+	if run[0] == '\n' {
+		w.newline("\n")
+	}
+	for _, c := range run {
+		w.newline(string(c))
+	}
+	w.startLine(indent)
+}
+
+func (w *yamlWriter) plain(text string, indent int, fold bool) {
 	if text == "" {
 		return
 	}
-	if !e.whitespace {
-		e.column++
-		e.write(" ")
+	if !w.spaced {
+		w.put(" ")
 	}
-	e.whitespace = false
-	e.indention = false
-	t := []rune(text)
-	spaces, breaks := false, false
-	start := 0
-	for end := 0; end <= len(t); end++ {
-		var ch rune = -1
-		if end < len(t) {
-			ch = t[end]
-		}
+	w.spaced, w.lineHead = false, false
+	for _, run := range runs([]rune(text), false) {
 		switch {
-		case spaces:
-			if ch != ' ' {
-				if start+1 == end && e.column > e.bestWidth && split {
-					e.writeIndent()
-					e.whitespace = false
-					e.indention = false
-				} else {
-					e.writeChunk(t[start:end])
-				}
-				start = end
-			}
-		case breaks:
-			if !isBreak(ch) {
-				if t[start] == '\n' {
-					e.writeLineBreak()
-				}
-				for _, br := range t[start:end] {
-					if br == '\n' {
-						e.writeLineBreak()
-					} else {
-						e.writeLineBreakData(string(br))
-					}
-				}
-				e.writeIndent()
-				e.whitespace = false
-				e.indention = false
-				start = end
-			}
+		case run[0] == ' ' && len(run) == 1 && fold && w.col > yamlWidth:
+			w.foldAt(indent)
+		case isYAMLBreak(run[0]):
+			w.lineBreaks(run, indent)
+			w.spaced, w.lineHead = false, false
 		default:
-			if ch == -1 || ch == ' ' || isBreak(ch) {
-				e.writeChunk(t[start:end])
-				start = end
-			}
-		}
-		if ch != -1 {
-			spaces = ch == ' '
-			breaks = isBreak(ch)
+			w.put(string(run))
 		}
 	}
 }
 
-func (e *yamlEmitter) writeSingleQuoted(text string, split bool) {
-	e.rootPrefix()
-	e.writeIndicator("'", true, false, false)
-	t := []rune(text)
-	spaces, breaks := false, false
-	start := 0
-	for end := 0; end <= len(t); end++ {
-		var ch rune = -1
-		if end < len(t) {
-			ch = t[end]
-		}
+func (w *yamlWriter) singleQuoted(text string, indent int, fold bool) {
+	w.mark("'", true, false, false)
+	all := runs([]rune(text), true)
+	for i, run := range all {
 		switch {
-		case spaces:
-			if ch == -1 || ch != ' ' {
-				if start+1 == end && e.column > e.bestWidth && split && start != 0 && end != len(t) {
-					e.writeIndent()
-				} else {
-					e.writeChunk(t[start:end])
-				}
-				start = end
-			}
-		case breaks:
-			if ch == -1 || !isBreak(ch) {
-				if t[start] == '\n' {
-					e.writeLineBreak()
-				}
-				for _, br := range t[start:end] {
-					if br == '\n' {
-						e.writeLineBreak()
-					} else {
-						e.writeLineBreakData(string(br))
-					}
-				}
-				e.writeIndent()
-				start = end
-			}
+		case run[0] == '\'':
+			w.put("''")
+		case run[0] == ' ' && len(run) == 1 && fold && w.col > yamlWidth && i > 0 && i < len(all)-1:
+			w.startLine(indent)
+		case isYAMLBreak(run[0]):
+			w.lineBreaks(run, indent)
 		default:
-			if ch == -1 || ch == ' ' || isBreak(ch) || ch == '\'' {
-				if start < end {
-					e.writeChunk(t[start:end])
-					start = end
-				}
-			}
-		}
-		if ch == '\'' {
-			e.column += 2
-			e.write("''")
-			start = end + 1
-		}
-		if ch != -1 {
-			spaces = ch == ' '
-			breaks = isBreak(ch)
+			w.put(string(run))
 		}
 	}
-	e.writeIndicator("'", false, false, false)
+	w.mark("'", false, false, false)
 }
 
 var yamlEscapes = map[rune]string{
@@ -606,151 +428,137 @@ var yamlEscapes = map[rune]string{
 	'"': "\"", '\\': "\\", 0x85: "N", 0xa0: "_", 0x2028: "L", 0x2029: "P",
 }
 
-func (e *yamlEmitter) writeDoubleQuoted(text string, split bool) {
-	e.rootPrefix()
-	e.writeIndicator("\"", true, false, false)
+// escaped is the double-quoted form of a character that cannot appear as
+// it is.
+func escaped(c rune) string {
+	if e, ok := yamlEscapes[c]; ok {
+		return `\` + e
+	}
+	switch {
+	case c <= 0xff:
+		return `\x` + hexUpper(int(c), 2)
+	case c <= 0xffff:
+		return `\u` + hexUpper(int(c), 4)
+	}
+	return `\U` + hexUpper(int(c), 8)
+}
+
+func needsEscape(c rune) bool {
+	switch c {
+	case '"', '\\', 0x85, 0x2028, 0x2029, 0xfeff:
+		return true
+	}
+	return !((c >= 0x20 && c <= 0x7e) || (c >= 0xa0 && c <= 0xd7ff) || (c >= 0xe000 && c <= 0xfffd))
+}
+
+// doubleQuoted writes "..." with escapes. A long line is broken with a
+// trailing backslash at a space (or after an escape); a space that then
+// starts the next line is escaped.
+func (w *yamlWriter) doubleQuoted(text string, indent int, fold bool) {
+	w.mark(`"`, true, false, false)
 	t := []rune(text)
-	start := 0
-	for end := 0; end <= len(t); end++ {
-		var ch rune = -1
-		if end < len(t) {
-			ch = t[end]
-		}
-		if ch == -1 || strings.ContainsRune("\"\\\u0085\u2028\u2029\uFEFF", ch) ||
-			!((ch >= 0x20 && ch <= 0x7e) || (ch >= 0xa0 && ch <= 0xd7ff) || (ch >= 0xe000 && ch <= 0xfffd)) {
-			if start < end {
-				e.writeChunk(t[start:end])
-				start = end
-			}
-			if ch != -1 {
-				var data string
-				if esc, ok := yamlEscapes[ch]; ok {
-					data = "\\" + esc
-				} else if ch <= 0xff {
-					data = "\\x" + hexUpper(int(ch), 2)
-				} else if ch <= 0xffff {
-					data = "\\u" + hexUpper(int(ch), 4)
-				} else {
-					data = "\\U" + hexUpper(int(ch), 8)
-				}
-				e.column += len(data)
-				e.write(data)
-				start = end + 1
+	pending := 0 // start of the characters not yet written
+	for i := 0; i <= len(t); i++ {
+		if i == len(t) || needsEscape(t[i]) {
+			w.put(string(t[pending:i]))
+			pending = i
+			if i < len(t) {
+				w.put(escaped(t[i]))
+				pending = i + 1
 			}
 		}
-		if end > 0 && end < len(t)-1 && (ch == ' ' || start >= end) &&
-			e.column+(end-start) > e.bestWidth && split {
-			data := "\\"
-			if start < end {
-				data = string(t[start:end]) + data
-				start = end
+		if !fold || i == 0 || i >= len(t)-1 {
+			continue
+		}
+		if (t[i] == ' ' || pending >= i) && w.col+(i-pending) > yamlWidth {
+			if pending < i {
+				w.put(string(t[pending:i]))
+				pending = i
 			}
-			e.column += utf8.RuneCountInString(data)
-			e.write(data)
-			e.writeIndent()
-			e.whitespace = false
-			e.indention = false
-			if t[start] == ' ' {
-				e.column++
-				e.write("\\")
+			w.put(`\`)
+			w.startLine(indent)
+			w.spaced, w.lineHead = false, false
+			if t[pending] == ' ' {
+				w.put(`\`)
 			}
 		}
 	}
-	e.writeIndicator("\"", false, false, false)
+	w.mark(`"`, false, false, false)
 }
 
-func hexUpper(v, width int) string {
+func hexUpper(v, digits int) string {
 	s := strings.ToUpper(strconv.FormatInt(int64(v), 16))
-	for len(s) < width {
-		s = "0" + s
-	}
-	return s
+	return strings.Repeat("0", max(digits-len(s), 0)) + s
 }
 
-func (e *yamlEmitter) blockHints(t []rune) (string, int, string) {
-	indent := 0
-	indicator := ""
-	hints := ""
-	if len(t) > 0 {
-		if t[0] == ' ' || isBreak(t[0]) {
-			indent = e.bestIndent
-			hints += strconv.Itoa(indent)
-		} else if e.rootContext {
-			text := string(t)
-			pos := -1
-			for _, end := range []string{"\n---", "\n..."} {
-				pos = 0
-				for {
-					i := strings.Index(text[pos:], end)
-					if i < 0 {
-						pos = -1
-						break
-					}
-					pos += i
-					if pos+4 < len(text) && strings.ContainsRune(" \r\n", rune(text[pos+4])) {
-						break
-					}
-					pos++
-				}
-				if pos > -1 {
-					break
-				}
-			}
-			if pos > 0 {
-				indent = e.bestIndent
-			}
-		}
-		if !isBreak(t[len(t)-1]) {
-			indicator = "-"
-		} else if len(t) == 1 || isBreak(t[len(t)-2]) {
-			indicator = "+"
-		}
+// literalHeader is the block header after '|': an indentation hint when
+// the text starts with a space or break, and the chomping indicator ("-"
+// without a final line break, "+" with more than one). extra is the
+// indentation a root block needs when a line could read as a document
+// marker.
+func literalHeader(t []rune, root bool) (header string, extra int) {
+	if len(t) == 0 {
+		return "", 0
 	}
-	return hints + indicator, indent, indicator
+	if t[0] == ' ' || isYAMLBreak(t[0]) {
+		header, extra = "2", 2
+	} else if root && hasDocumentMarkerLine(string(t)) {
+		extra = 2
+	}
+	switch last := len(t) - 1; {
+	case !isYAMLBreak(t[last]):
+		header += "-"
+	case last == 0 || isYAMLBreak(t[last-1]):
+		header += "+"
+	}
+	return header, extra
 }
 
-func (e *yamlEmitter) writeLiteral(text string) {
+// hasDocumentMarkerLine reports a line after the first that starts with
+// "---" or "..." followed by a space or line end.
+func hasDocumentMarkerLine(s string) bool {
+	for _, marker := range []string{"\n---", "\n..."} {
+		for i := 0; ; i++ {
+			j := strings.Index(s[i:], marker)
+			if j < 0 {
+				break
+			}
+			i += j
+			if i+4 < len(s) && strings.ContainsRune(" \r\n", rune(s[i+4])) {
+				return i > 0
+			}
+		}
+	}
+	return false
+}
+
+func (w *yamlWriter) literal(text string, indent int, root bool) {
 	t := []rune(text)
-	hints, bIndent, indicator := e.blockHints(t)
-	e.writeIndicator("|"+hints, true, false, false)
-	if indicator == "+" {
-		e.openEnded = true
+	header, extra := literalHeader(t, root)
+	w.mark("|"+header, true, false, false)
+	if strings.HasSuffix(header, "+") {
+		w.keepEnd = true
 	}
-	e.writeLineBreak()
-	breaks := true
-	start := 0
-	for end := 0; end <= len(t); end++ {
-		var ch rune = -1
-		if end < len(t) {
-			ch = t[end]
-		}
-		if breaks {
-			if ch == -1 || !isBreak(ch) {
-				for _, br := range t[start:end] {
-					if br == '\n' {
-						e.writeLineBreak()
-					} else {
-						e.writeLineBreakData(string(br))
-					}
-				}
-				if ch != -1 {
-					if e.rootContext {
-						e.write(strings.Repeat(" ", bIndent+e.curIndent()))
-					} else {
-						e.writeIndent()
-					}
-				}
-				start = end
+	w.newline("\n")
+	for _, run := range runs(t, false) {
+		if isYAMLBreak(run[0]) {
+			for _, c := range run {
+				w.newline(string(c))
 			}
-		} else if ch == -1 || isBreak(ch) {
-			e.write(string(t[start:end]))
-			if ch == -1 {
-				e.writeLineBreak()
+			continue
+		}
+		// A line of text (spaces included).
+		if w.col == 0 && w.spaced {
+			if root {
+				w.put(strings.Repeat(" ", extra+indent))
+			} else {
+				w.startLine(indent)
 			}
-			start = end
 		}
-		if ch != -1 {
-			breaks = isBreak(ch)
-		}
+		w.b.WriteString(string(run))
+		w.col += len(run)
+	}
+	if len(t) > 0 && !isYAMLBreak(t[len(t)-1]) {
+		w.newline("\n")
 	}
 }
