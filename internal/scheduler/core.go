@@ -51,9 +51,3 @@ func retryDecision(rc *schedulerpb.RetryConfig, ok bool, attempts int32, first, 
 	}
 	return end.Add(Backoff(rc, int(attempts)))
 }
-
-// scheduleKey identifies what the engine's NextFire was computed from: a
-// change of schedule or time zone makes the engine recompute it.
-func scheduleKey(j *schedulerpb.Job) string {
-	return j.GetSchedule() + "\x00" + j.GetTimeZone()
-}

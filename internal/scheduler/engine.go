@@ -8,8 +8,17 @@
 // zero: the engine computes it), then call Changed(name), which returns once
 // the engine's resulting state is stored; RunJob calls RunNow. The engine
 // owns Exec, NextFire, DueTime and the output fields status,
-// last_attempt_time and schedule_time; it writes them with the row's Version
-// and, when the API wrote meanwhile, re-reads and keeps the API's fields.
+// last_attempt_time and schedule_time; it writes them (store.JobState,
+// without the Job message) with the row's Version and, when the API wrote
+// meanwhile, re-reads and keeps the API's fields.
+//
+// Memory. The engine keeps of each job only what its queue needs: the name,
+// the version and incarnation, the next fire time, the state bits and a
+// parsed schedule shared by every job with the same schedule and time zone.
+// A job's Job message is read from the store when an execution starts (the
+// executions that start together have theirs read in one query, while the
+// writer writes their claims: see loader) and dropped when its last
+// execution ends.
 //
 // Where Google documents nothing, the engine chooses (each choice is named
 // where it is made):
@@ -29,7 +38,10 @@
 //     schedule_time, retries like any execution, and is kept in memory only
 //     (a crash during it does not re-send it).
 //   - While an execution runs, schedule_time shows its next retry, or the
-//     next slot when no retry is pending.
+//     next slot when no retry is pending; a paused job shows none.
+//   - A job whose change could not be read (Changed's read failed) is not
+//     fired until a later read succeeds: the engine does not act on a job it
+//     knows to have changed in a way it has not seen (a pause).
 package scheduler
 
 import (
@@ -55,9 +67,8 @@ import (
 
 // Config configures an Engine.
 type Config struct {
-	// Store holds the jobs (store.Store once JobStore is part of store.Tx).
-	// When it also has InTx and its Tx implements store.JobStore, each batch
-	// of writes is one transaction.
+	// Store holds the jobs. When it also has InTx and its Tx implements
+	// store.JobStore, each batch of writes is one transaction.
 	Store store.JobStore
 	// Clock is the only source of time; nil is the wall clock.
 	Clock clock.Clock
@@ -80,10 +91,9 @@ type Config struct {
 const (
 	defaultWorkers   = 128
 	defaultRetention = 100
-	// scanPage is the page size of the load at Start: large enough that a
-	// million jobs take a thousand queries, small enough that one page is a
-	// few MB of Job messages.
-	scanPage = 1000
+	// scanPage is the page size of the load at Start: a million jobs take
+	// a hundred queries, and one page of heads is about a megabyte.
+	scanPage = 10000
 	// maxBatch bounds one write transaction. Writes are group-committed: the
 	// writer takes everything that accumulated while the previous commit
 	// ran, so batches grow with load and a lone write waits for no timer.
@@ -99,6 +109,12 @@ const (
 	// maxWriteTries bounds the re-reads of one job whose row the API keeps
 	// changing under a batch.
 	maxWriteTries = 5
+	// retryRead is how long the engine waits before reading again a job
+	// whose read failed (a change it could not see, or the message of an
+	// execution about to be sent). Re-reads of changes that keep failing
+	// wait twice as long each time, up to maxRetryRead.
+	retryRead    = time.Second
+	maxRetryRead = time.Minute
 )
 
 // Engine dispatches the jobs of a store. Create it with New, then Start.
@@ -125,11 +141,13 @@ type Engine struct {
 	mu       sync.Mutex
 	cond     *sync.Cond // workers wait on it for ready executions
 	jobs     map[string]*jobState
+	scheds   map[schedKey]*schedule
 	queue    dueQueue
 	ready    []*execState
 	timer    clock.Timer
 	timerAt  time.Time
 	timerGen uint64
+	loading  bool
 	started  bool
 	stopping bool
 	// Pending writes, taken whole by the writer.
@@ -143,36 +161,90 @@ type Engine struct {
 	sealed  []segment
 	writing *flushBatch // the batch being written, if any
 	untrim  int
-	// parsed caches parseJob's results by scheduleKey during Start only.
-	parsed map[string]parseResult
+	// stale are the jobs whose change could not be read; the writer reads
+	// them again, at once and then after staleWait (staleTimer) until it
+	// succeeds.
+	stale      map[string]struct{}
+	staleTimer clock.Timer
+	staleWait  time.Duration // the wait before the next re-read; doubles while reads fail
+	staleDue   bool          // a job became stale, or staleTimer fired: re-read now
+	// Executions whose job's message must be read before they send: the
+	// group being filled, and the full ones waiting for the loader, which
+	// reads each group's messages in one query while the writer writes
+	// the claims (see loader).
+	loadCur    *loadGroup
+	loadQ      []*loadGroup
+	loadWake   chan struct{}
+	loaderQuit chan struct{}
+	loaderDone chan struct{}
 }
 
-type parseResult struct {
-	s   Schedule
-	err error
+// loadGroup is a set of jobs whose messages the loader reads together;
+// done is closed once it has (or has failed: the attempt then reads its
+// own).
+type loadGroup struct {
+	jobs []*jobState
+	done chan struct{}
 }
 
-// jobState is the engine's view of one job. Job is the API's message as last
-// read (never modified in place: workers read it without the lock); the
-// other fields are the engine's own and win over the stored ones.
+// schedKey is a job's schedule and time zone, as stored.
+type schedKey struct{ spec, zone string }
+
+// schedule is one parsed schedule in its zone, shared by every job that has
+// it (a million jobs typically have a few dozen). Parsed schedules are only
+// used under Engine.mu.
+type schedule struct {
+	key  schedKey
+	s    Schedule // nil when it does not parse: the job never fires
+	refs int
+}
+
+// jobState is the engine's view of one job: no Job message but while an
+// execution needs it (job), and the fields of its queue.
 type jobState struct {
-	name    string
-	job     *schedulerpb.Job
-	version int64
-	key     string // scheduleKey that sched and nextFire come from
-	enabled bool   // the state the engine acts on
-	sched   Schedule
+	name        string
+	incarnation int64
+	// version is the stored Version the engine last saw (read or wrote);
+	// its next write expects it. specVersion is the Version of the record
+	// whose schedule and state the engine acts on: a re-read older than it
+	// is not applied again.
+	version, specVersion int64
+	sched                *schedule
+	nextFire             time.Time
+	slot                 item       // the next slot in the queue (slot.idx < 0: not queued)
+	exec                 *execState // the scheduled execution in flight (persisted)
+	// job is the Job message as read at jobVersion, kept while executions
+	// run (active of them) and nil otherwise. Never modified in place:
+	// workers read it without the lock.
+	job        *schedulerpb.Job
+	jobVersion int64
+	active     int32
+	// result is the outcome of the last attempt, until it is written.
+	result *store.JobResult
 
-	nextFire     time.Time
-	dueTime      time.Time
-	exec         *execState // the scheduled execution in flight (persisted)
-	status       *statuspb.Status
-	lastAttempt  time.Time
-	scheduleTime time.Time
-
-	slot    *item
+	enabled bool // the state the engine acts on
 	dirty   bool
-	deleted bool
+	deleted bool // deleted, or replaced by a new incarnation of its name
+	stale   bool // a change could not be read: do not fire
+}
+
+// dueTime is when the engine must next act on the job: the next attempt of
+// its execution in flight, else its next slot.
+func (j *jobState) dueTime() time.Time {
+	if j.exec != nil {
+		return j.exec.next
+	}
+	return j.nextFire
+}
+
+// scheduleTime is the Job's schedule_time as the engine shows it: the
+// next retry of the execution in flight once it has made an attempt, else
+// the next slot (none while paused).
+func (j *jobState) scheduleTime() time.Time {
+	if ex := j.exec; ex != nil && ex.attempts > 0 {
+		return ex.next
+	}
+	return j.nextFire
 }
 
 // execState is an execution: a claimed slot, a recovered one, or a RunJob.
@@ -180,12 +252,14 @@ type execState struct {
 	j            *jobState
 	manual       bool
 	recovered    bool
+	ended        bool
 	scheduleTime time.Time
 	attempts     int32
 	first        time.Time
 	next         time.Time
-	item         *item
+	item         item        // its next attempt in the queue (item.idx < 0: not queued)
 	claim        *flushBatch // the write of the claim; the first attempt waits for it
+	load         *loadGroup  // the read of the job's message; the attempt waits for it
 	lastCode     codes.Code
 }
 
@@ -205,20 +279,25 @@ func newBatch() *flushBatch { return &flushBatch{done: make(chan struct{})} }
 // New returns an engine; it does nothing until Start.
 func New(cfg Config) *Engine {
 	e := &Engine{
-		js:        cfg.Store,
-		clk:       cfg.Clock,
-		send:      cfg.Sender,
-		parse:     cfg.Parse,
-		workers:   cfg.Workers,
-		keep:      cfg.Retention,
-		trimEvery: trimEveryDefault,
-		log:       cfg.Logger,
-		m:         newMetrics(cfg.Registerer),
-		jobs:      make(map[string]*jobState),
-		batch:     newBatch(),
-		wake:      make(chan struct{}, 1),
-		quit:      make(chan struct{}),
-		wrDone:    make(chan struct{}),
+		js:         cfg.Store,
+		clk:        cfg.Clock,
+		send:       cfg.Sender,
+		parse:      cfg.Parse,
+		workers:    cfg.Workers,
+		keep:       cfg.Retention,
+		trimEvery:  trimEveryDefault,
+		log:        cfg.Logger,
+		m:          newMetrics(cfg.Registerer),
+		jobs:       make(map[string]*jobState),
+		scheds:     make(map[schedKey]*schedule),
+		stale:      make(map[string]struct{}),
+		batch:      newBatch(),
+		wake:       make(chan struct{}, 1),
+		quit:       make(chan struct{}),
+		wrDone:     make(chan struct{}),
+		loadWake:   make(chan struct{}, 1),
+		loaderQuit: make(chan struct{}),
+		loaderDone: make(chan struct{}),
 	}
 	if e.clk == nil {
 		e.clk = clock.Real{}
@@ -243,164 +322,225 @@ func New(cfg Config) *Engine {
 	return e
 }
 
-// Start loads every job, recovers the executions in flight at the last stop
-// or crash, and starts dispatching. It returns once the queue is armed.
+func newJobState(name string) *jobState {
+	j := &jobState{name: name}
+	j.slot = item{j: j, idx: -1}
+	return j
+}
+
+func newExec(j *jobState) *execState {
+	ex := &execState{j: j}
+	ex.item = item{j: j, ex: ex, idx: -1}
+	return ex
+}
+
+// Start loads every job (without its message), recovers the executions in
+// flight at the last stop or crash, and starts dispatching. It returns once
+// the queue is armed.
 func (e *Engine) Start(ctx context.Context) error {
 	if e.js == nil || e.send == nil {
 		return errors.New("scheduler: Config needs Store and Sender")
 	}
-	// The pages are kept as read, not appended into one slice: a million
-	// records copied at every doubling was a visible part of the start.
-	var pages [][]store.JobRecord
-	after := ""
-	for {
-		page, err := e.js.ScanJobs(ctx, store.Page{Size: scanPage, After: after})
-		if err != nil {
-			return fmt.Errorf("scheduler: loading jobs: %w", err)
-		}
-		pages = append(pages, page)
-		if len(page) < scanPage {
-			break
-		}
-		after = page[len(page)-1].Job.GetName()
-	}
-
 	e.mu.Lock()
-	if e.started {
+	if e.started || e.loading {
 		e.mu.Unlock()
 		return errors.New("scheduler: already started")
 	}
-	e.started = true
+	e.loading = true
+	e.mu.Unlock()
 	now := e.clk.Now()
-	// Most jobs share a few schedules: each distinct schedule and time
-	// zone is parsed once for the load (a parsed Schedule is only used
-	// under e.mu, so jobs can share it).
-	e.parsed = make(map[string]parseResult)
-	for i, page := range pages {
-		for _, rec := range page {
-			if e.jobs[rec.Job.GetName()] != nil {
+	// Page by page, so that only one page of heads is held at once.
+	after := ""
+	for {
+		page, err := e.js.ScanJobHeads(ctx, store.Page{Size: scanPage, After: after})
+		if err != nil {
+			e.mu.Lock()
+			e.loading = false
+			e.mu.Unlock()
+			return fmt.Errorf("scheduler: loading jobs: %w", err)
+		}
+		e.mu.Lock()
+		for _, h := range page {
+			if e.jobs[h.Name] != nil {
 				// Changed read it after the scan: its copy is the newer one.
 				continue
 			}
-			j := &jobState{name: rec.Job.GetName()}
+			j := newJobState(h.Name)
 			e.jobs[j.name] = j
-			e.loadLocked(j, rec, now)
+			e.loadLocked(j, h, now)
 		}
-		pages[i] = nil
+		e.mu.Unlock()
+		if len(page) < scanPage {
+			break
+		}
+		after = page[len(page)-1].Name
 	}
-	e.parsed = nil
+
+	e.mu.Lock()
+	heap.Init(&e.queue)
+	e.loading = false
+	e.started = true
 	for i := 0; i < e.workers; i++ {
 		e.wg.Add(1)
 		go e.worker()
 	}
 	go e.writer()
+	go e.loader()
 	e.scheduleLocked()
 	e.mu.Unlock()
 	e.kick()
 	return nil
 }
 
-// loadLocked takes a job as stored at Start: the stored engine state is the
-// truth, an execution in flight resumes with its schedule time, and a
-// NextFire in the past fires once (catch-up) when the queue runs.
-func (e *Engine) loadLocked(j *jobState, rec store.JobRecord, now time.Time) {
-	j.job, j.version = rec.Job, rec.Version
-	j.nextFire, j.dueTime = rec.NextFire, rec.DueTime
-	j.status = rec.Job.GetStatus()
-	j.lastAttempt = tsTime(rec.Job.GetLastAttemptTime())
-	j.scheduleTime = tsTime(rec.Job.GetScheduleTime())
-	j.key = scheduleKey(rec.Job)
-	j.enabled = rec.Job.GetState() == schedulerpb.Job_ENABLED
-	j.sched = e.parseJob(j)
+func headOf(r store.JobRecord) store.JobHead {
+	return store.JobHead{Name: r.Job.GetName(), Version: r.Version, Incarnation: r.Incarnation,
+		State: r.Job.GetState(), Schedule: r.Job.GetSchedule(), TimeZone: r.Job.GetTimeZone(),
+		NextFire: r.NextFire, Exec: r.Exec}
+}
 
-	if x := rec.Exec; x != nil {
+// loadLocked takes a job as stored (at Start, or a job new to the engine):
+// the stored engine state is the truth, an execution in flight resumes with
+// its schedule time, and a NextFire in the past fires once (catch-up) when
+// the queue runs.
+func (e *Engine) loadLocked(j *jobState, h store.JobHead, now time.Time) {
+	j.incarnation, j.version, j.specVersion = h.Incarnation, h.Version, h.Version
+	j.nextFire = h.NextFire
+	j.enabled = h.State == schedulerpb.Job_ENABLED
+	e.setScheduleLocked(j, schedKey{h.Schedule, h.TimeZone})
+
+	if x := h.Exec; x != nil {
 		if j.enabled && !x.Manual {
-			ex := &execState{j: j, recovered: true, scheduleTime: x.ScheduleTime,
-				attempts: x.Attempts, first: x.FirstAttempt, next: x.NextAttempt}
+			ex := newExec(j)
+			ex.recovered, ex.scheduleTime, ex.attempts, ex.first, ex.next = true, x.ScheduleTime, x.Attempts, x.FirstAttempt, x.NextAttempt
 			if ex.next.IsZero() || ex.next.Before(now) {
 				// The attempt in flight at the crash (or a retry that came
 				// due while down) is tried again at once.
 				ex.next = now
 			}
 			j.exec = ex
+			j.active++
+			e.needMessageLocked(ex)
 			e.queueExecLocked(ex)
 			signal(e.sig.Fired, Fire{Job: j.name, ScheduleTime: ex.scheduleTime, Recovered: true})
 		} else {
 			// A paused job stops retrying; a manual execution is not resumed.
-			j.dueTime = time.Time{}
 			e.markDirtyLocked(j)
 		}
 	}
 	e.reconcileSlotLocked(j, now, j.nextFire.IsZero())
 }
 
-// parseJob parses j's schedule; a schedule that does not parse (the API
-// validates, so only an old record or a grammar change) never fires.
-func (e *Engine) parseJob(j *jobState) Schedule {
-	var s Schedule
-	var err error
-	if r, ok := e.parsed[j.key]; ok && e.parsed != nil {
-		s, err = r.s, r.err
-	} else {
-		s, err = e.parse(j.job.GetSchedule(), j.job.GetTimeZone())
-		if e.parsed != nil {
-			e.parsed[j.key] = parseResult{s, err}
+// setScheduleLocked gives j the parsed schedule of k, parsing it if no
+// other job has it, and reports whether it changed. A schedule that does
+// not parse (the API validates, so only an old record or a grammar change)
+// never fires.
+func (e *Engine) setScheduleLocked(j *jobState, k schedKey) bool {
+	if j.sched != nil && j.sched.key == k {
+		return false
+	}
+	s := e.scheds[k]
+	if s == nil {
+		s = &schedule{key: k}
+		var err error
+		if s.s, err = e.parse(k.spec, k.zone); err != nil {
+			s.s = nil
+			e.log.Error("job schedule does not parse; it will not fire", "schedule", k.spec, "timeZone", k.zone, "err", err)
+		}
+		e.scheds[k] = s
+	}
+	if s.s == nil {
+		e.log.Error("job schedule does not parse; it will not fire", "job", j.name, "schedule", k.spec, "timeZone", k.zone)
+	}
+	s.refs++
+	e.releaseScheduleLocked(j)
+	j.sched = s
+	return true
+}
+
+func (e *Engine) releaseScheduleLocked(j *jobState) {
+	if old := j.sched; old != nil {
+		j.sched = nil
+		if old.refs--; old.refs == 0 {
+			delete(e.scheds, old.key)
 		}
 	}
-	if err != nil {
-		e.log.Error("job schedule does not parse; it will not fire", "job", j.name, "schedule", j.job.GetSchedule(), "timeZone", j.job.GetTimeZone(), "err", err)
+}
+
+func (j *jobState) parsed() Schedule {
+	if j.sched == nil {
 		return nil
 	}
-	return s
+	return j.sched.s
 }
 
 // reconcileSlotLocked puts j's next slot in the queue or takes it out, per
 // its state. recompute asks for NextFire from now (new job, new schedule,
 // resumed job): a resumed job does not fire the slots of its pause.
 func (e *Engine) reconcileSlotLocked(j *jobState, now time.Time, recompute bool) {
-	if !j.enabled || j.sched == nil || j.deleted {
+	s := j.parsed()
+	if !j.enabled || s == nil || j.deleted {
 		e.unqueueSlotLocked(j)
 		if !j.nextFire.IsZero() && !j.deleted {
 			j.nextFire = time.Time{}
-			if j.exec == nil {
-				j.dueTime = time.Time{}
-			}
 			e.markDirtyLocked(j)
 		}
 		return
 	}
 	if recompute {
-		j.nextFire = j.sched.Next(now)
-		if j.exec == nil {
-			j.dueTime = j.nextFire
-			j.scheduleTime = j.nextFire
-		}
+		j.nextFire = s.Next(now)
 		e.markDirtyLocked(j)
 	}
-	if j.exec != nil || j.nextFire.IsZero() {
-		// The slot waits for the execution to end (no overlap).
+	if j.exec != nil || j.nextFire.IsZero() || j.stale {
+		// The slot waits for the execution to end (no overlap), or for
+		// the job's change to be read.
 		e.unqueueSlotLocked(j)
 		return
 	}
-	if j.slot != nil {
-		j.slot.at = j.nextFire
+	switch {
+	case e.loading && !e.started:
+		// Start orders the queue once when every job is in (heap.Init):
+		// a million pushes cost more than that.
+		if j.slot.idx < 0 {
+			j.slot.idx = len(e.queue)
+			e.queue = append(e.queue, &j.slot)
+		}
+	case j.slot.idx >= 0:
 		heap.Fix(&e.queue, j.slot.idx)
-		return
+	default:
+		heap.Push(&e.queue, &j.slot)
 	}
-	j.slot = &item{at: j.nextFire, j: j}
-	heap.Push(&e.queue, j.slot)
 }
 
 func (e *Engine) unqueueSlotLocked(j *jobState) {
-	if j.slot != nil {
+	if j.slot.idx >= 0 {
 		heap.Remove(&e.queue, j.slot.idx)
-		j.slot = nil
 	}
 }
 
 func (e *Engine) queueExecLocked(ex *execState) {
-	ex.item = &item{at: ex.next, j: ex.j, ex: ex}
-	heap.Push(&e.queue, ex.item)
+	heap.Push(&e.queue, &ex.item)
+}
+
+func (e *Engine) unqueueExecLocked(ex *execState) {
+	if ex.item.idx >= 0 {
+		heap.Remove(&e.queue, ex.item.idx)
+	}
+}
+
+// dropLocked forgets j: its job was deleted, or replaced by a new
+// incarnation of its name. Its execution waiting for a retry is dropped; an
+// attempt under way finds j.deleted and records nothing.
+func (e *Engine) dropLocked(j *jobState) {
+	j.deleted = true
+	e.unqueueSlotLocked(j)
+	if j.exec != nil {
+		e.unqueueExecLocked(j.exec)
+	}
+	if e.jobs[j.name] == j {
+		delete(e.jobs, j.name)
+	}
+	e.releaseScheduleLocked(j)
+	j.job, j.result = nil, nil
 }
 
 // Changed re-reads the job named name after the API wrote it (create,
@@ -409,6 +549,9 @@ func (e *Engine) queueExecLocked(ex *execState) {
 // pause or delete takes it out of the queue, and a pause ends an execution
 // waiting for a retry. It returns once the resulting engine state (NextFire,
 // schedule_time) is in the store, so that the API's next read shows it.
+//
+// When the read fails, the job is not fired until it is read again: the
+// writer reads it again at once, then after retryRead, backing off.
 func (e *Engine) Changed(name string) {
 	rec, err := e.js.GetJob(context.Background(), name)
 	e.mu.Lock()
@@ -418,8 +561,8 @@ func (e *Engine) Changed(name string) {
 		wait = e.batch
 	}
 	e.mu.Unlock()
-	if ended != nil {
-		e.signalDone(ended)
+	for _, ex := range ended {
+		e.signalDone(ex)
 	}
 	if wait != nil {
 		select {
@@ -429,54 +572,72 @@ func (e *Engine) Changed(name string) {
 	}
 }
 
-func (e *Engine) changedLocked(name string, rec store.JobRecord, err error) (ended *execState) {
+func (e *Engine) changedLocked(name string, rec store.JobRecord, err error) (ended []*execState) {
 	j := e.jobs[name]
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		// The job changed in a way the engine cannot see: it stops firing
+		// it until a read succeeds.
+		e.log.Error("re-reading a changed job; it will not fire until read", "job", name, "err", err)
+		if j != nil {
+			j.stale = true
+			e.unqueueSlotLocked(j)
+		}
+		if _, ok := e.stale[name]; !ok {
+			e.stale[name] = struct{}{}
+			e.staleDue = true
+			e.kick()
+		}
+		return nil
+	}
+	delete(e.stale, name)
 	if errors.Is(err, store.ErrNotFound) {
 		if j != nil {
-			j.deleted = true
-			e.unqueueSlotLocked(j)
-			if j.exec != nil && j.exec.item != nil {
-				heap.Remove(&e.queue, j.exec.item.idx)
-				j.exec.item = nil
-			}
-			delete(e.jobs, name)
+			e.dropLocked(j)
 			e.scheduleLocked()
 		}
 		return nil
 	}
-	if err != nil {
-		e.log.Error("re-reading a changed job", "job", name, "err", err)
-		return nil
-	}
 	now := e.clk.Now()
+	if j != nil && rec.Incarnation != j.incarnation {
+		// Deleted and created again under its name: another job.
+		e.dropLocked(j)
+		j = nil
+	}
 	if j == nil {
-		j = &jobState{name: name}
+		j = newJobState(name)
 		e.jobs[name] = j
-		e.loadLocked(j, rec, now)
+		e.loadLocked(j, headOf(rec), now)
+		if j.active > 0 {
+			j.job, j.jobVersion = rec.Job, rec.Version
+		}
 		e.scheduleLocked()
 		return nil
 	}
-	if rec.Version < j.version {
-		// The engine wrote after this read; its copy already has the API's
-		// change (a write that met a newer version re-read the row).
-		rec.Job, rec.Version = j.job, j.version
+	wasStale := j.stale
+	j.stale = false
+	j.version = max(j.version, rec.Version)
+	if j.active > 0 && rec.Version > j.jobVersion {
+		j.job, j.jobVersion = rec.Job, rec.Version
 	}
-	j.job, j.version = rec.Job, rec.Version
-	key := scheduleKey(rec.Job)
-	changed := key != j.key
-	if changed {
-		j.key = key
-		j.sched = e.parseJob(j)
+	if rec.Version < j.specVersion {
+		// An older read than one already applied (two API writes and their
+		// re-reads crossed): nothing of it is news.
+		if wasStale {
+			e.reconcileSlotLocked(j, now, false)
+			e.scheduleLocked()
+		}
+		return nil
 	}
+	j.specVersion = rec.Version
+	changed := e.setScheduleLocked(j, schedKey{rec.Job.GetSchedule(), rec.Job.GetTimeZone()})
 	was := j.enabled
 	j.enabled = rec.Job.GetState() == schedulerpb.Job_ENABLED
-	if ex := j.exec; !j.enabled && ex != nil && ex.item != nil {
+	if ex := j.exec; !j.enabled && ex != nil && ex.item.idx >= 0 {
 		// Paused while waiting for a retry: no more attempts. (An attempt
 		// under way ends the execution when it returns.)
-		heap.Remove(&e.queue, ex.item.idx)
-		ex.item = nil
+		e.unqueueExecLocked(ex)
 		e.endExecLocked(ex)
-		ended = ex
+		ended = append(ended, ex)
 	}
 	e.reconcileSlotLocked(j, now, j.enabled && (changed || !was || j.nextFire.IsZero()))
 	e.scheduleLocked()
@@ -506,7 +667,11 @@ func (e *Engine) RunNow(ctx context.Context, name string) error {
 	if e.stopping {
 		return errors.New("scheduler: stopping")
 	}
-	ex := &execState{j: j, manual: true, scheduleTime: e.clk.Now()}
+	ex := newExec(j)
+	ex.manual, ex.scheduleTime = true, e.clk.Now()
+	j.active++
+	e.needMessageLocked(ex)
+	e.sealLoadLocked()
 	e.ready = append(e.ready, ex)
 	e.cond.Signal()
 	e.m.fires.WithLabelValues("manual").Inc()
@@ -523,23 +688,22 @@ func (e *Engine) scheduleLocked() {
 		return
 	}
 	now := e.clk.Now()
-	for len(e.queue) > 0 && !e.queue[0].at.After(now) {
+	for len(e.queue) > 0 && !e.queue[0].at().After(now) {
 		it := heap.Pop(&e.queue).(*item)
 		if it.ex != nil {
-			it.ex.item = nil
 			e.ready = append(e.ready, it.ex)
 			e.cond.Signal()
 			continue
 		}
-		it.j.slot = nil
 		e.fireSlotLocked(it.j, now)
 	}
+	e.sealLoadLocked()
 	e.m.queueDepth.Set(float64(len(e.queue) + len(e.ready)))
 	if len(e.queue) == 0 {
 		e.stopTimerLocked()
 		return
 	}
-	at := e.queue[0].at
+	at := e.queue[0].at()
 	if e.timer != nil && e.timerAt.Equal(at) {
 		return
 	}
@@ -573,16 +737,19 @@ func (e *Engine) onTimer(gen uint64) {
 // for (the claim), so that a crash after the send re-sends the same
 // execution instead of losing or doubling it.
 func (e *Engine) fireSlotLocked(j *jobState, now time.Time) {
-	if j.deleted || !j.enabled || j.sched == nil || j.exec != nil || j.nextFire.IsZero() {
+	s := j.parsed()
+	if j.deleted || !j.enabled || s == nil || j.exec != nil || j.nextFire.IsZero() || j.stale {
+		// (A stale job's slot is queued again once the job is read.)
 		return
 	}
-	fire, skipped, next := catchUp(j.sched, j.nextFire, now)
-	ex := &execState{j: j, scheduleTime: fire, next: now}
+	fire, skipped, next := catchUp(s, j.nextFire, now)
+	ex := newExec(j)
+	ex.scheduleTime, ex.next = fire, now
 	j.exec = ex
+	j.active++
 	j.nextFire = next
-	j.dueTime = now
-	j.scheduleTime = next
 	ex.claim = e.markDirtyLocked(j)
+	e.needMessageLocked(ex)
 	e.ready = append(e.ready, ex)
 	e.cond.Signal()
 	e.m.fires.WithLabelValues("scheduled").Inc()
@@ -614,6 +781,46 @@ func (e *Engine) worker() {
 	}
 }
 
+// messageLocked returns the Job message ex's attempt sends, reading it
+// when the writer has not (a RunJob, a recovered execution whose batch read
+// failed), with e.mu held on entry and on return. ok false: the execution
+// was dealt with (ended, or queued again after a failed read) and the
+// caller stops.
+func (e *Engine) messageLocked(ex *execState) (job *schedulerpb.Job, ok bool) {
+	j := ex.j
+	if j.job != nil {
+		return j.job, true
+	}
+	e.mu.Unlock()
+	rec, err := e.js.GetJob(e.runCtx, j.name)
+	e.mu.Lock()
+	switch {
+	case err == nil && rec.Incarnation == j.incarnation:
+		if j.job == nil || rec.Version > j.jobVersion {
+			j.job, j.jobVersion = rec.Job, rec.Version
+		}
+	case err == nil || errors.Is(err, store.ErrNotFound):
+		// Gone, or another job now: apply that, which drops j. (Neither
+		// ends an execution, so there is nothing to signal.)
+		e.changedLocked(j.name, rec, err)
+	}
+	if j.deleted {
+		e.endExecLocked(ex)
+		return nil, false
+	}
+	if j.job == nil {
+		// Tried again after retryRead, with the same schedule time.
+		e.log.Error("reading a job to send it; trying again", "job", j.name, "err", err)
+		if e.runCtx.Err() == nil {
+			ex.next = e.clk.Now().Add(retryRead)
+			e.queueExecLocked(ex)
+			e.scheduleLocked()
+		}
+		return nil, false
+	}
+	return j.job, true
+}
+
 // attempt makes the next attempt of ex and decides what follows.
 func (e *Engine) attempt(ex *execState) {
 	if b := ex.claim; b != nil {
@@ -625,6 +832,10 @@ func (e *Engine) attempt(ex *execState) {
 			// possible repeat if the server dies before that write.
 			e.log.Error("claim not written before sending", "job", ex.j.name, "err", b.err)
 		}
+	}
+	if g := ex.load; g != nil {
+		<-g.done
+		ex.load = nil
 	}
 	e.mu.Lock()
 	j := ex.j
@@ -641,12 +852,25 @@ func (e *Engine) attempt(ex *execState) {
 		}
 		return
 	}
-	job := j.job
+	if j.stale && !ex.manual {
+		// A change of the job could not be read: wait for it.
+		ex.next = e.clk.Now().Add(retryRead)
+		e.queueExecLocked(ex)
+		e.scheduleLocked()
+		e.mu.Unlock()
+		return
+	}
+	job, ok := e.messageLocked(ex)
+	if !ok {
+		e.mu.Unlock()
+		return
+	}
 	n := ex.attempts + 1
 	start := e.clk.Now()
 	if n == 1 {
 		ex.first = start
 	}
+	incarnation := j.incarnation
 	e.mu.Unlock()
 
 	out := e.send.Send(e.runCtx, job, ex.scheduleTime)
@@ -663,7 +887,7 @@ func (e *Engine) attempt(ex *execState) {
 		e.m.retries.Inc()
 	}
 	e.m.attempts.WithLabelValues(codeName(out.Code)).Inc()
-	att := store.Attempt{Job: j.name, ScheduleTime: ex.scheduleTime, Manual: ex.manual, Number: n,
+	att := store.Attempt{Job: j.name, Incarnation: incarnation, ScheduleTime: ex.scheduleTime, Manual: ex.manual, Number: n,
 		Start: start, End: end, URL: out.URL, HTTPStatus: out.HTTPStatus, Code: int32(out.Code), Message: out.Message}
 
 	e.mu.Lock()
@@ -672,11 +896,11 @@ func (e *Engine) attempt(ex *execState) {
 	var ended bool
 	if !j.deleted {
 		e.attempts = append(e.attempts, att)
-		j.status = &statuspb.Status{Code: int32(out.Code)}
+		st := &statuspb.Status{Code: int32(out.Code)}
 		if out.Code != codes.OK {
-			j.status.Message = out.Message
+			st.Message = out.Message
 		}
-		j.lastAttempt = start
+		j.result = &store.JobResult{Status: st, LastAttemptTime: start}
 		var next time.Time
 		if ex.manual || (j.enabled && j.exec == ex) {
 			next = retryDecision(job.GetRetryConfig(), out.Code == codes.OK, n, ex.first, end)
@@ -687,10 +911,6 @@ func (e *Engine) attempt(ex *execState) {
 		} else {
 			ex.next = next
 			e.queueExecLocked(ex)
-			if !ex.manual {
-				j.dueTime = next
-				j.scheduleTime = next
-			}
 		}
 		e.markDirtyLocked(j)
 	} else {
@@ -710,21 +930,111 @@ func (e *Engine) signalDone(ex *execState) {
 	signal(e.sig.ExecutionDone, ExecutionDone{Job: ex.j.name, ScheduleTime: ex.scheduleTime, Manual: ex.manual, Attempts: ex.attempts, Code: ex.lastCode})
 }
 
-// endExecLocked ends ex; for the scheduled execution it frees the job for
-// its next slot, which fires at once (once) if it came while ex ran.
+// endExecLocked ends ex: the job's message goes with its last execution,
+// and the end of the scheduled execution frees the job for its next slot,
+// which fires at once (once) if it came while ex ran.
 func (e *Engine) endExecLocked(ex *execState) {
-	if ex.manual {
+	if ex.ended {
 		return
 	}
+	ex.ended = true
 	j := ex.j
-	if j.exec != ex {
+	if j.active--; j.active <= 0 {
+		j.active = 0
+		j.job, j.jobVersion = nil, 0
+	}
+	if ex.manual || j.exec != ex {
 		return
 	}
 	j.exec = nil
-	j.dueTime = j.nextFire
-	j.scheduleTime = j.nextFire
+	if j.deleted {
+		return
+	}
 	e.markDirtyLocked(j)
 	e.reconcileSlotLocked(j, e.clk.Now(), false)
+}
+
+// needMessageLocked arranges for the message of ex's job to be read before
+// ex's attempt, with the other executions that start now (the loader reads
+// a group in one query), unless the engine holds it already.
+func (e *Engine) needMessageLocked(ex *execState) {
+	if ex.j.job != nil {
+		return
+	}
+	g := e.loadCur
+	if g == nil {
+		g = &loadGroup{done: make(chan struct{})}
+		e.loadCur = g
+	}
+	g.jobs = append(g.jobs, ex.j)
+	ex.load = g
+	if len(g.jobs) >= maxBatch {
+		e.sealLoadLocked()
+	}
+}
+
+// sealLoadLocked hands the group being filled to the loader.
+func (e *Engine) sealLoadLocked() {
+	if g := e.loadCur; g != nil {
+		e.loadCur = nil
+		e.loadQ = append(e.loadQ, g)
+		select {
+		case e.loadWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// loader reads the messages of the executions about to be sent, a group at
+// a time, beside the writer: a burst's claims are written by one goroutine
+// while their messages are read by another. It runs until the workers have
+// stopped (so that none waits on a group forever).
+func (e *Engine) loader() {
+	defer close(e.loaderDone)
+	ctx := context.Background()
+	for {
+		e.mu.Lock()
+		if len(e.loadQ) == 0 {
+			e.mu.Unlock()
+			select {
+			case <-e.loadWake:
+				continue
+			case <-e.loaderQuit:
+				e.mu.Lock()
+				for _, g := range e.loadQ {
+					close(g.done)
+				}
+				e.loadQ = nil
+				e.mu.Unlock()
+				return
+			}
+		}
+		g := e.loadQ[0]
+		e.loadQ[0] = nil
+		e.loadQ = e.loadQ[1:]
+		names := make([]string, 0, len(g.jobs))
+		for _, j := range g.jobs {
+			if !j.deleted && j.active > 0 && j.job == nil {
+				names = append(names, j.name)
+			}
+		}
+		e.mu.Unlock()
+		if len(names) > 0 {
+			recs, err := e.js.GetJobs(ctx, names)
+			if err != nil {
+				e.log.Error("reading the jobs of a burst", "jobs", len(names), "err", err)
+			}
+			e.mu.Lock()
+			for _, r := range recs {
+				j := e.jobs[r.Job.GetName()]
+				if j != nil && j.incarnation == r.Incarnation && j.active > 0 && (j.job == nil || r.Version > j.jobVersion) {
+					j.job, j.jobVersion = r.Job, r.Version
+				}
+			}
+			e.mu.Unlock()
+		}
+		close(g.done)
+	}
 }
 
 // markDirtyLocked records that j's state must be written and returns the
@@ -745,10 +1055,7 @@ func (e *Engine) markDirtyLocked(j *jobState) *flushBatch {
 			e.batch = newBatch()
 		}
 	}
-	select {
-	case e.wake <- struct{}{}:
-	default:
-	}
+	e.kick()
 	return b
 }
 
@@ -770,6 +1077,10 @@ func (e *Engine) Stop(ctx context.Context) error {
 	}
 	e.stopping = true
 	e.stopTimerLocked()
+	if e.staleTimer != nil {
+		e.staleTimer.Stop()
+		e.staleTimer = nil
+	}
 	e.cond.Broadcast()
 	e.mu.Unlock()
 
@@ -784,6 +1095,8 @@ func (e *Engine) Stop(ctx context.Context) error {
 		<-done
 	}
 	e.cancelRun()
+	close(e.loaderQuit)
+	<-e.loaderDone
 	close(e.quit)
 	<-e.wrDone
 	return err
@@ -837,28 +1150,37 @@ func (e *Engine) logAttempt(a store.Attempt, c codes.Code) {
 		return // a burst need not build lines nobody keeps
 	}
 	project, location, jobID := splitJobName(a.Job)
+	// Groups as GroupValue of Attrs: slog.Group's ...any costs a
+	// conversion and an allocation per group, on every attempt of a burst.
 	e.log.LogAttrs(context.Background(), level, "AttemptFinished",
 		slog.String("logName", "projects/"+project+"/logs/cloudscheduler.googleapis.com%2Fexecutions"),
-		slog.Group("resource",
+		slog.Attr{Key: "resource", Value: slog.GroupValue(
 			slog.String("type", "cloud_scheduler_job"),
-			slog.Group("labels", slog.String("project_id", project), slog.String("location", location), slog.String("job_id", jobID))),
-		slog.Group("jsonPayload",
+			slog.Attr{Key: "labels", Value: slog.GroupValue(
+				slog.String("project_id", project), slog.String("location", location), slog.String("job_id", jobID))})},
+		slog.Attr{Key: "jsonPayload", Value: slog.GroupValue(
 			slog.String("@type", "type.googleapis.com/google.cloud.scheduler.logging.AttemptFinished"),
 			slog.String("jobName", a.Job),
 			slog.String("scheduledTime", FormatScheduleTime(a.ScheduleTime)),
 			slog.String("targetType", "HTTP"),
 			slog.String("url", a.URL),
 			slog.String("status", codeName(c)),
-			slog.String("debugInfo", a.Message)),
+			slog.String("debugInfo", a.Message))},
 	)
 }
 
 func splitJobName(name string) (project, location, job string) {
-	p := strings.Split(name, "/")
-	if len(p) == 6 && p[0] == "projects" && p[2] == "locations" && p[4] == "jobs" {
-		return p[1], p[3], p[5]
+	rest, ok := strings.CutPrefix(name, "projects/")
+	if ok {
+		project, rest, ok = strings.Cut(rest, "/locations/")
 	}
-	return "", "", name
+	if ok {
+		location, job, ok = strings.Cut(rest, "/jobs/")
+	}
+	if !ok || project == "" || location == "" || strings.Contains(project, "/") || strings.Contains(location, "/") || strings.Contains(job, "/") {
+		return "", "", name
+	}
+	return project, location, job
 }
 
 // codeName is the google.rpc code's enum name ("PERMISSION_DENIED"), as

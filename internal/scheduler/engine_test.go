@@ -204,7 +204,7 @@ func (h *harness) nextDue() time.Time {
 	if len(h.e.queue) == 0 {
 		return time.Time{}
 	}
-	return h.e.queue[0].at
+	return h.e.queue[0].at()
 }
 
 func (h *harness) rec(name string) store.JobRecord {
@@ -712,36 +712,39 @@ func TestChangedTakesANewJob(t *testing.T) {
 	recv(t, h.sig.ExecutionDone, "the execution")
 }
 
-func TestMerge(t *testing.T) {
+func TestMergeState(t *testing.T) {
 	base := &schedulerpb.Job{Name: "projects/p/locations/l/jobs/m", Schedule: "every 1m", State: schedulerpb.Job_ENABLED}
-	s := snap{name: base.Name, key: scheduleKey(base), enabled: true,
-		nextFire: at("12:02:00"), dueTime: at("12:01:10"), scheduleTime: at("12:01:10"),
-		exec:   &store.Execution{ScheduleTime: at("12:01:00"), Attempts: 1},
-		status: nil, lastAttempt: at("12:01:00")}
+	result := &store.JobResult{LastAttemptTime: at("12:01:00")}
+	s := snap{key: schedKey{base.Schedule, base.TimeZone}, enabled: true, incarnation: 3,
+		st: store.JobState{Name: base.Name, Version: 5, NextFire: at("12:02:00"), DueTime: at("12:01:10"), ScheduleTime: at("12:01:10"),
+			Exec: &store.Execution{ScheduleTime: at("12:01:00"), Attempts: 1}, Result: result}}
 
 	apiOnly := proto.Clone(base).(*schedulerpb.Job)
 	apiOnly.Description = "new"
-	fresh := store.JobRecord{Job: apiOnly, Version: 7, NextFire: at("12:05:00"), DueTime: at("12:05:00")}
-	r := merge(s, apiOnly, 7, &fresh)
-	if r.Job.GetDescription() != "new" || !r.NextFire.Equal(at("12:02:00")) || !r.DueTime.Equal(at("12:01:10")) ||
-		r.Exec != s.exec || r.Version != 7 || !r.Job.GetLastAttemptTime().AsTime().Equal(at("12:01:00")) {
+	fresh := store.JobRecord{Job: apiOnly, Version: 7, Incarnation: 3, NextFire: at("12:05:00"), DueTime: at("12:05:00")}
+	r := mergeState(s, fresh)
+	if !r.NextFire.Equal(at("12:02:00")) || !r.DueTime.Equal(at("12:01:10")) || !r.ScheduleTime.Equal(at("12:01:10")) ||
+		r.Exec != s.st.Exec || r.Version != 7 || r.Result != result {
 		t.Fatalf("description change: %+v", r)
-	}
-	if apiOnly.LastAttemptTime != nil {
-		t.Fatal("merge changed the message it was given")
 	}
 
 	rescheduled := proto.Clone(base).(*schedulerpb.Job)
 	rescheduled.Schedule = "every 1h"
 	rescheduled.ScheduleTime = timestamp(at("13:00:00"))
-	fresh = store.JobRecord{Job: rescheduled, Version: 8, NextFire: at("13:00:00"), DueTime: at("13:00:00")}
-	r = merge(s, rescheduled, 8, &fresh)
-	if !r.NextFire.Equal(at("13:00:00")) || !r.DueTime.Equal(at("12:01:10")) || !r.Job.GetScheduleTime().AsTime().Equal(at("13:00:00")) {
-		t.Fatalf("schedule change: next %v due %v schedule_time %v", r.NextFire, r.DueTime, r.Job.GetScheduleTime())
+	fresh = store.JobRecord{Job: rescheduled, Version: 8, Incarnation: 3, NextFire: at("13:00:00"), DueTime: at("13:00:00")}
+	r = mergeState(s, fresh)
+	if !r.NextFire.Equal(at("13:00:00")) || !r.DueTime.Equal(at("12:01:10")) || !r.ScheduleTime.Equal(at("13:00:00")) || r.Version != 8 {
+		t.Fatalf("schedule change: next %v due %v schedule_time %v", r.NextFire, r.DueTime, r.ScheduleTime)
 	}
-	s.exec = nil
-	if r = merge(s, rescheduled, 8, &fresh); !r.DueTime.Equal(at("13:00:00")) {
+	s.st.Exec = nil
+	if r = mergeState(s, fresh); !r.DueTime.Equal(at("13:00:00")) {
 		t.Fatalf("schedule change, idle: due %v", r.DueTime)
+	}
+	paused := proto.Clone(base).(*schedulerpb.Job)
+	paused.State = schedulerpb.Job_PAUSED
+	fresh = store.JobRecord{Job: paused, Version: 9, Incarnation: 3}
+	if r = mergeState(s, fresh); !r.NextFire.IsZero() || !r.DueTime.IsZero() || !r.ScheduleTime.IsZero() {
+		t.Fatalf("paused: %+v", r)
 	}
 }
 

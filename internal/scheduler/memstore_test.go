@@ -2,39 +2,78 @@ package scheduler
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/oidcron/oidcron/internal/store"
+	"github.com/oidcron/oidcron/internal/store/storetest"
 )
 
-// memStore is an in-memory store.JobStore for the engine's tests, written
-// while the SQLite JobStore is in progress. It copies messages in and out,
-// as a real backend does, so that aliasing bugs show.
+// memStore is an in-memory store.JobStore for the engine's tests. It copies
+// messages in and out, as a real backend does, so that aliasing bugs show,
+// and TestMemStoreContract holds it to the store contract (storetest).
 type memStore struct {
 	mu       sync.Mutex
 	jobs     map[string]store.JobRecord
 	attempts []store.Attempt
-	// beforeUpdate, when set, is called before each UpdateJob (to
-	// interleave an API write).
+	// tombstones are the last versions of deleted job names.
+	tombstones map[string]int64
+	// beforeUpdate, when set, is called before each write of a job's state
+	// or record (to interleave an API write).
 	beforeUpdate func(name string)
+	// beforeAddAttempts, when set, is called before AddAttempts.
+	beforeAddAttempts func()
+	// getErr, while set for a name, is what GetJob of that name returns.
+	getErr map[string]error
 }
 
-func newMemStore() *memStore { return &memStore{jobs: map[string]store.JobRecord{}} }
+func newMemStore() *memStore {
+	return &memStore{jobs: map[string]store.JobRecord{}, tombstones: map[string]int64{}}
+}
 
 var _ store.JobStore = (*memStore)(nil)
 
+func TestMemStoreContract(t *testing.T) {
+	storetest.RunJobStore(t, func(*testing.T) store.JobStore { return newMemStore() })
+}
+
+// cloneRec copies r deeply, its times in UTC without a monotonic reading,
+// as a backend stores them.
 func cloneRec(r store.JobRecord) store.JobRecord {
 	r.Job = proto.Clone(r.Job).(*schedulerpb.Job)
-	if r.Exec != nil {
-		x := *r.Exec
-		r.Exec = &x
-	}
+	r.NextFire, r.DueTime = utc(r.NextFire), utc(r.DueTime)
+	r.Exec = cloneExec(r.Exec)
 	return r
+}
+
+func cloneExec(e *store.Execution) *store.Execution {
+	if e == nil {
+		return nil
+	}
+	x := *e
+	x.ScheduleTime, x.FirstAttempt, x.NextAttempt, x.LeaseUntil = utc(x.ScheduleTime), utc(x.FirstAttempt), utc(x.NextAttempt), utc(x.LeaseUntil)
+	return &x
+}
+
+// failGet makes every GetJob of name return err until it is called again
+// with nil.
+func (m *memStore) failGet(name string, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.getErr == nil {
+		m.getErr = map[string]error{}
+	}
+	m.getErr[name] = err
 }
 
 func (m *memStore) CreateJob(_ context.Context, j store.JobRecord) error {
@@ -43,7 +82,8 @@ func (m *memStore) CreateJob(_ context.Context, j store.JobRecord) error {
 	if _, ok := m.jobs[j.Job.GetName()]; ok {
 		return store.ErrAlreadyExists
 	}
-	j.Version = 1
+	j.Version = m.tombstones[j.Job.GetName()] + 1
+	j.Incarnation = j.Version
 	m.jobs[j.Job.GetName()] = cloneRec(j)
 	return nil
 }
@@ -51,11 +91,26 @@ func (m *memStore) CreateJob(_ context.Context, j store.JobRecord) error {
 func (m *memStore) GetJob(_ context.Context, name string) (store.JobRecord, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.getErr[name]; err != nil {
+		return store.JobRecord{}, err
+	}
 	r, ok := m.jobs[name]
 	if !ok {
 		return store.JobRecord{}, store.ErrNotFound
 	}
 	return cloneRec(r), nil
+}
+
+func (m *memStore) GetJobs(_ context.Context, names []string) ([]store.JobRecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []store.JobRecord
+	for _, r := range m.sorted() {
+		if slices.Contains(names, r.Job.GetName()) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 func (m *memStore) sorted() []store.JobRecord {
@@ -83,7 +138,7 @@ func (m *memStore) ListJobs(_ context.Context, project, location string, p store
 	prefix := "projects/" + project + "/locations/" + location + "/jobs/"
 	var rs []store.JobRecord
 	for _, r := range m.sorted() {
-		if len(r.Job.GetName()) > len(prefix) && r.Job.GetName()[:len(prefix)] == prefix {
+		if strings.HasPrefix(r.Job.GetName(), prefix) && len(r.Job.GetName()) > len(prefix) {
 			rs = append(rs, r)
 		}
 	}
@@ -94,6 +149,16 @@ func (m *memStore) ScanJobs(_ context.Context, p store.Page) ([]store.JobRecord,
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return page(m.sorted(), p), nil
+}
+
+func (m *memStore) ScanJobHeads(_ context.Context, p store.Page) ([]store.JobHead, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []store.JobHead
+	for _, r := range page(m.sorted(), p) {
+		out = append(out, headOf(r))
+	}
+	return out, nil
 }
 
 func (m *memStore) UpdateJob(_ context.Context, j store.JobRecord, expect int64) error {
@@ -109,52 +174,63 @@ func (m *memStore) UpdateJob(_ context.Context, j store.JobRecord, expect int64)
 	if expect != 0 && old.Version != expect {
 		return store.ErrVersionMismatch
 	}
-	j.Version = old.Version + 1
+	j.Version, j.Incarnation = old.Version+1, old.Incarnation
 	m.jobs[j.Job.GetName()] = cloneRec(j)
 	return nil
 }
 
-// UpdateJobs follows the contract: each record is checked against its own
-// Version (0: any), and the first refused one fails the batch with nothing
-// written, as a *store.BatchError.
-func (m *memStore) UpdateJobs(_ context.Context, js []store.JobRecord) error {
+func (m *memStore) UpdateJobStates(_ context.Context, states []store.JobState) ([]int, error) {
 	if m.beforeUpdate != nil {
-		for _, j := range js {
-			m.beforeUpdate(j.Job.GetName())
+		for _, s := range states {
+			m.beforeUpdate(s.Name)
 		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	cur := map[string]int64{}
-	for i, j := range js {
-		name := j.Job.GetName()
-		v, seen := cur[name]
-		if !seen {
-			old, ok := m.jobs[name]
-			if !ok {
-				return &store.BatchError{Index: i, Name: name, Err: store.ErrNotFound}
+	var refused []int
+	for i, s := range states {
+		r, ok := m.jobs[s.Name]
+		if !ok || r.Version != s.Version {
+			refused = append(refused, i)
+			continue
+		}
+		r = cloneRec(r)
+		r.Version++
+		r.NextFire, r.DueTime, r.Exec = utc(s.NextFire), utc(s.DueTime), cloneExec(s.Exec)
+		r.Job.ScheduleTime = nil
+		if !s.ScheduleTime.IsZero() {
+			r.Job.ScheduleTime = timestamppb.New(s.ScheduleTime)
+		}
+		if res := s.Result; res != nil {
+			r.Job.Status, r.Job.LastAttemptTime = nil, nil
+			if res.Status != nil {
+				r.Job.Status = proto.Clone(res.Status).(*statuspb.Status)
 			}
-			v = old.Version
+			if !res.LastAttemptTime.IsZero() {
+				r.Job.LastAttemptTime = timestamppb.New(res.LastAttemptTime)
+			}
 		}
-		if j.Version != 0 && j.Version != v {
-			return &store.BatchError{Index: i, Name: name, Err: store.ErrVersionMismatch}
-		}
-		cur[name] = v + 1
+		m.jobs[s.Name] = r
 	}
-	for _, j := range js {
-		j.Version = m.jobs[j.Job.GetName()].Version + 1
-		m.jobs[j.Job.GetName()] = cloneRec(j)
-	}
-	return nil
+	return refused, nil
 }
 
 func (m *memStore) DeleteJob(_ context.Context, name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.jobs[name]; !ok {
+	r, ok := m.jobs[name]
+	if !ok {
 		return store.ErrNotFound
 	}
+	m.tombstones[name] = r.Version
 	delete(m.jobs, name)
+	kept := m.attempts[:0]
+	for _, a := range m.attempts {
+		if a.Job != name {
+			kept = append(kept, a)
+		}
+	}
+	m.attempts = kept
 	return nil
 }
 
@@ -162,6 +238,9 @@ func (m *memStore) DueJobs(_ context.Context, at time.Time, limit int) ([]store.
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []store.JobRecord
+	if at.IsZero() {
+		return nil, nil
+	}
 	for _, r := range m.sorted() {
 		if !r.DueTime.IsZero() && !r.DueTime.After(at) {
 			out = append(out, r)
@@ -175,52 +254,106 @@ func (m *memStore) DueJobs(_ context.Context, at time.Time, limit int) ([]store.
 }
 
 func (m *memStore) AddAttempts(_ context.Context, as []store.Attempt) error {
+	if m.beforeAddAttempts != nil {
+		m.beforeAddAttempts()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.attempts = append(m.attempts, as...)
+	for _, a := range as {
+		if a.Start.IsZero() {
+			return errors.New("memstore: attempt without a start")
+		}
+	}
+	for _, a := range as {
+		r, ok := m.jobs[a.Job]
+		if !ok || (a.Incarnation != 0 && a.Incarnation != r.Incarnation) {
+			continue
+		}
+		a.Incarnation = 0
+		m.attempts = append(m.attempts, a)
+	}
 	return nil
+}
+
+// newer reports whether a comes before b in ListAttempts' order; i and k
+// are their positions in m.attempts (the later added is the newer).
+func newer(a, b store.Attempt, i, k int) bool {
+	if !a.Start.Equal(b.Start) {
+		return a.Start.After(b.Start)
+	}
+	if a.Number != b.Number {
+		return a.Number > b.Number
+	}
+	return i > k
+}
+
+// history is a job's attempts, newest first, with their positions.
+func (m *memStore) history(job string) (as []store.Attempt, pos []int) {
+	for i, a := range m.attempts {
+		if a.Job == job {
+			as, pos = append(as, a), append(pos, i)
+		}
+	}
+	idx := make([]int, len(as))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(x, y int) bool { return newer(as[idx[x]], as[idx[y]], pos[idx[x]], pos[idx[y]]) })
+	out, outPos := make([]store.Attempt, len(as)), make([]int, len(as))
+	for k, i := range idx {
+		out[k], outPos[k] = as[i], pos[i]
+	}
+	return out, outPos
 }
 
 func (m *memStore) ListAttempts(_ context.Context, job string, limit int, before time.Time) ([]store.Attempt, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	hist, _ := m.history(job)
 	var out []store.Attempt
-	for i := len(m.attempts) - 1; i >= 0; i-- {
-		a := m.attempts[i]
-		if a.Job == job && (before.IsZero() || a.Start.Before(before)) {
+	for _, a := range hist {
+		if before.IsZero() || a.Start.Before(before) {
+			a.Start, a.End, a.ScheduleTime = utc(a.Start), utc(a.End), utc(a.ScheduleTime)
 			out = append(out, a)
 		}
 	}
-	sort.SliceStable(out, func(a, b int) bool {
-		if !out[a].Start.Equal(out[b].Start) {
-			return out[a].Start.After(out[b].Start)
-		}
-		return out[a].Number > out[b].Number
-	})
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}
 	return out, nil
 }
 
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC().Round(0)
+}
+
 func (m *memStore) TrimAttempts(_ context.Context, keep int) (int64, error) {
+	if keep < 0 {
+		return 0, errors.New("memstore: negative keep")
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	count := map[string]int{}
-	var kept []store.Attempt
-	var n int64
-	for i := len(m.attempts) - 1; i >= 0; i-- {
-		a := m.attempts[i]
-		if count[a.Job] < keep {
-			count[a.Job]++
-			kept = append(kept, a)
-		} else {
-			n++
+	drop := map[int]bool{}
+	seen := map[string]bool{}
+	for _, a := range m.attempts {
+		if seen[a.Job] {
+			continue
+		}
+		seen[a.Job] = true
+		_, pos := m.history(a.Job)
+		for _, p := range pos[min(keep, len(pos)):] {
+			drop[p] = true
 		}
 	}
-	for l, r := 0, len(kept)-1; l < r; l, r = l+1, r-1 {
-		kept[l], kept[r] = kept[r], kept[l]
+	var kept []store.Attempt
+	for i, a := range m.attempts {
+		if !drop[i] {
+			kept = append(kept, a)
+		}
 	}
 	m.attempts = kept
-	return n, nil
+	return int64(len(drop)), nil
 }

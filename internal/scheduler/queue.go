@@ -2,13 +2,22 @@ package scheduler
 
 import "time"
 
-// item is one entry of the due queue: a job's next slot (ex == nil) or the
-// next attempt of an execution waiting for its backoff.
+// item is one entry of the due queue: a job's next slot (ex == nil; the item
+// is the job's own slot field) or the next attempt of an execution waiting
+// for its backoff (the execution's item field). Its instant is not copied
+// into it: it is the job's nextFire or the execution's next, which change
+// only while the item is out of the queue or with a heap.Fix.
 type item struct {
-	at  time.Time
 	j   *jobState
 	ex  *execState
-	idx int
+	idx int // in the queue; -1 when not queued
+}
+
+func (it *item) at() time.Time {
+	if it.ex != nil {
+		return it.ex.next
+	}
+	return it.j.nextFire
 }
 
 // dueQueue is a min-heap by due time (container/heap), so that a tick costs
@@ -18,8 +27,9 @@ type dueQueue []*item
 func (q dueQueue) Len() int { return len(q) }
 
 func (q dueQueue) Less(a, b int) bool {
-	if !q[a].at.Equal(q[b].at) {
-		return q[a].at.Before(q[b].at)
+	ta, tb := q[a].at(), q[b].at()
+	if !ta.Equal(tb) {
+		return ta.Before(tb)
 	}
 	// Ties in a fixed order, so that a fake-clock run is reproducible.
 	if q[a].j.name != q[b].j.name {

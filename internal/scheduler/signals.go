@@ -24,6 +24,15 @@ type TestSignals struct {
 	ExecutionDone chan ExecutionDone
 	// Flushed: a batch of writes reached the store.
 	Flushed chan struct{}
+	// Reread: a job whose change could not be read was read again (Err is
+	// that read's error, nil when it succeeded and was applied).
+	Reread chan Reread
+}
+
+// Reread describes a read of a job whose change could not be read.
+type Reread struct {
+	Job string
+	Err error
 }
 
 // Fire describes a started execution.
@@ -51,6 +60,7 @@ func NewTestSignals(n int) *TestSignals {
 		AttemptFinished: make(chan store.Attempt, n),
 		ExecutionDone:   make(chan ExecutionDone, n),
 		Flushed:         make(chan struct{}, n),
+		Reread:          make(chan Reread, n),
 	}
 }
 

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
-	statuspb "google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/oidcron/oidcron/internal/store"
-	"time"
 )
 
 // txStore is a store that runs several writes as one transaction.
@@ -22,33 +20,32 @@ var errNoJobTx = errors.New("scheduler: the store's Tx has no job methods")
 
 // snap is the engine's state of one job at the moment a batch was taken.
 type snap struct {
-	j            *jobState
-	name         string
-	job          *schedulerpb.Job // base: the API's message as the engine last read it
-	version      int64
-	key          string
-	enabled      bool
-	nextFire     time.Time
-	dueTime      time.Time
-	exec         *store.Execution
-	status       *statuspb.Status
-	lastAttempt  time.Time
-	scheduleTime time.Time
+	j           *jobState
+	st          store.JobState // what is written
+	incarnation int64
+	// What NextFire was computed from: when the API has changed either
+	// since, its NextFire wins (see mergeState).
+	key     schedKey
+	enabled bool
 }
 
 // written is the outcome of one job's write.
 type written struct {
 	j       *jobState
-	version int64
-	job     *schedulerpb.Job // the row's Job after the write; nil if the job is gone
+	result  *store.JobResult // the result the write carried
+	version int64            // the stored version after the write; 0 if not written
+	gone    bool             // the job was deleted, or is another incarnation now
 }
 
 func (e *Engine) snapLocked(j *jobState) snap {
-	s := snap{j: j, name: j.name, job: j.job, version: j.version, key: j.key, enabled: j.enabled,
-		nextFire: j.nextFire, dueTime: j.dueTime, status: j.status,
-		lastAttempt: j.lastAttempt, scheduleTime: j.scheduleTime}
+	s := snap{j: j, incarnation: j.incarnation, enabled: j.enabled,
+		st: store.JobState{Name: j.name, Version: j.version, NextFire: j.nextFire, DueTime: j.dueTime(),
+			ScheduleTime: j.scheduleTime(), Result: j.result}}
+	if j.sched != nil {
+		s.key = j.sched.key
+	}
 	if ex := j.exec; ex != nil {
-		s.exec = &store.Execution{ScheduleTime: ex.scheduleTime, Attempts: ex.attempts,
+		s.st.Exec = &store.Execution{ScheduleTime: ex.scheduleTime, Attempts: ex.attempts,
 			FirstAttempt: ex.first, NextAttempt: ex.next}
 	}
 	return s
@@ -56,6 +53,7 @@ func (e *Engine) snapLocked(j *jobState) snap {
 
 // writer group-commits the engine's writes: it wakes when something is
 // pending and writes everything that accumulated meanwhile (see maxBatch).
+// It also reads again the jobs whose change Changed could not read.
 func (e *Engine) writer() {
 	defer close(e.wrDone)
 	trimmed := false
@@ -67,6 +65,7 @@ func (e *Engine) writer() {
 			return
 		}
 		e.flush()
+		e.rereadStale()
 		// A trim ranks the whole history, so it runs once per trimEvery
 		// attempts or once per attempt of every job, whichever is more:
 		// the history exceeds the retention by at most about one attempt
@@ -86,6 +85,49 @@ func (e *Engine) writer() {
 			}
 		}
 	}
+}
+
+// rereadStale reads again the jobs whose change could not be read and
+// applies what it finds, at once when a job becomes stale and then when
+// staleTimer fires: those it still cannot read are tried again after
+// retryRead, then twice as long each time (up to maxRetryRead).
+func (e *Engine) rereadStale() {
+	e.mu.Lock()
+	if len(e.stale) == 0 || !e.staleDue || e.stopping {
+		e.mu.Unlock()
+		return
+	}
+	e.staleDue = false
+	names := make([]string, 0, len(e.stale))
+	for n := range e.stale {
+		names = append(names, n)
+	}
+	e.mu.Unlock()
+	for _, name := range names {
+		rec, err := e.js.GetJob(context.Background(), name)
+		e.mu.Lock()
+		ended := e.changedLocked(name, rec, err)
+		e.mu.Unlock()
+		for _, ex := range ended {
+			e.signalDone(ex)
+		}
+		signal(e.sig.Reread, Reread{Job: name, Err: err})
+	}
+	e.mu.Lock()
+	if len(e.stale) == 0 {
+		e.staleWait = 0
+	}
+	if len(e.stale) > 0 && e.staleTimer == nil && !e.stopping {
+		e.staleWait = min(max(2*e.staleWait, retryRead), maxRetryRead)
+		e.staleTimer = e.clk.AfterFunc(e.staleWait, func() {
+			e.mu.Lock()
+			e.staleTimer = nil
+			e.staleDue = true
+			e.mu.Unlock()
+			e.kick()
+		})
+	}
+	e.mu.Unlock()
 }
 
 // flush writes everything pending, in transactions of at most maxBatch jobs
@@ -130,15 +172,7 @@ func (e *Engine) flush() {
 		for len(snaps) > 0 || (i == len(segs)-1 && len(atts) > 0) {
 			ns, na := min(len(snaps), maxBatch), min(len(atts), maxBatch)
 			res, err := e.write(ctx, snaps[:ns], atts[:na])
-			e.mu.Lock()
-			for _, w := range res {
-				if w.job == nil || w.j.deleted || w.version <= w.j.version {
-					continue
-				}
-				w.j.version = w.version
-				w.j.job = w.job
-			}
-			e.mu.Unlock()
+			e.applyWritten(res)
 			if err != nil {
 				e.m.writeErrs.Inc()
 				e.log.Error("writing job state and attempts", "jobs", ns, "attempts", na, "err", err)
@@ -176,6 +210,34 @@ func (e *Engine) flush() {
 	signal(e.sig.Flushed, struct{}{})
 }
 
+// applyWritten takes the versions of a batch's writes, and forgets the
+// results they carried. A job found gone is read again (rereadStale), so
+// that the engine applies the deletion or the new incarnation even if
+// Changed never told it.
+func (e *Engine) applyWritten(res []written) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, w := range res {
+		j := w.j
+		if j.deleted {
+			continue
+		}
+		if w.gone {
+			if _, ok := e.stale[j.name]; !ok {
+				e.stale[j.name] = struct{}{}
+				e.staleDue = true
+			}
+			continue
+		}
+		if w.version > j.version {
+			j.version = w.version
+		}
+		if w.result != nil && j.result == w.result {
+			j.result = nil
+		}
+	}
+}
+
 // write writes one batch, in one transaction when the store offers one.
 func (e *Engine) write(ctx context.Context, snaps []snap, atts []store.Attempt) ([]written, error) {
 	var res []written
@@ -189,6 +251,9 @@ func (e *Engine) write(ctx context.Context, snaps []snap, atts []store.Attempt) 
 			return writeAll(ctx, js, snaps, atts, &res)
 		})
 		if !errors.Is(err, errNoJobTx) {
+			if err != nil {
+				res = nil // rolled back
+			}
 			return res, err
 		}
 		res = res[:0]
@@ -203,137 +268,82 @@ func writeAll(ctx context.Context, js store.JobStore, snaps []snap, atts []store
 			return fmt.Errorf("recording %d attempts: %w", len(atts), err)
 		}
 	}
-	// The jobs whose version the engine knows are written with one
-	// UpdateJobs (one statement prepared for the batch); a job the API wrote
-	// meanwhile (or deleted) refuses the batch before anything of it is
-	// written, and is then written alone by writeOne, which re-reads it.
-	fast := make([]snap, 0, len(snaps))
-	for _, s := range snaps {
-		if s.version == 0 {
+	if len(snaps) == 0 {
+		return nil
+	}
+	// Every state with the version the engine knows, in one call; a job
+	// the API wrote meanwhile (or deleted) is refused, and then written
+	// alone by writeOne, which reads it again.
+	states := make([]store.JobState, len(snaps))
+	for i, s := range snaps {
+		states[i] = s.st
+	}
+	refused, err := js.UpdateJobStates(ctx, states)
+	if err != nil {
+		return fmt.Errorf("writing %d jobs: %w", len(states), err)
+	}
+	r := 0
+	for i, s := range snaps {
+		if r < len(refused) && refused[r] == i {
+			r++
 			w, err := writeOne(ctx, js, s)
 			if err != nil {
-				return fmt.Errorf("job %s: %w", s.name, err)
+				return fmt.Errorf("job %s: %w", s.st.Name, err)
 			}
 			*res = append(*res, w)
 			continue
 		}
-		fast = append(fast, s)
-	}
-	recs := make([]store.JobRecord, len(fast))
-	for i, s := range fast {
-		recs[i] = merge(s, s.job, s.version, nil)
-	}
-	for len(fast) > 0 {
-		err := js.UpdateJobs(ctx, recs)
-		n := len(fast)
-		var be *store.BatchError
-		switch {
-		case err == nil:
-		case errors.As(err, &be) && be.Index >= 0 && be.Index < n &&
-			(errors.Is(err, store.ErrVersionMismatch) || errors.Is(err, store.ErrNotFound)):
-			n = be.Index
-			if n > 0 {
-				if err := js.UpdateJobs(ctx, recs[:n]); err != nil {
-					return fmt.Errorf("writing %d jobs: %w", n, err)
-				}
-			}
-		default:
-			return fmt.Errorf("writing %d jobs: %w", n, err)
-		}
-		for i, s := range fast[:n] {
-			*res = append(*res, written{j: s.j, version: s.version + 1, job: recs[i].Job})
-		}
-		if n == len(fast) {
-			break
-		}
-		s := fast[n]
-		w, err := writeOne(ctx, js, s)
-		if err != nil {
-			return fmt.Errorf("job %s: %w", s.name, err)
-		}
-		*res = append(*res, w)
-		fast, recs = fast[n+1:], recs[n+1:]
+		*res = append(*res, written{j: s.j, result: s.st.Result, version: s.st.Version + 1})
 	}
 	return nil
 }
 
-// writeOne writes the engine's fields of one job with optimistic
-// concurrency: against the version the engine last saw, and when the API
-// wrote meanwhile, again against a fresh read, keeping the API's fields.
+// writeOne writes the engine's state of one job that the API wrote since
+// the engine last saw it: against a fresh read, keeping what the API
+// changed (mergeState). A job deleted, or created again under its name, is
+// not written: the engine's state was of another job.
 func writeOne(ctx context.Context, js store.JobStore, s snap) (written, error) {
-	base, ver := s.job, s.version
-	var fresh *store.JobRecord
-	if ver == 0 {
-		// Version 0 would mean "no check": read first instead.
-		r, err := js.GetJob(ctx, s.name)
-		if errors.Is(err, store.ErrNotFound) {
-			return written{j: s.j}, nil
-		} else if err != nil {
-			return written{}, err
-		}
-		fresh, base, ver = &r, r.Job, r.Version
-	}
 	for try := 0; try < maxWriteTries; try++ {
-		rec := merge(s, base, ver, fresh)
-		err := js.UpdateJob(ctx, rec, ver)
-		switch {
-		case err == nil:
-			return written{j: s.j, version: ver + 1, job: rec.Job}, nil
-		case errors.Is(err, store.ErrNotFound):
-			return written{j: s.j}, nil // deleted by the API; Changed will tell
-		case !errors.Is(err, store.ErrVersionMismatch):
-			return written{}, err
-		}
-		r, err := js.GetJob(ctx, s.name)
+		r, err := js.GetJob(ctx, s.st.Name)
 		if errors.Is(err, store.ErrNotFound) {
-			return written{j: s.j}, nil
+			return written{j: s.j, gone: true}, nil
 		} else if err != nil {
 			return written{}, err
 		}
-		fresh, base, ver = &r, r.Job, r.Version
+		if r.Incarnation != s.incarnation {
+			return written{j: s.j, gone: true}, nil
+		}
+		st := mergeState(s, r)
+		refused, err := js.UpdateJobStates(ctx, []store.JobState{st})
+		if err != nil {
+			return written{}, err
+		}
+		if len(refused) == 0 {
+			return written{j: s.j, result: st.Result, version: r.Version + 1}, nil
+		}
 	}
 	return written{}, fmt.Errorf("%w after %d tries", store.ErrVersionMismatch, maxWriteTries)
 }
 
-// merge lays the engine's fields over the API's message base. Exec, status
-// and the attempt times are always the engine's. NextFire, DueTime and
-// schedule_time are the engine's unless the API changed the schedule, time
-// zone or state since the engine computed them (then they are the API's until
-// Changed recomputes them), except that an execution in flight keeps DueTime
-// on its next attempt.
-func merge(s snap, base *schedulerpb.Job, ver int64, fresh *store.JobRecord) store.JobRecord {
-	job := shallowCopy(base)
-	job.Status = s.status
-	job.LastAttemptTime = timestamp(s.lastAttempt)
-	rec := store.JobRecord{Job: job, Version: ver, Exec: s.exec, NextFire: s.nextFire, DueTime: s.dueTime}
-	job.ScheduleTime = timestamp(s.scheduleTime)
-	if fresh != nil && (scheduleKey(fresh.Job) != s.key || (fresh.Job.GetState() == schedulerpb.Job_ENABLED) != s.enabled) {
-		rec.NextFire = fresh.NextFire
-		job.ScheduleTime = fresh.Job.GetScheduleTime()
-		if s.exec == nil {
-			rec.DueTime = fresh.DueTime
+// mergeState is the engine's state of s written over fresh, the job as the
+// API last wrote it. Exec and the result are always the engine's.
+// NextFire, DueTime and schedule_time are the engine's unless the API
+// changed the schedule, time zone or state since the engine computed them
+// (then they are the API's until Changed recomputes them), except that an
+// execution in flight keeps DueTime on its next attempt.
+func mergeState(s snap, fresh store.JobRecord) store.JobState {
+	st := s.st
+	st.Version = fresh.Version
+	f := fresh.Job
+	if (schedKey{f.GetSchedule(), f.GetTimeZone()}) != s.key || (f.GetState() == schedulerpb.Job_ENABLED) != s.enabled {
+		st.NextFire = fresh.NextFire
+		st.ScheduleTime = time.Time{}
+		if ts := f.GetScheduleTime(); ts != nil {
+			st.ScheduleTime = ts.AsTime()
+		}
+		if s.st.Exec == nil {
+			st.DueTime = fresh.DueTime
 		}
 	}
-	return rec
-}
-
-// shallowCopy returns a new Job with base's fields: the fields merge sets
-// are replaced, the others (the target, its headers and body, the retry
-// config) are shared with base. Messages the engine holds are never
-// modified in place, so sharing them is safe, and a burst writes every job
-// twice: a deep proto.Clone per write was a visible part of its CPU.
-func shallowCopy(base *schedulerpb.Job) *schedulerpb.Job {
-	job := &schedulerpb.Job{}
-	if base == nil {
-		return job
-	}
-	src, dst := base.ProtoReflect(), job.ProtoReflect()
-	src.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		dst.Set(fd, v)
-		return true
-	})
-	if u := src.GetUnknown(); len(u) > 0 {
-		dst.SetUnknown(u)
-	}
-	return job
+	return st
 }

@@ -2,39 +2,62 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
 )
 
-// Cloud Scheduler's records. The engine's state of a job lives on the job's
-// row beside the Job message, so that claiming a slot, advancing the next
-// fire time and recording the execution in flight are one row write.
+// Cloud Scheduler's records. The engine's state of a job lives beside the
+// Job message, in a small part of the job's record that the engine reads
+// whole at start (ScanJobHeads) and writes on every dispatch
+// (UpdateJobStates) without the Job message: claiming a slot, advancing the
+// next fire time, recording the execution in flight and the outcome of an
+// attempt are one small write.
+//
+// Versions and incarnations. Every write of a job makes its Version larger,
+// and a job created again under a deleted job's name continues past the
+// deleted one's versions: a Version read from one job never matches
+// another that had the name before or after it, so a write checked against
+// a stale Version is refused even across a delete and re-create. Each
+// creation is one incarnation of the name, identified by Incarnation (the
+// Version it was created with); the engine tags its attempts with it so
+// that an attempt of a deleted job never joins the history of its successor.
 //
 // Tx embeds JobStore: every backend and every transaction has it.
 type JobStore interface {
 	// CreateJob inserts a job; ErrAlreadyExists if the name is taken. The
-	// stored Version is 1 (the first write), whatever j.Version holds.
+	// stored Version and Incarnation are 1 for a name never used, else one
+	// more than the last Version of the job deleted under the name, whatever
+	// j.Version and j.Incarnation hold.
 	CreateJob(ctx context.Context, j JobRecord) error
 	// GetJob returns the job named name ("projects/P/locations/L/jobs/J").
 	GetJob(ctx context.Context, name string) (JobRecord, error)
+	// GetJobs returns those of the named jobs that exist, by name, each
+	// once (the engine's read of the jobs a burst dispatches).
+	GetJobs(ctx context.Context, names []string) ([]JobRecord, error)
 	// ListJobs lists one project's jobs in one location, by name.
 	ListJobs(ctx context.Context, projectID, location string, page Page) ([]JobRecord, error)
-	// ScanJobs lists every job of every project, by name (the engine's load at start).
+	// ScanJobs lists every job of every project, by name.
 	ScanJobs(ctx context.Context, page Page) ([]JobRecord, error)
+	// ScanJobHeads lists every job of every project, by name, without its
+	// Job message (the engine's load at start).
+	ScanJobHeads(ctx context.Context, page Page) ([]JobHead, error)
 	// UpdateJob replaces a job; ErrNotFound if it does not exist. When
 	// expectVersion is non-zero the stored Version must equal it, else
 	// ErrVersionMismatch and nothing is written. The stored Version becomes
-	// the old one plus one.
+	// the old one plus one; the Incarnation is kept (j.Incarnation is
+	// ignored).
 	UpdateJob(ctx context.Context, j JobRecord, expectVersion int64) error
-	// UpdateJobs applies several UpdateJob calls in one statement batch
-	// (the engine's batched writes), in order, each with expectVersion
-	// js[i].Version. The first refused record fails the whole batch with
-	// nothing of it written, also inside InTx (where the transaction's
-	// other writes stay and it may go on); the error is a *BatchError
-	// naming the record, wrapping ErrNotFound or ErrVersionMismatch.
-	UpdateJobs(ctx context.Context, js []JobRecord) error
+	// UpdateJobStates writes the engine's state of several jobs (the
+	// engine's batched writes), each only if the job's stored Version is
+	// still s.Version, which it then makes one larger; the Job message and
+	// the rest of the record are left as they are. It returns the indexes,
+	// ascending, of the states it refused (the job is gone or was written
+	// since); the others are written, also when some are refused. An error
+	// is a failure of the store: inside InTx the transaction must then be
+	// rolled back; outside it nothing was written.
+	UpdateJobStates(ctx context.Context, states []JobState) (refused []int, err error)
 	// DeleteJob removes a job and its attempt history; ErrNotFound.
 	DeleteJob(ctx context.Context, name string) error
 	// DueJobs returns up to limit jobs whose DueTime is set and <= at, by
@@ -43,9 +66,10 @@ type JobStore interface {
 
 	// AddAttempts records finished attempts (each with a Start), all or
 	// none. An attempt of a job that does not exist (deleted while the
-	// attempt ran) is dropped without error: one deletion must not fail the
-	// engine's batch, and a job created again under the name must not
-	// inherit the history of the deleted one.
+	// attempt ran), or whose Incarnation is set and is not the stored
+	// job's (deleted and created again), is dropped without error: one
+	// deletion must not fail the engine's batch, and a job created again
+	// under the name must not inherit the history of the deleted one.
 	AddAttempts(ctx context.Context, as []Attempt) error
 	// ListAttempts returns a job's attempts, newest first (by Start, then
 	// attempt number, then the later added first), at most limit of
@@ -65,28 +89,15 @@ type errVersionMismatch struct{}
 
 func (errVersionMismatch) Error() string { return "store: version mismatch" }
 
-// BatchError is the error of a batch write (UpdateJobs) refused at one
-// record, so that the engine can drop or reload that job and write the
-// rest again. Err is ErrNotFound or ErrVersionMismatch (errors.Is sees
-// through a BatchError).
-type BatchError struct {
-	Index int    // of the refused record in the batch
-	Name  string // its job name
-	Err   error
-}
-
-func (e *BatchError) Error() string {
-	return fmt.Sprintf("batch record %d, job %q: %v", e.Index, e.Name, e.Err)
-}
-
-func (e *BatchError) Unwrap() error { return e.Err }
-
 // JobRecord is a job as the API shows it plus the engine's state of it.
 type JobRecord struct {
 	Job *schedulerpb.Job
 	// Version counts writes, for optimistic concurrency between the API and
-	// the engine.
+	// the engine; never reused under one name (see JobStore).
 	Version int64
+	// Incarnation identifies this creation of the job name: the Version
+	// CreateJob gave it. Set by the store; ignored when written.
+	Incarnation int64
 	// NextFire is the next slot of the schedule the engine will fire (zero
 	// when the job is paused or can never fire again).
 	NextFire time.Time
@@ -98,6 +109,41 @@ type JobRecord struct {
 	// before the first attempt is sent, so that after a crash the attempt is
 	// tried again with the same schedule time.
 	Exec *Execution
+}
+
+// JobHead is a job without its Job message: what the engine keeps of every
+// job in memory.
+type JobHead struct {
+	Name        string
+	Version     int64
+	Incarnation int64
+	// The Job's state, schedule and time_zone.
+	State              schedulerpb.Job_State
+	Schedule, TimeZone string
+	NextFire           time.Time
+	Exec               *Execution
+}
+
+// JobState is the engine's part of a job's record, which UpdateJobStates
+// writes without the Job message.
+type JobState struct {
+	Name string
+	// Version is the stored Version the engine last saw; the write is
+	// refused if the job has been written (or deleted) since.
+	Version           int64
+	NextFire, DueTime time.Time
+	Exec              *Execution
+	// ScheduleTime is the Job's output field schedule_time (zero: unset).
+	ScheduleTime time.Time
+	// Result, when set, replaces the Job's status and last_attempt_time
+	// (an attempt ended); nil leaves them as stored.
+	Result *JobResult
+}
+
+// JobResult is the outcome of a job's last attempt, as its Job shows it.
+type JobResult struct {
+	Status          *statuspb.Status
+	LastAttemptTime time.Time
 }
 
 // Execution is one scheduled (or forced) run of a job and its retries.
@@ -115,7 +161,12 @@ type Execution struct {
 
 // Attempt is one finished HTTP attempt of a job.
 type Attempt struct {
-	Job          string
+	Job string
+	// Incarnation, when non-zero, is the JobRecord.Incarnation of the job
+	// the attempt was made for; AddAttempts drops the attempt if the job
+	// stored under the name is another one. Not stored: ListAttempts
+	// returns zero.
+	Incarnation  int64
 	ScheduleTime time.Time
 	Manual       bool
 	Number       int32 // 1 for the first attempt of an execution

@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/oidcron/oidcron/internal/store"
 )
@@ -49,6 +53,10 @@ func (q queries) atomically(ctx context.Context, what string, fn func(tx *sql.Tx
 }
 
 // ---- Jobs ----
+//
+// A job is two rows (0003_job_state.sql): its narrow row in jobs (key,
+// version, the Job fields the engine acts on, the engine's state, and the
+// output fields the engine writes) and its Job message in job_records.
 
 // jobKey splits "projects/P/locations/L/jobs/J".
 func jobKey(name string) (project, location string, err error) {
@@ -60,17 +68,113 @@ func jobKey(name string) (project, location string, err error) {
 	return parts[1], parts[3], nil
 }
 
-// jobRow is a JobRecord as the columns of its row.
-type jobRow struct {
-	name, project, location string
-	nextFire, due           sql.NullInt64
-	// Exec: manual is NULL exactly when Exec is nil (see 0002_jobs.sql).
+// execCols is a JobRecord's Exec as columns: manual is NULL exactly when
+// Exec is nil (see 0002_jobs.sql).
+type execCols struct {
 	manual                sql.NullBool
 	schedule, first, next sql.NullInt64
 	attempts              sql.NullInt32
 	owner                 sql.NullString
 	leaseUntil            sql.NullInt64
-	record                []byte
+}
+
+// execColumnList is execCols' columns in the order of execCols.args and scan.
+const execColumnList = `exec_manual, exec_schedule_time, exec_attempts, exec_first_attempt, exec_next_attempt, exec_owner, exec_lease_until`
+
+func execColumns(e *store.Execution) (execCols, error) {
+	var c execCols
+	if e == nil {
+		return c, nil
+	}
+	c.manual = sql.NullBool{Bool: e.Manual, Valid: true}
+	c.attempts = sql.NullInt32{Int32: e.Attempts, Valid: true}
+	c.owner = sql.NullString{String: e.Owner, Valid: true}
+	for _, tm := range []struct {
+		t   time.Time
+		dst *sql.NullInt64
+	}{{e.ScheduleTime, &c.schedule}, {e.FirstAttempt, &c.first}, {e.NextAttempt, &c.next}, {e.LeaseUntil, &c.leaseUntil}} {
+		var err error
+		if *tm.dst, err = timeToDB(tm.t); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+func (c *execCols) args() []any {
+	return []any{c.manual, c.schedule, c.attempts, c.first, c.next, c.owner, c.leaseUntil}
+}
+
+func (c *execCols) dests() []any {
+	return []any{&c.manual, &c.schedule, &c.attempts, &c.first, &c.next, &c.owner, &c.leaseUntil}
+}
+
+func (c *execCols) exec() *store.Execution {
+	if !c.manual.Valid {
+		return nil
+	}
+	return &store.Execution{
+		ScheduleTime: timeFromDB(c.schedule),
+		Manual:       c.manual.Bool,
+		Attempts:     c.attempts.Int32,
+		FirstAttempt: timeFromDB(c.first),
+		NextAttempt:  timeFromDB(c.next),
+		Owner:        c.owner.String,
+		LeaseUntil:   timeFromDB(c.leaseUntil),
+	}
+}
+
+// stateCols are the engine's columns that every write of a job sets.
+type stateCols struct {
+	nextFire, due sql.NullInt64
+	exec          execCols
+	scheduleTime  sql.NullInt64
+}
+
+func stateColumns(nextFire, due, scheduleTime time.Time, e *store.Execution) (stateCols, error) {
+	var c stateCols
+	var err error
+	if c.nextFire, err = timeToDB(nextFire); err != nil {
+		return c, err
+	}
+	if c.due, err = timeToDB(due); err != nil {
+		return c, err
+	}
+	if c.scheduleTime, err = timeToDB(scheduleTime); err != nil {
+		return c, err
+	}
+	c.exec, err = execColumns(e)
+	return c, err
+}
+
+// resultCols are a job's status and last_attempt_time.
+type resultCols struct {
+	status      []byte // nil: NULL (no status); an OK status is an empty blob
+	lastAttempt sql.NullInt64
+}
+
+func resultColumns(st *statuspb.Status, lastAttempt time.Time) (resultCols, error) {
+	var c resultCols
+	if st != nil {
+		b, err := encode("job status", st)
+		if err != nil {
+			return c, err
+		}
+		c.status = nonNil(b)
+	}
+	var err error
+	c.lastAttempt, err = timeToDB(lastAttempt)
+	return c, err
+}
+
+// jobRow is a JobRecord as the columns of its two rows.
+type jobRow struct {
+	name, project, location string
+	state                   int32
+	schedule, timeZone      string
+	st                      stateCols
+	res                     resultCols
+	record                  []byte
 }
 
 func jobColumns(j store.JobRecord) (jobRow, error) {
@@ -78,74 +182,85 @@ func jobColumns(j store.JobRecord) (jobRow, error) {
 	if j.Job == nil {
 		return r, errors.New("sqlite: job record without a Job")
 	}
-	r.name = j.Job.GetName()
+	job := j.Job
+	r.name = job.GetName()
 	var err error
 	if r.project, r.location, err = jobKey(r.name); err != nil {
 		return r, err
 	}
-	times := []struct {
-		t   time.Time
-		dst *sql.NullInt64
-	}{{j.NextFire, &r.nextFire}, {j.DueTime, &r.due}}
-	if e := j.Exec; e != nil {
-		r.manual = sql.NullBool{Bool: e.Manual, Valid: true}
-		r.attempts = sql.NullInt32{Int32: e.Attempts, Valid: true}
-		r.owner = sql.NullString{String: e.Owner, Valid: true}
-		times = append(times, []struct {
-			t   time.Time
-			dst *sql.NullInt64
-		}{{e.ScheduleTime, &r.schedule}, {e.FirstAttempt, &r.first}, {e.NextAttempt, &r.next}, {e.LeaseUntil, &r.leaseUntil}}...)
+	r.state, r.schedule, r.timeZone = int32(job.GetState()), job.GetSchedule(), job.GetTimeZone()
+	if r.st, err = stateColumns(j.NextFire, j.DueTime, tsTime(job.GetScheduleTime()), j.Exec); err != nil {
+		return r, fmt.Errorf("job %q: %w", r.name, err)
 	}
-	for _, tm := range times {
-		if *tm.dst, err = timeToDB(tm.t); err != nil {
-			return r, fmt.Errorf("job %q: %w", r.name, err)
-		}
+	if r.res, err = resultColumns(job.GetStatus(), tsTime(job.GetLastAttemptTime())); err != nil {
+		return r, fmt.Errorf("job %q: %w", r.name, err)
 	}
-	r.record, err = encode("job", j.Job)
+	// The message is stored as given, output fields included; the columns
+	// are what a read shows for those (jobFromRow).
+	r.record, err = encode("job", job)
 	return r, err
 }
 
-// jobSelect is what every job read selects, in scanJob's order.
-const jobSelect = `SELECT version, next_fire, due_time, exec_manual, exec_schedule_time, exec_attempts,
-	exec_first_attempt, exec_next_attempt, exec_owner, exec_lease_until, record FROM jobs`
-
-type scanner interface{ Scan(dest ...any) error }
-
-// scannedJob is a job's row as read, its record not yet decoded.
-type scannedJob struct {
-	version int64
-	row     jobRow
+func tsTime(ts *timestamppb.Timestamp) time.Time {
+	if ts == nil {
+		return time.Time{}
+	}
+	return ts.AsTime()
 }
 
-func scanJobRow(s scanner) (scannedJob, error) {
-	var j scannedJob
-	r := &j.row
-	err := s.Scan(&j.version, &r.nextFire, &r.due, &r.manual, &r.schedule, &r.attempts,
-		&r.first, &r.next, &r.owner, &r.leaseUntil, &r.record)
-	return j, err
+func timestampFromDB(n sql.NullInt64) *timestamppb.Timestamp {
+	if !n.Valid {
+		return nil
+	}
+	return timestamppb.New(time.Unix(0, n.Int64))
+}
+
+// jobSelect is what every read of whole records selects, in scanJobRow's
+// order. CROSS JOIN keeps jobs the outer loop: the conditions are on it,
+// and each of its rows finds its message by name.
+const jobSelect = `SELECT j.incarnation, j.version, j.next_fire, j.due_time,
+	j.exec_manual, j.exec_schedule_time, j.exec_attempts, j.exec_first_attempt, j.exec_next_attempt, j.exec_owner, j.exec_lease_until,
+	j.status, j.last_attempt_time, j.schedule_time, r.record
+	FROM jobs AS j CROSS JOIN job_records AS r ON r.name = j.name`
+
+// scannedJob is a job's rows as read, its message not yet decoded (record
+// is a slice of its chunk's buffer, or its own for a single row).
+type scannedJob struct {
+	incarnation, version int64
+	nextFire, due        sql.NullInt64
+	exec                 execCols
+	status               sql.Null[[]byte]
+	lastAttempt, sched   sql.NullInt64
+	raw                  sql.RawBytes // the record as the driver holds it, until the next row
+	record               []byte
+}
+
+// dests points dest (len jobColumns) at j's fields, in jobSelect's order.
+func (j *scannedJob) dests(dest []any) []any {
+	dest = append(dest[:0], &j.incarnation, &j.version, &j.nextFire, &j.due,
+		&j.exec.manual, &j.exec.schedule, &j.exec.attempts, &j.exec.first, &j.exec.next, &j.exec.owner, &j.exec.leaseUntil,
+		&j.status, &j.lastAttempt, &j.sched, &j.raw)
+	return dest
 }
 
 // decode turns a scanned row into the record; it touches nothing shared,
 // so rows can be decoded on several goroutines.
-func (s scannedJob) decode() (store.JobRecord, error) {
-	r := s.row
-	job, err := decode("job", r.record, &schedulerpb.Job{})
+func (s *scannedJob) decode() (store.JobRecord, error) {
+	job, err := decode("job", s.record, &schedulerpb.Job{})
 	if err != nil {
 		return store.JobRecord{}, err
 	}
-	j := store.JobRecord{Job: job, Version: s.version, NextFire: timeFromDB(r.nextFire), DueTime: timeFromDB(r.due)}
-	if r.manual.Valid {
-		j.Exec = &store.Execution{
-			ScheduleTime: timeFromDB(r.schedule),
-			Manual:       r.manual.Bool,
-			Attempts:     r.attempts.Int32,
-			FirstAttempt: timeFromDB(r.first),
-			NextAttempt:  timeFromDB(r.next),
-			Owner:        r.owner.String,
-			LeaseUntil:   timeFromDB(r.leaseUntil),
+	// The engine's output fields are the columns', not the message's copies.
+	job.Status = nil
+	if s.status.Valid {
+		if job.Status, err = decode("job status", s.status.V, &statuspb.Status{}); err != nil {
+			return store.JobRecord{}, err
 		}
 	}
-	return j, nil
+	job.LastAttemptTime = timestampFromDB(s.lastAttempt)
+	job.ScheduleTime = timestampFromDB(s.sched)
+	return store.JobRecord{Job: job, Version: s.version, Incarnation: s.incarnation,
+		NextFire: timeFromDB(s.nextFire), DueTime: timeFromDB(s.due), Exec: s.exec.exec()}, nil
 }
 
 // decodeChunk is how many rows listJobs hands to another goroutine at once:
@@ -153,32 +268,37 @@ func (s scannedJob) decode() (store.JobRecord, error) {
 // that a page of a few thousand keeps every core busy.
 const decodeChunk = 256
 
-// jobChunk is one chunk of rows and, once decoded, its records.
+// jobChunk is one chunk of rows and, once decoded, its records. The rows'
+// records are copied into one buffer per chunk rather than one allocation
+// per row.
 type jobChunk struct {
 	rows []scannedJob
+	buf  []byte
 	out  []store.JobRecord
 	err  error
 }
 
+func newChunk() *jobChunk { return &jobChunk{rows: make([]scannedJob, 0, decodeChunk)} }
+
 func (c *jobChunk) decode() {
 	c.out = make([]store.JobRecord, len(c.rows))
-	for i, r := range c.rows {
-		if c.out[i], c.err = r.decode(); c.err != nil {
+	for i := range c.rows {
+		if c.out[i], c.err = c.rows[i].decode(); c.err != nil {
 			return
 		}
 	}
-	c.rows = nil // the raw records can go before the page is done
+	c.rows, c.buf = nil, nil // the raw records can go before the page is done
 }
 
 // listJobs runs a query selecting jobSelect's columns and returns its rows
 // as records, in order.
 //
-// Decoding the Job message costs about as much as reading its row, and a
-// large page (ScanJobs loading every job at start, a DueJobs burst) is
-// read on one connection by one goroutine. So rows are decoded a chunk at a
-// time on other goroutines while this one goes on reading, up to one per
-// spare core; when they are all busy it decodes the chunk itself. A small
-// result never leaves this goroutine.
+// Decoding the Job message costs about as much as reading its rows, and a
+// large result (ScanJobs, a DueJobs burst) is read on one connection by one
+// goroutine. So rows are decoded a chunk at a time on other goroutines
+// while this one goes on reading, up to one per spare core; when they are
+// all busy it decodes the chunk itself. A small result never leaves this
+// goroutine.
 func listJobs(ctx context.Context, q querier, query string, args ...any) ([]store.JobRecord, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -187,26 +307,44 @@ func listJobs(ctx context.Context, q querier, query string, args ...any) ([]stor
 	defer rows.Close()
 	var (
 		chunks []*jobChunk
-		cur    = &jobChunk{}
+		cur    = newChunk()
 		wg     sync.WaitGroup
 		// One slot per core beyond this goroutine's.
 		spare = make(chan struct{}, max(runtime.GOMAXPROCS(0)-1, 0))
+		dest  []any
+		// Where each row's record starts in its chunk's buffer.
+		offs = make([]int, 0, decodeChunk+1)
 	)
 	// Every started goroutine is waited for, also on an early return, so
 	// none outlives the call.
 	defer wg.Wait()
+	seal := func(c *jobChunk) {
+		// The buffer is complete: the rows' records can point into it.
+		offs = append(offs, len(c.buf))
+		for i := range c.rows {
+			c.rows[i].record = c.buf[offs[i]:offs[i+1]:offs[i+1]]
+		}
+		offs = offs[:0]
+	}
 	for rows.Next() {
-		j, err := scanJobRow(rows)
-		if err != nil {
+		// Scanned in place: the chunk's rows never move (capacity decodeChunk).
+		cur.rows = cur.rows[:len(cur.rows)+1]
+		j := &cur.rows[len(cur.rows)-1]
+		*j = scannedJob{}
+		dest = j.dests(dest)
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("sqlite: list jobs: %w", err)
 		}
-		cur.rows = append(cur.rows, j)
+		offs = append(offs, len(cur.buf))
+		cur.buf = append(cur.buf, j.raw...)
+		j.raw = nil
 		if len(cur.rows) < decodeChunk {
 			continue
 		}
 		c := cur
+		seal(c)
 		chunks = append(chunks, c)
-		cur = &jobChunk{rows: make([]scannedJob, 0, decodeChunk)}
+		cur = newChunk()
 		select {
 		case spare <- struct{}{}:
 			wg.Go(func() {
@@ -221,6 +359,7 @@ func listJobs(ctx context.Context, q querier, query string, args ...any) ([]stor
 		return nil, fmt.Errorf("sqlite: list jobs: %w", err)
 	}
 	if len(cur.rows) > 0 {
+		seal(cur)
 		cur.decode()
 		chunks = append(chunks, cur)
 	}
@@ -242,46 +381,91 @@ func listJobs(ctx context.Context, q querier, query string, args ...any) ([]stor
 	return out, nil
 }
 
+const (
+	tombstoneSQL = `SELECT version FROM job_tombstones WHERE name = ?`
+	createJobSQL = `INSERT INTO jobs (name, project_id, location, incarnation, version, state, schedule, time_zone,
+		next_fire, due_time, ` + execColumnList + `, schedule_time, status, last_attempt_time)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+	createJobRecordSQL = `INSERT INTO job_records (name, record) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET record = excluded.record`
+)
+
 func (q queries) CreateJob(ctx context.Context, j store.JobRecord) error {
 	r, err := jobColumns(j)
 	if err != nil {
 		return err
 	}
-	res, err := q.w.ExecContext(ctx, `INSERT INTO jobs (name, project_id, location, version, next_fire, due_time,
-		exec_manual, exec_schedule_time, exec_attempts, exec_first_attempt, exec_next_attempt, exec_owner, exec_lease_until, record)
-		VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		r.name, r.project, r.location, r.nextFire, r.due,
-		r.manual, r.schedule, r.attempts, r.first, r.next, r.owner, r.leaseUntil, r.record)
-	if err != nil {
-		return fmt.Errorf("sqlite: create job: %w", err)
-	}
-	if n, err := affected(res); err != nil {
-		return err
-	} else if n == 0 {
-		return alreadyExists("job", r.name)
-	}
-	return nil
+	return q.atomically(ctx, "create job", func(tx *sql.Tx) error {
+		// The write lock is held from BEGIN: the tombstone read here is
+		// still the stored one when the row is inserted.
+		tomb, done := stmtIn(ctx, tx, q.ws.tombstone)
+		defer done()
+		var last int64
+		switch err := tomb.QueryRowContext(ctx, r.name).Scan(&last); {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return fmt.Errorf("sqlite: create job: %w", err)
+		}
+		v := last + 1
+		args := append([]any{r.name, r.project, r.location, v, v, r.state, r.schedule, r.timeZone, r.st.nextFire, r.st.due},
+			r.st.exec.args()...)
+		args = append(args, r.st.scheduleTime, r.res.status, r.res.lastAttempt)
+		ins, idone := stmtIn(ctx, tx, q.ws.createJob)
+		defer idone()
+		res, err := ins.ExecContext(ctx, args...)
+		if err != nil {
+			return fmt.Errorf("sqlite: create job: %w", err)
+		}
+		if n, err := affected(res); err != nil {
+			return err
+		} else if n == 0 {
+			return alreadyExists("job", r.name) // nothing written
+		}
+		rec, rdone := stmtIn(ctx, tx, q.ws.createRecord)
+		defer rdone()
+		if _, err := rec.ExecContext(ctx, r.name, r.record); err != nil {
+			return fmt.Errorf("sqlite: create job: %w", err)
+		}
+		return nil
+	})
 }
 
 func (q queries) GetJob(ctx context.Context, name string) (store.JobRecord, error) {
-	s, err := scanJobRow(q.r.QueryRowContext(ctx, jobSelect+` WHERE name = ?`, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.JobRecord{}, notFound("job", name)
-	}
+	rs, err := listJobs(ctx, q.r, getJobSQL, name)
 	if err != nil {
 		return store.JobRecord{}, fmt.Errorf("sqlite: get job %q: %w", name, err)
 	}
-	return s.decode()
+	if len(rs) == 0 {
+		return store.JobRecord{}, notFound("job", name)
+	}
+	return rs[0], nil
+}
+
+func (q queries) GetJobs(ctx context.Context, names []string) ([]store.JobRecord, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(names)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get jobs: %w", err)
+	}
+	return listJobs(ctx, q.r, getJobsSQL, string(list))
 }
 
 // The reads that must be index range scans, without a sort, however many
 // jobs there are (TestJobQueryPlans holds them to it).
 const (
-	listJobsSQL = jobSelect + ` WHERE project_id = ? AND location = ? AND name > ? ORDER BY name LIMIT ?`
-	scanJobsSQL = jobSelect + ` WHERE name > ? ORDER BY name LIMIT ?`
+	getJobSQL = jobSelect + ` WHERE j.name = ?`
+	// One JSON array of names: one statement whatever their number.
+	getJobsSQL  = jobSelect + ` WHERE j.name IN (SELECT value FROM json_each(?)) ORDER BY j.name`
+	listJobsSQL = jobSelect + ` WHERE j.project_id = ? AND j.location = ? AND j.name > ? ORDER BY j.name LIMIT ?`
+	scanJobsSQL = jobSelect + ` WHERE j.name > ? ORDER BY j.name LIMIT ?`
 	// "due_time IS NOT NULL" is spelled out so that the planner can use the
 	// partial index jobs_due whatever it infers from the comparison.
-	dueJobsSQL = jobSelect + ` WHERE due_time IS NOT NULL AND due_time <= ? ORDER BY due_time, name LIMIT ?`
+	dueJobsSQL = jobSelect + ` WHERE j.due_time IS NOT NULL AND j.due_time <= ? ORDER BY j.due_time, j.name LIMIT ?`
+	// The load at start reads the narrow rows only.
+	scanHeadsSQL = `SELECT name, incarnation, version, state, schedule, time_zone, next_fire, ` + execJSON + `
+		FROM jobs WHERE name > ? ORDER BY name LIMIT ?`
 )
 
 func (q queries) ListJobs(ctx context.Context, projectID, location string, page store.Page) ([]store.JobRecord, error) {
@@ -292,25 +476,119 @@ func (q queries) ScanJobs(ctx context.Context, page store.Page) ([]store.JobReco
 	return listJobs(ctx, q.r, scanJobsSQL, page.After, limit(page))
 }
 
-// updateJobSQL replaces a job's state and record when its version is the
-// expected one (any, for 0). Only these columns are set: project_id and
-// location are parts of the name, and leaving them out of SET spares SQLite
-// the ListJobs index on every one of the engine's writes.
-const updateJobSQL = `UPDATE jobs SET version = version + 1, next_fire = ?, due_time = ?,
-	exec_manual = ?, exec_schedule_time = ?, exec_attempts = ?, exec_first_attempt = ?, exec_next_attempt = ?,
-	exec_owner = ?, exec_lease_until = ?, record = ?
-	WHERE name = ? AND (? = 0 OR version = ?)`
-
-func updateJobArgs(r jobRow, expectVersion int64) []any {
-	return []any{r.nextFire, r.due, r.manual, r.schedule, r.attempts, r.first, r.next, r.owner, r.leaseUntil, r.record,
-		r.name, expectVersion, expectVersion}
+func (q queries) ScanJobHeads(ctx context.Context, page store.Page) ([]store.JobHead, error) {
+	rows, err := q.r.QueryContext(ctx, scanHeadsSQL, page.After, limit(page))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: scan jobs: %w", err)
+	}
+	defer rows.Close()
+	var (
+		out []store.JobHead
+		// Most jobs share a few schedules and zones: one string each.
+		interned                 = map[string]string{}
+		schedule, timeZone, exec sql.RawBytes
+		nextFire                 sql.NullInt64
+		state                    int32
+	)
+	intern := func(b []byte) string {
+		if s, ok := interned[string(b)]; ok {
+			return s
+		}
+		s := string(b)
+		interned[s] = s
+		return s
+	}
+	if page.Size > 0 {
+		out = make([]store.JobHead, 0, min(page.Size, 1<<16))
+	}
+	for rows.Next() {
+		var h store.JobHead
+		if err := rows.Scan(&h.Name, &h.Incarnation, &h.Version, &state, &schedule, &timeZone, &nextFire, &exec); err != nil {
+			return nil, fmt.Errorf("sqlite: scan jobs: %w", err)
+		}
+		h.State = schedulerpb.Job_State(state)
+		h.Schedule, h.TimeZone = intern(schedule), intern(timeZone)
+		h.NextFire = timeFromDB(nextFire)
+		if exec != nil {
+			if h.Exec, err = execFromJSON(exec); err != nil {
+				return nil, fmt.Errorf("sqlite: scan jobs: job %q: %w", h.Name, err)
+			}
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: scan jobs: %w", err)
+	}
+	return out, nil
 }
+
+// execJSON is the execution columns as one JSON array (NULL without an
+// execution), in execColumnList's order: the load at start reads one
+// column, not seven, for the many jobs that have none.
+const execJSON = `CASE WHEN exec_manual IS NULL THEN NULL ELSE json_array(` + execColumnList + `) END`
+
+func execFromJSON(b []byte) (*store.Execution, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber() // nanoseconds do not fit a float64
+	var v []any
+	if err := d.Decode(&v); err != nil || len(v) != 7 {
+		return nil, fmt.Errorf("execution %s: %v", b, err)
+	}
+	var c execCols
+	ints := []*sql.NullInt64{nil, &c.schedule, nil, &c.first, &c.next, nil, &c.leaseUntil}
+	for i, x := range v {
+		switch {
+		case x == nil:
+		case i == 5:
+			s, ok := x.(string)
+			if !ok {
+				return nil, fmt.Errorf("execution %s: owner is not a string", b)
+			}
+			c.owner = sql.NullString{String: s, Valid: true}
+		default:
+			n, err := x.(json.Number).Int64()
+			if err != nil {
+				return nil, fmt.Errorf("execution %s: %w", b, err)
+			}
+			switch i {
+			case 0:
+				c.manual = sql.NullBool{Bool: n != 0, Valid: true}
+			case 2:
+				c.attempts = sql.NullInt32{Int32: int32(n), Valid: true}
+			default:
+				*ints[i] = sql.NullInt64{Int64: n, Valid: true}
+			}
+		}
+	}
+	return c.exec(), nil
+}
+
+// updateJobSQL replaces a job's narrow row when its version is the
+// expected one (any, for 0). project_id, location and incarnation are left
+// out of SET: the first two are parts of the name, and leaving them out
+// spares SQLite the ListJobs index on every write.
+const (
+	updateJobSQL = `UPDATE jobs SET version = version + 1, state = ?, schedule = ?, time_zone = ?, next_fire = ?, due_time = ?,
+	exec_manual = ?, exec_schedule_time = ?, exec_attempts = ?, exec_first_attempt = ?, exec_next_attempt = ?,
+	exec_owner = ?, exec_lease_until = ?, schedule_time = ?, status = ?, last_attempt_time = ?
+	WHERE name = ? AND (? = 0 OR version = ?)`
+	updateJobRecordSQL = `UPDATE job_records SET record = ? WHERE name = ?`
+	// The engine's writes: its state, with or without an attempt's result.
+	updateStateSQL = `UPDATE jobs SET version = version + 1, next_fire = ?, due_time = ?,
+	exec_manual = ?, exec_schedule_time = ?, exec_attempts = ?, exec_first_attempt = ?, exec_next_attempt = ?,
+	exec_owner = ?, exec_lease_until = ?, schedule_time = ?
+	WHERE name = ? AND version = ?`
+	updateStateResultSQL = `UPDATE jobs SET version = version + 1, next_fire = ?, due_time = ?,
+	exec_manual = ?, exec_schedule_time = ?, exec_attempts = ?, exec_first_attempt = ?, exec_next_attempt = ?,
+	exec_owner = ?, exec_lease_until = ?, schedule_time = ?, status = ?, last_attempt_time = ?
+	WHERE name = ? AND version = ?`
+)
 
 // updateRefused tells why an update changed no row: the job is gone, or its
 // version moved. Read on the connection that wrote, so that inside a
 // transaction it sees the transaction's own writes.
-func (q queries) updateRefused(ctx context.Context, name string) error {
-	st, done := stmtIn(ctx, q.tx, q.ws.jobVersion)
+func (q queries) updateRefused(ctx context.Context, tx *sql.Tx, name string) error {
+	st, done := stmtIn(ctx, tx, q.ws.jobVersion)
 	defer done()
 	var v int64
 	err := st.QueryRowContext(ctx, name).Scan(&v)
@@ -328,138 +606,128 @@ func (q queries) UpdateJob(ctx context.Context, j store.JobRecord, expectVersion
 	if err != nil {
 		return err
 	}
-	// One statement: the version check and the write cannot be split by
-	// another writer, even outside a transaction.
-	st, done := stmtIn(ctx, q.tx, q.ws.updateJob)
-	defer done()
-	res, err := st.ExecContext(ctx, updateJobArgs(r, expectVersion)...)
-	if err != nil {
-		return fmt.Errorf("sqlite: update job: %w", err)
-	}
-	if n, err := affected(res); err != nil {
-		return err
-	} else if n == 0 {
-		return q.updateRefused(ctx, r.name)
-	}
-	return nil
-}
-
-func (q queries) UpdateJobs(ctx context.Context, js []store.JobRecord) error {
-	if len(js) == 0 {
-		return nil
-	}
-	// Encode everything first, so that a bad record fails the batch before
-	// it costs the writer anything.
-	rows := make([]jobRow, len(js))
-	names := make([]string, len(js))
-	for i, j := range js {
-		r, err := jobColumns(j)
-		if err != nil {
-			return fmt.Errorf("batch record %d: %w", i, err)
-		}
-		rows[i], names[i] = r, r.name
-	}
-	return q.atomically(ctx, "update jobs", func(tx *sql.Tx) error {
-		// Check every record before writing any. Every transaction on the
-		// writer holds SQLite's write lock from BEGIN (_txlock=immediate),
-		// so the versions read here are still the stored ones when the
-		// writes below run.
-		cur, err := jobVersions(ctx, tx, q.ws, names)
-		if err != nil {
-			return err
-		}
-		expect := make([]int64, len(rows))
-		for i, r := range rows {
-			v, ok := cur[r.name]
-			switch {
-			case !ok:
-				return &store.BatchError{Index: i, Name: r.name, Err: notFound("job", r.name)}
-			case js[i].Version != 0 && js[i].Version != v:
-				return &store.BatchError{Index: i, Name: r.name,
-					Err: fmt.Errorf("job %q (now version %d): %w", r.name, v, store.ErrVersionMismatch)}
-			}
-			// A job twice in one batch: its second record sees the first's write.
-			expect[i], cur[r.name] = v, v+1
-		}
-		// Prepared once on the writer, run once per record.
-		stmt, done := stmtIn(ctx, tx, q.ws.updateJob)
+	return q.atomically(ctx, "update job", func(tx *sql.Tx) error {
+		// The narrow row first: its version check refuses the write before
+		// anything is written.
+		st, done := stmtIn(ctx, tx, q.ws.updateJob)
 		defer done()
-		for i, r := range rows {
-			res, err := stmt.ExecContext(ctx, updateJobArgs(r, expect[i])...)
-			if err != nil {
-				return fmt.Errorf("sqlite: update jobs: record %d, job %q: %w", i, r.name, err)
-			}
-			if n, err := affected(res); err != nil {
-				return err
-			} else if n != 1 {
-				// The write lock rules this out; if it happens the
-				// transaction is not what the check saw, so fail it.
-				return fmt.Errorf("sqlite: update jobs: job %q changed during its batch", r.name)
-			}
+		args := append([]any{r.state, r.schedule, r.timeZone, r.st.nextFire, r.st.due}, r.st.exec.args()...)
+		args = append(args, r.st.scheduleTime, r.res.status, r.res.lastAttempt, r.name, expectVersion, expectVersion)
+		res, err := st.ExecContext(ctx, args...)
+		if err != nil {
+			return fmt.Errorf("sqlite: update job: %w", err)
+		}
+		if n, err := affected(res); err != nil {
+			return err
+		} else if n == 0 {
+			return q.updateRefused(ctx, tx, r.name)
+		}
+		rst, rdone := stmtIn(ctx, tx, q.ws.updateRecord)
+		defer rdone()
+		if res, err = rst.ExecContext(ctx, r.record, r.name); err != nil {
+			return fmt.Errorf("sqlite: update job: %w", err)
+		}
+		if n, err := affected(res); err != nil {
+			return err
+		} else if n != 1 {
+			return fmt.Errorf("sqlite: update job %q: its message is missing", r.name)
 		}
 		return nil
 	})
 }
 
-// jobVersions reads, in tx, the stored version of each named job that
-// exists, up to versionChunk names to a statement. Each statement is one of
-// ws's prepared IN lists, its spare places filled with the chunk's last
-// name again (a name twice in an IN list is one row).
-func jobVersions(ctx context.Context, tx *sql.Tx, ws *writerStmts, names []string) (map[string]int64, error) {
-	out := make(map[string]int64, len(names))
-	args := make([]any, 0, 1<<versionSize(min(len(names), versionChunk)))
-	for lo := 0; lo < len(names); lo += versionChunk {
-		chunk := names[lo:min(lo+versionChunk, len(names))]
-		k := versionSize(len(chunk))
-		args = args[:0]
-		for _, n := range chunk {
-			args = append(args, n)
-		}
-		for len(args) < 1<<k {
-			args = append(args, chunk[len(chunk)-1])
-		}
-		st, done := stmtIn(ctx, tx, ws.versions[k])
-		err := readVersions(ctx, st, args, out)
-		done()
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: read job versions: %w", err)
-		}
-	}
-	return out, nil
+// stateRow is a JobState as columns.
+type stateRow struct {
+	name    string
+	version int64
+	st      stateCols
+	res     *resultCols
 }
 
-func readVersions(ctx context.Context, st *sql.Stmt, args []any, out map[string]int64) error {
-	rows, err := st.QueryContext(ctx, args...)
+func (q queries) UpdateJobStates(ctx context.Context, states []store.JobState) ([]int, error) {
+	if len(states) == 0 {
+		return nil, nil
+	}
+	// Encode everything first, so that a bad state fails the call before
+	// it costs the writer anything.
+	rows := make([]stateRow, len(states))
+	for i, s := range states {
+		r := stateRow{name: s.Name, version: s.Version}
+		var err error
+		if r.st, err = stateColumns(s.NextFire, s.DueTime, s.ScheduleTime, s.Exec); err != nil {
+			return nil, fmt.Errorf("sqlite: job state %d (%q): %w", i, s.Name, err)
+		}
+		if s.Result != nil {
+			res, err := resultColumns(s.Result.Status, s.Result.LastAttemptTime)
+			if err != nil {
+				return nil, fmt.Errorf("sqlite: job state %d (%q): %w", i, s.Name, err)
+			}
+			r.res = &res
+		}
+		rows[i] = r
+	}
+	var refused []int
+	err := q.atomically(ctx, "update job states", func(tx *sql.Tx) error {
+		refused = refused[:0]
+		plain, done := stmtIn(ctx, tx, q.ws.updateState)
+		defer done()
+		withResult, rdone := stmtIn(ctx, tx, q.ws.updateStateResult)
+		defer rdone()
+		args := make([]any, 0, 14)
+		for i := range rows {
+			r := &rows[i]
+			args = append(args[:0], r.st.nextFire, r.st.due)
+			args = append(args, r.st.exec.args()...)
+			args = append(args, r.st.scheduleTime)
+			stmt := plain
+			if r.res != nil {
+				stmt = withResult
+				args = append(args, r.res.status, r.res.lastAttempt)
+			}
+			args = append(args, r.name, r.version)
+			res, err := stmt.ExecContext(ctx, args...)
+			if err != nil {
+				return fmt.Errorf("sqlite: update job states: job %q: %w", r.name, err)
+			}
+			n, err := affected(res)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				refused = append(refused, i)
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			n string
-			v int64
-		)
-		if err := rows.Scan(&n, &v); err != nil {
-			return err
-		}
-		out[n] = v
-	}
-	return rows.Err()
+	return refused, nil
 }
 
-const deleteJobAttemptsSQL = `DELETE FROM attempts WHERE job = ?`
+const (
+	deleteJobSQL         = `DELETE FROM jobs WHERE name = ? RETURNING version`
+	putTombstoneSQL      = `INSERT INTO job_tombstones (name, version) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET version = excluded.version`
+	deleteJobRecordSQL   = `DELETE FROM job_records WHERE name = ?`
+	deleteJobAttemptsSQL = `DELETE FROM attempts WHERE job = ?`
+)
 
 func (q queries) DeleteJob(ctx context.Context, name string) error {
 	return q.atomically(ctx, "delete job", func(tx *sql.Tx) error {
 		// The job first: when it is absent nothing has been written.
-		res, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE name = ?`, name)
-		if err != nil {
+		var v int64
+		switch err := tx.QueryRowContext(ctx, deleteJobSQL, name).Scan(&v); {
+		case errors.Is(err, sql.ErrNoRows):
+			return notFound("job", name)
+		case err != nil:
 			return fmt.Errorf("sqlite: delete job: %w", err)
 		}
-		if n, err := affected(res); err != nil {
-			return err
-		} else if n == 0 {
-			return notFound("job", name)
+		// A job created again under the name continues past v.
+		if _, err := tx.ExecContext(ctx, putTombstoneSQL, name, v); err != nil {
+			return fmt.Errorf("sqlite: delete job %q: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, deleteJobRecordSQL, name); err != nil {
+			return fmt.Errorf("sqlite: delete job %q: %w", name, err)
 		}
 		if _, err := tx.ExecContext(ctx, deleteJobAttemptsSQL, name); err != nil {
 			return fmt.Errorf("sqlite: delete job %q: its attempts: %w", name, err)
@@ -516,10 +784,11 @@ func attemptColumns(a store.Attempt) (attemptRow, error) {
 	return r, nil
 }
 
-// addAttemptSQL inserts an attempt only while its job exists (see the
-// contract of AddAttempts); the lookup is one probe of the jobs primary key.
+// addAttemptSQL inserts an attempt only while its job, or the incarnation
+// of it the attempt names, exists (see the contract of AddAttempts); the
+// lookup is one probe of the jobs primary key.
 const addAttemptSQL = `INSERT INTO attempts (job, schedule_time, manual, number, start_time, end_time, url, http_status, code, message)
-	SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE name = ?)`
+	SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE name = ? AND (? = 0 OR incarnation = ?))`
 
 func (q queries) AddAttempts(ctx context.Context, as []store.Attempt) error {
 	if len(as) == 0 {
@@ -539,7 +808,7 @@ func (q queries) AddAttempts(ctx context.Context, as []store.Attempt) error {
 		for _, r := range rows {
 			a := r.a
 			if _, err := stmt.ExecContext(ctx, a.Job, r.schedule, a.Manual, a.Number, r.start, r.end,
-				a.URL, a.HTTPStatus, a.Code, a.Message, a.Job); err != nil {
+				a.URL, a.HTTPStatus, a.Code, a.Message, a.Job, a.Incarnation, a.Incarnation); err != nil {
 				return fmt.Errorf("sqlite: add attempt of job %q: %w", a.Job, err)
 			}
 		}

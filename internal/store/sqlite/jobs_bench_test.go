@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -83,12 +84,21 @@ func seedJobs(b *testing.B, s *Store, n int) {
 	b.Logf("seeded %d jobs in %v; the database is %d MiB", n, time.Since(start).Round(time.Millisecond), pages*pageSize>>20)
 }
 
-// BenchmarkUpdateJobsBatch writes back a burst: one transaction of 1,000
-// updates with versions checked, as the engine does after firing them. The
-// batches walk the jobs in name order, which is DueJobs' order when a burst
-// is due at one instant; each update moves the job's due time, so both the
-// row and the due index are written.
-func BenchmarkUpdateJobsBatch(b *testing.B) {
+// benchState is the engine's state write of job i after its n-th firing: a
+// completed execution with its result, the next slot five minutes on.
+func benchState(i, n int, version int64) store.JobState {
+	r := benchJobRecord(i)
+	next := r.DueTime.Add(time.Duration(n+1) * 5 * time.Minute)
+	return store.JobState{Name: r.Job.GetName(), Version: version, NextFire: next, DueTime: next, ScheduleTime: next,
+		Result: &store.JobResult{Status: &statuspb.Status{}, LastAttemptTime: next.Add(-5 * time.Minute)}}
+}
+
+// BenchmarkUpdateJobStatesBatch writes back a burst: one transaction of
+// 1,000 state writes with versions checked, as the engine does after firing
+// them. The batches walk the jobs in name order, which is the order in
+// which a burst due at one instant fires; each write moves the job's due
+// time, so both the row and the due index are written.
+func BenchmarkUpdateJobStatesBatch(b *testing.B) {
 	const jobs, batch = 100_000, 1_000
 	s := openTemp(b)
 	seedJobs(b, s, jobs)
@@ -97,18 +107,20 @@ func BenchmarkUpdateJobsBatch(b *testing.B) {
 	for i := range versions {
 		versions[i] = 1
 	}
-	recs := make([]store.JobRecord, batch)
+	states := make([]store.JobState, batch)
 	for n := 0; b.Loop(); n++ {
 		lo := n * batch % jobs
 		for k := range batch {
-			i := lo + k
-			r := benchJobRecord(i)
-			r.Version = versions[i]
-			r.DueTime = r.DueTime.Add(time.Duration(n+1) * 5 * time.Minute)
-			r.Exec = nil
-			recs[k] = r
+			states[k] = benchState(lo+k, n, versions[lo+k])
 		}
-		if err := s.InTx(ctx, func(tx store.Tx) error { return tx.UpdateJobs(ctx, recs) }); err != nil {
+		err := s.InTx(ctx, func(tx store.Tx) error {
+			refused, err := tx.UpdateJobStates(ctx, states)
+			if err == nil && len(refused) > 0 {
+				err = fmt.Errorf("refused %v", refused)
+			}
+			return err
+		})
+		if err != nil {
 			b.Fatal(err)
 		}
 		for k := range batch {
@@ -172,8 +184,57 @@ func BenchmarkDueJobs(b *testing.B) {
 	}
 }
 
-// BenchmarkScanJobs is the engine's load at start: every job, in pages of
-// 10,000. One op is the whole load.
+// BenchmarkScanJobHeads is the engine's load at start: every job without
+// its message, in pages of 10,000. One op is the whole load.
+func BenchmarkScanJobHeads(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s := openTemp(b)
+			seedJobs(b, s, n)
+			ctx := b.Context()
+			for b.Loop() {
+				total, after := 0, ""
+				for {
+					hs, err := s.ScanJobHeads(ctx, store.Page{Size: 10_000, After: after})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(hs) == 0 {
+						break
+					}
+					total += len(hs)
+					after = hs[len(hs)-1].Name
+				}
+				if total != n {
+					b.Fatalf("loaded %d jobs, want %d", total, n)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/job")
+		})
+	}
+}
+
+// BenchmarkGetJobs reads the messages of a burst's segment: 512 jobs by name.
+func BenchmarkGetJobs(b *testing.B) {
+	const jobs, batch = 10_000, 512
+	s := openTemp(b)
+	seedJobs(b, s, jobs)
+	ctx := b.Context()
+	names := make([]string, batch)
+	for n := 0; b.Loop(); n++ {
+		for k := range names {
+			names[k] = benchJobName((n*batch + k) % jobs)
+		}
+		js, err := s.GetJobs(ctx, names)
+		if err != nil || len(js) != batch {
+			b.Fatalf("GetJobs: %d, %v", len(js), err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/job")
+}
+
+// BenchmarkScanJobs reads every whole job, in pages of 10,000. One op is
+// the whole table.
 func BenchmarkScanJobs(b *testing.B) {
 	for _, n := range []int{100_000, 1_000_000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
@@ -217,17 +278,19 @@ func BenchmarkSteadyWrite(b *testing.B) {
 	}
 	for n := 0; b.Loop(); n++ {
 		i := n % jobs
-		r := benchJobRecord(i)
-		r.Version = versions[i]
-		r.DueTime = r.DueTime.Add(time.Duration(n+1) * time.Minute)
+		st := benchState(i, n, versions[i])
 		start := benchT0.Add(time.Duration(n) * time.Second)
-		a := store.Attempt{Job: r.Job.GetName(), ScheduleTime: start, Number: 1, Start: start, End: start.Add(time.Millisecond),
+		a := store.Attempt{Job: st.Name, Incarnation: 1, ScheduleTime: start, Number: 1, Start: start, End: start.Add(time.Millisecond),
 			URL: "https://us-central1-p1.cloudfunctions.net/report", HTTPStatus: 200}
 		err := s.InTx(ctx, func(tx store.Tx) error {
 			if err := tx.AddAttempts(ctx, []store.Attempt{a}); err != nil {
 				return err
 			}
-			return tx.UpdateJobs(ctx, []store.JobRecord{r})
+			refused, err := tx.UpdateJobStates(ctx, []store.JobState{st})
+			if err == nil && len(refused) > 0 {
+				err = fmt.Errorf("refused %v", refused)
+			}
+			return err
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -255,5 +318,27 @@ func BenchmarkUpdateJob(b *testing.B) {
 			b.Fatal(err)
 		}
 		versions[i]++
+	}
+}
+
+// BenchmarkListJobsPage reads the API's page of 500 (501 rows: one more
+// tells whether there is a next page), walking 100,000 jobs of one project
+// and location.
+func BenchmarkListJobsPage(b *testing.B) {
+	const jobs, size = 100_000, 501
+	s := openTemp(b)
+	seedJobs(b, s, jobs)
+	ctx := b.Context()
+	after := ""
+	for b.Loop() {
+		js, err := s.ListJobs(ctx, "p7", "us-central1", store.Page{Size: size, After: after})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(js) < size {
+			after = ""
+			continue
+		}
+		after = js[size-2].Job.GetName()
 	}
 }

@@ -33,6 +33,14 @@ type migration struct {
 	version int64
 	name    string
 	sql     string
+	// step, when set, runs after sql in the same transaction: the part of
+	// a migration that SQL cannot do (decoding records).
+	step func(ctx context.Context, tx *sql.Tx) error
+}
+
+// migrationSteps are the Go parts of migrations, by version.
+var migrationSteps = map[int64]func(ctx context.Context, tx *sql.Tx) error{
+	3: moveJobs0002,
 }
 
 // migrationName is NNNN_words.sql; the number orders the files and is what
@@ -70,7 +78,7 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: read migration %q: %w", e.Name(), err)
 		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(body)})
+		out = append(out, migration{version: v, name: e.Name(), sql: string(body), step: migrationSteps[v]})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
 	return out, nil
@@ -146,6 +154,11 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration) (ran bool, err
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return false, fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+	}
+	if m.step != nil {
+		if err := m.step(ctx, tx); err != nil {
+			return false, fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 		m.version, m.name, time.Now().UTC().UnixNano()); err != nil {

@@ -32,19 +32,22 @@ import (
 // retries. busy_timeout covers another process holding the file (a second
 // oidcron, the sqlite3 shell).
 //
-// mmap_size lets both pools read the database file through a memory map
-// instead of one pread(2) per page that is not in the connection's small
-// page cache. The engine's load at start reads every page of the jobs
-// table; with a system call per page, reading rows took 2.5 times the CPU
-// (BenchmarkScanJobs, 100,000 jobs: 4.2 s of CPU in Rows.Next for five
-// loads without the map, 1.5 s with it). 1 GiB is address space, not
-// memory: the kernel's page cache backs the map and all connections share
-// it. Pages still in the WAL are read as before.
+// No memory map (mmap_size 0): pages are read with pread(2) into each
+// connection's page cache, and the kernel's page cache, which is not the
+// process's memory, holds the file. With a map, every page a connection
+// read stayed mapped into the process, and the kernel maps the pages
+// around a faulting one too: the engine's load at start reads only the
+// narrow jobs table, but its pages lie between those of job_records (the
+// two are written together), so a load of a million jobs made the whole
+// 700 MB file resident in the process. Reading that table costs a system
+// call per 4 KiB page, about 40,000 for a million jobs. The writer, which
+// rewrites the same job rows burst after burst, keeps a larger cache
+// (32 MiB) than the readers' default 2 MiB.
 const (
-	writerParams = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_pragma=mmap_size(1073741824)&_txlock=immediate"
+	writerParams = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_pragma=mmap_size(0)&_pragma=cache_size(-32768)&_txlock=immediate"
 	// Readers cannot write at all (query_only), so a write routed to the
 	// wrong pool fails loudly instead of racing the writer.
-	readerParams = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=mmap_size(1073741824)&_query_only=1"
+	readerParams = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=mmap_size(0)&_query_only=1"
 )
 
 // Store is the SQLite backend. Its Tx methods, called directly, each run as

@@ -4,14 +4,20 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"cloud.google.com/go/resourcemanager/apiv3/resourcemanagerpb"
+	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/oidcron/oidcron/internal/store"
 	"github.com/oidcron/oidcron/internal/store/storetest"
@@ -123,12 +129,12 @@ func TestConnectionSettings(t *testing.T) {
 		}
 		return v
 	}
-	for name, want := range map[string]string{"journal_mode": "wal", "synchronous": "1", "foreign_keys": "1", "busy_timeout": "5000", "query_only": "0", "mmap_size": "1073741824"} {
+	for name, want := range map[string]string{"journal_mode": "wal", "synchronous": "1", "foreign_keys": "1", "busy_timeout": "5000", "query_only": "0", "mmap_size": "0", "cache_size": "-32768"} {
 		if got := pragma(s.writer, name); got != want {
 			t.Errorf("writer %s = %s, want %s", name, got, want)
 		}
 	}
-	for name, want := range map[string]string{"query_only": "1", "mmap_size": "1073741824"} {
+	for name, want := range map[string]string{"query_only": "1", "mmap_size": "0"} {
 		if got := pragma(s.reader, name); got != want {
 			t.Errorf("reader %s = %s, want %s", name, got, want)
 		}
@@ -267,5 +273,91 @@ func TestInTxReturnsFnErrorUnchanged(t *testing.T) {
 	want := errors.New("mine")
 	if err := s.InTx(t.Context(), func(store.Tx) error { return want }); err != want {
 		t.Fatalf("InTx returned %v, want fn's error itself", err)
+	}
+}
+
+// TestMigrate0003MovesJobs: a database of schema 0002 with jobs (one with
+// an execution in flight, one paused with a status) opens with every job
+// whole, its version kept, as incarnation 1, its fields copied into the
+// narrow row, and the old table gone.
+func TestMigrate0003MovesJobs(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+writerParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	upTo2 := fstest.MapFS{}
+	for _, name := range []string{"0001_init.sql", "0002_jobs.sql"} {
+		b, err := fs.ReadFile(migrationsFS(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		upTo2[name] = &fstest.MapFile{Data: b}
+	}
+	if _, err := migrate(ctx, db, upTo2); err != nil {
+		t.Fatal(err)
+	}
+	running, paused := benchJobRecord(0), benchJobRecord(1)
+	running.Version = 7
+	running.Job.Status = &statuspb.Status{Code: 14, Message: "unavailable"}
+	running.Job.LastAttemptTime = timestamppb.New(benchT0.Add(time.Second))
+	paused.Version = 3
+	paused.Job.State = schedulerpb.Job_PAUSED
+	paused.Job.ScheduleTime = nil
+	paused.NextFire, paused.DueTime = time.Time{}, time.Time{}
+	paused.Job.Status = &statuspb.Status{}
+	for _, r := range []store.JobRecord{running, paused} {
+		b, err := proto.Marshal(r.Job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := stateColumns(r.NextFire, r.DueTime, time.Time{}, r.Exec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, l, _ := jobKey(r.Job.GetName())
+		args := append([]any{r.Job.GetName(), p, l, r.Version, st.nextFire, st.due}, st.exec.args()...)
+		if _, err := db.ExecContext(ctx, `INSERT INTO jobs (name, project_id, location, version, next_fire, due_time, `+execColumnList+`, record)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, append(args, b)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !slices.Equal(s.migrated, []int64{3}) {
+		t.Fatalf("Open applied %v, want [3]", s.migrated)
+	}
+	for _, want := range []store.JobRecord{running, paused} {
+		got, err := s.GetJob(ctx, want.Job.GetName())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !proto.Equal(got.Job, want.Job) || got.Version != want.Version || got.Incarnation != 1 ||
+			!got.NextFire.Equal(want.NextFire) || !got.DueTime.Equal(want.DueTime) || (got.Exec == nil) != (want.Exec == nil) {
+			t.Fatalf("after the migration:\n got %+v %v\nwant %+v %v", got, got.Job, want, want.Job)
+		}
+	}
+	heads, err := s.ScanJobHeads(ctx, store.Page{})
+	if err != nil || len(heads) != 2 || heads[1].State != schedulerpb.Job_PAUSED || heads[0].Schedule != running.Job.GetSchedule() ||
+		heads[0].TimeZone != running.Job.GetTimeZone() || heads[0].Exec == nil {
+		t.Fatalf("heads after the migration: %+v, %v", heads, err)
+	}
+	var n int
+	if err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE name = 'jobs_0002'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the old table is left: %d, %v", n, err)
+	}
+	// The jobs go on being written.
+	refused, err := s.UpdateJobStates(ctx, []store.JobState{{Name: running.Job.GetName(), Version: 7}})
+	if err != nil || len(refused) != 0 {
+		t.Fatalf("UpdateJobStates after the migration: %v, %v", refused, err)
 	}
 }

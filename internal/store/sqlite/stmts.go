@@ -9,8 +9,8 @@ import (
 )
 
 // writerStmts are the statements of the engine's hot writes (its batches of
-// claims, attempts and job states, and a job written alone), prepared once
-// on the writer pool when the Store opens.
+// claims, attempts and job states) and of a job's update, prepared once on
+// the writer pool when the Store opens.
 //
 // At a steady rate every batch holds one or two jobs, and parsing its
 // statements again each time cost more than running them. The writer pool
@@ -24,37 +24,24 @@ import (
 // the pool while a transaction holds its one connection: DB.PrepareContext
 // would wait for it forever.
 type writerStmts struct {
-	updateJob  *sql.Stmt // updateJobSQL
-	addAttempt *sql.Stmt // addAttemptSQL
-	jobVersion *sql.Stmt // jobVersionSQL
-	// versions[k] reads the versions of 1<<k names (jobVersionsSQL); a
-	// shorter list is padded to the next size by repeating its last name.
-	versions [versionSizes]*sql.Stmt
+	updateState       *sql.Stmt // updateStateSQL
+	updateStateResult *sql.Stmt // updateStateResultSQL
+	updateJob         *sql.Stmt // updateJobSQL
+	updateRecord      *sql.Stmt // updateJobRecordSQL
+	addAttempt        *sql.Stmt // addAttemptSQL
+	jobVersion        *sql.Stmt // jobVersionSQL
+	// A job's creation, prepared for the bulk of them (a million jobs
+	// created in one transaction parsed three statements a million times).
+	tombstone    *sql.Stmt // tombstoneSQL
+	createJob    *sql.Stmt // createJobSQL
+	createRecord *sql.Stmt // createJobRecordSQL
 }
 
-const (
-	// versionSizes is how many IN-list lengths are prepared: 1, 2, 4, ...,
-	// versionChunk.
-	versionSizes = 10
-	// versionChunk bounds the names of one IN list, well below SQLite's (and
-	// PostgreSQL's) limit on parameters.
-	versionChunk = 1 << (versionSizes - 1)
+const jobVersionSQL = `SELECT version FROM jobs WHERE name = ?`
 
-	jobVersionSQL = `SELECT version FROM jobs WHERE name = ?`
-)
-
-func jobVersionsSQL(n int) string {
-	return `SELECT name, version FROM jobs WHERE name IN (?` + strings.Repeat(`, ?`, n-1) + `)`
-}
-
-// versionSize returns the index into versions of the shortest prepared IN
-// list that holds n names (1 <= n <= versionChunk).
-func versionSize(n int) int {
-	k := 0
-	for 1<<k < n {
-		k++
-	}
-	return k
+func (ws *writerStmts) all() []**sql.Stmt {
+	return []**sql.Stmt{&ws.updateState, &ws.updateStateResult, &ws.updateJob, &ws.updateRecord, &ws.addAttempt, &ws.jobVersion,
+		&ws.tombstone, &ws.createJob, &ws.createRecord}
 }
 
 func prepareWriterStmts(ctx context.Context, db *sql.DB) (ws *writerStmts, err error) {
@@ -65,27 +52,14 @@ func prepareWriterStmts(ctx context.Context, db *sql.DB) (ws *writerStmts, err e
 			ws = nil
 		}
 	}()
-	prep := func(dst **sql.Stmt, query string) error {
-		st, err := db.PrepareContext(ctx, query)
+	queries := []string{updateStateSQL, updateStateResultSQL, updateJobSQL, updateJobRecordSQL, addAttemptSQL, jobVersionSQL,
+		tombstoneSQL, createJobSQL, createJobRecordSQL}
+	for i, dst := range ws.all() {
+		st, err := db.PrepareContext(ctx, queries[i])
 		if err != nil {
-			return fmt.Errorf("prepare %q: %w", strings.Join(strings.Fields(query), " "), err)
+			return nil, fmt.Errorf("prepare %q: %w", strings.Join(strings.Fields(queries[i]), " "), err)
 		}
 		*dst = st
-		return nil
-	}
-	if err := prep(&ws.updateJob, updateJobSQL); err != nil {
-		return nil, err
-	}
-	if err := prep(&ws.addAttempt, addAttemptSQL); err != nil {
-		return nil, err
-	}
-	if err := prep(&ws.jobVersion, jobVersionSQL); err != nil {
-		return nil, err
-	}
-	for k := range ws.versions {
-		if err := prep(&ws.versions[k], jobVersionsSQL(1<<k)); err != nil {
-			return nil, err
-		}
 	}
 	return ws, nil
 }
@@ -95,9 +69,9 @@ func (ws *writerStmts) close() error {
 		return nil
 	}
 	var errs []error
-	for _, st := range append([]*sql.Stmt{ws.updateJob, ws.addAttempt, ws.jobVersion}, ws.versions[:]...) {
-		if st != nil {
-			errs = append(errs, st.Close())
+	for _, st := range ws.all() {
+		if *st != nil {
+			errs = append(errs, (*st).Close())
 		}
 	}
 	return errors.Join(errs...)

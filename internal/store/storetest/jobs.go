@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/oidcron/oidcron/internal/store"
 )
@@ -41,10 +43,11 @@ func job(projectID, location, id string, seed int) *schedulerpb.Job {
 func jobRecord(projectID, location, id string, seed int) store.JobRecord {
 	base := jobBase.Add(time.Duration(seed) * time.Hour)
 	return store.JobRecord{
-		Job:      job(projectID, location, id, seed),
-		Version:  int64(seed) + 40, // ignored by CreateJob
-		NextFire: base.Add(time.Minute).In(zoneEast),
-		DueTime:  base.Add(time.Second + 7),
+		Job:         job(projectID, location, id, seed),
+		Version:     int64(seed) + 40, // ignored by CreateJob
+		Incarnation: int64(seed) + 90, // ignored by every write
+		NextFire:    base.Add(time.Minute).In(zoneEast),
+		DueTime:     base.Add(time.Second + 7),
 		Exec: &store.Execution{
 			ScheduleTime: base,
 			Manual:       true,
@@ -76,6 +79,9 @@ func sameJob(t *testing.T, got, want store.JobRecord, version int64, what string
 	if got.Version != version {
 		t.Fatalf("%s: Version %d, want %d", what, got.Version, version)
 	}
+	if got.Incarnation < 1 || got.Incarnation > got.Version {
+		t.Fatalf("%s: Incarnation %d, want one of the versions up to %d", what, got.Incarnation, got.Version)
+	}
 	sameTime(t, got.NextFire, want.NextFire, what+" NextFire")
 	sameTime(t, got.DueTime, want.DueTime, what+" DueTime")
 	switch {
@@ -102,7 +108,7 @@ func sameJob(t *testing.T, got, want store.JobRecord, version int64, what string
 }
 
 // checkJob reads a job and checks it.
-func checkJob(t *testing.T, st store.Tx, want store.JobRecord, version int64, what string) {
+func checkJob(t *testing.T, st store.JobStore, want store.JobRecord, version int64, what string) {
 	t.Helper()
 	got, err := st.GetJob(t.Context(), want.Job.GetName())
 	ok(t, err, what)
@@ -153,7 +159,7 @@ func sameAttempts(t *testing.T, got, want []store.Attempt, what string) {
 
 // ---- Jobs ----
 
-func testJobs(t *testing.T, st store.Tx) {
+func testJobs(t *testing.T, st store.JobStore) {
 	ctx := t.Context()
 	rec := jobRecord("p1", "us-central1", "hello", 1)
 	name := rec.Job.GetName()
@@ -237,13 +243,52 @@ func testJobs(t *testing.T, st store.Tx) {
 		t.Fatalf("ListJobs after delete: %v", jobNames(all))
 	}
 
-	// A deleted name can be used again, and counts its versions anew.
+	// A deleted name can be used again. The new job is another
+	// incarnation, whose versions continue past the deleted one's: a
+	// version read from the deleted job never matches the new one.
 	again := jobRecord("p1", "us-central1", "hello", 4)
 	ok(t, st.CreateJob(ctx, again), "CreateJob after delete")
-	checkJob(t, st, again, 1, "GetJob after re-create")
+	checkJob(t, st, again, 6, "GetJob after re-create")
+	checkIncarnation(t, st, name, 6, "after re-create")
+	for _, stale := range []int64{1, 2, 5} {
+		isErr(t, st.UpdateJob(ctx, other, stale), store.ErrVersionMismatch, fmt.Sprintf("UpdateJob with the deleted job's version %d", stale))
+		refused, err := st.UpdateJobStates(ctx, []store.JobState{{Name: name, Version: stale}})
+		ok(t, err, "UpdateJobStates with a deleted job's version")
+		if !slices.Equal(refused, []int{0}) {
+			t.Fatalf("UpdateJobStates with the deleted job's version %d: refused %v, want [0]", stale, refused)
+		}
+	}
+	checkJob(t, st, again, 6, "GetJob after writes with stale versions")
+	// Its writes keep the incarnation.
+	ok(t, st.UpdateJob(ctx, other, 6), "UpdateJob of the new job")
+	checkJob(t, st, other, 7, "GetJob after updating the new job")
+	refused, err := st.UpdateJobStates(ctx, []store.JobState{{Name: name, Version: 7, NextFire: jobBase}})
+	ok(t, err, "UpdateJobStates of the new job")
+	if len(refused) != 0 {
+		t.Fatalf("UpdateJobStates of the new job refused %v", refused)
+	}
+	checkIncarnation(t, st, name, 6, "after writes")
+
+	// And again: each deletion is remembered.
+	ok(t, st.DeleteJob(ctx, name), "DeleteJob again")
+	ok(t, st.CreateJob(ctx, again), "CreateJob a third time")
+	checkJob(t, st, again, 9, "GetJob after the third create")
+	checkIncarnation(t, st, name, 9, "after the third create")
+	// A refused create changes nothing, versions included.
+	isErr(t, st.CreateJob(ctx, jobRecord("p1", "us-central1", "hello", 5)), store.ErrAlreadyExists, "CreateJob over the third")
+	checkJob(t, st, again, 9, "GetJob after a refused create")
 }
 
-func testJobsListing(t *testing.T, st store.Tx) {
+func checkIncarnation(t *testing.T, st store.JobStore, name string, want int64, what string) {
+	t.Helper()
+	got, err := st.GetJob(t.Context(), name)
+	ok(t, err, "GetJob "+what)
+	if got.Incarnation != want {
+		t.Fatalf("%s: Incarnation %d, want %d", what, got.Incarnation, want)
+	}
+}
+
+func testJobsListing(t *testing.T, st store.JobStore) {
 	ctx := t.Context()
 	type loc struct{ project, location string }
 	byLoc := map[loc][]string{}
@@ -303,9 +348,37 @@ func testJobsListing(t *testing.T, st store.Tx) {
 	}
 }
 
-func testUpdateJobs(t *testing.T, st store.Tx) {
+// withResult is want as a read shows it after an UpdateJobStates of st:
+// the engine's fields and, with a Result, status and last_attempt_time
+// replaced; the rest of the message as it was.
+func withState(want store.JobRecord, st store.JobState) store.JobRecord {
+	w := cloneJob(want)
+	w.NextFire, w.DueTime, w.Exec = st.NextFire, st.DueTime, nil
+	if st.Exec != nil {
+		e := *st.Exec
+		w.Exec = &e
+	}
+	w.Job.ScheduleTime = nil
+	if !st.ScheduleTime.IsZero() {
+		w.Job.ScheduleTime = timestamppb.New(st.ScheduleTime)
+	}
+	if r := st.Result; r != nil {
+		w.Job.Status = clone(r.Status)
+		w.Job.LastAttemptTime = nil
+		if !r.LastAttemptTime.IsZero() {
+			w.Job.LastAttemptTime = timestamppb.New(r.LastAttemptTime)
+		}
+	}
+	return w
+}
+
+func testUpdateJobStates(t *testing.T, st store.JobStore) {
 	ctx := t.Context()
-	ok(t, st.UpdateJobs(ctx, nil), "UpdateJobs of nothing")
+	refused, err := st.UpdateJobStates(ctx, nil)
+	ok(t, err, "UpdateJobStates of nothing")
+	if len(refused) != 0 {
+		t.Fatalf("UpdateJobStates of nothing refused %v", refused)
+	}
 
 	var recs []store.JobRecord
 	for i := range 5 {
@@ -313,75 +386,179 @@ func testUpdateJobs(t *testing.T, st store.Tx) {
 		ok(t, st.CreateJob(ctx, r), "CreateJob")
 		recs = append(recs, cloneJob(r))
 	}
-
-	// The engine's batch: each record carries the version it read (or 0).
-	batch := make([]store.JobRecord, len(recs))
-	for i, r := range recs {
-		b := cloneJob(r)
-		b.Version = 1
-		if i == 2 {
-			b.Version = 0
-		}
-		b.DueTime = jobBase.Add(time.Duration(i) * time.Minute)
-		b.Exec.Attempts++
-		if i == 4 {
-			b.Exec = nil
-		}
-		batch[i] = b
+	name := func(i int) string { return recs[i].Job.GetName() }
+	// Each kind of state the engine writes.
+	states := []store.JobState{
+		// A claim: an execution, the next slot, no result.
+		{Name: name(0), Version: 1, NextFire: jobBase.Add(time.Hour), DueTime: jobBase.In(zoneEast), ScheduleTime: jobBase.Add(time.Hour),
+			Exec: &store.Execution{ScheduleTime: jobBase, FirstAttempt: jobBase.Add(time.Nanosecond), NextAttempt: jobBase}},
+		// An attempt's end: a failure with details, a retry pending.
+		{Name: name(1), Version: 1, NextFire: jobBase.Add(time.Hour), DueTime: jobBase.Add(10 * time.Second), ScheduleTime: jobBase.Add(10 * time.Second),
+			Exec:   &store.Execution{ScheduleTime: jobBase, Attempts: 1, FirstAttempt: jobBase, NextAttempt: jobBase.Add(10 * time.Second)},
+			Result: &store.JobResult{Status: filled(&statuspb.Status{}, 7), LastAttemptTime: jobBase.In(zoneWest)}},
+		// An execution's end, OK: an empty status is a status, not none.
+		{Name: name(2), Version: 1, NextFire: jobBase.Add(time.Hour), DueTime: jobBase.Add(time.Hour), ScheduleTime: jobBase.Add(time.Hour),
+			Result: &store.JobResult{Status: &statuspb.Status{}, LastAttemptTime: jobNow}},
+		// Paused: nothing due, no schedule time; the result clears both.
+		{Name: name(3), Version: 1, Result: &store.JobResult{}},
+		// A manual execution's end leaves the scheduled one alone.
+		{Name: name(4), Version: 1, Exec: recs[4].Exec, NextFire: recs[4].NextFire, DueTime: recs[4].DueTime,
+			Result: &store.JobResult{Status: &statuspb.Status{Code: 5, Message: "URL_ERROR-ERROR_NOT_FOUND. Original HTTP response code number = 404"}}},
 	}
-	ok(t, st.UpdateJobs(ctx, batch), "UpdateJobs")
-	for _, b := range batch {
-		checkJob(t, st, b, 2, "after UpdateJobs")
+	refused, err = st.UpdateJobStates(ctx, states)
+	ok(t, err, "UpdateJobStates")
+	if len(refused) != 0 {
+		t.Fatalf("UpdateJobStates refused %v", refused)
 	}
-
-	// A refused record fails the batch, names itself, and nothing of the
-	// batch is written, neither before it nor after it.
-	for _, tc := range []struct {
-		name  string
-		bad   store.JobRecord
-		index int
-		want  error
-	}{
-		{"stale version", func() store.JobRecord { b := cloneJob(batch[3]); b.Version = 1; return b }(), 3, store.ErrVersionMismatch},
-		{"missing job", jobRecord("p1", "us-central1", "missing", 9), 2, store.ErrNotFound},
-		{"first record", func() store.JobRecord { b := cloneJob(batch[0]); b.Version = 7; return b }(), 0, store.ErrVersionMismatch},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			next := make([]store.JobRecord, 0, len(batch))
-			for i, b := range batch {
-				n := cloneJob(b)
-				n.Version = 2
-				n.Job.Description = "must not be written"
-				n.DueTime = time.Time{}
-				if i == tc.index {
-					n = tc.bad
-				}
-				next = append(next, n)
-			}
-			err := st.UpdateJobs(ctx, next)
-			isErr(t, err, tc.want, "UpdateJobs with a "+tc.name)
-			var be *store.BatchError
-			if !errors.As(err, &be) || be.Index != tc.index || be.Name != tc.bad.Job.GetName() {
-				t.Fatalf("UpdateJobs with a %s: error %v, want a *store.BatchError for record %d (%s)", tc.name, err, tc.index, tc.bad.Job.GetName())
-			}
-			for _, b := range batch {
-				checkJob(t, st, b, 2, "after a refused batch")
-			}
-			_, err = st.GetJob(ctx, jobName("p1", "us-central1", "missing"))
-			isErr(t, err, store.ErrNotFound, "GetJob of a job only in a refused batch")
-		})
+	for i, s := range states {
+		recs[i] = withState(recs[i], s)
+		checkJob(t, st, recs[i], 2, "after UpdateJobStates "+s.Name)
 	}
+	// The caller's states are not kept.
+	states[0].Exec.Attempts = 99
+	checkJob(t, st, recs[0], 2, "after the caller changed its state")
 
-	// Records apply in order: one job twice, the second write expecting
-	// the version the first made.
-	twice := []store.JobRecord{cloneJob(batch[1]), cloneJob(batch[1])}
-	twice[0].Version, twice[1].Version = 2, 3
-	twice[1].Job.Description = "second write"
-	ok(t, st.UpdateJobs(ctx, twice), "UpdateJobs of one job twice")
-	checkJob(t, st, twice[1], 4, "after two writes in one batch")
+	// States whose job is gone or was written since are refused and name
+	// themselves; the others are written.
+	later := cloneJob(recs[2])
+	later.Job.Description = "written by the API"
+	ok(t, st.UpdateJob(ctx, later, 2), "UpdateJob")
+	recs[2] = later
+	mixed := []store.JobState{
+		{Name: name(0), Version: 2, NextFire: jobBase.Add(2 * time.Hour), DueTime: jobBase.Add(2 * time.Hour), ScheduleTime: jobBase.Add(2 * time.Hour)},
+		{Name: name(2), Version: 2, NextFire: jobBase},                                    // stale
+		{Name: jobName("p1", "us-central1", "missing"), Version: 1},                       // never existed
+		{Name: name(1), Version: 1, NextFire: jobBase},                                    // stale
+		{Name: name(4), Version: 2, Result: &store.JobResult{Status: &statuspb.Status{}}}, // kept
+		{Name: name(3), Version: 7},                                                       // a future version
+	}
+	refused, err = st.UpdateJobStates(ctx, mixed)
+	ok(t, err, "UpdateJobStates with refusals")
+	if !slices.Equal(refused, []int{1, 2, 3, 5}) {
+		t.Fatalf("UpdateJobStates refused %v, want [1 2 3 5]", refused)
+	}
+	recs[0], recs[4] = withState(recs[0], mixed[0]), withState(recs[4], mixed[4])
+	checkJob(t, st, recs[0], 3, "written beside refusals")
+	checkJob(t, st, recs[1], 2, "refused, stale")
+	checkJob(t, st, recs[2], 3, "refused after the API's write")
+	checkJob(t, st, recs[3], 2, "refused, future version")
+	checkJob(t, st, recs[4], 3, "written beside refusals, with a result")
+	_, err = st.GetJob(ctx, jobName("p1", "us-central1", "missing"))
+	isErr(t, err, store.ErrNotFound, "GetJob of a job only in a refused state")
+
+	// States apply in order: one job twice, the second expecting the
+	// version the first made.
+	twice := []store.JobState{
+		{Name: name(1), Version: 2, Result: &store.JobResult{Status: &statuspb.Status{Code: 14}, LastAttemptTime: jobBase}},
+		{Name: name(1), Version: 3, NextFire: jobBase.Add(3 * time.Hour), DueTime: jobBase.Add(3 * time.Hour)},
+	}
+	refused, err = st.UpdateJobStates(ctx, twice)
+	ok(t, err, "UpdateJobStates of one job twice")
+	if len(refused) != 0 {
+		t.Fatalf("UpdateJobStates of one job twice refused %v", refused)
+	}
+	recs[1] = withState(withState(recs[1], twice[0]), twice[1])
+	checkJob(t, st, recs[1], 4, "after two states in one call")
+
+	// A full write after state writes replaces everything, output fields
+	// included, as the API gives them.
+	full := jobRecord("p1", "us-central1", "j0", 20)
+	ok(t, st.UpdateJob(ctx, full, 3), "UpdateJob after state writes")
+	checkJob(t, st, full, 4, "after a full write")
+	full.Job.Status, full.Job.LastAttemptTime, full.Job.ScheduleTime = nil, nil, nil
+	ok(t, st.UpdateJob(ctx, full, 4), "UpdateJob without output fields")
+	checkJob(t, st, full, 5, "after a full write without output fields")
 }
 
-func testDueJobs(t *testing.T, st store.Tx) {
+func testGetJobs(t *testing.T, st store.JobStore) {
+	ctx := t.Context()
+	js, err := st.GetJobs(ctx, nil)
+	ok(t, err, "GetJobs of nothing")
+	if len(js) != 0 {
+		t.Fatalf("GetJobs of nothing: %q", jobNames(js))
+	}
+	want := map[string]store.JobRecord{}
+	for i, id := range []string{"b", "a", "c", "Z"} {
+		r := jobRecord("p"+fmt.Sprint(i%2), "us-central1", id, i)
+		if i == 2 {
+			r.Exec = nil
+		}
+		ok(t, st.CreateJob(ctx, r), "CreateJob "+id)
+		want[r.Job.GetName()] = r
+	}
+	a, b, c, z := jobName("p1", "us-central1", "a"), jobName("p0", "us-central1", "b"), jobName("p0", "us-central1", "c"), jobName("p1", "us-central1", "Z")
+	for _, tc := range []struct {
+		ask, want []string
+	}{
+		{[]string{a}, []string{a}},
+		{[]string{c, jobName("p9", "us-central1", "a"), a, b, a}, []string{b, c, a}},
+		{[]string{z, c, b, a}, []string{b, c, z, a}},
+		{[]string{jobName("p1", "us-central1", "missing"), "not a job name"}, nil},
+	} {
+		js, err := st.GetJobs(ctx, tc.ask)
+		ok(t, err, fmt.Sprintf("GetJobs %q", tc.ask))
+		if got := jobNames(js); !slices.Equal(got, tc.want) {
+			t.Fatalf("GetJobs %q: got %q, want %q", tc.ask, got, tc.want)
+		}
+		for _, j := range js {
+			sameJob(t, j, want[j.Job.GetName()], 1, "GetJobs "+j.Job.GetName())
+		}
+	}
+}
+
+// sameHead checks a head against the whole record.
+func sameHead(t *testing.T, got store.JobHead, want store.JobRecord, what string) {
+	t.Helper()
+	if got.Name != want.Job.GetName() || got.Version != want.Version || got.Incarnation != want.Incarnation ||
+		got.State != want.Job.GetState() || got.Schedule != want.Job.GetSchedule() || got.TimeZone != want.Job.GetTimeZone() {
+		t.Fatalf("%s: head %+v, want the record's %s v%d i%d %v %q %q", what, got, want.Job.GetName(), want.Version, want.Incarnation,
+			want.Job.GetState(), want.Job.GetSchedule(), want.Job.GetTimeZone())
+	}
+	sameJob(t, store.JobRecord{Job: want.Job, Version: got.Version, Incarnation: got.Incarnation, NextFire: got.NextFire, DueTime: want.DueTime, Exec: got.Exec},
+		want, want.Version, what)
+}
+
+func testScanJobHeads(t *testing.T, st store.JobStore) {
+	ctx := t.Context()
+	var names []string
+	for i, id := range []string{"job-2", "job-10", "Job_1", "a"} {
+		for _, p := range []string{"p1", "p10"} {
+			r := jobRecord(p, "us-central1", id, i)
+			r.Job.Schedule = []string{"every 1 mins", "0 9 * * 1", "every 1 mins", ""}[i]
+			r.Job.TimeZone = []string{"Europe/Berlin", "", "Europe/Berlin", "UTC"}[i]
+			if i%2 == 0 {
+				r.Exec, r.NextFire = nil, time.Time{}
+			}
+			if i == 3 && p == "p10" {
+				r.Exec = &store.Execution{} // all zero, and not nil
+			}
+			ok(t, st.CreateJob(ctx, r), "CreateJob")
+			names = append(names, r.Job.GetName())
+		}
+	}
+	// Written every way: a full write, a state write, a delete and create.
+	r, err := st.GetJob(ctx, jobName("p1", "us-central1", "a"))
+	ok(t, err, "GetJob")
+	r.Job.State = schedulerpb.Job_PAUSED
+	ok(t, st.UpdateJob(ctx, r, r.Version), "UpdateJob")
+	_, err = st.UpdateJobStates(ctx, []store.JobState{{Name: jobName("p10", "us-central1", "a"), Version: 1, NextFire: jobBase, DueTime: jobBase}})
+	ok(t, err, "UpdateJobStates")
+	ok(t, st.DeleteJob(ctx, jobName("p1", "us-central1", "job-2")), "DeleteJob")
+	ok(t, st.CreateJob(ctx, jobRecord("p1", "us-central1", "job-2", 9)), "CreateJob again")
+
+	slices.Sort(names)
+	checkPaging(t, names, func(p store.Page) ([]store.JobHead, error) { return st.ScanJobHeads(ctx, p) },
+		func(h store.JobHead) string { return h.Name })
+	heads, err := st.ScanJobHeads(ctx, store.Page{})
+	ok(t, err, "ScanJobHeads")
+	for _, h := range heads {
+		rec, err := st.GetJob(ctx, h.Name)
+		ok(t, err, "GetJob "+h.Name)
+		sameHead(t, h, rec, "head of "+h.Name)
+	}
+}
+
+func testDueJobs(t *testing.T, st store.JobStore) {
 	ctx := t.Context()
 	at := func(d time.Duration) time.Time { return jobBase.Add(d) }
 	js, err := st.DueJobs(ctx, at(time.Hour), 0)
@@ -468,7 +645,7 @@ func testDueJobs(t *testing.T, st store.Tx) {
 
 // ---- Attempts ----
 
-func testAttempts(t *testing.T, st store.Tx) {
+func testAttempts(t *testing.T, st store.JobStore) {
 	ctx := t.Context()
 	a, b := jobName("p1", "us-central1", "a"), jobName("p1", "us-central1", "b")
 	for i, n := range []string{a, b} {
@@ -544,9 +721,29 @@ func testAttempts(t *testing.T, st store.Tx) {
 	ok(t, st.AddAttempts(ctx, mine), "AddAttempts b")
 	mine[0].Message = "changed by the caller"
 	sameAttempts(t, list(b, 1, time.Time{}), []store.Attempt{want}, "ListAttempts b after the caller's change")
+
+	// An attempt may name the incarnation of the job it was made for: one
+	// made for a job since deleted and created again under the name is
+	// dropped; one of the current incarnation, or naming none, is kept.
+	d := jobName("p1", "us-central1", "d")
+	ok(t, st.CreateJob(ctx, jobRecord("p1", "us-central1", "d", 15)), "CreateJob d")
+	first, err := st.GetJob(ctx, d)
+	ok(t, err, "GetJob d")
+	ok(t, st.DeleteJob(ctx, d), "DeleteJob d")
+	ok(t, st.CreateJob(ctx, jobRecord("p1", "us-central1", "d", 16)), "CreateJob d again")
+	second, err := st.GetJob(ctx, d)
+	ok(t, err, "GetJob d again")
+	if second.Incarnation == first.Incarnation {
+		t.Fatalf("d created twice with the same incarnation %d", first.Incarnation)
+	}
+	ofFirst, ofSecond, ofAny := attempt(d, t0, 1, 17), attempt(d, t0.Add(time.Minute), 1, 18), attempt(d, t0.Add(2*time.Minute), 1, 19)
+	ofFirst.Incarnation, ofSecond.Incarnation = first.Incarnation, second.Incarnation
+	ok(t, st.AddAttempts(ctx, []store.Attempt{ofFirst, ofSecond, ofAny}), "AddAttempts of two incarnations")
+	ofSecond.Incarnation = 0 // not stored
+	sameAttempts(t, list(d, 0, time.Time{}), []store.Attempt{ofAny, ofSecond}, "ListAttempts d")
 }
 
-func testTrimAttempts(t *testing.T, st store.Tx) {
+func testTrimAttempts(t *testing.T, st store.JobStore) {
 	ctx := t.Context()
 	n, err := st.TrimAttempts(ctx, 0)
 	ok(t, err, "TrimAttempts of an empty store")
@@ -600,7 +797,7 @@ func testTrimAttempts(t *testing.T, st store.Tx) {
 	}
 }
 
-func testDeleteJobHistory(t *testing.T, st store.Tx) {
+func testDeleteJobHistory(t *testing.T, st store.JobStore) {
 	ctx := t.Context()
 	gone, kept := jobName("p1", "us-central1", "gone"), jobName("p1", "us-central1", "gone2")
 	ok(t, st.CreateJob(ctx, jobRecord("p1", "us-central1", "gone", 1)), "CreateJob gone")
@@ -631,67 +828,68 @@ func testDeleteJobHistory(t *testing.T, st store.Tx) {
 
 // ---- Transactions ----
 
-// testJobBatchesInTx checks, in one transaction, that a refused UpdateJobs
-// undoes only its own writes (the transaction goes on and commits the
-// rest), and that a rolled-back transaction leaves no batch behind.
+// testJobBatchesInTx checks, in one transaction, that UpdateJobStates
+// writes the states it does not refuse and the transaction goes on and
+// commits them with its other writes, and that a rolled-back transaction
+// leaves no state behind.
 func testJobBatchesInTx(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	j0, j1 := jobRecord("p1", "us-central1", "j0", 1), jobRecord("p1", "us-central1", "j1", 2)
 	ok(t, s.CreateJob(ctx, j0), "CreateJob j0")
 	ok(t, s.CreateJob(ctx, j1), "CreateJob j1")
-	first := []store.JobRecord{cloneJob(j0), cloneJob(j1)}
-	first[0].Version, first[1].Version = 1, 1
-	first[0].Job.Description, first[1].Job.Description = "first batch", "first batch"
 	j2 := jobRecord("p1", "us-central1", "j2", 3)
 	kept := attempt(j2.Job.GetName(), jobBase, 1, 1)
+	first := []store.JobState{
+		{Name: j0.Job.GetName(), Version: 1, NextFire: jobBase, DueTime: jobBase, Result: &store.JobResult{Status: &statuspb.Status{Code: 7}}},
+		{Name: j1.Job.GetName(), Version: 7, NextFire: jobBase}, // stale
+	}
+	second := store.JobState{Name: j1.Job.GetName(), Version: 1, ScheduleTime: jobBase}
 
 	err := s.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.CreateJob(ctx, j2); err != nil {
 			return err
 		}
-		if err := tx.UpdateJobs(ctx, first); err != nil {
+		refused, err := tx.UpdateJobStates(ctx, first)
+		if err != nil {
 			return err
+		}
+		if !slices.Equal(refused, []int{1}) {
+			return fmt.Errorf("UpdateJobStates in a transaction refused %v, want [1]", refused)
 		}
 		if err := tx.AddAttempts(ctx, []store.Attempt{kept}); err != nil {
 			return err
 		}
-		// j0 is written, then j1 is refused (stale version): j0's write
-		// must be undone, the transaction's earlier writes kept.
-		second := []store.JobRecord{cloneJob(first[0]), cloneJob(first[1])}
-		second[0].Version, second[1].Version = 2, 1
-		second[0].Job.Description, second[1].Job.Description = "second batch", "second batch"
-		err := tx.UpdateJobs(ctx, second)
-		var be *store.BatchError
-		if !errors.As(err, &be) || be.Index != 1 || !errors.Is(err, store.ErrVersionMismatch) {
-			return fmt.Errorf("refused batch in a transaction: %v, want a version mismatch at record 1", err)
+		// The transaction sees its state writes and goes on.
+		got, err := tx.GetJob(ctx, j0.Job.GetName())
+		if err != nil {
+			return err
 		}
-		for _, j := range first {
-			got, err := tx.GetJob(ctx, j.Job.GetName())
-			if err != nil {
-				return err
-			}
-			if got.Version != 2 || got.Job.GetDescription() != "first batch" {
-				return fmt.Errorf("after a refused batch in a transaction, %s is version %d %q", j.Job.GetName(), got.Version, got.Job.GetDescription())
-			}
+		if got.Version != 2 || got.Job.GetStatus().GetCode() != 7 {
+			return fmt.Errorf("in the transaction, j0 is version %d with status %v", got.Version, got.Job.GetStatus())
 		}
-		// The transaction is still usable.
-		return tx.UpdateJob(ctx, first[0], 2)
+		refused, err = tx.UpdateJobStates(ctx, []store.JobState{second})
+		if err != nil || len(refused) != 0 {
+			return fmt.Errorf("second UpdateJobStates: refused %v, %v", refused, err)
+		}
+		return nil
 	})
-	ok(t, err, "InTx with a refused batch")
-	checkJob(t, s, first[0], 3, "j0 after commit")
-	checkJob(t, s, first[1], 2, "j1 after commit")
+	ok(t, err, "InTx with a refused state")
+	w0, w1 := withState(j0, first[0]), withState(j1, second)
+	checkJob(t, s, w0, 2, "j0 after commit")
+	checkJob(t, s, w1, 2, "j1 after commit")
 	checkJob(t, s, j2, 1, "j2 after commit")
 	as, err := s.ListAttempts(ctx, j2.Job.GetName(), 0, time.Time{})
 	ok(t, err, "ListAttempts j2")
-	sameAttempts(t, as, []store.Attempt{kept}, "attempts committed with the batch")
+	sameAttempts(t, as, []store.Attempt{kept}, "attempts committed with the states")
 
 	// Everything a rolled-back transaction did to jobs is undone.
 	err = s.InTx(ctx, func(tx store.Tx) error {
-		b := []store.JobRecord{cloneJob(first[0]), cloneJob(first[1])}
-		b[0].Version, b[1].Version = 3, 2
-		b[0].Exec, b[1].DueTime = nil, time.Time{}
-		if err := tx.UpdateJobs(ctx, b); err != nil {
-			return err
+		refused, err := tx.UpdateJobStates(ctx, []store.JobState{
+			{Name: j0.Job.GetName(), Version: 2, Exec: &store.Execution{}, Result: &store.JobResult{}},
+			{Name: j1.Job.GetName(), Version: 2, NextFire: jobBase.Add(time.Hour)},
+		})
+		if err != nil || len(refused) != 0 {
+			return fmt.Errorf("UpdateJobStates: refused %v, %v", refused, err)
 		}
 		if err := tx.AddAttempts(ctx, []store.Attempt{attempt(j0.Job.GetName(), jobBase, 1, 2)}); err != nil {
 			return err
@@ -708,8 +906,8 @@ func testJobBatchesInTx(t *testing.T, s store.Store) {
 		return errBoom
 	})
 	isErr(t, err, errBoom, "InTx rolled back")
-	checkJob(t, s, first[0], 3, "j0 after rollback")
-	checkJob(t, s, first[1], 2, "j1 after rollback")
+	checkJob(t, s, w0, 2, "j0 after rollback")
+	checkJob(t, s, w1, 2, "j1 after rollback")
 	checkJob(t, s, j2, 1, "j2 after rollback")
 	_, err = s.GetJob(ctx, jobName("p1", "us-central1", "j3"))
 	isErr(t, err, store.ErrNotFound, "job created in a rolled-back transaction")
@@ -724,7 +922,7 @@ func testJobBatchesInTx(t *testing.T, s store.Store) {
 // from several goroutines on the auto-commit methods: the version check and
 // the write must be one step, or two writers succeed on one version and an
 // update is lost.
-func testConcurrentJobCAS(t *testing.T, s store.Store) {
+func testConcurrentJobCAS(t *testing.T, s store.JobStore) {
 	const workers, rounds = 8, 20
 	ctx := t.Context()
 	r := jobRecord("p1", "us-central1", "contended", 1)
@@ -772,7 +970,7 @@ func testConcurrentJobCAS(t *testing.T, s store.Store) {
 // testJobsBulk lists more jobs than fit a small page, in the sizes the
 // engine reads (a backend may read or decode large results differently):
 // every record whole and in order, through ScanJobs, ListJobs and DueJobs.
-func testJobsBulk(t *testing.T, st store.Tx) {
+func testJobsBulk(t *testing.T, st store.JobStore) {
 	ctx := t.Context()
 	const n = 1100
 	want := make(map[string]store.JobRecord, n)

@@ -168,6 +168,14 @@ func (p perCallTx) GetJob(ctx context.Context, name string) (store.JobRecord, er
 	return in(ctx, p.s, func(tx store.Tx) (store.JobRecord, error) { return tx.GetJob(ctx, name) })
 }
 
+func (p perCallTx) GetJobs(ctx context.Context, names []string) ([]store.JobRecord, error) {
+	return in(ctx, p.s, func(tx store.Tx) ([]store.JobRecord, error) { return tx.GetJobs(ctx, names) })
+}
+
+func (p perCallTx) ScanJobHeads(ctx context.Context, page store.Page) ([]store.JobHead, error) {
+	return in(ctx, p.s, func(tx store.Tx) ([]store.JobHead, error) { return tx.ScanJobHeads(ctx, page) })
+}
+
 func (p perCallTx) ListJobs(ctx context.Context, projectID, location string, page store.Page) ([]store.JobRecord, error) {
 	return in(ctx, p.s, func(tx store.Tx) ([]store.JobRecord, error) { return tx.ListJobs(ctx, projectID, location, page) })
 }
@@ -180,8 +188,8 @@ func (p perCallTx) UpdateJob(ctx context.Context, j store.JobRecord, expectVersi
 	return do(ctx, p.s, func(tx store.Tx) error { return tx.UpdateJob(ctx, j, expectVersion) })
 }
 
-func (p perCallTx) UpdateJobs(ctx context.Context, js []store.JobRecord) error {
-	return do(ctx, p.s, func(tx store.Tx) error { return tx.UpdateJobs(ctx, js) })
+func (p perCallTx) UpdateJobStates(ctx context.Context, states []store.JobState) ([]int, error) {
+	return in(ctx, p.s, func(tx store.Tx) ([]int, error) { return tx.UpdateJobStates(ctx, states) })
 }
 
 func (p perCallTx) DeleteJob(ctx context.Context, name string) error {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
+
 	"github.com/oidcron/oidcron/internal/store"
 )
 
@@ -42,6 +44,12 @@ func seedWorld(t *testing.T, st store.Tx) world {
 	ok(t, st.CreateJob(ctx, jobRecord("p0", "us-central1", "doomed", 7)), "seed doomed job")
 	ok(t, st.AddAttempts(ctx, seedAttempts(w)), "seed attempts")
 	return w
+}
+
+// seedJobState is the engine's write of the seeded job in writeEverything.
+func seedJobState(w world) store.JobState {
+	return store.JobState{Name: w.job, Version: 1, NextFire: jobBase, DueTime: jobBase,
+		Result: &store.JobResult{Status: &statuspb.Status{Code: 2, Message: "written in a transaction"}, LastAttemptTime: jobBase}}
 }
 
 // seedAttempts is one attempt of each seeded job.
@@ -133,9 +141,11 @@ func writeEverything(t *testing.T, tx store.Tx, w world) error {
 		func() error { return tx.PutSetting(ctx, w.setting, []byte("changed")) },
 		func() error { return tx.PutSetting(ctx, "new", []byte("new")) },
 		func() error {
-			j := jobRecord("p0", "us-central1", "seed", 18)
-			j.Version = 1
-			return tx.UpdateJobs(ctx, []store.JobRecord{j})
+			refused, err := tx.UpdateJobStates(ctx, []store.JobState{seedJobState(w)})
+			if err == nil && len(refused) > 0 {
+				err = fmt.Errorf("UpdateJobStates refused %v", refused)
+			}
+			return err
 		},
 		func() error {
 			return tx.AddAttempts(ctx, []store.Attempt{attempt(w.job, jobBase.Add(time.Minute), 2, 19)})
@@ -225,7 +235,7 @@ func testTxCommit(t *testing.T, s store.Store) {
 	if string(v) != "new" {
 		t.Fatalf("committed setting: %q", v)
 	}
-	checkJob(t, s, jobRecord("p0", "us-central1", "seed", 18), 2, "committed job update")
+	checkJob(t, s, withState(jobRecord("p0", "us-central1", "seed", 6), seedJobState(w)), 2, "committed job update")
 	_, err = s.GetJob(ctx, w.doomedJob)
 	isErr(t, err, store.ErrNotFound, "committed job delete")
 	checkJob(t, s, jobRecord("p0", "us-central1", "new", 20), 1, "committed job")
