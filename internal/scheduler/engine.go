@@ -257,9 +257,10 @@ type execState struct {
 	attempts     int32
 	first        time.Time
 	next         time.Time
-	item         item        // its next attempt in the queue (item.idx < 0: not queued)
-	claim        *flushBatch // the write of the claim; the first attempt waits for it
-	load         *loadGroup  // the read of the job's message; the attempt waits for it
+	item         item          // its next attempt in the queue (item.idx < 0: not queued)
+	claim        *flushBatch   // the write of the claim; the first attempt waits for it
+	load         *loadGroup    // the read of the job's message; the attempt waits for it
+	readWait     time.Duration // the wait before reading the message again; doubles while reads fail
 	lastCode     codes.Code
 }
 
@@ -528,19 +529,23 @@ func (e *Engine) unqueueExecLocked(ex *execState) {
 }
 
 // dropLocked forgets j: its job was deleted, or replaced by a new
-// incarnation of its name. Its execution waiting for a retry is dropped; an
-// attempt under way finds j.deleted and records nothing.
-func (e *Engine) dropLocked(j *jobState) {
+// incarnation of its name. Its execution waiting for a retry is dropped
+// (and returned, to be signalled); an attempt under way finds j.deleted and
+// records nothing.
+func (e *Engine) dropLocked(j *jobState) (ended []*execState) {
 	j.deleted = true
 	e.unqueueSlotLocked(j)
-	if j.exec != nil {
-		e.unqueueExecLocked(j.exec)
+	if ex := j.exec; ex != nil && ex.item.idx >= 0 {
+		e.unqueueExecLocked(ex)
+		e.endExecLocked(ex)
+		ended = append(ended, ex)
 	}
 	if e.jobs[j.name] == j {
 		delete(e.jobs, j.name)
 	}
 	e.releaseScheduleLocked(j)
 	j.job, j.result = nil, nil
+	return ended
 }
 
 // Changed re-reads the job named name after the API wrote it (create,
@@ -592,15 +597,15 @@ func (e *Engine) changedLocked(name string, rec store.JobRecord, err error) (end
 	delete(e.stale, name)
 	if errors.Is(err, store.ErrNotFound) {
 		if j != nil {
-			e.dropLocked(j)
+			ended = e.dropLocked(j)
 			e.scheduleLocked()
 		}
-		return nil
+		return ended
 	}
 	now := e.clk.Now()
 	if j != nil && rec.Incarnation != j.incarnation {
 		// Deleted and created again under its name: another job.
-		e.dropLocked(j)
+		ended = e.dropLocked(j)
 		j = nil
 	}
 	if j == nil {
@@ -611,7 +616,7 @@ func (e *Engine) changedLocked(name string, rec store.JobRecord, err error) (end
 			j.job, j.jobVersion = rec.Job, rec.Version
 		}
 		e.scheduleLocked()
-		return nil
+		return ended
 	}
 	wasStale := j.stale
 	j.stale = false
@@ -691,6 +696,9 @@ func (e *Engine) scheduleLocked() {
 	for len(e.queue) > 0 && !e.queue[0].at().After(now) {
 		it := heap.Pop(&e.queue).(*item)
 		if it.ex != nil {
+			// A retry whose message was let go or never read (a failed
+			// read) has it read with the others due now.
+			e.needMessageLocked(it.ex)
 			e.ready = append(e.ready, it.ex)
 			e.cond.Signal()
 			continue
@@ -782,43 +790,76 @@ func (e *Engine) worker() {
 }
 
 // messageLocked returns the Job message ex's attempt sends, reading it
-// when the writer has not (a RunJob, a recovered execution whose batch read
-// failed), with e.mu held on entry and on return. ok false: the execution
-// was dealt with (ended, or queued again after a failed read) and the
-// caller stops.
-func (e *Engine) messageLocked(ex *execState) (job *schedulerpb.Job, ok bool) {
+// when neither the loader nor an earlier attempt has (a RunJob, a recovered
+// execution, an execution whose batch read failed), with e.mu held on entry
+// and on return. A read newer than the state the engine acts on is applied
+// (as Changed would: it may pause or drop the job), so the caller checks ex
+// again (heldLocked); ended are the executions that
+// ended. ok false: the
+// read failed and ex was queued again, after a wait that doubles with each
+// failure (up to maxRetryRead), its message read with those then due.
+func (e *Engine) messageLocked(ex *execState) (job *schedulerpb.Job, ended []*execState, ok bool) {
 	j := ex.j
 	if j.job != nil {
-		return j.job, true
+		return j.job, nil, true
 	}
 	e.mu.Unlock()
 	rec, err := e.js.GetJob(e.runCtx, j.name)
 	e.mu.Lock()
 	switch {
+	case err == nil && j.deleted:
 	case err == nil && rec.Incarnation == j.incarnation:
 		if j.job == nil || rec.Version > j.jobVersion {
 			j.job, j.jobVersion = rec.Job, rec.Version
 		}
-	case err == nil || errors.Is(err, store.ErrNotFound):
-		// Gone, or another job now: apply that, which drops j. (Neither
-		// ends an execution, so there is nothing to signal.)
-		e.changedLocked(j.name, rec, err)
-	}
-	if j.deleted {
-		e.endExecLocked(ex)
-		return nil, false
-	}
-	if j.job == nil {
-		// Tried again after retryRead, with the same schedule time.
-		e.log.Error("reading a job to send it; trying again", "job", j.name, "err", err)
-		if e.runCtx.Err() == nil {
-			ex.next = e.clk.Now().Add(retryRead)
-			e.queueExecLocked(ex)
-			e.scheduleLocked()
+		if rec.Version > j.specVersion {
+			// The API changed the job (a pause, say) and its Changed has
+			// not been applied yet, or came while ex was not queued.
+			ended = e.changedLocked(j.name, rec, nil)
 		}
-		return nil, false
+	case err == nil || errors.Is(err, store.ErrNotFound):
+		// Gone, or another job now: apply that, which drops j.
+		ended = e.changedLocked(j.name, rec, err)
 	}
-	return j.job, true
+	if j.job != nil || j.deleted {
+		ex.readWait = 0
+		return j.job, ended, true
+	}
+	ex.readWait = min(max(2*ex.readWait, retryRead), maxRetryRead)
+	e.log.Error("reading a job to send it; trying again", "job", j.name, "err", err, "wait", ex.readWait)
+	if e.runCtx.Err() == nil {
+		// Tried again with the same schedule time.
+		ex.next = e.clk.Now().Add(ex.readWait)
+		e.queueExecLocked(ex)
+		e.scheduleLocked()
+		signal(e.sig.Held, Held{Job: j.name, ScheduleTime: ex.scheduleTime, Next: ex.next, Err: err})
+	}
+	return nil, ended, false
+}
+
+// heldLocked reports whether ex must not make an attempt now: its job is
+// gone, or paused (or its scheduled execution is another), and ex ends
+// (ended: it ended here and must be signalled); or a change of its job
+// could not be read, and ex waits for it, queued again.
+func (e *Engine) heldLocked(ex *execState) (held, ended bool) {
+	j := ex.j
+	if j.deleted || (!ex.manual && (j.exec != ex || !j.enabled)) {
+		if !ex.ended {
+			e.endExecLocked(ex)
+			e.scheduleLocked()
+			return true, true
+		}
+		return true, false
+	}
+	if j.stale && !ex.manual {
+		// A change of the job could not be read: wait for it.
+		ex.next = e.clk.Now().Add(retryRead)
+		e.queueExecLocked(ex)
+		e.scheduleLocked()
+		signal(e.sig.Held, Held{Job: j.name, ScheduleTime: ex.scheduleTime, Next: ex.next})
+		return true, false
+	}
+	return false, false
 }
 
 // attempt makes the next attempt of ex and decides what follows.
@@ -839,30 +880,39 @@ func (e *Engine) attempt(ex *execState) {
 	}
 	e.mu.Lock()
 	j := ex.j
-	if j.deleted || (!ex.manual && (j.exec != ex || !j.enabled)) {
-		ended := !ex.manual && j.exec == ex && !j.deleted
-		if ended {
-			// Paused while queued: the execution ends without an attempt.
-			e.endExecLocked(ex)
-			e.scheduleLocked()
-		}
+	if held, ended := e.heldLocked(ex); held {
 		e.mu.Unlock()
 		if ended {
 			e.signalDone(ex)
 		}
 		return
 	}
-	if j.stale && !ex.manual {
-		// A change of the job could not be read: wait for it.
-		ex.next = e.clk.Now().Add(retryRead)
-		e.queueExecLocked(ex)
-		e.scheduleLocked()
-		e.mu.Unlock()
-		return
+	job, done, ok := e.messageLocked(ex)
+	if ok {
+		// The read may have applied a pause or a deletion, or Changed may
+		// have while e.mu was released.
+		held, end := e.heldLocked(ex)
+		if end {
+			done = append(done, ex)
+		}
+		if !held && !ex.manual && job.GetState() != schedulerpb.Job_ENABLED {
+			// A guard: a scheduled execution never sends a job that is
+			// not enabled.
+			e.log.Warn("not sending a job that is not enabled", "job", j.name, "state", job.GetState().String())
+			held = true
+			if !ex.ended {
+				e.endExecLocked(ex)
+				e.scheduleLocked()
+				done = append(done, ex)
+			}
+		}
+		ok = !held
 	}
-	job, ok := e.messageLocked(ex)
 	if !ok {
 		e.mu.Unlock()
+		for _, x := range done {
+			e.signalDone(x)
+		}
 		return
 	}
 	n := ex.attempts + 1
@@ -958,7 +1008,7 @@ func (e *Engine) endExecLocked(ex *execState) {
 // ex's attempt, with the other executions that start now (the loader reads
 // a group in one query), unless the engine holds it already.
 func (e *Engine) needMessageLocked(ex *execState) {
-	if ex.j.job != nil {
+	if ex.j.job != nil || ex.load != nil || ex.j.deleted {
 		return
 	}
 	g := e.loadCur

@@ -33,7 +33,8 @@ type memStore struct {
 	beforeUpdate func(name string)
 	// beforeAddAttempts, when set, is called before AddAttempts.
 	beforeAddAttempts func()
-	// getErr, while set for a name, is what GetJob of that name returns.
+	// getErr, while set for a name, is what GetJob of that name, and
+	// GetJobs of names with it, return.
 	getErr map[string]error
 }
 
@@ -65,7 +66,7 @@ func cloneExec(e *store.Execution) *store.Execution {
 	return &x
 }
 
-// failGet makes every GetJob of name return err until it is called again
+// failGet makes every GetJob of name (and GetJobs with it) return err until it is called again
 // with nil.
 func (m *memStore) failGet(name string, err error) {
 	m.mu.Lock()
@@ -104,6 +105,11 @@ func (m *memStore) GetJob(_ context.Context, name string) (store.JobRecord, erro
 func (m *memStore) GetJobs(_ context.Context, names []string) ([]store.JobRecord, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	for _, n := range names {
+		if err := m.getErr[n]; err != nil {
+			return nil, err
+		}
+	}
 	var out []store.JobRecord
 	for _, r := range m.sorted() {
 		if slices.Contains(names, r.Job.GetName()) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,34 @@ type hookStore struct {
 	store.JobStore
 	beforeStates func(states []store.JobState)
 	beforeAdd    func(as []store.Attempt)
+	// beforeGet and beforeGetJobs run before the reads; an error they
+	// return is the read's.
+	beforeGet     func(name string) error
+	beforeGetJobs func(names []string) error
+	// afterGetJobs runs once GetJobs has read.
+	afterGetJobs func()
+}
+
+func (h *hookStore) GetJob(ctx context.Context, name string) (store.JobRecord, error) {
+	if h.beforeGet != nil {
+		if err := h.beforeGet(name); err != nil {
+			return store.JobRecord{}, err
+		}
+	}
+	return h.JobStore.GetJob(ctx, name)
+}
+
+func (h *hookStore) GetJobs(ctx context.Context, names []string) ([]store.JobRecord, error) {
+	if h.beforeGetJobs != nil {
+		if err := h.beforeGetJobs(names); err != nil {
+			return nil, err
+		}
+	}
+	recs, err := h.JobStore.GetJobs(ctx, names)
+	if h.afterGetJobs != nil {
+		h.afterGetJobs()
+	}
+	return recs, err
 }
 
 func (h *hookStore) UpdateJobStates(ctx context.Context, states []store.JobState) ([]int, error) {
@@ -175,11 +204,7 @@ func TestStaleWriteDoesNotLandOnRecreatedJob(t *testing.T) {
 		recv(t, recreated, "the re-creation")
 		h.e.Changed(name) // the API's, after its create
 		h.sync()
-		select {
-		case c := <-h.snd.calls:
-			t.Fatalf("an attempt of the deleted job was sent: %v", c.job)
-		default:
-		}
+		h.noSendUntilDone(name)
 		r := h.rec(name)
 		if r.Job.GetDescription() != "the second job" || r.Job.GetSchedule() != "every 1h" || r.Exec != nil ||
 			!r.NextFire.Equal(at("13:00:00")) || !r.Job.GetScheduleTime().AsTime().Equal(at("13:00:00")) {
@@ -233,4 +258,169 @@ func TestAttemptOfDeletedJobNotInSuccessorHistory(t *testing.T) {
 			t.Fatalf("the new job shows the old one's attempt: %v", r.Job)
 		}
 	})
+}
+
+// noSendUntilDone waits for the execution of name to end (dropped, paused
+// or ended) and fails if an attempt is sent first.
+func (h *harness) noSendUntilDone(name string) ExecutionDone {
+	h.t.Helper()
+	select {
+	case c := <-h.snd.calls:
+		h.t.Fatalf("an attempt of %s was sent: %v", name, c.job)
+	case d := <-h.sig.ExecutionDone:
+		if d.Job != name || d.Attempts != 0 {
+			h.t.Fatalf("execution done %+v, want %s without an attempt", d, name)
+		}
+		return d
+	case <-time.After(guard):
+		h.t.Fatalf("timed out waiting for the end of the execution of %s", name)
+	}
+	panic("unreachable")
+}
+
+// A job paused while a worker reads its message (the loader's batch read
+// failed): the attempt must not be sent, even though the pause's Changed
+// finished while the execution was not queued.
+func TestPauseDuringMessageReadIsNotSent(t *testing.T) {
+	backends(t, func(t *testing.T, base store.JobStore) {
+		ctx := context.Background()
+		name := addJob(t, base, "pausing", "every 1m", nil)
+		st := &hookStore{JobStore: base}
+		boom := errors.New("database is locked")
+		var h *harness
+		var paused atomic.Bool
+		st.beforeGetJobs = func([]string) error { return boom }
+		st.beforeGet = func(n string) error {
+			if n == name && h != nil && paused.CompareAndSwap(false, true) {
+				// The worker's read: the API pauses the job meanwhile.
+				r, err := base.GetJob(ctx, name)
+				if err != nil {
+					t.Error(err)
+					return nil
+				}
+				r.Job.State = schedulerpb.Job_PAUSED
+				if err := base.UpdateJob(ctx, r, r.Version); err != nil {
+					t.Error(err)
+				}
+				h.e.Changed(name)
+			}
+			return nil
+		}
+		h = newHarness(t, st, t0, nil)
+		h.sync()
+		h.clk.Set(at("12:01:00"))
+		recv(t, h.sig.Fired, "the fire")
+		h.noSendUntilDone(name)
+		if !paused.Load() {
+			t.Fatal("the worker did not read the job")
+		}
+		h.sync()
+		if r := h.rec(name); r.Exec != nil || !r.NextFire.IsZero() {
+			t.Fatalf("paused job: %+v", r)
+		}
+	})
+}
+
+// A claim whose write finds the job deleted and created again holds the
+// execution until the job is read, instead of sending the message of the
+// job that was (even when the API's Changed never comes).
+func TestGoneClaimHoldsExecution(t *testing.T) {
+	backends(t, func(t *testing.T, base store.JobStore) {
+		ctx := context.Background()
+		name := addJob(t, base, "gone", "every 1m", nil)
+		st := &hookStore{JobStore: base}
+		loaded, release := make(chan struct{}), make(chan struct{})
+		var loadOnce, claimOnce, releaseOnce sync.Once
+		defer releaseOnce.Do(func() { close(release) })
+		var reads atomic.Int32 // GetJob of name once armed (> 0)
+		// The loader's read, of the first job, lands first.
+		st.afterGetJobs = func() { loadOnce.Do(func() { close(loaded) }) }
+		st.beforeGet = func(n string) error {
+			// The claim's own re-read (writeOne) finds the second job; the
+			// writer's re-read after it waits until the test lets it.
+			if n == name && reads.Load() > 0 && reads.Add(1) > 2 {
+				<-release
+			}
+			return nil
+		}
+		st.beforeStates = func(states []store.JobState) {
+			for _, s := range states {
+				if s.Name != name || s.Exec == nil {
+					continue
+				}
+				claimOnce.Do(func() {
+					<-loaded
+					recreate(t, base, name, "every 1h")
+					for {
+						r, err := base.GetJob(ctx, name)
+						if err != nil || r.Version >= s.Version {
+							break
+						}
+						if err := base.UpdateJob(ctx, r, r.Version); err != nil {
+							t.Error(err)
+							break
+						}
+					}
+					reads.Store(1)
+				})
+			}
+		}
+		h := newHarness(t, st, t0, nil)
+		h.sync()
+		h.clk.Set(at("12:01:00"))
+		recv(t, h.sig.Fired, "the fire")
+		select {
+		case c := <-h.snd.calls:
+			t.Fatalf("the deleted job's message was sent: %v", c.job)
+		case hd := <-h.sig.Held:
+			if hd.Job != name || hd.Err != nil {
+				t.Fatalf("held %+v", hd)
+			}
+		case <-time.After(guard):
+			t.Fatal("timed out waiting for the execution to be held")
+		}
+		// The re-read drops the first job and its execution.
+		releaseOnce.Do(func() { close(release) })
+		h.noSendUntilDone(name)
+		h.sync()
+		if r := h.rec(name); r.Job.GetDescription() != "the second job" || r.Exec != nil {
+			t.Fatalf("the second job: %+v %v", r, r.Job)
+		}
+	})
+}
+
+// A message read that keeps failing is tried again later each time (up to
+// maxRetryRead), and with the loader's batch read of the executions then
+// due, not at a fixed interval one read per execution.
+func TestFailedMessageReadBacksOff(t *testing.T) {
+	base := newMemStore()
+	name := addJob(t, base, "unreadable", "every 1h", nil)
+	st := &hookStore{JobStore: base}
+	var batches atomic.Int32
+	st.beforeGetJobs = func([]string) error { batches.Add(1); return nil }
+	h := newHarness(t, st, t0, nil)
+	h.sync()
+	boom := errors.New("database is locked")
+	base.failGet(name, boom)
+	h.clk.Set(at("13:00:00"))
+	recv(t, h.sig.Fired, "the fire")
+	wait := retryRead
+	for i := 1; i <= 8; i++ {
+		hd := recv(t, h.sig.Held, "a failed read")
+		if hd.Err == nil || !hd.Next.Equal(h.clk.Now().Add(wait)) {
+			t.Fatalf("read %d: held %+v at %v, want a retry after %v", i, hd, h.clk.Now(), wait)
+		}
+		if n := batches.Load(); n != int32(i) {
+			t.Fatalf("read %d: %d batch reads", i, n)
+		}
+		if i == 8 {
+			base.failGet(name, nil) // the store recovers
+		}
+		h.clk.Set(hd.Next)
+		wait = min(2*wait, maxRetryRead)
+	}
+	h.call().answer(codes.OK, 200)
+	if d := recv(t, h.sig.ExecutionDone, "the execution"); d.Job != name || d.Attempts != 1 {
+		t.Fatalf("done %+v", d)
+	}
 }

@@ -20,13 +20,25 @@ type TestSignals struct {
 	// AttemptFinished: an attempt ended; sent after the engine has decided
 	// and queued what follows it (the retry timer is armed).
 	AttemptFinished chan store.Attempt
-	// ExecutionDone: an execution ended (success, or no retry left).
+	// ExecutionDone: an execution ended (success, no retry left, its job
+	// paused or deleted).
 	ExecutionDone chan ExecutionDone
 	// Flushed: a batch of writes reached the store.
 	Flushed chan struct{}
 	// Reread: a job whose change could not be read was read again (Err is
 	// that read's error, nil when it succeeded and was applied).
 	Reread chan Reread
+	// Held: an execution did not make its attempt because its job, or a
+	// change of it, could not be read; it was queued again.
+	Held chan Held
+}
+
+// Held describes an execution held back.
+type Held struct {
+	Job          string
+	ScheduleTime time.Time
+	Next         time.Time // when it is tried again
+	Err          error     // the failed read of its message, if that held it
 }
 
 // Reread describes a read of a job whose change could not be read.
@@ -61,6 +73,7 @@ func NewTestSignals(n int) *TestSignals {
 		ExecutionDone:   make(chan ExecutionDone, n),
 		Flushed:         make(chan struct{}, n),
 		Reread:          make(chan Reread, n),
+		Held:            make(chan Held, n),
 	}
 }
 

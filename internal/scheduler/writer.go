@@ -223,6 +223,10 @@ func (e *Engine) applyWritten(res []written) {
 			continue
 		}
 		if w.gone {
+			// Not to be fired, nor its execution sent with the message of
+			// the job that was, until it is read again.
+			j.stale = true
+			e.unqueueSlotLocked(j)
 			if _, ok := e.stale[j.name]; !ok {
 				e.stale[j.name] = struct{}{}
 				e.staleDue = true
