@@ -177,11 +177,13 @@ func addLocationFlag(cmd *cobra.Command, v *string) {
 	cmd.Flags().StringVar(v, "location", "", "location of the job; defaults to the project's App Engine app location")
 }
 
-func schedulerDescribeCmd(g *Globals) *cobra.Command {
+// schedulerJobCmd makes a command on one job (JOB and --location): it
+// opens the session, resolves the job as gcloud does, and runs do.
+func schedulerJobCmd(g *Globals, use, short string, do func(s *schedulerSession, ref schedJobRef) error) *cobra.Command {
 	var location string
 	cmd := &cobra.Command{
-		Use:   "describe JOB",
-		Short: "Show details about a job.",
+		Use:   use,
+		Short: short,
 		Args:  schedulerJobArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := newSchedulerSession(cmd, g)
@@ -192,15 +194,21 @@ func schedulerDescribeCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			job, err := s.svc.Projects.Locations.Jobs.Get(ref.Name()).Context(s.ctx).Do()
-			if err != nil {
-				return APIError(err)
-			}
-			return g.Print(job, false, "yaml")
+			return do(s, ref)
 		},
 	}
 	addLocationFlag(cmd, &location)
 	return cmd
+}
+
+func schedulerDescribeCmd(g *Globals) *cobra.Command {
+	return schedulerJobCmd(g, "describe JOB", "Show details about a job.", func(s *schedulerSession, ref schedJobRef) error {
+		job, err := s.svc.Projects.Locations.Jobs.Get(ref.Name()).Context(s.ctx).Do()
+		if err != nil {
+			return APIError(err)
+		}
+		return g.Print(job, false, "yaml")
+	})
 }
 
 func schedulerListCmd(g *Globals) *cobra.Command {
@@ -238,69 +246,37 @@ func schedulerListCmd(g *Globals) *cobra.Command {
 }
 
 func schedulerDeleteCmd(g *Globals) *cobra.Command {
-	var location string
-	cmd := &cobra.Command{
-		Use:   "delete JOB",
-		Short: "Delete a job.",
-		Args:  schedulerJobArg,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := newSchedulerSession(cmd, g)
-			if err != nil {
-				return err
-			}
-			ref, err := s.job(args[0], location)
-			if err != nil {
-				return err
-			}
-			// gcloud's declarative delete: a "no", or no answer from a
-			// script, deletes nothing.
-			if _, err := g.Confirm(Prompt{
-				Message: fmt.Sprintf("You are about to delete job [%s]", ref.ID), Default: true,
-				ThrowIfUnattended: true, CancelOnNo: true,
-			}); err != nil {
-				return err
-			}
-			if _, err := s.svc.Projects.Locations.Jobs.Delete(ref.Name()).Context(s.ctx).Do(); err != nil {
-				return APIError(err)
-			}
-			g.Status("Deleted job [%s].", ref.ID)
-			return nil
-		},
-	}
-	addLocationFlag(cmd, &location)
-	return cmd
+	return schedulerJobCmd(g, "delete JOB", "Delete a job.", func(s *schedulerSession, ref schedJobRef) error {
+		// gcloud's declarative delete: a "no", or no answer from a
+		// script, deletes nothing.
+		if _, err := g.Confirm(Prompt{
+			Message: fmt.Sprintf("You are about to delete job [%s]", ref.ID), Default: true,
+			ThrowIfUnattended: true, CancelOnNo: true,
+		}); err != nil {
+			return err
+		}
+		if _, err := s.svc.Projects.Locations.Jobs.Delete(ref.Name()).Context(s.ctx).Do(); err != nil {
+			return APIError(err)
+		}
+		g.Status("Deleted job [%s].", ref.ID)
+		return nil
+	})
 }
 
 // schedulerStateCmd makes pause and resume: one call, gcloud's status line,
 // and no output unless --format asks for the job.
 func schedulerStateCmd(g *Globals, verb, short, done string,
 	call func(*schedulerSession, string) (*cloudscheduler.Job, error)) *cobra.Command {
-	var location string
-	cmd := &cobra.Command{
-		Use:   verb + " JOB",
-		Short: short,
-		Args:  schedulerJobArg,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := newSchedulerSession(cmd, g)
-			if err != nil {
-				return err
-			}
-			ref, err := s.job(args[0], location)
-			if err != nil {
-				return err
-			}
-			job, err := call(s, ref.Name())
-			if err != nil {
-				return APIError(err)
-			}
-			if done != "" {
-				g.Status("%s", done)
-			}
-			return g.Print(job, false, "none")
-		},
-	}
-	addLocationFlag(cmd, &location)
-	return cmd
+	return schedulerJobCmd(g, verb+" JOB", short, func(s *schedulerSession, ref schedJobRef) error {
+		job, err := call(s, ref.Name())
+		if err != nil {
+			return APIError(err)
+		}
+		if done != "" {
+			g.Status("%s", done)
+		}
+		return g.Print(job, false, "none")
+	})
 }
 
 func schedulerPauseCmd(g *Globals) *cobra.Command {
