@@ -27,54 +27,45 @@ const (
 
 func (c *fnClients) v1Policy(resource string) policyAPI {
 	fns := c.v1.Projects.Locations.Functions
-	return policyAPI{
-		keepVersion: true,
-		get: func(ctx context.Context) (*Policy, error) {
-			p, err := fns.GetIamPolicy(resource).Context(ctx).Do()
-			return converted(p, err)
-		},
-		set: func(ctx context.Context, p *Policy) (any, error) {
-			var cp cfv1.Policy
-			if err := Convert(&cp, p); err != nil {
-				return nil, err
-			}
-			return fns.SetIamPolicy(resource, &cfv1.SetIamPolicyRequest{Policy: &cp}).Context(ctx).Do()
-		},
-	}
+	return keptVersionPolicy(
+		func(ctx context.Context) (any, error) { return fns.GetIamPolicy(resource).Context(ctx).Do() },
+		func(ctx context.Context, p *cfv1.Policy) (any, error) {
+			return fns.SetIamPolicy(resource, &cfv1.SetIamPolicyRequest{Policy: p}).Context(ctx).Do()
+		})
 }
 
 func (c *fnClients) v2Policy(resource string) policyAPI {
 	fns := c.v2.Projects.Locations.Functions
-	return policyAPI{
-		keepVersion: true,
-		get: func(ctx context.Context) (*Policy, error) {
-			p, err := fns.GetIamPolicy(resource).Context(ctx).Do()
-			return converted(p, err)
-		},
-		set: func(ctx context.Context, p *Policy) (any, error) {
-			var cp cfv2.Policy
-			if err := Convert(&cp, p); err != nil {
-				return nil, err
-			}
-			return fns.SetIamPolicy(resource, &cfv2.SetIamPolicyRequest{Policy: &cp}).Context(ctx).Do()
-		},
-	}
+	return keptVersionPolicy(
+		func(ctx context.Context) (any, error) { return fns.GetIamPolicy(resource).Context(ctx).Do() },
+		func(ctx context.Context, p *cfv2.Policy) (any, error) {
+			return fns.SetIamPolicy(resource, &cfv2.SetIamPolicyRequest{Policy: p}).Context(ctx).Do()
+		})
 }
 
 func (c *fnClients) runPolicy(service string) policyAPI {
 	svcs := c.run.Projects.Locations.Services
+	return keptVersionPolicy(
+		func(ctx context.Context) (any, error) { return svcs.GetIamPolicy(service).Context(ctx).Do() },
+		func(ctx context.Context, p *runv2.GoogleIamV1Policy) (any, error) {
+			return svcs.SetIamPolicy(service, &runv2.GoogleIamV1SetIamPolicyRequest{Policy: p}).Context(ctx).Do()
+		})
+}
+
+// keptVersionPolicy adapts one client library's get and set of a policy
+// (its own Policy type P) to policyAPI, writing back the version read.
+func keptVersionPolicy[P any](get func(context.Context) (any, error), set func(context.Context, *P) (any, error)) policyAPI {
 	return policyAPI{
 		keepVersion: true,
 		get: func(ctx context.Context) (*Policy, error) {
-			p, err := svcs.GetIamPolicy(service).Context(ctx).Do()
-			return converted(p, err)
+			return converted(get(ctx))
 		},
 		set: func(ctx context.Context, p *Policy) (any, error) {
-			var cp runv2.GoogleIamV1Policy
+			var cp P
 			if err := Convert(&cp, p); err != nil {
 				return nil, err
 			}
-			return svcs.SetIamPolicy(service, &runv2.GoogleIamV1SetIamPolicyRequest{Policy: &cp}).Context(ctx).Do()
+			return set(ctx, &cp)
 		},
 	}
 }
