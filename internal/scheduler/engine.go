@@ -115,6 +115,14 @@ const (
 	// wait twice as long each time, up to maxRetryRead.
 	retryRead    = time.Second
 	maxRetryRead = time.Minute
+	// retryWrite is how long the writer waits before writing again what a
+	// failed write left pending, then twice as long each time, up to
+	// maxRetryWrite.
+	retryWrite    = time.Second
+	maxRetryWrite = time.Minute
+	// maxPendingAttempts bounds the attempts kept in memory while writes
+	// fail; beyond it the oldest are dropped.
+	maxPendingAttempts = 64 * maxBatch
 )
 
 // Engine dispatches the jobs of a store. Create it with New, then Start.
@@ -168,6 +176,10 @@ type Engine struct {
 	staleTimer clock.Timer
 	staleWait  time.Duration // the wait before the next re-read; doubles while reads fail
 	staleDue   bool          // a job became stale, or staleTimer fired: re-read now
+	// writeTimer wakes the writer after a failed write (retryWriteLocked);
+	// writeWait is its current backoff, 0 once a write succeeds.
+	writeTimer clock.Timer
+	writeWait  time.Duration
 	// Executions whose job's message must be read before they send: the
 	// group being filled, and the full ones waiting for the loader, which
 	// reads each group's messages in one query while the writer writes
@@ -1130,6 +1142,10 @@ func (e *Engine) Stop(ctx context.Context) error {
 	if e.staleTimer != nil {
 		e.staleTimer.Stop()
 		e.staleTimer = nil
+	}
+	if e.writeTimer != nil {
+		e.writeTimer.Stop()
+		e.writeTimer = nil
 	}
 	e.cond.Broadcast()
 	e.mu.Unlock()

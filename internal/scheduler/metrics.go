@@ -12,6 +12,9 @@ type metrics struct {
 	skipped    prometheus.Counter
 	queueDepth prometheus.Gauge
 	writeErrs  prometheus.Counter
+	// droppedAtts counts attempts never recorded: too many were pending
+	// while the store's writes failed.
+	droppedAtts prometheus.Counter
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -45,11 +48,15 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		}),
 		writeErrs: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "oidcron", Subsystem: "scheduler", Name: "store_write_errors_total",
-			Help: "Batched store writes that failed (the job state is written again with the next batch).",
+			Help: "Batched store writes that failed (their job states and attempts are written again, with backoff).",
+		}),
+		droppedAtts: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "oidcron", Subsystem: "scheduler", Name: "dropped_attempts_total",
+			Help: "Attempts never recorded: the oldest pending ones, dropped when too many waited for a failing store.",
 		}),
 	}
 	if r != nil {
-		r.MustRegister(m.fires, m.attempts, m.fireDelay, m.retries, m.skipped, m.queueDepth, m.writeErrs)
+		r.MustRegister(m.fires, m.attempts, m.fireDelay, m.retries, m.skipped, m.queueDepth, m.writeErrs, m.droppedAtts)
 	}
 	return m
 }

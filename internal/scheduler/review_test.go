@@ -29,6 +29,10 @@ type hookStore struct {
 	beforeGetJobs func(names []string) error
 	// afterGetJobs runs once GetJobs has read.
 	afterGetJobs func()
+	// addErr and statesErr, when they return an error, fail the write
+	// before it reaches the store.
+	addErr    func(as []store.Attempt) error
+	statesErr func(states []store.JobState) error
 }
 
 func (h *hookStore) GetJob(ctx context.Context, name string) (store.JobRecord, error) {
@@ -57,12 +61,22 @@ func (h *hookStore) UpdateJobStates(ctx context.Context, states []store.JobState
 	if h.beforeStates != nil {
 		h.beforeStates(states)
 	}
+	if h.statesErr != nil {
+		if err := h.statesErr(states); err != nil {
+			return nil, err
+		}
+	}
 	return h.JobStore.UpdateJobStates(ctx, states)
 }
 
 func (h *hookStore) AddAttempts(ctx context.Context, as []store.Attempt) error {
 	if h.beforeAdd != nil {
 		h.beforeAdd(as)
+	}
+	if h.addErr != nil {
+		if err := h.addErr(as); err != nil {
+			return err
+		}
 	}
 	return h.JobStore.AddAttempts(ctx, as)
 }

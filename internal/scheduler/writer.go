@@ -165,18 +165,22 @@ func (e *Engine) flush() {
 	ctx := context.Background()
 	var firstErr error
 	var failed []snap
+	var lost []store.Attempt // attempts of failed batches, not in the store
 	for i, sg := range segs {
 		snaps := parts[i]
 		var segErr error
 		// The last segment also takes every attempt left.
 		for len(snaps) > 0 || (i == len(segs)-1 && len(atts) > 0) {
 			ns, na := min(len(snaps), maxBatch), min(len(atts), maxBatch)
-			res, err := e.write(ctx, snaps[:ns], atts[:na])
+			res, attsDone, err := e.write(ctx, snaps[:ns], atts[:na])
 			e.applyWritten(res)
 			if err != nil {
 				e.m.writeErrs.Inc()
 				e.log.Error("writing job state and attempts", "jobs", ns, "attempts", na, "err", err)
 				failed = append(failed, snaps[:ns]...)
+				if !attsDone {
+					lost = append(lost, atts[:na]...)
+				}
 				if segErr == nil {
 					segErr = err
 				}
@@ -194,20 +198,59 @@ func (e *Engine) flush() {
 		}
 	}
 	e.mu.Lock()
-	// Failed jobs are written again with the next batch (without waking
-	// the writer, so that a broken store is not hammered in a loop). Failed
-	// attempts are lost, and logged above.
+	// Failed jobs and attempts are written again with the next batch, which
+	// the retry timer starts if no other work does (see retryWriteLocked).
 	for _, s := range failed {
 		if !s.j.dirty && !s.j.deleted {
 			s.j.dirty = true
 			e.dirty = append(e.dirty, s.j)
 		}
 	}
+	if len(lost) > 0 {
+		e.requeueAttemptsLocked(lost)
+	}
+	if firstErr != nil {
+		e.retryWriteLocked()
+	} else {
+		e.writeWait = 0
+	}
 	e.writing = nil
 	e.mu.Unlock()
 	last.err = firstErr
 	close(last.done)
 	signal(e.sig.Flushed, struct{}{})
+}
+
+// requeueAttemptsLocked puts back the attempts of a failed write in front
+// of those recorded since, in order. During a long outage the oldest beyond
+// maxPendingAttempts are dropped (counted and logged), so that memory stays
+// bounded.
+func (e *Engine) requeueAttemptsLocked(lost []store.Attempt) {
+	all := append(lost, e.attempts...)
+	if drop := len(all) - maxPendingAttempts; drop > 0 {
+		e.m.droppedAtts.Add(float64(drop))
+		e.log.Error("dropping unwritten attempts: too many pending while the store fails",
+			"dropped", drop, "oldest", all[0].Start, "pending", maxPendingAttempts)
+		all = append([]store.Attempt(nil), all[drop:]...)
+	}
+	e.attempts = all
+}
+
+// retryWriteLocked wakes the writer again after a failed write, after
+// retryWrite and then twice as long each time the write fails again (up
+// to maxRetryWrite): what failed is written even if nothing else happens,
+// without hammering a broken store.
+func (e *Engine) retryWriteLocked() {
+	if e.stopping || e.writeTimer != nil {
+		return
+	}
+	e.writeWait = min(max(2*e.writeWait, retryWrite), maxRetryWrite)
+	e.writeTimer = e.clk.AfterFunc(e.writeWait, func() {
+		e.mu.Lock()
+		e.writeTimer = nil
+		e.mu.Unlock()
+		e.kick()
+	})
 }
 
 // applyWritten takes the versions of a batch's writes, and forgets the
@@ -243,8 +286,9 @@ func (e *Engine) applyWritten(res []written) {
 }
 
 // write writes one batch, in one transaction when the store offers one.
-func (e *Engine) write(ctx context.Context, snaps []snap, atts []store.Attempt) ([]written, error) {
-	var res []written
+// attsDone reports whether atts are in the store, even if err is not nil
+// (without a transaction, a later statement may fail after them).
+func (e *Engine) write(ctx context.Context, snaps []snap, atts []store.Attempt) (res []written, attsDone bool, err error) {
 	if ts, ok := e.js.(txStore); ok {
 		err := ts.InTx(ctx, func(tx store.Tx) error {
 			js, ok := tx.(store.JobStore)
@@ -252,26 +296,27 @@ func (e *Engine) write(ctx context.Context, snaps []snap, atts []store.Attempt) 
 				return errNoJobTx
 			}
 			res = res[:0] // fn may be run again
-			return writeAll(ctx, js, snaps, atts, &res)
+			return writeAll(ctx, js, snaps, atts, &res, new(bool))
 		})
 		if !errors.Is(err, errNoJobTx) {
 			if err != nil {
-				res = nil // rolled back
+				return nil, false, err // rolled back
 			}
-			return res, err
+			return res, true, nil
 		}
 		res = res[:0]
 	}
-	err := writeAll(ctx, e.js, snaps, atts, &res)
-	return res, err
+	err = writeAll(ctx, e.js, snaps, atts, &res, &attsDone)
+	return res, attsDone, err
 }
 
-func writeAll(ctx context.Context, js store.JobStore, snaps []snap, atts []store.Attempt, res *[]written) error {
+func writeAll(ctx context.Context, js store.JobStore, snaps []snap, atts []store.Attempt, res *[]written, attsDone *bool) error {
 	if len(atts) > 0 {
 		if err := js.AddAttempts(ctx, atts); err != nil {
 			return fmt.Errorf("recording %d attempts: %w", len(atts), err)
 		}
 	}
+	*attsDone = true
 	if len(snaps) == 0 {
 		return nil
 	}
