@@ -151,6 +151,20 @@ func (g *Globals) functionsClients(ctx context.Context) (*fnClients, error) {
 	return &fnClients{v1: v1, v2: v2, run: run}, nil
 }
 
+// openFunction makes the clients and decides the target's generation: the
+// start of every command on one function.
+func (g *Globals) openFunction(ctx context.Context, f *fnFlags, ref fnRef) (*fnClients, *fnTarget, error) {
+	c, err := g.functionsClients(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := c.lookup(ctx, f, ref)
+	if err != nil {
+		return nil, nil, functionsError(err)
+	}
+	return c, t, nil
+}
+
 // fnTarget is a function command's target once its generation is known.
 type fnTarget struct {
 	ref  fnRef
@@ -292,13 +306,9 @@ func functionsDescribeCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := g.functionsClients(ctx(cmd))
+			c, t, err := g.openFunction(ctx(cmd), f, ref)
 			if err != nil {
 				return err
-			}
-			t, err := c.lookup(ctx(cmd), f, ref)
-			if err != nil {
-				return functionsError(err)
 			}
 			if t.gen2 {
 				fn, err := c.function(ctx(cmd), t)
@@ -501,13 +511,9 @@ func functionsDeleteCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := g.functionsClients(ctx(cmd))
+			c, t, err := g.openFunction(ctx(cmd), f, ref)
 			if err != nil {
 				return err
-			}
-			t, err := c.lookup(ctx(cmd), f, ref)
-			if err != nil {
-				return functionsError(err)
 			}
 			gen := "1st gen"
 			if t.gen2 {

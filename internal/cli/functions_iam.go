@@ -132,13 +132,9 @@ func functionsGetIamPolicyCmd(g *Globals) *cobra.Command {
 				return err
 			}
 			ctx := ctx(cmd)
-			c, err := g.functionsClients(ctx)
+			c, t, err := g.openFunction(ctx, f, ref)
 			if err != nil {
 				return err
-			}
-			t, err := c.lookup(ctx, f, ref)
-			if err != nil {
-				return functionsError(err)
 			}
 			var p any
 			if !t.gen2 {
@@ -191,13 +187,9 @@ func functionsBindingCmd(g *Globals, add bool) *cobra.Command {
 			}
 			m := &fnBinding{member: mem, role: role}
 			ctx := ctx(cmd)
-			c, err := g.functionsClients(ctx)
+			c, t, err := g.openFunction(ctx, f, ref)
 			if err != nil {
 				return err
-			}
-			t, err := c.lookup(ctx, f, ref)
-			if err != nil {
-				return functionsError(err)
 			}
 			var p any
 			switch {
@@ -330,13 +322,9 @@ func functionsInvokerBindingCmd(g *Globals, add bool) *cobra.Command {
 				return err
 			}
 			ctx := ctx(cmd)
-			c, err := g.functionsClients(ctx)
+			c, t, err := g.openFunction(ctx, f, ref)
 			if err != nil {
 				return err
-			}
-			t, err := c.lookup(ctx, f, ref)
-			if err != nil {
-				return functionsError(err)
 			}
 			var p any
 			if !t.gen2 {
