@@ -1,0 +1,54 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Claimer is what a store shared by several oidcron replicas offers their
+// engines (PostgreSQL). With it, no replica keeps the queue of due jobs in
+// memory: the jobs table is the queue, and each replica claims due work
+// from it in transactions that skip the rows another replica is claiming,
+// so each scheduled time of each job is claimed once.
+//
+// Ownership and liveness. A claimed execution carries its replica's name
+// in Execution.Owner. A replica proves it is alive with Heartbeat; its
+// executions become orphans, which any other replica may claim, once its
+// heartbeat has expired by the store's clock. Liveness is judged by the
+// store's clock alone, never by a replica's, so skew between replicas'
+// clocks cannot make a live replica look dead. Due times, on the other
+// hand, are compared with the claiming replica's clock (the now argument),
+// the clock the engine schedules with.
+type Claimer interface {
+	// Heartbeat records that replica owner is alive for lease from now by
+	// the store's clock, registering it on its first call, and returns the
+	// store's clock. A replica calls it before its first claim and then
+	// well within lease, again and again.
+	Heartbeat(ctx context.Context, owner string, lease time.Duration) (storeNow time.Time, err error)
+	// Retire ends owner's heartbeat at once: what it still owns is
+	// orphaned (a replica stopping after its attempts in flight ended, or
+	// were cancelled).
+	Retire(ctx context.Context, owner string) error
+	// ClaimJobs claims work for owner, which must have a live heartbeat,
+	// in one transaction. It takes up to limit (> 0) jobs, each once, that
+	// are
+	//   - orphaned: their Exec.Owner is neither "" nor owner and that
+	//     replica's heartbeat has expired; or
+	//   - due: DueTime is set and not after now, and Exec is nil or its
+	//     Owner is "";
+	// orphans first, then by DueTime and name, skipping the jobs other
+	// transactions hold (FOR UPDATE SKIP LOCKED). For each it calls plan
+	// with the job's record (Job message included) and writes the
+	// JobState plan returns when plan returns true (plan's s.Version is
+	// ignored: the row is locked; the stored Version becomes one larger),
+	// or leaves the job as it is when plan returns false. It returns the
+	// claimed jobs' records as written: new Version, NextFire, DueTime,
+	// Exec, and the Job's schedule_time, status and last_attempt_time as
+	// the state set them. plan runs inside the transaction: it must be
+	// quick and without side effects (the transaction may be retried).
+	ClaimJobs(ctx context.Context, owner string, now time.Time, limit int, plan func(JobRecord) (JobState, bool)) ([]JobRecord, error)
+	// NextDue returns the earliest DueTime of the jobs that ClaimJobs
+	// would take as due once their time comes (no owner), or zero when no
+	// job has one.
+	NextDue(ctx context.Context) (time.Time, error)
+}
