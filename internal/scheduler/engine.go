@@ -1207,18 +1207,22 @@ func (e *Engine) Attempts(ctx context.Context, job string, limit int, before tim
 	return e.js.ListAttempts(ctx, job, limit, before)
 }
 
-func (e *Engine) logAttempt(a store.Attempt, c codes.Code) {
+func (e *Engine) logAttempt(a store.Attempt, c codes.Code) { logAttempt(e.log, a, c) }
+
+// logAttempt writes a's line, shaped like Cloud Logging's AttemptFinished
+// entry, to log.
+func logAttempt(log *slog.Logger, a store.Attempt, c codes.Code) {
 	level := slog.LevelInfo
 	if c != codes.OK {
 		level = slog.LevelError
 	}
-	if !e.log.Enabled(context.Background(), level) {
+	if !log.Enabled(context.Background(), level) {
 		return // a burst need not build lines nobody keeps
 	}
 	project, location, jobID := splitJobName(a.Job)
 	// Groups as GroupValue of Attrs: slog.Group's ...any costs a
 	// conversion and an allocation per group, on every attempt of a burst.
-	e.log.LogAttrs(context.Background(), level, "AttemptFinished",
+	log.LogAttrs(context.Background(), level, "AttemptFinished",
 		slog.String("logName", "projects/"+project+"/logs/cloudscheduler.googleapis.com%2Fexecutions"),
 		slog.Attr{Key: "resource", Value: slog.GroupValue(
 			slog.String("type", "cloud_scheduler_job"),

@@ -1,0 +1,607 @@
+package scheduler
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
+	"github.com/prometheus/client_golang/prometheus"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+
+	"github.com/oidcron/oidcron/internal/clock"
+	"github.com/oidcron/oidcron/internal/store"
+)
+
+// Replica is the engine of one of several oidcron processes sharing a
+// database (store.Claimer). Unlike Engine it keeps no queue of jobs: the
+// jobs table is the queue. It claims due work in transactions that skip the
+// rows other replicas are claiming, so each scheduled time of each job is
+// claimed by one replica; the claim (the execution, its owner, the job's
+// next slot) commits before the first request is sent.
+//
+// Ownership. A claimed execution names its replica. The replica proves it
+// is alive with heartbeats (every Lease/3 on the wall clock, judged by the
+// database's clock); when they stop (a crash, kill -9) its executions are
+// orphans after Lease, and another replica claims them and sends the
+// attempt in flight again with the same schedule time: at least once, the
+// one repeat a crash can cause. Between the attempts of an execution the
+// execution is released (no owner) and its retry is due at the backoff's
+// end, for any replica to claim. No leader: every replica claims, and the
+// loss of any does not stop the others.
+//
+// The semantics are Engine's (see the package comment): missed slots fire
+// once, never overlapping executions, retries as Google's, a pause ends the
+// retries, RunJob runs at once in the replica that received it (kept in its
+// memory, as Engine keeps it).
+type Replica struct {
+	st    SharedStore
+	clk   clock.Clock
+	send  Sender
+	parse ParseFunc
+	log   *slog.Logger
+	m     *metrics
+	sig   TestSignals
+	name  string
+	lease time.Duration
+	poll  time.Duration
+
+	workers  int
+	inflight atomic.Int64
+
+	runCtx    context.Context
+	cancelRun context.CancelFunc
+	wake      chan struct{}
+	quit      chan struct{}
+	loopDone  chan struct{}
+	hbDone    chan struct{}
+	execs     sync.WaitGroup
+	// aliveUntil is when (monotonic wall time, UnixNano) this replica's
+	// last confirmed heartbeat may have expired; it claims nothing after.
+	aliveUntil atomic.Int64
+
+	schedMu sync.Mutex
+	scheds  map[schedKey]Schedule // nil value: does not parse
+
+	w replicaWriter
+
+	mu       sync.Mutex
+	timer    clock.Timer
+	started  bool
+	stopping bool
+}
+
+// SharedStore is a store several replicas share.
+type SharedStore interface {
+	store.Store
+	store.Claimer
+}
+
+// ReplicaConfig configures a Replica. The fields shared with Config mean
+// the same.
+type ReplicaConfig struct {
+	Store      SharedStore
+	Clock      clock.Clock
+	Sender     Sender
+	Parse      ParseFunc
+	Workers    int
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Retention  int
+	Signals    *TestSignals
+	// Name identifies the replica in the store; default: host, pid and a
+	// random suffix (a restarted process is a new replica: its previous
+	// self's executions are orphans).
+	Name string
+	// Lease is how long a heartbeat keeps the replica's executions its
+	// own; default DefaultLease.
+	Lease time.Duration
+	// Poll bounds, in wall time, the wait between two looks at the store
+	// when nothing is known to be due: how soon another replica's new job
+	// or an orphan is noticed; default DefaultPoll.
+	Poll time.Duration
+}
+
+// DefaultLease and DefaultPoll give a failover, from a replica's last
+// heartbeat to another's claim of its executions, of at most about
+// Lease + Poll = 4 s.
+const (
+	DefaultLease = 3 * time.Second
+	DefaultPoll  = time.Second
+)
+
+// NewReplica returns a replica engine; it does nothing until Start.
+func NewReplica(cfg ReplicaConfig) *Replica {
+	r := &Replica{
+		st: cfg.Store, clk: cfg.Clock, send: cfg.Sender, parse: cfg.Parse, log: cfg.Logger,
+		m: newMetrics(cfg.Registerer), name: cfg.Name, lease: cfg.Lease, poll: cfg.Poll, workers: cfg.Workers,
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), loopDone: make(chan struct{}), hbDone: make(chan struct{}),
+		scheds: map[schedKey]Schedule{},
+	}
+	if r.clk == nil {
+		r.clk = clock.Real{}
+	}
+	if r.parse == nil {
+		r.parse = ParseCron
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.workers <= 0 {
+		r.workers = defaultWorkers
+	}
+	if r.lease <= 0 {
+		r.lease = DefaultLease
+	}
+	if r.poll <= 0 {
+		r.poll = DefaultPoll
+	}
+	if r.name == "" {
+		host, _ := os.Hostname()
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		r.name = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+	}
+	if cfg.Signals != nil {
+		r.sig = *cfg.Signals
+	}
+	keep := cfg.Retention
+	if keep <= 0 {
+		keep = defaultRetention
+	}
+	r.w = newReplicaWriter(r, keep)
+	r.runCtx, r.cancelRun = context.WithCancel(context.Background())
+	return r
+}
+
+// Name is the replica's name in the store.
+func (r *Replica) Name() string { return r.name }
+
+// Start registers the replica's heartbeat and starts claiming.
+func (r *Replica) Start(ctx context.Context) error {
+	if r.st == nil || r.send == nil {
+		return errors.New("scheduler: ReplicaConfig needs Store and Sender")
+	}
+	r.mu.Lock()
+	if r.started {
+		r.mu.Unlock()
+		return errors.New("scheduler: already started")
+	}
+	r.started = true
+	r.mu.Unlock()
+	if err := r.heartbeat(ctx); err != nil {
+		return fmt.Errorf("scheduler: first heartbeat: %w", err)
+	}
+	go r.w.run()
+	go r.heartbeats()
+	go r.claimLoop()
+	return nil
+}
+
+// heartbeat renews the replica's lease and records until when it holds.
+func (r *Replica) heartbeat(ctx context.Context) error {
+	sent := time.Now()
+	if _, err := r.st.Heartbeat(ctx, r.name, r.lease); err != nil {
+		return err
+	}
+	// The store counted the lease from some instant after sent: from sent
+	// it is a lower bound, on this process's monotonic clock.
+	was := r.aliveUntil.Swap(sent.Add(r.lease).UnixNano())
+	if was < time.Now().UnixNano() {
+		r.kick() // alive again: claim
+	}
+	return nil
+}
+
+func (r *Replica) alive() bool { return time.Now().UnixNano() < r.aliveUntil.Load() }
+
+// heartbeats renews the lease three times per lease, in wall time: the
+// database judges it by its own clock, whatever clock schedules the jobs.
+func (r *Replica) heartbeats() {
+	defer close(r.hbDone)
+	t := time.NewTicker(r.lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.quit:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(r.runCtx, r.lease/3)
+			if err := r.heartbeat(ctx); err != nil && r.runCtx.Err() == nil {
+				r.log.Error("replica heartbeat failed", "replica", r.name, "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+func (r *Replica) kick() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// minClaim is the least number of free dispatchers worth a claim while
+// others are busy: a burst claims in groups rather than one job per
+// finished attempt.
+func (r *Replica) minClaim() int64 { return int64(max(1, r.workers/4)) }
+
+// claimLoop claims due work while dispatchers are free, then waits for the
+// next due time (on the engine's clock), a wake (a change here, a freed
+// dispatcher, a renewed heartbeat) or the poll interval (wall time).
+func (r *Replica) claimLoop() {
+	defer close(r.loopDone)
+	poll := time.NewTicker(r.poll)
+	defer poll.Stop()
+	wait := time.Duration(0) // backoff after a failed claim
+	for {
+		select {
+		case <-r.quit:
+			return
+		default:
+		}
+		more, err := r.claimOnce()
+		if err != nil {
+			wait = min(max(2*wait, 100*time.Millisecond), r.poll)
+			r.log.Error("claiming due jobs", "replica", r.name, "err", err)
+		} else {
+			wait = 0
+		}
+		if more && wait == 0 {
+			continue
+		}
+		if err == nil {
+			r.armNextDue()
+		}
+		select {
+		case <-r.quit:
+			return
+		case <-r.wake:
+		case <-poll.C:
+		}
+	}
+}
+
+// claimOnce claims what the free dispatchers can take and starts it;
+// more reports that the claim was full (more may be due at once).
+func (r *Replica) claimOnce() (more bool, err error) {
+	if !r.alive() {
+		return false, nil
+	}
+	busy := r.inflight.Load()
+	free := int64(r.workers) - busy
+	if free <= 0 || (busy > 0 && free < r.minClaim()) {
+		return false, nil
+	}
+	limit := int(min(free, maxBatch))
+	now := r.clk.Now()
+	var plans map[string]claimKind
+	recs, err := r.st.ClaimJobs(r.runCtx, r.name, now, limit, func(rec store.JobRecord) (store.JobState, bool) {
+		if plans == nil {
+			plans = make(map[string]claimKind, limit)
+		}
+		st, k := r.plan(rec, now)
+		plans[rec.Job.GetName()] = k
+		return st, true
+	})
+	if err != nil {
+		return false, err
+	}
+	for _, rec := range recs {
+		k := plans[rec.Job.GetName()]
+		if k.skipped > 0 {
+			r.m.skipped.Add(float64(k.skipped))
+			r.log.Warn("slots skipped: the job fires once for the latest missed slot",
+				"job", rec.Job.GetName(), "scheduleTime", FormatScheduleTime(rec.Exec.ScheduleTime), "skipped", k.skipped)
+		}
+		if rec.Exec == nil || rec.Exec.Owner != r.name {
+			continue // a correction, not an execution
+		}
+		x := &replicaExec{r: r, job: rec.Job, version: rec.Version, incarnation: rec.Incarnation, nextFire: rec.NextFire,
+			exec: *rec.Exec, recovered: k.kind == claimOrphan,
+			key: schedKey{rec.Job.GetSchedule(), rec.Job.GetTimeZone()}}
+		if k.kind == claimSlot {
+			r.m.fires.WithLabelValues("scheduled").Inc()
+		}
+		if k.kind != claimRetry {
+			signal(r.sig.Fired, Fire{Job: rec.Job.GetName(), ScheduleTime: x.exec.ScheduleTime, Recovered: x.recovered, Skipped: k.skipped})
+		}
+		if !r.begin() {
+			return false, nil // stopping: the claim is orphaned at Retire
+		}
+		go x.attempt()
+	}
+	return len(recs) == limit, nil
+}
+
+// armNextDue arms the engine-clock timer for the earliest due job.
+func (r *Replica) armNextDue() {
+	next, err := r.st.NextDue(r.runCtx)
+	if err != nil {
+		r.log.Error("reading the next due time", "replica", r.name, "err", err)
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+	if next.IsZero() || r.stopping {
+		return
+	}
+	r.timer = r.clk.AfterFunc(next.Sub(r.clk.Now()), r.kick)
+}
+
+type claimKind struct {
+	kind    int
+	skipped int
+}
+
+const (
+	claimFix    = iota // the job's state was corrected; nothing to send
+	claimSlot          // a scheduled slot starts an execution
+	claimRetry         // the next attempt of a released execution
+	claimOrphan        // an execution whose replica died: its attempt again
+)
+
+// plan decides what a claim of rec at now writes. It runs inside the
+// claim's transaction: no side effects but the returned kind.
+func (r *Replica) plan(rec store.JobRecord, now time.Time) (store.JobState, claimKind) {
+	st := store.JobState{Name: rec.Job.GetName(), Version: rec.Version, NextFire: rec.NextFire, DueTime: rec.DueTime,
+		ScheduleTime: tsTime(rec.Job.GetScheduleTime())}
+	enabled := rec.Job.GetState() == schedulerpb.Job_ENABLED
+	if ex := rec.Exec; ex != nil {
+		if !enabled {
+			// Paused since: the execution ends with the attempt it made
+			// (Engine ends it the same way).
+			st.DueTime, st.ScheduleTime = rec.NextFire, time.Time{}
+			return st, claimKind{kind: claimFix}
+		}
+		x := *ex
+		kind := claimRetry
+		if x.Owner != "" {
+			kind = claimOrphan
+		}
+		x.Owner, x.NextAttempt = r.name, time.Time{}
+		st.Exec, st.DueTime = &x, time.Time{}
+		return st, claimKind{kind: kind}
+	}
+	s := r.schedule(rec.Job)
+	if !enabled || s == nil {
+		st.NextFire, st.DueTime, st.ScheduleTime = time.Time{}, time.Time{}, time.Time{}
+		return st, claimKind{kind: claimFix}
+	}
+	slot := rec.NextFire
+	if slot.IsZero() {
+		slot = s.Next(now)
+	}
+	if slot.After(now) {
+		// Due by DueTime but not by the slot: DueTime was stale.
+		st.NextFire, st.DueTime, st.ScheduleTime = slot, slot, slot
+		return st, claimKind{kind: claimFix}
+	}
+	fire, skipped, next := catchUp(s, slot, now)
+	st.Exec = &store.Execution{ScheduleTime: fire, Owner: r.name}
+	st.NextFire, st.DueTime, st.ScheduleTime = next, time.Time{}, next
+	return st, claimKind{kind: claimSlot, skipped: skipped}
+}
+
+// schedule returns job's parsed schedule (nil if it does not parse),
+// parsing each schedule and time zone once.
+func (r *Replica) schedule(job *schedulerpb.Job) Schedule {
+	k := schedKey{job.GetSchedule(), job.GetTimeZone()}
+	r.schedMu.Lock()
+	defer r.schedMu.Unlock()
+	s, ok := r.scheds[k]
+	if !ok {
+		var err error
+		if s, err = r.parse(k.spec, k.zone); err != nil {
+			s = nil
+			r.log.Error("job schedule does not parse; it will not fire", "job", job.GetName(), "schedule", k.spec, "timeZone", k.zone, "err", err)
+		}
+		if len(r.scheds) >= 10_000 {
+			clear(r.scheds) // a bound, not a policy: schedules are few
+		}
+		r.scheds[k] = s
+	}
+	return s
+}
+
+// replicaExec is one execution this replica runs: claimed from the store
+// (scheduled) or started by RunJob (manual).
+type replicaExec struct {
+	r           *Replica
+	job         *schedulerpb.Job
+	version     int64 // the job's stored version after the claim
+	incarnation int64
+	nextFire    time.Time
+	exec        store.Execution
+	key         schedKey
+	manual      bool
+	recovered   bool
+}
+
+// attempt makes one attempt and hands what follows to the writer.
+func (x *replicaExec) attempt() {
+	r := x.r
+	defer r.execs.Done()
+	n := x.exec.Attempts + 1
+	start := r.clk.Now()
+	if n == 1 {
+		x.exec.FirstAttempt = start
+	}
+	name := x.job.GetName()
+	out := r.send.Send(r.runCtx, x.job, x.exec.ScheduleTime)
+	end := r.clk.Now()
+	if r.runCtx.Err() != nil && out.Code == codes.Canceled {
+		// Stopped: the execution stays claimed, and is orphaned when the
+		// replica retires; another replica sends it again.
+		r.inflight.Add(-1)
+		return
+	}
+	if n == 1 && !out.Sent.IsZero() && !x.recovered {
+		r.m.fireDelay.Observe(out.Sent.Sub(x.exec.ScheduleTime).Seconds())
+	}
+	if n > 1 {
+		r.m.retries.Inc()
+	}
+	r.m.attempts.WithLabelValues(codeName(out.Code)).Inc()
+	att := store.Attempt{Job: name, Incarnation: x.incarnation, ScheduleTime: x.exec.ScheduleTime, Manual: x.manual, Number: n,
+		Start: start, End: end, URL: out.URL, HTTPStatus: out.HTTPStatus, Code: int32(out.Code), Message: out.Message}
+	res := &statuspb.Status{Code: int32(out.Code)}
+	if out.Code != codes.OK {
+		res.Message = out.Message
+	}
+	result := &store.JobResult{Status: res, LastAttemptTime: start}
+	next := retryDecision(x.job.GetRetryConfig(), out.Code == codes.OK, n, x.exec.FirstAttempt, end)
+	x.exec.Attempts = n
+
+	if x.manual {
+		r.w.add(replicaWrite{manual: true, name: name, incarnation: x.incarnation, result: result}, att)
+	} else {
+		st := store.JobState{Name: name, Version: x.version, NextFire: x.nextFire, Result: result}
+		if next.IsZero() {
+			st.DueTime, st.ScheduleTime = x.nextFire, x.nextFire
+		} else {
+			e := x.exec
+			e.Owner, e.NextAttempt = "", next
+			st.Exec, st.DueTime, st.ScheduleTime = &e, next, next
+		}
+		r.w.add(replicaWrite{name: name, state: st, incarnation: x.incarnation, key: x.key, execTime: x.exec.ScheduleTime}, att)
+	}
+	logAttempt(r.log, att, out.Code)
+	signal(r.sig.AttemptFinished, att)
+	if next.IsZero() || !x.manual {
+		// A scheduled execution's retry is claimed again from the store.
+		r.inflight.Add(-1)
+		r.kick()
+		if next.IsZero() {
+			signal(r.sig.ExecutionDone, ExecutionDone{Job: name, ScheduleTime: x.exec.ScheduleTime, Manual: x.manual, Attempts: n, Code: out.Code})
+		}
+		return
+	}
+	// A manual execution lives in this replica's memory: its retry waits
+	// here, without holding a dispatcher.
+	r.inflight.Add(-1)
+	r.clk.AfterFunc(next.Sub(end), func() {
+		if r.begin() {
+			go x.attempt() // not on the clock's goroutine: a fake clock runs f inside Advance
+		}
+	})
+}
+
+// begin counts an execution's attempt as started unless the replica is
+// stopping (Stop waits for the counted ones).
+func (r *Replica) begin() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopping {
+		return false
+	}
+	r.inflight.Add(1)
+	r.execs.Add(1)
+	return true
+}
+
+// Changed is told by the API that it wrote the job. The API has already
+// computed the job's next slot; the replica ends the execution of a job
+// paused between two attempts (a pause stops the retries) and looks at the
+// store again, since the job may now be due sooner than it expected.
+func (r *Replica) Changed(name string) {
+	defer r.kick()
+	ctx := r.runCtx
+	for try := 0; try < maxWriteTries; try++ {
+		rec, err := r.st.GetJob(ctx, name)
+		if err != nil || rec.Exec == nil || rec.Exec.Owner != "" || rec.Job.GetState() == schedulerpb.Job_ENABLED {
+			// An owned execution learns of the change when its outcome's
+			// write is refused (replicaWriter).
+			return
+		}
+		st := store.JobState{Name: name, Version: rec.Version, NextFire: rec.NextFire, DueTime: rec.NextFire}
+		refused, err := r.st.UpdateJobStates(ctx, []store.JobState{st})
+		if err != nil {
+			r.log.Error("ending the execution of a paused job", "job", name, "err", err)
+			return
+		}
+		if len(refused) == 0 {
+			return
+		}
+	}
+}
+
+// RunNow is RunJob: a manual execution, at once, in this replica.
+func (r *Replica) RunNow(ctx context.Context, name string) error {
+	rec, err := r.st.GetJob(ctx, name)
+	if err != nil {
+		return err
+	}
+	x := &replicaExec{r: r, job: rec.Job, incarnation: rec.Incarnation, manual: true,
+		exec: store.Execution{ScheduleTime: r.clk.Now(), Manual: true}}
+	if !r.begin() {
+		return errors.New("scheduler: stopping")
+	}
+	r.m.fires.WithLabelValues("manual").Inc()
+	signal(r.sig.Fired, Fire{Job: name, ScheduleTime: x.exec.ScheduleTime, Manual: true})
+	go x.attempt()
+	return nil
+}
+
+// Attempts returns a job's recorded attempts, newest first, after writing
+// this replica's pending ones (another replica's pending attempts appear
+// once its writer commits them, a batch later).
+func (r *Replica) Attempts(ctx context.Context, job string, limit int, before time.Time) ([]store.Attempt, error) {
+	if err := r.Flush(ctx); err != nil {
+		return nil, err
+	}
+	return r.st.ListAttempts(ctx, job, limit, before)
+}
+
+// Flush returns once every write pending when it was called is made.
+func (r *Replica) Flush(ctx context.Context) error { return r.w.flush(ctx) }
+
+// Stop stops claiming, waits for the attempts in flight (cancelling them
+// when ctx ends first: they are then orphaned, and another replica sends
+// them again), writes what is pending, and retires the replica.
+func (r *Replica) Stop(ctx context.Context) error {
+	r.mu.Lock()
+	if !r.started || r.stopping {
+		r.mu.Unlock()
+		return nil
+	}
+	r.stopping = true
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	r.mu.Unlock()
+	close(r.quit)
+	<-r.loopDone
+	done := make(chan struct{})
+	go func() { r.execs.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		r.cancelRun()
+		<-done
+	}
+	<-r.hbDone
+	r.w.stop()
+	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if rerr := r.st.Retire(rctx, r.name); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("scheduler: retiring replica: %w", rerr))
+	}
+	r.cancelRun()
+	return err
+}

@@ -1,0 +1,377 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/oidcron/oidcron/internal/clock"
+	"github.com/oidcron/oidcron/internal/store"
+	"github.com/oidcron/oidcron/internal/store/postgres"
+	"github.com/oidcron/oidcron/internal/store/postgres/pgtest"
+)
+
+// The Replica engine's tests run on PostgreSQL, the store replicas share;
+// each replica has its own connection pool on the test's database, as
+// separate processes would. The claim loops poll every 20 ms of wall time
+// (the fallback that notices other replicas' jobs and orphans); due times
+// are driven by fake clocks.
+
+// openShared opens n handles on one fresh database.
+func openShared(t *testing.T, n int) []*postgres.Store {
+	t.Helper()
+	url := pgtest.NewDatabase(t)
+	var sts []*postgres.Store
+	for range n {
+		st, err := postgres.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		sts = append(sts, st)
+	}
+	return sts
+}
+
+// sink counts the executions it receives by (job, schedule time) and
+// tells the test when a total is reached.
+type sink struct {
+	mu     sync.Mutex
+	seen   map[string]int
+	total  int
+	want   int
+	reach  chan struct{}
+	by     map[string]int // attempts per replica
+	answer codes.Code
+}
+
+func newSink() *sink { return &sink{seen: map[string]int{}, by: map[string]int{}} }
+
+// expect arms a channel closed once total reaches n.
+func (s *sink) expect(n int) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.want, s.reach = n, make(chan struct{})
+	if s.total >= n {
+		close(s.reach)
+	}
+	return s.reach
+}
+
+func (s *sink) sender(replica string, clk clock.Clock) Sender {
+	return SenderFunc(func(ctx context.Context, job *schedulerpb.Job, st time.Time) Outcome {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.seen[job.GetName()+"@"+FormatScheduleTime(st)]++
+		s.by[replica]++
+		s.total++
+		if s.reach != nil && s.total == s.want {
+			close(s.reach)
+		}
+		return Outcome{URL: job.GetHttpTarget().GetUri(), Code: s.answer, HTTPStatus: 200, Sent: clk.Now()}
+	})
+}
+
+func startReplica(t *testing.T, st *postgres.Store, name string, clk clock.Clock, snd Sender, sig *TestSignals) *Replica {
+	t.Helper()
+	r := NewReplica(ReplicaConfig{Store: st, Clock: clk, Sender: snd, Parse: parseFixture, Name: name,
+		Lease: 600 * time.Millisecond, Poll: 20 * time.Millisecond, Signals: sig})
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		r.Stop(ctx)
+	})
+	return r
+}
+
+// addDueJob creates a job as the API does: its first slot computed.
+func addDueJob(t *testing.T, st store.JobStore, id, schedule string, now time.Time, mod func(*schedulerpb.Job)) string {
+	t.Helper()
+	name := "projects/p/locations/us-central1/jobs/" + id
+	j := &schedulerpb.Job{Name: name, Schedule: schedule, TimeZone: "UTC", State: schedulerpb.Job_ENABLED,
+		Target: &schedulerpb.Job_HttpTarget{HttpTarget: &schedulerpb.HttpTarget{Uri: "http://target.test/" + id}}}
+	if mod != nil {
+		mod(j)
+	}
+	s, err := parseFixture(schedule, "UTC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := s.Next(now)
+	j.ScheduleTime = timestamppb.New(next)
+	if err := st.CreateJob(context.Background(), store.JobRecord{Job: j, NextFire: next, DueTime: next}); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+func waitFor(t *testing.T, c <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(3 * guard):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+func flushAll(t *testing.T, rs ...*Replica) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	for _, r := range rs {
+		if err := r.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Three replicas on one database, 1,000 jobs due every minute: each
+// (job, scheduled time) is sent exactly once, whichever replica claims it.
+func TestReplicasFireEachSlotOnce(t *testing.T) {
+	const jobs, minutes = 1000, 3
+	sts := openShared(t, 3)
+	clk := clock.NewFake(t0)
+	for i := range jobs {
+		addDueJob(t, sts[0], fmt.Sprintf("j%04d", i), "every 1m", t0, nil)
+	}
+	s := newSink()
+	var rs []*Replica
+	for i, st := range sts {
+		name := fmt.Sprintf("r%d", i)
+		rs = append(rs, startReplica(t, st, name, clk, s.sender(name, clk), nil))
+	}
+	for m := 1; m <= minutes; m++ {
+		reached := s.expect(m * jobs)
+		clk.Set(t0.Truncate(time.Minute).Add(time.Duration(m) * time.Minute))
+		waitFor(t, reached, fmt.Sprintf("minute %d's %d executions", m, jobs))
+		flushAll(t, rs...)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.total != jobs*minutes || len(s.seen) != jobs*minutes {
+		t.Fatalf("%d sends for %d distinct (job, slot), want %d of each", s.total, len(s.seen), jobs*minutes)
+	}
+	for k, n := range s.seen {
+		if n != 1 {
+			t.Fatalf("%s sent %d times", k, n)
+		}
+	}
+	t.Logf("sends per replica: %v", s.by)
+}
+
+// skewed is a clock d ahead of (or behind) a shared fake clock.
+type skewed struct {
+	base *clock.Fake
+	d    time.Duration
+}
+
+func (c skewed) Now() time.Time { return c.base.Now().Add(c.d) }
+func (c skewed) AfterFunc(d time.Duration, f func()) clock.Timer {
+	return c.base.AfterFunc(d, f)
+}
+
+// Replicas whose clocks disagree by up to a second (one 1 s ahead, one
+// 1 s behind) neither double nor miss a slot: the ahead one claims each
+// slot first, and the claim moves the job's next slot on for all.
+func TestReplicaClockSkewNoDuplicateNoMiss(t *testing.T) {
+	const jobs, minutes = 200, 3
+	sts := openShared(t, 3)
+	base := clock.NewFake(t0)
+	for i := range jobs {
+		addDueJob(t, sts[0], fmt.Sprintf("j%04d", i), "every 1m", t0, nil)
+	}
+	s := newSink()
+	var rs []*Replica
+	for i, d := range []time.Duration{-time.Second, 0, time.Second} {
+		name := fmt.Sprintf("r%d", i)
+		clk := skewed{base, d}
+		rs = append(rs, startReplica(t, sts[i], name, clk, s.sender(name, clk), nil))
+	}
+	for m := 1; m <= minutes; m++ {
+		slot := t0.Truncate(time.Minute).Add(time.Duration(m) * time.Minute)
+		reached := s.expect(m * jobs)
+		// Half a second before the slot by the middle clock: only the
+		// replica 1 s ahead finds it due.
+		base.Set(slot.Add(-500 * time.Millisecond))
+		waitFor(t, reached, fmt.Sprintf("minute %d", m))
+		// Then every clock passes it: nobody sends it again.
+		base.Set(slot.Add(1500 * time.Millisecond))
+		flushAll(t, rs...)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.total != jobs*minutes || len(s.seen) != jobs*minutes {
+		t.Fatalf("%d sends for %d distinct (job, slot), want %d", s.total, len(s.seen), jobs*minutes)
+	}
+	if s.by["r2"] != jobs*minutes {
+		t.Fatalf("sends per replica %v: the replica ahead should have claimed every slot first", s.by)
+	}
+}
+
+// halt stops a replica as a crash would: no more claims or heartbeats,
+// nothing retired, its attempt in flight left hanging.
+func (r *Replica) halt() {
+	r.mu.Lock()
+	r.stopping = true
+	r.mu.Unlock()
+	close(r.quit)
+	<-r.loopDone
+	<-r.hbDone
+}
+
+// A replica that dies mid-attempt: another takes its execution over once
+// its lease has expired and sends the attempt again with the same
+// schedule time; the dead one's late outcome does not overwrite the
+// survivor's.
+func TestReplicaTakesOverOrphanedExecution(t *testing.T) {
+	sts := openShared(t, 2)
+	clk := clock.NewFake(t0)
+	name := addDueJob(t, sts[0], "j", "every 1m", t0, nil)
+
+	held := &fakeSender{clk: clk, calls: make(chan *call, 10)}
+	sigA := NewTestSignals(10)
+	a := startReplica(t, sts[0], "a", clk, held, sigA)
+	clk.Set(at("12:01:00"))
+	c := recv(t, held.calls, "a's attempt")
+	a.halt()
+	killed := time.Now()
+
+	s := newSink()
+	reached := s.expect(1)
+	sigB := NewTestSignals(10)
+	b := startReplica(t, sts[1], "b", clk, s.sender("b", clk), sigB)
+	f := recv(t, sigB.Fired, "b's takeover")
+	waitFor(t, reached, "b's attempt")
+	took := time.Since(killed)
+	if !f.Recovered || !f.ScheduleTime.Equal(at("12:01:00")) || !c.scheduleTime.Equal(at("12:01:00")) {
+		t.Fatalf("takeover %+v, a's attempt for %v", f, c.scheduleTime)
+	}
+	if took > 5*time.Second {
+		t.Fatalf("takeover after %v, want within 5 s", took)
+	}
+	t.Logf("taken over %v after the halt (lease 600ms)", took)
+	done := recv(t, sigB.ExecutionDone, "b's execution")
+	if done.Attempts != 1 || done.Code != codes.OK {
+		t.Fatalf("b's execution %+v", done)
+	}
+	flushAll(t, b)
+	after, err := sts[1].GetJob(context.Background(), name)
+	if err != nil || after.Exec != nil || !after.NextFire.Equal(at("12:02:00")) || !after.DueTime.Equal(at("12:02:00")) {
+		t.Fatalf("after b: %+v exec %+v err %v", after, after.Exec, err)
+	}
+
+	// a's attempt ends late (a was only paused, say): its outcome is
+	// recorded in the history but leaves the job as b wrote it.
+	c.answer(codes.Internal, 500)
+	recv(t, sigA.AttemptFinished, "a's late outcome")
+	flushAll(t, a)
+	again, _ := sts[1].GetJob(context.Background(), name)
+	if again.Version != after.Version || again.Job.GetStatus().GetCode() != 0 {
+		t.Fatalf("a's late write changed the job: %+v status %v", again, again.Job.GetStatus())
+	}
+	as, err := sts[1].ListAttempts(context.Background(), name, 10, time.Time{})
+	if err != nil || len(as) != 2 {
+		t.Fatalf("attempts %+v %v", as, err)
+	}
+}
+
+// A failed attempt releases its execution; the retry is claimed at the
+// backoff's end with the same schedule time, and a pause between two
+// attempts ends the execution.
+func TestReplicaRetriesAndPause(t *testing.T) {
+	sts := openShared(t, 1)
+	clk := clock.NewFake(t0)
+	name := addDueJob(t, sts[0], "j", "every 1m", t0, func(j *schedulerpb.Job) {
+		j.RetryConfig = &schedulerpb.RetryConfig{RetryCount: 3, MinBackoffDuration: durationpb.New(10 * time.Second),
+			MaxBackoffDuration: durationpb.New(time.Minute), MaxDoublings: 2}
+	})
+	snd := &fakeSender{clk: clk, calls: make(chan *call, 10)}
+	sig := NewTestSignals(10)
+	r := startReplica(t, sts[0], "r", clk, snd, sig)
+	clk.Set(at("12:01:00"))
+	c := recv(t, snd.calls, "attempt 1")
+	c.answer(codes.Unavailable, 503)
+	recv(t, sig.AttemptFinished, "attempt 1 recorded")
+	flushAll(t, r)
+	rec, _ := sts[0].GetJob(context.Background(), name)
+	if rec.Exec == nil || rec.Exec.Owner != "" || rec.Exec.Attempts != 1 || !rec.DueTime.Equal(at("12:01:10")) {
+		t.Fatalf("after attempt 1: %+v exec %+v", rec, rec.Exec)
+	}
+	clk.Set(at("12:01:10"))
+	c = recv(t, snd.calls, "attempt 2")
+	if !c.scheduleTime.Equal(at("12:01:00")) || !c.at.Equal(at("12:01:10")) {
+		t.Fatalf("attempt 2 for %v at %v", c.scheduleTime, c.at)
+	}
+	c.answer(codes.Unavailable, 503)
+	recv(t, sig.AttemptFinished, "attempt 2 recorded")
+	flushAll(t, r)
+
+	// Paused while the retry waits: the execution ends.
+	rec, _ = sts[0].GetJob(context.Background(), name)
+	rec.Job.State = schedulerpb.Job_PAUSED
+	rec.NextFire, rec.DueTime = time.Time{}, time.Time{}
+	if err := sts[0].UpdateJob(context.Background(), rec, rec.Version); err != nil {
+		t.Fatal(err)
+	}
+	r.Changed(name)
+	rec, _ = sts[0].GetJob(context.Background(), name)
+	if rec.Exec != nil || !rec.DueTime.IsZero() {
+		t.Fatalf("paused: %+v exec %+v", rec, rec.Exec)
+	}
+	clk.Set(at("12:05:00"))
+	flushAll(t, r)
+	select {
+	case c := <-snd.calls:
+		t.Fatalf("a paused job was sent: %v", c.scheduleTime)
+	default:
+	}
+	as, _ := sts[0].ListAttempts(context.Background(), name, 10, time.Time{})
+	if len(as) != 2 || as[0].Number != 2 || as[1].Number != 1 {
+		t.Fatalf("attempts %+v", as)
+	}
+}
+
+// RunJob runs at once in the replica that received it, with its retries,
+// while the job's scheduled state stays as it is.
+func TestReplicaRunNow(t *testing.T) {
+	sts := openShared(t, 1)
+	clk := clock.NewFake(t0)
+	name := addDueJob(t, sts[0], "j", "every 1m", t0, func(j *schedulerpb.Job) {
+		j.RetryConfig = &schedulerpb.RetryConfig{RetryCount: 1, MinBackoffDuration: durationpb.New(5 * time.Second),
+			MaxBackoffDuration: durationpb.New(time.Minute), MaxDoublings: 1}
+	})
+	snd := &fakeSender{clk: clk, calls: make(chan *call, 10)}
+	sig := NewTestSignals(10)
+	r := startReplica(t, sts[0], "r", clk, snd, sig)
+	if err := r.RunNow(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	c := recv(t, snd.calls, "the manual attempt")
+	if !c.scheduleTime.Equal(t0) {
+		t.Fatalf("manual schedule time %v", c.scheduleTime)
+	}
+	c.answer(codes.Internal, 500)
+	recv(t, sig.AttemptFinished, "attempt 1")
+	clk.Advance(5 * time.Second)
+	c = recv(t, snd.calls, "the manual retry")
+	c.answer(codes.OK, 200)
+	done := recv(t, sig.ExecutionDone, "the manual execution")
+	if !done.Manual || done.Attempts != 2 {
+		t.Fatalf("done %+v", done)
+	}
+	flushAll(t, r)
+	rec, _ := sts[0].GetJob(context.Background(), name)
+	if rec.Job.GetStatus().GetCode() != 0 || rec.Job.GetLastAttemptTime() == nil || rec.Exec != nil || !rec.NextFire.Equal(at("12:01:00")) {
+		t.Fatalf("after the manual run: %+v status %v", rec, rec.Job.GetStatus())
+	}
+}
