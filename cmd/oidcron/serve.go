@@ -57,6 +57,7 @@ OIDCRON_GATEWAY_LISTEN).`,
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8930", "address for gRPC, REST, the OIDC documents, health and metrics")
 	f.StringVar(&cfg.GatewayListen, "gateway-listen", "127.0.0.1:8931", "address of the invoker gateway")
 	f.StringVar(&cfg.DataDir, "data", "", "folder for the database and the admin token (default: oidcron in the user's data directory)")
+	f.StringVar(&cfg.Store, "store", "", "database: empty for SQLite in the data folder, or a postgres:// URL that several replicas may share")
 	f.StringVar(&cfg.Issuer, "issuer", "", "OIDC issuer URL of the ID tokens (default: http:// + the listen address)")
 	f.StringVar(&cfg.GatewayURL, "gateway-url", "", "public URL of the gateway, for the path form of function URLs (default: http:// + the gateway address)")
 	f.BoolVar(&cfg.RequireAuth, "require-auth", false, "require a bearer token on every API call and create projects only explicitly (turns dev mode off)")

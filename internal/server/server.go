@@ -35,6 +35,7 @@ import (
 	"github.com/oidcron/oidcron/internal/identity"
 	"github.com/oidcron/oidcron/internal/scheduler"
 	"github.com/oidcron/oidcron/internal/store"
+	"github.com/oidcron/oidcron/internal/store/postgres"
 	"github.com/oidcron/oidcron/internal/store/sqlite"
 )
 
@@ -43,10 +44,14 @@ type Config struct {
 	Listen        string // gRPC + REST + OIDC documents + health, e.g. "127.0.0.1:8930"
 	GatewayListen string // the invoker gateway, e.g. "127.0.0.1:8931"
 	DataDir       string // SQLite database and admin token
-	Issuer        string // default "http://" + the listen address
-	GatewayURL    string // default "http://" + the gateway address
-	RequireAuth   bool
-	KeyRotation   time.Duration
+	// Store selects the database: "" is SQLite in DataDir; a
+	// postgres:// or postgresql:// URL is PostgreSQL, which several
+	// replicas may share.
+	Store       string
+	Issuer      string // default "http://" + the listen address
+	GatewayURL  string // default "http://" + the gateway address
+	RequireAuth bool
+	KeyRotation time.Duration
 	// MetadataServiceAccount is the account the metadata identity endpoint
 	// speaks for ("" disables the endpoint).
 	MetadataServiceAccount string
@@ -79,7 +84,7 @@ type Server struct {
 	Verifier *identity.Verifier
 	API      *api.Server
 	Gateway  *gateway.Gateway
-	Engine   *scheduler.Engine
+	Engine   Engine
 	Registry *prometheus.Registry
 
 	apiLn, gwLn   net.Listener
@@ -87,6 +92,26 @@ type Server struct {
 	ready         atomic.Bool
 	stopKeys      context.CancelFunc
 	keysDone      chan struct{}
+}
+
+// Engine is the server's dispatch engine: scheduler.Engine on SQLite, a
+// scheduler.Replica on a database replicas share.
+type Engine interface {
+	api.Engine
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	Flush(ctx context.Context) error
+}
+
+// openStore opens the database cfg names.
+func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+	if strings.HasPrefix(cfg.Store, "postgres://") || strings.HasPrefix(cfg.Store, "postgresql://") {
+		return postgres.Open(ctx, cfg.Store)
+	}
+	if cfg.Store != "" {
+		return nil, fmt.Errorf("--store: %q is not a postgres:// URL (leave it empty for SQLite in the data folder)", cfg.Store)
+	}
+	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "oidcron.db"))
 }
 
 // Start opens the store, binds both listeners and starts serving. It
@@ -122,7 +147,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "oidcron.db"))
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -148,14 +173,20 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Dir: s.Dir, Verifier: s.Verifier, BaseURL: s.Addrs.GatewayURL, ExposeReasons: !cfg.RequireAuth, Logger: cfg.Logger,
 		Observe: func(o gateway.Outcome) { gwRequests.WithLabelValues(string(o)).Inc() },
 	})
-	s.Engine = scheduler.New(scheduler.Config{
-		Store: db, Clock: cfg.Clock, Logger: cfg.Logger, Registerer: s.Registry, Signals: cfg.SchedulerSignals,
-		Sender: &scheduler.Dispatcher{
-			Client:      &http.Client{Transport: viaGateway{gw: s.Gateway, addr: s.Addrs.Gateway, next: dispatchTransport()}},
-			Credentials: scheduler.AgentCredentials{Dir: s.Dir, Minter: s.Minter},
-			Clock:       cfg.Clock,
-		},
-	})
+	sender := &scheduler.Dispatcher{
+		Client:      &http.Client{Transport: viaGateway{gw: s.Gateway, addr: s.Addrs.Gateway, next: dispatchTransport()}},
+		Credentials: scheduler.AgentCredentials{Dir: s.Dir, Minter: s.Minter},
+		Clock:       cfg.Clock,
+	}
+	if shared, ok := db.(scheduler.SharedStore); ok {
+		s.Engine = scheduler.NewReplica(scheduler.ReplicaConfig{
+			Store: shared, Clock: cfg.Clock, Logger: cfg.Logger, Registerer: s.Registry, Signals: cfg.SchedulerSignals, Sender: sender,
+		})
+	} else {
+		s.Engine = scheduler.New(scheduler.Config{
+			Store: db, Clock: cfg.Clock, Logger: cfg.Logger, Registerer: s.Registry, Signals: cfg.SchedulerSignals, Sender: sender,
+		})
+	}
 	s.API = api.New(api.Config{
 		Store: db, Dir: s.Dir, Clock: cfg.Clock, Minter: s.Minter, Verifier: s.Verifier,
 		RequireAuth: cfg.RequireAuth, AdminToken: adminToken, Issuer: s.Addrs.Issuer, GatewayURL: s.Addrs.GatewayURL,
@@ -185,8 +216,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	go func() { defer close(s.keysDone); _ = s.Keys.Run(kctx) }()
 	s.ready.Store(true)
 	ok = true
-	cfg.Logger.Info("oidcron ready", "api", "http://"+s.Addrs.API, "gateway", s.Addrs.GatewayURL, "issuer", s.Addrs.Issuer, "data", cfg.DataDir, "require_auth", cfg.RequireAuth)
+	cfg.Logger.Info("oidcron ready", "api", "http://"+s.Addrs.API, "gateway", s.Addrs.GatewayURL, "issuer", s.Addrs.Issuer, "data", cfg.DataDir, "store", storeKind(s.Store), "require_auth", cfg.RequireAuth)
 	return s, nil
+}
+
+// storeKind names the backend for the log (never the URL: it may hold a
+// password).
+func storeKind(st store.Store) string {
+	if _, ok := st.(*postgres.Store); ok {
+		return "postgres"
+	}
+	return "sqlite"
 }
 
 func orDefault(v, d string) string {
