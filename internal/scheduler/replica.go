@@ -75,6 +75,7 @@ type Replica struct {
 
 	mu       sync.Mutex
 	timer    clock.Timer
+	busyWait time.Duration // the current wait for due jobs others hold
 	started  bool
 	stopping bool
 }
@@ -242,25 +243,23 @@ func (r *Replica) claimLoop() {
 	defer close(r.loopDone)
 	poll := time.NewTicker(r.poll)
 	defer poll.Stop()
-	wait := time.Duration(0) // backoff after a failed claim
 	for {
 		select {
 		case <-r.quit:
 			return
 		default:
 		}
-		more, err := r.claimOnce()
-		if err != nil {
-			wait = min(max(2*wait, 100*time.Millisecond), r.poll)
+		claimed, limit, err := r.claimOnce()
+		switch {
+		case err != nil:
 			r.log.Error("claiming due jobs", "replica", r.name, "err", err)
-		} else {
-			wait = 0
-		}
-		if more && wait == 0 {
-			continue
-		}
-		if err == nil {
-			r.armNextDue()
+		case limit == 0:
+			// Not alive, or no dispatcher free: a renewed heartbeat or a
+			// finished attempt wakes the loop.
+		case claimed == limit:
+			continue // more may be due at once
+		default:
+			r.armNextDue(claimed)
 		}
 		select {
 		case <-r.quit:
@@ -271,18 +270,19 @@ func (r *Replica) claimLoop() {
 	}
 }
 
-// claimOnce claims what the free dispatchers can take and starts it;
-// more reports that the claim was full (more may be due at once).
-func (r *Replica) claimOnce() (more bool, err error) {
+// claimOnce claims what the free dispatchers can take and starts it. It
+// returns how many jobs it claimed of the limit it asked for; limit 0: it
+// did not try (not alive, or too few dispatchers free).
+func (r *Replica) claimOnce() (claimed, limit int, err error) {
 	if !r.alive() {
-		return false, nil
+		return 0, 0, nil
 	}
 	busy := r.inflight.Load()
 	free := int64(r.workers) - busy
 	if free <= 0 || (busy > 0 && free < r.minClaim()) {
-		return false, nil
+		return 0, 0, nil
 	}
-	limit := int(min(free, maxBatch))
+	limit = int(min(free, maxBatch))
 	now := r.clk.Now()
 	var plans map[string]claimKind
 	recs, err := r.st.ClaimJobs(r.runCtx, r.name, now, limit, func(rec store.JobRecord) (store.JobState, bool) {
@@ -294,7 +294,7 @@ func (r *Replica) claimOnce() (more bool, err error) {
 		return st, true
 	})
 	if err != nil {
-		return false, err
+		return 0, limit, err
 	}
 	for _, rec := range recs {
 		k := plans[rec.Job.GetName()]
@@ -316,15 +316,20 @@ func (r *Replica) claimOnce() (more bool, err error) {
 			signal(r.sig.Fired, Fire{Job: rec.Job.GetName(), ScheduleTime: x.exec.ScheduleTime, Recovered: x.recovered, Skipped: k.skipped})
 		}
 		if !r.begin() {
-			return false, nil // stopping: the claim is orphaned at Retire
+			return len(recs), limit, nil // stopping: the claim is orphaned at Retire
 		}
 		go x.attempt()
 	}
-	return len(recs) == limit, nil
+	return len(recs), limit, nil
 }
 
-// armNextDue arms the engine-clock timer for the earliest due job.
-func (r *Replica) armNextDue() {
+// armNextDue arms the timer for the earliest due job after a claim that
+// took claimed jobs, fewer than it asked for. A due time already past
+// means the due jobs are locked by another transaction (another replica's
+// claim, an API write) that will move them on: the loop looks again
+// after a short wait in wall time, doubling while that lasts, instead of
+// claiming in a tight loop.
+func (r *Replica) armNextDue(claimed int) {
 	next, err := r.st.NextDue(r.runCtx)
 	if err != nil {
 		r.log.Error("reading the next due time", "replica", r.name, "err", err)
@@ -339,8 +344,22 @@ func (r *Replica) armNextDue() {
 	if next.IsZero() || r.stopping {
 		return
 	}
-	r.timer = r.clk.AfterFunc(next.Sub(r.clk.Now()), r.kick)
+	d := next.Sub(r.clk.Now())
+	if d > 0 {
+		r.busyWait = 0
+		r.timer = r.clk.AfterFunc(d, r.kick)
+		return
+	}
+	if claimed > 0 {
+		r.busyWait = 0
+	}
+	r.busyWait = min(max(2*r.busyWait, minBusyWait), r.poll)
+	r.timer = time.AfterFunc(r.busyWait, r.kick)
 }
+
+// minBusyWait is the first wait for due jobs another transaction holds: a
+// claim commits in a few milliseconds.
+const minBusyWait = 5 * time.Millisecond
 
 type claimKind struct {
 	kind    int
