@@ -9,6 +9,11 @@
 //	go run ./cmd/oidcron-bench peers     # the same against robfig/cron v3 and go-co-op/gocron v2
 //	go run ./cmd/oidcron-bench scale     # 1,000,000 jobs: restart to ready, RSS, ListJobs pages
 //
+// burst and steady run on SQLite, or with -store on a fresh PostgreSQL
+// database of their own on that server, served by -replicas servers:
+//
+//	go run ./cmd/oidcron-bench burst -store 'postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable' -replicas 2
+//
 // Every target is on loopback; every loop is bounded in requests and time.
 package main
 

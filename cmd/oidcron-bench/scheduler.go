@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -51,21 +52,42 @@ func (c shiftedClock) AfterFunc(d time.Duration, f func()) clock.Timer {
 // fireStats is one scheduler's run of one scenario.
 type fireStats struct {
 	name          string
+	label         string // oidcron: its row in the burst and steady tables
 	n, fired      int
 	failed        int
 	elapsed       time.Duration // first slot -> last fire done (oidcron: -> last attempt durable)
 	cpu           time.Duration // process user+system CPU over the window
+	dbCPU         time.Duration // oidcron on PostgreSQL: its processes' CPU over the window
+	dbMeasured    bool          // dbCPU holds a measurement
 	p50, p99, max time.Duration // fire delay
-	load          time.Duration // oidcron: server start with every job loaded
+	load          time.Duration // oidcron: server start (SQLite: every job loaded; PostgreSQL: every replica, one after the other)
 	note          string
 }
 
+// addNote adds n ("" adds nothing) to the note printed under the table.
+func (s *fireStats) addNote(n string) {
+	if n != "" {
+		s.note = strings.TrimPrefix(s.note+"; "+n, "; ")
+	}
+}
+
 func (s fireStats) perSec() float64 { return float64(s.fired) / s.elapsed.Seconds() }
+
+// cpuPerFire counts the database server's CPU too, when it was measured.
 func (s fireStats) cpuPerFire() time.Duration {
 	if s.fired == 0 {
 		return 0
 	}
-	return s.cpu / time.Duration(s.fired)
+	return (s.cpu + s.dbCPU) / time.Duration(s.fired)
+}
+
+// dbCPUCell is the database server's CPU in a table: "-" for SQLite, which
+// runs in this process.
+func (s fireStats) dbCPUCell() string {
+	if !s.dbMeasured {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f s", s.dbCPU.Seconds())
 }
 
 func cpuTime() time.Duration {
@@ -107,20 +129,31 @@ func slotOf(b time.Time, i, n int, spread time.Duration) time.Time {
 
 // runOidcron measures oidcron: n HTTP jobs with an OIDC token of a service
 // account that the project's Cloud Scheduler service agent may mint, sent
-// to a local sink, every attempt recorded in SQLite. The first job is
-// created through the REST API (with the project, account and policies);
-// the other n-1 are copies of its stored record written straight into the
-// database with their first slot set (at the minute boundary for a burst,
-// spread over the minute for steady), then the server restarts on that
-// database and the engine loads them, as after any restart.
-func runOidcron(ctx context.Context, n int, spread, lead time.Duration) (fireStats, error) {
-	st := fireStats{name: "oidcron", n: n}
+// to a local sink, every attempt recorded in the store (be: SQLite, or a
+// fresh PostgreSQL database of the run's own). The first job is created
+// through the REST API (with the project, account and policies); the other
+// n-1 are copies of its stored record written straight into the database
+// with their first slot set (at the minute boundary for a burst, spread
+// over the minute for steady), then the server restarts on that database
+// (on PostgreSQL, be.replicas servers sharing it) and the engines find
+// them, as after any restart.
+func runOidcron(ctx context.Context, n int, spread, lead time.Duration, be backend) (st fireStats, err error) {
+	st = fireStats{name: "oidcron", label: be.label(), n: n}
 	dir, err := os.MkdirTemp("", "oidcron-bench-sched")
 	if err != nil {
 		return st, err
 	}
 	defer os.RemoveAll(dir)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := server.Config{Listen: "127.0.0.1:0", GatewayListen: "127.0.0.1:0", DataDir: dir, Logger: quiet}
+	if be.postgres() {
+		var drop func() error
+		if cfg.Store, drop, err = benchDatabase(ctx, be.store); err != nil {
+			return st, err
+		}
+		// Deferred first, so run last: after every replica has shut down.
+		defer func() { err = errors.Join(err, drop()) }()
+	}
 
 	var clk atomic.Pointer[shiftedClock]
 	clk.Store(&shiftedClock{})
@@ -142,7 +175,7 @@ func runOidcron(ctx context.Context, n int, spread, lead time.Duration) (fireSta
 	}
 
 	// 1. Through the API: the account, the agent's right to mint, one job.
-	s, err := server.Start(ctx, server.Config{Listen: "127.0.0.1:0", GatewayListen: "127.0.0.1:0", DataDir: dir, Logger: quiet})
+	s, err := server.Start(ctx, cfg)
 	if err != nil {
 		return st, err
 	}
@@ -152,26 +185,41 @@ func runOidcron(ctx context.Context, n int, spread, lead time.Duration) (fireSta
 		return st, err
 	}
 
-	// 2. Copies of the job, each with its first slot, in one transaction.
+	// 2. Copies of the job, each with its first slot: in one transaction
+	// on SQLite, in a few on PostgreSQL.
 	b := time.Now().Truncate(time.Minute).Add(10 * time.Minute)
-	if err := copyJobs(ctx, filepath.Join(dir, "oidcron.db"), jobName, n, b, spread); err != nil {
+	if be.postgres() {
+		err = copyJobsPG(ctx, cfg.Store, jobName, n, b, spread)
+	} else {
+		err = copyJobs(ctx, filepath.Join(dir, "oidcron.db"), jobName, n, b, spread)
+	}
+	if err != nil {
 		return st, err
 	}
 
 	// 3. Restart on that database with the clock shifted so that the first
-	// slot is lead away, and measure.
+	// slot is lead away, and measure. Every replica has the same clock and
+	// the same signals: the executions of all count.
 	c := &shiftedClock{off: b.Add(-lead).Sub(time.Now())}
 	clk.Store(c)
 	sig := &scheduler.TestSignals{ExecutionDone: make(chan scheduler.ExecutionDone, n+16)}
+	warns := &warnLog{}
+	cfg.Clock, cfg.SchedulerSignals, cfg.Logger = c, sig, slog.New(warns)
 	runtime.GC()
 	t0 := time.Now()
-	s, err = server.Start(ctx, server.Config{Listen: "127.0.0.1:0", GatewayListen: "127.0.0.1:0", DataDir: dir, Logger: quiet,
-		Clock: c, SchedulerSignals: sig})
+	servers, err := startServers(ctx, cfg, be.replicas)
 	if err != nil {
 		return st, err
 	}
-	defer s.Shutdown(ctx)
+	defer func() { err = errors.Join(err, shutdownAll(ctx, servers)) }()
 	st.load = time.Since(t0)
+	var meter *pgMeter // connected before the window, its backend forked then
+	if be.postgres() {
+		if meter, err = newPGMeter(ctx, be.store, cfg.Store); err != nil {
+			return st, err
+		}
+		defer meter.close(ctx)
+	}
 	if wait := b.Sub(c.Now()); wait < 100*time.Millisecond {
 		st.note = fmt.Sprintf("loading took %s, past the lead of %s: the first slots fired late", st.load.Round(time.Millisecond), lead)
 	} else {
@@ -198,12 +246,18 @@ func runOidcron(ctx context.Context, n int, spread, lead time.Duration) (fireSta
 			}
 		}()
 	}
+	var pg0 pgSnapshot
+	if meter != nil {
+		pg0 = meter.snapshot(ctx)
+	}
 	cpu0 := cpuTime()
+	done := make([]scheduler.ExecutionDone, 0, n)
 	timeout := time.After(spread + 5*time.Minute)
 	for st.fired < n {
 		select {
 		case d := <-sig.ExecutionDone:
 			st.fired++
+			done = append(done, d)
 			if d.Code != 0 {
 				st.failed++
 			}
@@ -211,23 +265,77 @@ func runOidcron(ctx context.Context, n int, spread, lead time.Duration) (fireSta
 			return st, fmt.Errorf("oidcron: %d of %d executions done after the timeout", st.fired, n)
 		}
 	}
-	if err := s.Engine.Flush(ctx); err != nil {
+	if err := flushAll(ctx, servers); err != nil {
 		return st, err
 	}
 	st.elapsed = c.Now().Sub(b)
 	st.cpu = cpuTime() - cpu0
+	if meter != nil {
+		var own time.Duration
+		st.dbCPU, own, st.dbMeasured = meter.snapshot(ctx).cpuSince(pg0)
+		if st.dbMeasured {
+			st.addNote(fmt.Sprintf("PostgreSQL CPU: %.2f s in the backends of the run's database, %.2f s in the postmaster and background processes (which the server's other databases share)",
+				own.Seconds(), (st.dbCPU - own).Seconds()))
+		}
+	}
 	rec.fill(&st)
+	st.addNote(engineNote(servers))
+	st.addNote(warns.note())
 	if u := unauth.Load(); u > 0 {
 		return st, fmt.Errorf("oidcron: %d requests without a bearer token", u)
 	}
 	if rec.count() != n {
 		return st, fmt.Errorf("oidcron: the sink saw %d requests, want %d", rec.count(), n)
 	}
-	// Every job's attempt is durable and its next slot is set.
-	if err := checkStored(ctx, s.Store, n, b); err != nil {
+	if err := checkOnce(done, sig.ExecutionDone, slotOf(b, n-1, n, spread)); err != nil {
+		return st, err
+	}
+	// Every job's attempt is durable and its next slot is set, as one
+	// replica reads them.
+	if err := checkStored(ctx, servers[0].Store, n, b, spread); err != nil {
 		return st, err
 	}
 	return st, nil
+}
+
+// checkOnce fails when an execution of a first slot (at or before last)
+// ended twice: in done, the executions counted, or in more, those that
+// ended after the count was reached. Replicas claim each slot once; a
+// second end is a slot two of them claimed, or a claim taken over from a
+// replica thought dead.
+func checkOnce(done []scheduler.ExecutionDone, more <-chan scheduler.ExecutionDone, last time.Time) error {
+drain:
+	for {
+		select {
+		case d := <-more:
+			done = append(done, d)
+		default:
+			break drain
+		}
+	}
+	type key struct {
+		job string
+		at  time.Time
+	}
+	seen := make(map[key]int, len(done))
+	var twice []string
+	for _, d := range done {
+		if d.ScheduleTime.After(last) {
+			continue // the job's next slot: a steady run can outlast the minute
+		}
+		k := key{d.Job, d.ScheduleTime.UTC()}
+		if seen[k]++; seen[k] == 2 && len(twice) < 5 {
+			twice = append(twice, d.Job+" at "+scheduler.FormatScheduleTime(d.ScheduleTime))
+		}
+	}
+	dup := 0
+	for _, c := range seen {
+		dup += c - 1
+	}
+	if dup > 0 {
+		return fmt.Errorf("oidcron: %d executions ended more than once, e.g. %s", dup, strings.Join(twice, ", "))
+	}
+	return nil
 }
 
 func createTemplateJob(ctx context.Context, s *server.Server, sinkURL string) (string, error) {
@@ -280,33 +388,46 @@ func copyJobs(ctx context.Context, path, name string, n int, b time.Time, spread
 		return err
 	}
 	defer db.Close()
+	return copyJobsInto(ctx, db, name, n, b, spread, n)
+}
+
+// copyJobsInto gives job name its first slot and writes n-1 copies of it,
+// each with its own, in transactions of at most chunk jobs.
+func copyJobsInto(ctx context.Context, db store.Store, name string, n int, b time.Time, spread time.Duration, chunk int) error {
 	tmpl, err := db.GetJob(ctx, name)
 	if err != nil {
 		return err
 	}
-	return db.InTx(ctx, func(tx store.Tx) error {
-		for i := 0; i < n; i++ {
-			at := slotOf(b, i, n, spread)
-			r := tmpl
-			r.Job = proto.Clone(tmpl.Job).(*schedulerpb.Job)
-			r.Job.ScheduleTime = timestamppb.New(at)
-			r.NextFire, r.DueTime = at, at
-			if i == 0 {
-				if err := tx.UpdateJob(ctx, r, tmpl.Version); err != nil {
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		err := db.InTx(ctx, func(tx store.Tx) error {
+			for i := lo; i < hi; i++ {
+				at := slotOf(b, i, n, spread)
+				r := tmpl
+				r.Job = proto.Clone(tmpl.Job).(*schedulerpb.Job)
+				r.Job.ScheduleTime = timestamppb.New(at)
+				r.NextFire, r.DueTime = at, at
+				if i == 0 {
+					if err := tx.UpdateJob(ctx, r, tmpl.Version); err != nil {
+						return err
+					}
+					continue
+				}
+				r.Job.Name = fmt.Sprintf("projects/bench/locations/us-central1/jobs/j%07d", i)
+				if err := tx.CreateJob(ctx, r); err != nil {
 					return err
 				}
-				continue
 			}
-			r.Job.Name = fmt.Sprintf("projects/bench/locations/us-central1/jobs/j%07d", i)
-			if err := tx.CreateJob(ctx, r); err != nil {
-				return err
-			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-func checkStored(ctx context.Context, js store.JobStore, n int, b time.Time) error {
+func checkStored(ctx context.Context, js store.JobStore, n int, b time.Time, spread time.Duration) error {
 	after, seen := "", 0
 	for {
 		page, err := js.ScanJobs(ctx, store.Page{Size: 5000, After: after})
@@ -333,8 +454,12 @@ func checkStored(ctx context.Context, js store.JobStore, n int, b time.Time) err
 	for _, i := range []int{0, n / 2, n - 1} {
 		name := fmt.Sprintf("projects/bench/locations/us-central1/jobs/j%07d", i)
 		as, err := js.ListAttempts(ctx, name, 0, time.Time{})
+		// One attempt of the first slot; the job's next slot may have
+		// fired already (steady: the minute may be over).
+		first := slotOf(b, i, n, spread)
+		as = slices.DeleteFunc(as, func(a store.Attempt) bool { return a.ScheduleTime.After(first) })
 		if err != nil || len(as) != 1 || as[0].HTTPStatus != 200 {
-			return fmt.Errorf("oidcron: attempts of %s: %+v %v", name, as, err)
+			return fmt.Errorf("oidcron: attempts of %s at %s: %+v %v", name, scheduler.FormatScheduleTime(first), as, err)
 		}
 	}
 	return nil
@@ -427,28 +552,34 @@ var idleConns int
 // writes the allocations (sampled from the start of that window).
 var cpuProfile, memProfile string
 
-func schedFlags(name string, args []string, defN int, defLead time.Duration) (n *int, lead *time.Duration) {
+func schedFlags(name string, args []string, defN int, defLead time.Duration) (n *int, lead *time.Duration, be backend, err error) {
 	fs := flag.NewFlagSet(name, flag.ExitOnError)
 	n = fs.Int("n", defN, "jobs")
 	lead = fs.Duration("lead", defLead, "time from the end of loading to the first slot")
+	fs.StringVar(&be.store, "store", "", "run on PostgreSQL: a postgres:// URL to a server (and a database there) where the run may CREATE DATABASE; it makes one of its own and drops it at the end (empty: SQLite)")
+	fs.IntVar(&be.replicas, "replicas", 1, "oidcron servers sharing the PostgreSQL database, all in this process (more than 1 needs -store)")
 	fs.IntVar(&idleConns, "idle-conns", 0, "set http.DefaultTransport's MaxIdleConnsPerHost (the server's outbound transport; 0 keeps Go's default of 2)")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write oidcron's CPU profile over the measured window to this file")
 	fs.StringVar(&memProfile, "memprofile", "", "write the allocations of the measured window (and before) to this file")
 	_ = fs.Parse(args)
-	return n, lead
+	return n, lead, be, be.validate()
 }
 
 func benchBurst(args []string) error {
-	n, lead := schedFlags("burst", args, 100000, 10*time.Second)
-	st, err := runOidcron(context.Background(), *n, 0, *lead)
+	n, lead, be, err := schedFlags("burst", args, 100000, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	st, err := runOidcron(context.Background(), *n, 0, *lead, be)
 	if err != nil {
 		return err
 	}
 	printHeader("Burst: every job due at the same minute boundary", *n)
-	fmt.Println("| scheduler | dispatches/s | boundary -> last attempt durable | p50 fire delay | p99 fire delay | max | CPU | CPU per dispatch | load at start |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-	fmt.Printf("| oidcron (HTTP + OIDC token + SQLite) | %.0f | %s | %s | %s | %s | %.2f s | %.1f µs | %s |\n", st.perSec(), ms(st.elapsed),
-		ms(st.p50), ms(st.p99), ms(st.max), st.cpu.Seconds(), float64(st.cpuPerFire())/1e3, ms(st.load))
+	// CPU per dispatch counts PostgreSQL's processes too.
+	fmt.Println("| scheduler | dispatches/s | boundary -> last attempt durable | p50 fire delay | p99 fire delay | max | CPU (oidcron) | CPU (PostgreSQL) | CPU per dispatch | load at start |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Printf("| %s | %.0f | %s | %s | %s | %s | %.2f s | %s | %.1f µs | %s |\n", st.label, st.perSec(), ms(st.elapsed),
+		ms(st.p50), ms(st.p99), ms(st.max), st.cpu.Seconds(), st.dbCPUCell(), float64(st.cpuPerFire())/1e3, ms(st.load))
 	if st.note != "" {
 		fmt.Println("\nnote:", st.note)
 	}
@@ -456,16 +587,19 @@ func benchBurst(args []string) error {
 }
 
 func benchSteady(args []string) error {
-	n, lead := schedFlags("steady", args, 10000, 10*time.Second)
-	st, err := runOidcron(context.Background(), *n, time.Minute, *lead)
+	n, lead, be, err := schedFlags("steady", args, 10000, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	st, err := runOidcron(context.Background(), *n, time.Minute, *lead, be)
 	if err != nil {
 		return err
 	}
 	printHeader("Steady: first slots spread evenly over one minute", *n)
-	fmt.Println("| scheduler | fires | p50 fire delay | p99 fire delay | max | CPU over the minute | CPU per dispatch |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
-	fmt.Printf("| oidcron (HTTP + OIDC token + SQLite) | %d | %s | %s | %s | %.2f s | %.1f µs |\n", st.fired,
-		ms(st.p50), ms(st.p99), ms(st.max), st.cpu.Seconds(), float64(st.cpuPerFire())/1e3)
+	fmt.Println("| scheduler | fires | p50 fire delay | p99 fire delay | max | CPU (oidcron) over the minute | CPU (PostgreSQL) over the minute | CPU per dispatch |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Printf("| %s | %d | %s | %s | %s | %.2f s | %s | %.1f µs |\n", st.label, st.fired,
+		ms(st.p50), ms(st.p99), ms(st.max), st.cpu.Seconds(), st.dbCPUCell(), float64(st.cpuPerFire())/1e3)
 	if st.note != "" {
 		fmt.Println("\nnote:", st.note)
 	}
@@ -495,7 +629,7 @@ func benchPeers(args []string) error {
 		for _, run := range []func() (fireStats, error){
 			func() (fireStats, error) { return runRobfig(sc.n, sc.spread, *lead) },
 			func() (fireStats, error) { return runGocron(sc.n, sc.spread, *lead) },
-			func() (fireStats, error) { return runOidcron(ctx, sc.n, sc.spread, *lead) },
+			func() (fireStats, error) { return runOidcron(ctx, sc.n, sc.spread, *lead, backend{replicas: 1}) },
 		} {
 			st, err := run()
 			if err != nil {
