@@ -733,7 +733,15 @@ func (s *Server) updateJob(ctx context.Context, r store.JobRecord, build func(*s
 		cur := r
 		cur.Job = next
 		cur.Job.Status, cur.Job.LastAttemptTime = r.Job.GetStatus(), r.Job.GetLastAttemptTime()
-		schedule(&cur, s.clk.Now())
+		if next.GetSchedule() == r.Job.GetSchedule() && next.GetTimeZone() == r.Job.GetTimeZone() && next.GetState() == r.Job.GetState() {
+			// When it fires is unchanged: keep the stored next slot.
+			// Recomputing it from now would drop a slot that is due but
+			// not yet claimed, or, on a replica whose clock is behind,
+			// bring back a slot another replica has already sent.
+			cur.Job.ScheduleTime = r.Job.GetScheduleTime()
+		} else {
+			schedule(&cur, s.clk.Now())
+		}
 		err = s.write(ctx, func(tx store.Tx) error { return tx.UpdateJob(ctx, cur, r.Version) })
 		if errors.Is(err, store.ErrVersionMismatch) {
 			if r, err = s.st.GetJob(ctx, r.Job.GetName()); err != nil {

@@ -61,6 +61,7 @@ type Replica struct {
 	cancelRun context.CancelFunc
 	wake      chan struct{}
 	quit      chan struct{}
+	hbQuit    chan struct{} // closed after the last attempt's outcome is written
 	loopDone  chan struct{}
 	hbDone    chan struct{}
 	execs     sync.WaitGroup
@@ -124,7 +125,7 @@ func NewReplica(cfg ReplicaConfig) *Replica {
 	r := &Replica{
 		st: cfg.Store, clk: cfg.Clock, send: cfg.Sender, parse: cfg.Parse, log: cfg.Logger,
 		m: newMetrics(cfg.Registerer), name: cfg.Name, lease: cfg.Lease, poll: cfg.Poll, workers: cfg.Workers,
-		wake: make(chan struct{}, 1), quit: make(chan struct{}), loopDone: make(chan struct{}), hbDone: make(chan struct{}),
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), hbQuit: make(chan struct{}), loopDone: make(chan struct{}), hbDone: make(chan struct{}),
 		scheds: map[schedKey]Schedule{},
 	}
 	if r.clk == nil {
@@ -176,11 +177,13 @@ func (r *Replica) Start(ctx context.Context) error {
 		r.mu.Unlock()
 		return errors.New("scheduler: already started")
 	}
-	r.started = true
 	r.mu.Unlock()
 	if err := r.heartbeat(ctx); err != nil {
 		return fmt.Errorf("scheduler: first heartbeat: %w", err)
 	}
+	r.mu.Lock()
+	r.started = true
+	r.mu.Unlock()
 	go r.w.run()
 	go r.heartbeats()
 	go r.claimLoop()
@@ -212,10 +215,10 @@ func (r *Replica) heartbeats() {
 	defer t.Stop()
 	for {
 		select {
-		case <-r.quit:
+		case <-r.hbQuit:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(r.runCtx, r.lease/3)
+			ctx, cancel := context.WithTimeout(context.Background(), r.lease/3)
 			if err := r.heartbeat(ctx); err != nil && r.runCtx.Err() == nil {
 				r.log.Error("replica heartbeat failed", "replica", r.name, "err", err)
 			}
@@ -614,8 +617,12 @@ func (r *Replica) Stop(ctx context.Context) error {
 		r.cancelRun()
 		<-done
 	}
-	<-r.hbDone
 	r.w.stop()
+	// Heartbeats go on until here: while attempts drain and their
+	// outcomes are written, the executions are still this replica's, and
+	// another replica taking them over would send them twice.
+	close(r.hbQuit)
+	<-r.hbDone
 	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if rerr := r.st.Retire(rctx, r.name); rerr != nil {

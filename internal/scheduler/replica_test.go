@@ -225,6 +225,7 @@ func (r *Replica) halt() {
 	r.stopping = true
 	r.mu.Unlock()
 	close(r.quit)
+	close(r.hbQuit)
 	<-r.loopDone
 	<-r.hbDone
 }
@@ -373,5 +374,50 @@ func TestReplicaRunNow(t *testing.T) {
 	rec, _ := sts[0].GetJob(context.Background(), name)
 	if rec.Job.GetStatus().GetCode() != 0 || rec.Job.GetLastAttemptTime() == nil || rec.Exec != nil || !rec.NextFire.Equal(at("12:01:00")) {
 		t.Fatalf("after the manual run: %+v status %v", rec, rec.Job.GetStatus())
+	}
+}
+
+// A replica that stops while an attempt is in flight keeps its heartbeat
+// until the attempt's outcome is written: the others do not take the
+// execution over meanwhile (that would send it twice). The test holds the
+// attempt until the store's clock is two leases past the start of Stop.
+func TestReplicaStopKeepsItsExecutions(t *testing.T) {
+	sts := openShared(t, 2)
+	clk := clock.NewFake(t0)
+	name := addDueJob(t, sts[0], "j", "every 1m", t0, nil)
+	held := &fakeSender{clk: clk, calls: make(chan *call, 10)}
+	a := startReplica(t, sts[0], "a", clk, held, nil)
+	clk.Set(at("12:01:00"))
+	c := recv(t, held.calls, "a's attempt")
+	s := newSink()
+	startReplica(t, sts[1], "b", clk, s.sender("b", clk), nil)
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(context.Background()) }()
+	ctx := context.Background()
+	from, err := sts[1].Heartbeat(ctx, "watcher", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(guard)
+	for now := from; now.Sub(from) < 2*600*time.Millisecond; {
+		if time.Now().After(deadline) {
+			t.Fatal("the store's clock did not advance")
+		}
+		if now, err = sts[1].Heartbeat(ctx, "watcher", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.answer(codes.OK, 200)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.total != 0 {
+		t.Fatalf("b sent %v while a drained its attempt", s.seen)
+	}
+	rec, _ := sts[1].GetJob(ctx, name)
+	if rec.Exec != nil || !rec.NextFire.Equal(at("12:02:00")) {
+		t.Fatalf("after a's stop: exec %+v next %v", rec.Exec, rec.NextFire)
 	}
 }

@@ -127,6 +127,11 @@ func (w *replicaWriter) writePending() {
 	} else {
 		w.wait = 0
 	}
+	if written > 0 {
+		// Ended executions free their jobs' next slots, which may be
+		// overdue: the claim loop looks now rather than at its next poll.
+		w.r.kick()
+	}
 	w.untrim += written
 	trim := w.untrim >= trimEveryDefault
 	if trim {
@@ -198,9 +203,17 @@ func (w *replicaWriter) merge(ctx context.Context, tx store.Tx, rw replicaWrite)
 		if fresh.Incarnation != rw.incarnation || ex == nil || !ex.ScheduleTime.Equal(rw.execTime) || ex.Owner != w.r.name {
 			return nil
 		}
+		// The API keeps the stored next slot unless it changed when the
+		// job fires (schedule, time zone, state), so its NextFire is
+		// right either way: after a pause and a resume it is the first
+		// slot after the resume, not one inside the pause.
 		st := mergeState(snap{st: rw.state, key: rw.key, enabled: true}, fresh)
+		st.NextFire = fresh.NextFire
+		if st.Exec == nil {
+			st.DueTime, st.ScheduleTime = fresh.NextFire, fresh.NextFire
+		}
 		if fresh.Job.GetState() != schedulerpb.Job_ENABLED {
-			st.Exec, st.NextFire, st.DueTime = nil, fresh.NextFire, fresh.NextFire
+			st.Exec, st.DueTime, st.ScheduleTime = nil, fresh.NextFire, fresh.NextFire
 		}
 		refused, err := tx.UpdateJobStates(ctx, []store.JobState{st})
 		if err != nil || len(refused) == 0 {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -202,10 +204,10 @@ func (a *attemptArrays) add(at store.Attempt) error {
 	a.number = append(a.number, at.Number)
 	a.start = append(a.start, start.Int64)
 	a.end = append(a.end, end)
-	a.url = append(a.url, at.URL)
+	a.url = append(a.url, pgText(at.URL))
 	a.httpStatus = append(a.httpStatus, at.HTTPStatus)
 	a.code = append(a.code, at.Code)
-	a.message = append(a.message, at.Message)
+	a.message = append(a.message, pgText(at.Message))
 	a.incarnation = append(a.incarnation, at.Incarnation)
 	return nil
 }
@@ -304,4 +306,15 @@ func (q queries) TrimAttempts(ctx context.Context, keep int) (int64, error) {
 	// One statement, so it is atomic outside InTx too; the ranking is
 	// ListAttempts' order.
 	return q.exec(ctx, "trim attempts", trimAttemptsSQL, keep)
+}
+
+// pgText makes a string from outside (an attempt's URL, the message that
+// carries a target's denial header) storable as PostgreSQL text, which
+// refuses NUL and invalid UTF-8: one such attempt would otherwise fail its
+// whole batch, again and again. SQLite stores the bytes as they are.
+func pgText(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
 }
