@@ -499,7 +499,7 @@ func (x *replicaExec) attempt() {
 			e.Owner, e.NextAttempt = "", next
 			st.Exec, st.DueTime, st.ScheduleTime = &e, next, next
 		}
-		r.w.add(replicaWrite{name: name, state: st, incarnation: x.incarnation, key: x.key, execTime: x.exec.ScheduleTime}, att)
+		r.w.add(replicaWrite{name: name, state: st, incarnation: x.incarnation, key: x.key, execTime: x.exec.ScheduleTime, claimed: n - 1}, att)
 	}
 	logAttempt(r.log, att, out.Code)
 	signal(r.sig.AttemptFinished, att)

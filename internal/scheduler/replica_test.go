@@ -2,8 +2,10 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,7 +81,7 @@ func (s *sink) sender(replica string, clk clock.Clock) Sender {
 	})
 }
 
-func startReplica(t *testing.T, st *postgres.Store, name string, clk clock.Clock, snd Sender, sig *TestSignals) *Replica {
+func startReplica(t *testing.T, st SharedStore, name string, clk clock.Clock, snd Sender, sig *TestSignals) *Replica {
 	t.Helper()
 	r := NewReplica(ReplicaConfig{Store: st, Clock: clk, Sender: snd, Parse: parseFixture, Name: name,
 		Lease: 600 * time.Millisecond, Poll: 20 * time.Millisecond, Signals: sig})
@@ -419,5 +421,70 @@ func TestReplicaStopKeepsItsExecutions(t *testing.T) {
 	rec, _ := sts[1].GetJob(ctx, name)
 	if rec.Exec != nil || !rec.NextFire.Equal(at("12:02:00")) {
 		t.Fatalf("after a's stop: exec %+v next %v", rec.Exec, rec.NextFire)
+	}
+}
+
+// hbStore fails a replica's heartbeats while fail is set (its network to
+// the database is cut, say), the replica itself running on.
+type hbStore struct {
+	*postgres.Store
+	fail atomic.Bool
+}
+
+func (h *hbStore) Heartbeat(ctx context.Context, owner string, lease time.Duration) (time.Time, error) {
+	if h.fail.Load() {
+		return time.Time{}, errors.New("heartbeat cut by the test")
+	}
+	return h.Store.Heartbeat(ctx, owner, lease)
+}
+
+// A replica whose heartbeats lapse mid-attempt loses the execution to
+// another; when it is back and claims the released retry itself, the late
+// outcome of its first attempt must not end the execution under the
+// retry in flight.
+func TestReplicaLateOutcomeDoesNotEndANewerClaim(t *testing.T) {
+	sts := openShared(t, 2)
+	clk := clock.NewFake(t0)
+	name := addDueJob(t, sts[0], "j", "every 1m", t0, func(j *schedulerpb.Job) {
+		j.RetryConfig = &schedulerpb.RetryConfig{RetryCount: 3, MinBackoffDuration: durationpb.New(10 * time.Second),
+			MaxBackoffDuration: durationpb.New(time.Minute), MaxDoublings: 2}
+	})
+	hr := &hbStore{Store: sts[0]}
+	held := &fakeSender{clk: clk, calls: make(chan *call, 10)}
+	sigR := NewTestSignals(10)
+	r := startReplica(t, hr, "r", clk, held, sigR)
+	clk.Set(at("12:01:00"))
+	c1 := recv(t, held.calls, "r's attempt 1")
+
+	failing := newSink()
+	failing.answer = codes.Unavailable
+	sigS := NewTestSignals(10)
+	s := startReplica(t, sts[1], "s", clk, failing.sender("s", clk), sigS)
+	hr.fail.Store(true)
+	if f := recv(t, sigS.Fired, "s's takeover"); !f.Recovered {
+		t.Fatalf("fire %+v", f)
+	}
+	recv(t, sigS.AttemptFinished, "s's attempt")
+	flushAll(t, s)
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hr.fail.Store(false)
+	clk.Set(at("12:01:10"))
+	c2 := recv(t, held.calls, "r's claim of the retry")
+	c1.answer(codes.OK, 200)
+	recv(t, sigR.AttemptFinished, "r's late attempt 1")
+	flushAll(t, r)
+	rec, _ := sts[0].GetJob(context.Background(), name)
+	if rec.Exec == nil || rec.Exec.Owner != "r" || rec.Exec.Attempts != 1 {
+		t.Fatalf("while the retry is in flight, the stored execution is %+v", rec.Exec)
+	}
+	c2.answer(codes.OK, 200)
+	if a := recv(t, sigR.AttemptFinished, "the retry"); a.Number != 2 {
+		t.Fatalf("attempt %+v", a)
+	}
+	flushAll(t, r)
+	if rec, _ = sts[0].GetJob(context.Background(), name); rec.Exec != nil || rec.Job.GetStatus().GetCode() != 0 {
+		t.Fatalf("after the retry: %+v exec %+v", rec.Job.GetStatus(), rec.Exec)
 	}
 }

@@ -25,6 +25,12 @@ type replicaWrite struct {
 	state    store.JobState
 	key      schedKey
 	execTime time.Time
+	// claimed is the execution's attempt count when this replica claimed
+	// it: with the schedule time and the owner, it tells this claim from
+	// a later one of the same execution (this replica's heartbeat lapsed,
+	// another took the execution over, made an attempt and released it,
+	// and this replica claimed the retry).
+	claimed int32
 	// A manual execution's result.
 	manual bool
 	result *store.JobResult
@@ -191,6 +197,10 @@ func (w *replicaWriter) write(items []replicaItem) error {
 // longer this replica's: the job is gone or another incarnation, or its
 // execution was taken over (this replica's heartbeat lapsed) or ended.
 // A job paused since ends its execution: no retry.
+//
+// (Two claims of one execution by this replica with the same attempt count
+// need two lapses of its heartbeat during one attempt; a token per claim
+// in the store would tell even those apart.)
 func (w *replicaWriter) merge(ctx context.Context, tx store.Tx, rw replicaWrite) error {
 	for try := 0; try < maxWriteTries; try++ {
 		fresh, err := tx.GetJob(ctx, rw.name)
@@ -200,7 +210,7 @@ func (w *replicaWriter) merge(ctx context.Context, tx store.Tx, rw replicaWrite)
 			return err
 		}
 		ex := fresh.Exec
-		if fresh.Incarnation != rw.incarnation || ex == nil || !ex.ScheduleTime.Equal(rw.execTime) || ex.Owner != w.r.name {
+		if fresh.Incarnation != rw.incarnation || ex == nil || !ex.ScheduleTime.Equal(rw.execTime) || ex.Owner != w.r.name || ex.Attempts != rw.claimed {
 			return nil
 		}
 		// The API keeps the stored next slot unless it changed when the

@@ -13,8 +13,11 @@ import (
 //
 // Ownership and liveness. A claimed execution carries its replica's name
 // in Execution.Owner. A replica proves it is alive with Heartbeat; its
-// executions become orphans, which any other replica may claim, once its
-// heartbeat has expired by the store's clock. Liveness is judged by the
+// executions become orphans once its heartbeat has expired by the store's
+// clock; another replica claims them once it has itself been alive
+// without a break for as long as the dead replica's lease (so that after a stall of the store,
+// which every replica's heartbeats went through, none is judged dead
+// before it could beat again), or at once when the owner retired. Liveness is judged by the
 // store's clock alone, never by a replica's, so skew between replicas'
 // clocks cannot make a live replica look dead. Due times, on the other
 // hand, are compared with the claiming replica's clock (the now argument),
@@ -32,8 +35,10 @@ type Claimer interface {
 	// ClaimJobs claims work for owner, which must have a live heartbeat,
 	// in one transaction. It takes up to limit (> 0) jobs, each once, that
 	// are
-	//   - orphaned: their Exec.Owner is neither "" nor owner and that
-	//     replica's heartbeat has expired; or
+	//   - orphaned: their Exec.Owner is neither "" nor owner, that
+	//     replica's heartbeat has expired, and owner's heartbeats have run
+	//     without a lapse for at least that replica's lease (or that
+	//     replica retired); or
 	//   - due: DueTime is set and not after now, and Exec is nil or its
 	//     Owner is "";
 	// orphans first, then by DueTime and name, skipping the jobs other

@@ -20,7 +20,12 @@ import (
 // Liveness. replicas holds each replica's lease, set by Heartbeat from the
 // database's clock (now()), and compared only with it. An owner whose
 // lease has ended, or that has no row at all, is dead: its jobs are
-// orphans. Counting an unregistered owner as dead keeps a job from being
+// orphans, which a claimer takes once it has itself beaten without a
+// break for as long as the dead owner's lease (alive_since), or at once
+// when the owner retired or never beat. That wait is for a stall of the database, which every
+// replica's heartbeats go through: without it, the first replica back
+// would judge the others dead before their next beat and send their
+// attempts in flight again. Counting an unregistered owner as dead keeps a job from being
 // stuck whatever wrote its owner (an UpdateJob or UpdateJobStates naming a
 // replica that never beat, a replica garbage-collected while a write of
 // its own was in flight), so the garbage collection in Heartbeat needs no
@@ -41,8 +46,9 @@ import (
 const heartbeatSQL = `WITH gc AS (
 		DELETE FROM replicas AS r WHERE r.name <> $1 AND r.lease_until < now() - $3 * interval '1 microsecond'
 			AND NOT EXISTS (SELECT 1 FROM jobs AS j WHERE j.exec_owner = r.name AND j.exec_owner <> '')),
-	hb AS (INSERT INTO replicas (name, lease_until, heartbeat_at) VALUES ($1, now() + $2 * interval '1 microsecond', now())
-		ON CONFLICT (name) DO UPDATE SET lease_until = excluded.lease_until, heartbeat_at = excluded.heartbeat_at)
+	hb AS (INSERT INTO replicas (name, lease_until, heartbeat_at, alive_since) VALUES ($1, now() + $2 * interval '1 microsecond', now(), now())
+		ON CONFLICT (name) DO UPDATE SET lease_until = excluded.lease_until, heartbeat_at = excluded.heartbeat_at,
+			alive_since = CASE WHEN replicas.lease_until < now() THEN now() ELSE replicas.alive_since END)
 	SELECT now()`
 
 // gcAfter is how long a replica's lease must have been over before
@@ -104,8 +110,10 @@ const claimOrphansSQL = `WITH RECURSIVE owners(o) AS (
 		SELECT (SELECT j.exec_owner FROM jobs AS j WHERE j.exec_owner <> '' AND j.exec_owner > owners.o
 			ORDER BY j.exec_owner LIMIT 1)
 		FROM owners WHERE owners.o IS NOT NULL),
+	me AS (SELECT alive_since FROM replicas WHERE name = $1),
 	dead AS (SELECT o FROM owners WHERE o IS NOT NULL AND o <> $1
-		AND NOT EXISTS (SELECT 1 FROM replicas AS r WHERE r.name = owners.o AND r.lease_until >= now()))
+		AND NOT EXISTS (SELECT 1 FROM replicas AS r WHERE r.name = owners.o AND (r.lease_until >= now()
+			OR (r.lease_until <> '-infinity' AND now() - (SELECT alive_since FROM me) < r.lease_until - r.heartbeat_at))))
 	SELECT c.* FROM dead CROSS JOIN LATERAL (` + jobNarrow + `
 		WHERE j.exec_owner = dead.o AND j.exec_owner <> ''
 		ORDER BY j.due_time, j.name LIMIT $2

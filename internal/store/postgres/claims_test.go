@@ -157,3 +157,40 @@ func jobNamesOf(rs []store.JobRecord) []string {
 	}
 	return out
 }
+
+// TestStallDoesNotOrphanLiveReplicas: a stall that every replica's
+// heartbeats went through (their leases all expired) does not make the
+// first replica back take the others' jobs; once it has beaten for a
+// whole lease of the other's, the other, still silent, is dead.
+func TestStallDoesNotOrphanLiveReplicas(t *testing.T) {
+	s := openFresh(t)
+	ctx := t.Context()
+	const lease = 300 * time.Millisecond
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	claimJob(t, s, "a-owned", t0, "a")
+	mustHeartbeat(t, s, "a", lease)
+	last := mustHeartbeat(t, s, "b", lease)
+	// The stall: nobody beats until both leases have ended. The store's
+	// clock is read through a third name, which owns nothing.
+	deadline := time.Now().Add(30 * time.Second)
+	for now := last; now.Sub(last) <= lease; now = mustHeartbeat(t, s, "clock", time.Hour) {
+		if time.Now().After(deadline) {
+			t.Fatal("the store's clock did not advance")
+		}
+	}
+	back := mustHeartbeat(t, s, "b", lease) // b is back first
+	got, err := s.ClaimJobs(ctx, "b", t0, 10, claimAll("b"))
+	if err != nil || len(got) != 0 {
+		t.Fatalf("b claimed %v (%v) right after the stall: a had no time to beat again", jobNamesOf(got), err)
+	}
+	// a stays silent; b beats on through a's lease.
+	for now := back; now.Sub(back) <= lease; now = mustHeartbeat(t, s, "b", lease) {
+		if time.Now().After(deadline) {
+			t.Fatal("the store's clock did not advance")
+		}
+	}
+	got, err = s.ClaimJobs(ctx, "b", t0, 10, claimAll("b"))
+	if err != nil || !slices.Equal(jobNamesOf(got), []string{"projects/p1/locations/us-central1/jobs/a-owned"}) {
+		t.Fatalf("b claimed %v (%v) after a lease of a's silence, want a's job", jobNamesOf(got), err)
+	}
+}
