@@ -69,6 +69,12 @@ type Replica struct {
 	// last confirmed heartbeat may have expired; it claims nothing after.
 	aliveUntil atomic.Int64
 
+	// held counts the claimed executions of each job whose outcome is not
+	// yet written; reconcile compares the store's view with it.
+	heldMu    sync.Mutex
+	held      map[string]int
+	reconcile atomic.Bool // look for claims this replica does not know it made
+
 	schedMu sync.Mutex
 	scheds  map[schedKey]Schedule // nil value: does not parse
 
@@ -126,7 +132,7 @@ func NewReplica(cfg ReplicaConfig) *Replica {
 		st: cfg.Store, clk: cfg.Clock, send: cfg.Sender, parse: cfg.Parse, log: cfg.Logger,
 		m: newMetrics(cfg.Registerer), name: cfg.Name, lease: cfg.Lease, poll: cfg.Poll, workers: cfg.Workers,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), hbQuit: make(chan struct{}), loopDone: make(chan struct{}), hbDone: make(chan struct{}),
-		scheds: map[schedKey]Schedule{},
+		scheds: map[schedKey]Schedule{}, held: map[string]int{},
 	}
 	if r.clk == nil {
 		r.clk = clock.Real{}
@@ -184,6 +190,9 @@ func (r *Replica) Start(ctx context.Context) error {
 	r.mu.Lock()
 	r.started = true
 	r.mu.Unlock()
+	// A process restarted under the same Name finds its predecessor's
+	// executions owned by itself.
+	r.reconcile.Store(true)
 	go r.w.run()
 	go r.heartbeats()
 	go r.claimLoop()
@@ -252,9 +261,15 @@ func (r *Replica) claimLoop() {
 			return
 		default:
 		}
+		if r.reconcile.Load() && r.alive() {
+			r.releaseUnknown()
+		}
 		claimed, limit, err := r.claimOnce()
 		switch {
 		case err != nil:
+			// The claim may have committed all the same (its reply was
+			// lost): its jobs would stay this replica's, unsent.
+			r.reconcile.Store(true)
 			r.log.Error("claiming due jobs", "replica", r.name, "err", err)
 		case limit == 0:
 			// Not alive, or no dispatcher free: a renewed heartbeat or a
@@ -309,6 +324,7 @@ func (r *Replica) claimOnce() (claimed, limit int, err error) {
 		if rec.Exec == nil || rec.Exec.Owner != r.name {
 			continue // a correction, not an execution
 		}
+		r.hold(rec.Job.GetName(), 1)
 		x := &replicaExec{r: r, job: rec.Job, version: rec.Version, incarnation: rec.Incarnation, nextFire: rec.NextFire,
 			exec: *rec.Exec, recovered: k.kind == claimOrphan,
 			key: schedKey{rec.Job.GetSchedule(), rec.Job.GetTimeZone()}}
@@ -324,6 +340,59 @@ func (r *Replica) claimOnce() (claimed, limit int, err error) {
 		go x.attempt()
 	}
 	return len(recs), limit, nil
+}
+
+// hold adds d to the count of name's claimed executions in flight.
+func (r *Replica) hold(name string, d int) {
+	r.heldMu.Lock()
+	defer r.heldMu.Unlock()
+	if r.held[name] += d; r.held[name] <= 0 {
+		delete(r.held, name)
+	}
+}
+
+func (r *Replica) holds(name string) bool {
+	r.heldMu.Lock()
+	defer r.heldMu.Unlock()
+	return r.held[name] > 0
+}
+
+// releaseUnknown releases the executions the store says this replica owns
+// but that it is not running (a claim whose commit was reported failed,
+// or a predecessor under the same name): they become due at once, and the
+// attempt they stand for is made by whichever replica claims them, with
+// the same schedule time. It runs on the claim loop, between claims.
+func (r *Replica) releaseUnknown() {
+	names, err := r.st.OwnedJobs(r.runCtx, r.name)
+	if err != nil {
+		r.log.Error("listing this replica's executions", "replica", r.name, "err", err)
+		return
+	}
+	clean := true
+	for _, name := range names {
+		if r.holds(name) {
+			continue
+		}
+		rec, err := r.st.GetJob(r.runCtx, name)
+		if err != nil || rec.Exec == nil || rec.Exec.Owner != r.name || r.holds(name) {
+			clean = clean && (err == nil || errors.Is(err, store.ErrNotFound))
+			continue
+		}
+		x := *rec.Exec
+		x.Owner = ""
+		st := store.JobState{Name: name, Version: rec.Version, NextFire: rec.NextFire, DueTime: r.clk.Now(), Exec: &x,
+			ScheduleTime: tsTime(rec.Job.GetScheduleTime())}
+		refused, err := r.st.UpdateJobStates(r.runCtx, []store.JobState{st})
+		if err != nil || len(refused) > 0 {
+			clean = false
+			continue
+		}
+		r.log.Warn("released an execution this replica owned without running it", "replica", r.name, "job", name,
+			"scheduleTime", FormatScheduleTime(x.ScheduleTime))
+	}
+	if clean {
+		r.reconcile.Store(false)
+	}
 }
 
 // armNextDue arms the timer for the earliest due job after a claim that

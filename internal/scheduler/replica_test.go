@@ -488,3 +488,40 @@ func TestReplicaLateOutcomeDoesNotEndANewerClaim(t *testing.T) {
 		t.Fatalf("after the retry: %+v exec %+v", rec.Job.GetStatus(), rec.Exec)
 	}
 }
+
+// lostCommit reports the first claim that took jobs as failed although it
+// committed (the reply to COMMIT was lost).
+type lostCommit struct {
+	*postgres.Store
+	armed atomic.Bool
+}
+
+func (l *lostCommit) ClaimJobs(ctx context.Context, owner string, now time.Time, limit int, plan func(store.JobRecord) (store.JobState, bool)) ([]store.JobRecord, error) {
+	recs, err := l.Store.ClaimJobs(ctx, owner, now, limit, plan)
+	if err == nil && len(recs) > 0 && l.armed.CompareAndSwap(true, false) {
+		return nil, errors.New("connection lost during COMMIT (it committed)")
+	}
+	return recs, err
+}
+
+// A claim that committed but was reported failed leaves the job owned by
+// a live replica that is not running it; the replica finds it among the
+// jobs the store says it owns, releases it, and sends the slot (once).
+func TestReplicaReleasesAClaimItDidNotKnowItMade(t *testing.T) {
+	sts := openShared(t, 1)
+	clk := clock.NewFake(t0)
+	name := addDueJob(t, sts[0], "j", "every 1m", t0, nil)
+	lc := &lostCommit{Store: sts[0]}
+	lc.armed.Store(true)
+	s := newSink()
+	reached := s.expect(1)
+	r := startReplica(t, lc, "r", clk, s.sender("r", clk), nil)
+	clk.Set(at("12:01:00"))
+	waitFor(t, reached, "the slot, sent after the release")
+	flushAll(t, r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.total != 1 || s.seen[name+"@"+FormatScheduleTime(at("12:01:00"))] != 1 || lc.armed.Load() {
+		t.Fatalf("sends %v (lost commit still armed: %v)", s.seen, lc.armed.Load())
+	}
+}

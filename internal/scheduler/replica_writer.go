@@ -69,7 +69,15 @@ func (w *replicaWriter) add(rw replicaWrite, att store.Attempt) {
 	w.mu.Lock()
 	w.pending = append(w.pending, replicaItem{w: rw, att: att})
 	if over := len(w.pending) - maxPendingAttempts; over > 0 {
-		// The store has refused writes for long: keep the newest.
+		// The store has refused writes for long: keep the newest. The
+		// dropped executions stay this replica's in the store, unsent:
+		// releaseUnknown gives them back once the store answers.
+		for _, it := range w.pending[:over] {
+			if !it.w.manual {
+				w.r.hold(it.w.name, -1)
+			}
+		}
+		w.r.reconcile.Store(true)
 		w.pending = append(w.pending[:0], w.pending[over:]...)
 		w.r.m.droppedAtts.Add(float64(over))
 	}
@@ -114,6 +122,11 @@ func (w *replicaWriter) writePending() {
 	for len(items) > 0 && err == nil {
 		n := min(len(items), maxBatch)
 		if err = w.write(items[:n]); err == nil {
+			for _, it := range items[:n] {
+				if !it.w.manual {
+					w.r.hold(it.w.name, -1) // the claim is settled in the store
+				}
+			}
 			items = items[n:]
 			written += n
 		}

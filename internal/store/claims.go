@@ -52,6 +52,10 @@ type Claimer interface {
 	// the state set them. plan runs inside the transaction: it must be
 	// quick and without side effects (the transaction may be retried).
 	ClaimJobs(ctx context.Context, owner string, now time.Time, limit int, plan func(JobRecord) (JobState, bool)) ([]JobRecord, error)
+	// OwnedJobs returns the names of the jobs whose execution owner owns,
+	// by name: the replica compares them with what it is running, to find
+	// a claim it does not know it made (its commit was reported failed).
+	OwnedJobs(ctx context.Context, owner string) ([]string, error)
 	// NextDue returns the earliest DueTime of the jobs that ClaimJobs
 	// would take as due once their time comes (no owner), or zero when no
 	// job has one.

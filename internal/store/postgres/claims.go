@@ -340,3 +340,25 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 	}
 	return timeFromDB(due), nil
 }
+
+// OwnedJobs reads owner's jobs from the jobs_owned index.
+func (s *Store) OwnedJobs(ctx context.Context, owner string) ([]string, error) {
+	var names []string
+	err := retry(ctx, func() error {
+		names = names[:0]
+		rows, err := s.pool.Query(ctx, `SELECT name FROM jobs WHERE exec_owner = $1 AND exec_owner <> '' ORDER BY name`, owner)
+		if err != nil {
+			return err
+		}
+		var name string
+		_, err = pgx.ForEachRow(rows, []any{&name}, func() error {
+			names = append(names, name)
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: jobs of %q: %w", owner, err)
+	}
+	return names, nil
+}

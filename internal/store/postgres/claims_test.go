@@ -194,3 +194,21 @@ func TestStallDoesNotOrphanLiveReplicas(t *testing.T) {
 		t.Fatalf("b claimed %v (%v) after a lease of a's silence, want a's job", jobNamesOf(got), err)
 	}
 }
+
+// TestOwnedJobs lists one owner's jobs, by name, and nobody else's.
+func TestOwnedJobs(t *testing.T) {
+	s := openFresh(t)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	claimJob(t, s, "b2", t0, "a")
+	claimJob(t, s, "b1", t0, "a")
+	claimJob(t, s, "other", t0, "z")
+	claimJob(t, s, "free", t0, "")
+	got, err := s.OwnedJobs(t.Context(), "a")
+	want := []string{"projects/p1/locations/us-central1/jobs/b1", "projects/p1/locations/us-central1/jobs/b2"}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("OwnedJobs(a) = %v, %v; want %v", got, err, want)
+	}
+	if got, err := s.OwnedJobs(t.Context(), "nobody"); err != nil || len(got) != 0 {
+		t.Fatalf("OwnedJobs(nobody) = %v, %v", got, err)
+	}
+}
