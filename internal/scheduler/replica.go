@@ -584,6 +584,7 @@ func (x *replicaExec) attempt() {
 	// A manual execution lives in this replica's memory: its retry waits
 	// here, without holding a dispatcher.
 	r.inflight.Add(-1)
+	r.kick() // the freed dispatcher may take due work
 	r.clk.AfterFunc(next.Sub(end), func() {
 		if r.begin() {
 			go x.attempt() // not on the clock's goroutine: a fake clock runs f inside Advance
