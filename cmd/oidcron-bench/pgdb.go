@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/oidcron/oidcron/internal/store/postgres/pgadmin"
 )
 
 // benchDatabase creates an empty database of the run's own on the
@@ -23,46 +20,27 @@ import (
 // that an interrupted run does not leave its database either; a killed one
 // leaves oidcron_bench_*, which its name makes easy to find.
 func benchDatabase(ctx context.Context, admin string) (dbURL string, drop func() error, err error) {
-	u, err := url.Parse(admin)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", nil, fmt.Errorf("-store %q: want a postgres:// URL", admin)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "oidcron_bench_" + hex.EncodeToString(b)
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(cctx, admin)
+	dbURL, dropDB, err := pgadmin.CreateDatabase(cctx, admin, "oidcron_bench_")
 	if err != nil {
 		return "", nil, fmt.Errorf("-store: %w", err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(cctx, "CREATE DATABASE "+name); err != nil {
-		return "", nil, fmt.Errorf("-store: create database: %w", err)
+	dropNow := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return dropDB(ctx)
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	stopWatch := make(chan struct{})
-	dropDB := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			return fmt.Errorf("drop database %s: %w", name, err)
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			return fmt.Errorf("drop database %s: %w", name, err)
-		}
-		return nil
-	}
 	go func() {
 		select {
 		case s := <-sigs:
-			if err := dropDB(); err != nil {
+			if err := dropNow(); err != nil {
 				fmt.Fprintln(os.Stderr, "oidcron-bench:", err)
 			}
-			fmt.Fprintf(os.Stderr, "oidcron-bench: %v: dropped %s\n", s, name)
+			fmt.Fprintf(os.Stderr, "oidcron-bench: %v: dropped the run's database\n", s)
 			os.Exit(1)
 		case <-stopWatch:
 		}
@@ -70,8 +48,7 @@ func benchDatabase(ctx context.Context, admin string) (dbURL string, drop func()
 	drop = func() error {
 		signal.Stop(sigs)
 		close(stopWatch)
-		return dropDB()
+		return dropNow()
 	}
-	u.Path = "/" + name
-	return u.String(), drop, nil
+	return dbURL, drop, nil
 }

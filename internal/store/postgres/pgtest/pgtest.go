@@ -10,15 +10,13 @@ package pgtest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
-	"net/url"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/oidcron/oidcron/internal/store/postgres/pgadmin"
 )
 
 // EnvVar names the server tests use.
@@ -37,37 +35,23 @@ func NewDatabase(t testing.TB) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		if required {
-			t.Fatalf("pgtest: %s=%q: %v", EnvVar, admin, err)
+	if !required {
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Skipf("pgtest: no PostgreSQL at %s (set %s to require one): %v", DefaultURL, EnvVar, err)
 		}
-		t.Skipf("pgtest: no PostgreSQL at %s (set %s to require one): %v", DefaultURL, EnvVar, err)
+		conn.Close(ctx)
 	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "oidcron_test_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("pgtest: create database: %v", err)
+	url, drop, err := pgadmin.CreateDatabase(ctx, admin, "oidcron_test_")
+	if err != nil {
+		t.Fatalf("pgtest: %s=%q: %v", EnvVar, admin, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		c, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Errorf("pgtest: drop database %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("pgtest: drop database %s: %v", name, err)
+		if err := drop(ctx); err != nil {
+			t.Error("pgtest:", err)
 		}
 	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("pgtest: %s: %v", admin, err)
-	}
-	u.Path = "/" + name
-	return fmt.Sprint(u)
+	return url
 }
