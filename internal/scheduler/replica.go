@@ -570,26 +570,25 @@ func (x *replicaExec) attempt() {
 		}
 		r.w.add(replicaWrite{name: name, state: st, incarnation: x.incarnation, key: x.key, execTime: x.exec.ScheduleTime, claimed: n - 1}, att)
 	}
+	if x.manual && !next.IsZero() {
+		// A manual execution lives in this replica's memory: its retry
+		// waits here, without holding a dispatcher. Armed before the
+		// AttemptFinished signal, which promises what follows is decided.
+		r.clk.AfterFunc(next.Sub(end), func() {
+			if r.begin() {
+				go x.attempt() // not on the clock's goroutine: a fake clock runs f inside Advance
+			}
+		})
+	}
+	// A scheduled execution's retry is claimed again from the store; either
+	// way the dispatcher is free for due work.
+	r.inflight.Add(-1)
+	r.kick()
 	logAttempt(r.log, att, out.Code)
 	signal(r.sig.AttemptFinished, att)
-	if next.IsZero() || !x.manual {
-		// A scheduled execution's retry is claimed again from the store.
-		r.inflight.Add(-1)
-		r.kick()
-		if next.IsZero() {
-			signal(r.sig.ExecutionDone, ExecutionDone{Job: name, ScheduleTime: x.exec.ScheduleTime, Manual: x.manual, Attempts: n, Code: out.Code})
-		}
-		return
+	if next.IsZero() {
+		signal(r.sig.ExecutionDone, ExecutionDone{Job: name, ScheduleTime: x.exec.ScheduleTime, Manual: x.manual, Attempts: n, Code: out.Code})
 	}
-	// A manual execution lives in this replica's memory: its retry waits
-	// here, without holding a dispatcher.
-	r.inflight.Add(-1)
-	r.kick() // the freed dispatcher may take due work
-	r.clk.AfterFunc(next.Sub(end), func() {
-		if r.begin() {
-			go x.attempt() // not on the clock's goroutine: a fake clock runs f inside Advance
-		}
-	})
 }
 
 // begin counts an execution's attempt as started unless the replica is
