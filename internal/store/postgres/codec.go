@@ -1,46 +1,45 @@
 package postgres
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/oidcron/oidcron/internal/store"
+	"github.com/oidcron/oidcron/internal/store/rowcodec"
 )
 
-// marshal is deterministic so that equal records are equal blobs.
-var marshal = proto.MarshalOptions{Deterministic: true}
+// backend starts the errors of the row codec that this backend shares
+// with SQLite's (package rowcodec).
+const backend = "postgres"
 
-func encode(what string, m proto.Message) ([]byte, error) {
-	b, err := marshal.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: encode %s: %w", what, err)
-	}
-	return b, nil
-}
+func encode(what string, m proto.Message) ([]byte, error) { return rowcodec.Encode(backend, what, m) }
 
 func decode[T proto.Message](what string, b []byte, m T) (T, error) {
-	if err := proto.Unmarshal(b, m); err != nil {
-		var zero T
-		return zero, fmt.Errorf("postgres: decode %s: %w", what, err)
-	}
-	return m, nil
+	return rowcodec.Decode(backend, what, b, m)
 }
 
-// nonNil stores an empty value as an empty bytea: pgx sends a nil slice as
-// NULL, which the NOT NULL columns refuse and which would not come back as
-// the empty value the caller stored.
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
+// The time columns are scanned and bound as pgtype.Int8, pgx's own type,
+// which has sql.NullInt64's fields: the shared codec's values convert to
+// it and back as they are.
+
+// timeToDB is a time as stored: int64 nanoseconds, NULL for the zero time.
+func timeToDB(t time.Time) (pgtype.Int8, error) {
+	n, err := rowcodec.TimeToDB(backend, t)
+	return pgtype.Int8(n), err
+}
+
+func timeFromDB(n pgtype.Int8) time.Time { return rowcodec.TimeFromDB(sql.NullInt64(n)) }
+
+func timestampFromDB(n pgtype.Int8) *timestamppb.Timestamp {
+	return rowcodec.TimestampFromDB(sql.NullInt64(n))
 }
 
 // notFound and alreadyExists wrap the sentinels with the key, for logs.
@@ -72,39 +71,6 @@ func sqlState(err error) string {
 // first in the same statement, because a failed statement aborts the whole
 // transaction it is in; this catches the race that the check cannot.
 func isUniqueViolation(err error) bool { return sqlState(err) == codeUniqueViolation }
-
-// Times are stored as BIGINT nanoseconds since the epoch, the zero
-// time.Time as NULL: the contract keeps instants to the nanosecond, and
-// PostgreSQL's timestamptz keeps microseconds.
-var (
-	minNanoTime = time.Unix(0, math.MinInt64)
-	maxNanoTime = time.Unix(0, math.MaxInt64)
-)
-
-func timeToDB(t time.Time) (pgtype.Int8, error) {
-	if t.IsZero() {
-		return pgtype.Int8{}, nil
-	}
-	if t.Before(minNanoTime) || t.After(maxNanoTime) {
-		return pgtype.Int8{}, fmt.Errorf("postgres: time %s is outside the storable range (years 1678 to 2262)", t.Format(time.RFC3339Nano))
-	}
-	return pgtype.Int8{Int64: t.UnixNano(), Valid: true}, nil
-}
-
-func timeFromDB(n pgtype.Int8) time.Time {
-	if !n.Valid {
-		return time.Time{}
-	}
-	return time.Unix(0, n.Int64).UTC()
-}
-
-// limit turns Page.Size into a LIMIT argument: no limit for Size <= 0.
-func limit(p store.Page) int64 {
-	if p.Size <= 0 {
-		return math.MaxInt64
-	}
-	return int64(p.Size)
-}
 
 // after is Page.After as PostgreSQL can take it. A text value cannot hold
 // a NUL byte, and no stored key has one; for keys without NUL, "sorts

@@ -3,32 +3,19 @@ package postgres
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 	statuspb "google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/oidcron/oidcron/internal/store"
+	"github.com/oidcron/oidcron/internal/store/rowcodec"
 )
 
 // A job is two rows (migrations/0001_init.sql): its narrow row in jobs
 // (key, version, the Job fields the engine acts on, the engine's state, and
 // the output fields the engine writes) and its Job message in job_records.
 // This file turns records into those columns and back.
-
-// jobKey checks that name is "projects/P/locations/L/jobs/J" with no '/'
-// in P, L or J: ListJobs relies on it to find one location's jobs as a
-// range of names.
-func jobKey(name string) error {
-	parts := strings.Split(name, "/")
-	if len(parts) != 6 || parts[0] != "projects" || parts[2] != "locations" || parts[4] != "jobs" ||
-		parts[1] == "" || parts[3] == "" || parts[5] == "" {
-		return fmt.Errorf("postgres: job name %q is not projects/P/locations/L/jobs/J", name)
-	}
-	return nil
-}
 
 // execCols is a JobRecord's Exec as columns: manual is NULL exactly when
 // Exec is nil, and owner is "" then.
@@ -121,7 +108,7 @@ func resultColumns(st *statuspb.Status, lastAttempt time.Time) (resultCols, erro
 		if err != nil {
 			return c, err
 		}
-		c.status = nonNil(b)
+		c.status = rowcodec.NonNil(b)
 	}
 	var err error
 	c.lastAttempt, err = timeToDB(lastAttempt)
@@ -145,35 +132,22 @@ func jobColumns(j store.JobRecord) (jobRow, error) {
 	}
 	job := j.Job
 	r.name = job.GetName()
-	if err := jobKey(r.name); err != nil {
+	// ListJobs relies on the key's check: no '/' in P or L.
+	if _, _, err := rowcodec.JobKey(backend, r.name); err != nil {
 		return r, err
 	}
 	r.state, r.schedule, r.timeZone = int32(job.GetState()), job.GetSchedule(), job.GetTimeZone()
 	var err error
-	if r.st, err = stateColumns(j.NextFire, j.DueTime, tsTime(job.GetScheduleTime()), j.Exec); err != nil {
+	if r.st, err = stateColumns(j.NextFire, j.DueTime, rowcodec.TimeOf(job.GetScheduleTime()), j.Exec); err != nil {
 		return r, fmt.Errorf("job %q: %w", r.name, err)
 	}
-	if r.res, err = resultColumns(job.GetStatus(), tsTime(job.GetLastAttemptTime())); err != nil {
+	if r.res, err = resultColumns(job.GetStatus(), rowcodec.TimeOf(job.GetLastAttemptTime())); err != nil {
 		return r, fmt.Errorf("job %q: %w", r.name, err)
 	}
 	// The message is stored as given, output fields included; the columns
 	// are what a read shows for those (scannedJob.decode).
 	r.record, err = encode("job", job)
 	return r, err
-}
-
-func tsTime(ts *timestamppb.Timestamp) time.Time {
-	if ts == nil {
-		return time.Time{}
-	}
-	return ts.AsTime()
-}
-
-func timestampFromDB(n pgtype.Int8) *timestamppb.Timestamp {
-	if !n.Valid {
-		return nil
-	}
-	return timestamppb.New(time.Unix(0, n.Int64))
 }
 
 // stateRow is a JobState as columns.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/oidcron/oidcron/internal/store"
+	"github.com/oidcron/oidcron/internal/store/rowcodec"
 )
 
 // createJobSQL inserts both rows of a job in one statement, its version
@@ -95,11 +95,11 @@ func (q queries) ListJobs(ctx context.Context, projectID, location string, page 
 	// Past the prefix's last byte, '/', comes '0': every name with the
 	// prefix sorts before prefix-without-'/' + "0".
 	end := strings.TrimSuffix(prefix, "/") + "0"
-	return q.listJobs(ctx, "list jobs", listJobsSQL, max(prefix, after(page)), end, limit(page))
+	return q.listJobs(ctx, "list jobs", listJobsSQL, max(prefix, after(page)), end, rowcodec.Limit(page.Size))
 }
 
 func (q queries) ScanJobs(ctx context.Context, page store.Page) ([]store.JobRecord, error) {
-	return q.listJobs(ctx, "scan jobs", scanJobsSQL, after(page), limit(page))
+	return q.listJobs(ctx, "scan jobs", scanJobsSQL, after(page), rowcodec.Limit(page.Size))
 }
 
 func (q queries) ScanJobHeads(ctx context.Context, page store.Page) ([]store.JobHead, error) {
@@ -109,7 +109,7 @@ func (q queries) ScanJobHeads(ctx context.Context, page store.Page) ([]store.Job
 		if page.Size > 0 {
 			out = make([]store.JobHead, 0, min(page.Size, 1<<16))
 		}
-		rows, err := q.db.Query(ctx, scanHeadsSQL, after(page), limit(page))
+		rows, err := q.db.Query(ctx, scanHeadsSQL, after(page), rowcodec.Limit(page.Size))
 		if err != nil {
 			return err
 		}
@@ -224,9 +224,5 @@ func (q queries) DueJobs(ctx context.Context, at time.Time, limit int) ([]store.
 	if !t.Valid {
 		return nil, nil // nothing is due at the zero time
 	}
-	n := int64(math.MaxInt64)
-	if limit > 0 {
-		n = int64(limit)
-	}
-	return q.listJobs(ctx, "due jobs", dueJobsSQL, t, n)
+	return q.listJobs(ctx, "due jobs", dueJobsSQL, t, rowcodec.Limit(limit))
 }

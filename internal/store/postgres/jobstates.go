@@ -2,9 +2,7 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -13,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/oidcron/oidcron/internal/store"
+	"github.com/oidcron/oidcron/internal/store/rowcodec"
 )
 
 // updateStatesSQL writes a set of job states, each only if its job's
@@ -178,32 +177,16 @@ type attemptArrays struct {
 }
 
 func (a *attemptArrays) add(at store.Attempt) error {
-	if at.Job == "" {
-		return errors.New("postgres: attempt without a job")
-	}
-	if at.Start.IsZero() {
-		// Attempts are ordered and trimmed by Start; without one the order
-		// is meaningless.
-		return fmt.Errorf("postgres: attempt %d of job %q: no start time", at.Number, at.Job)
-	}
-	start, err := timeToDB(at.Start)
+	start, sched, end, err := rowcodec.AttemptTimes(backend, at)
 	if err != nil {
-		return fmt.Errorf("attempt of job %q: %w", at.Job, err)
-	}
-	sched, err := timeToDB(at.ScheduleTime)
-	if err != nil {
-		return fmt.Errorf("attempt of job %q: %w", at.Job, err)
-	}
-	end, err := timeToDB(at.End)
-	if err != nil {
-		return fmt.Errorf("attempt of job %q: %w", at.Job, err)
+		return err
 	}
 	a.job = append(a.job, at.Job)
-	a.schedule = append(a.schedule, sched)
+	a.schedule = append(a.schedule, pgtype.Int8(sched))
 	a.manual = append(a.manual, at.Manual)
 	a.number = append(a.number, at.Number)
-	a.start = append(a.start, start.Int64)
-	a.end = append(a.end, end)
+	a.start = append(a.start, start)
+	a.end = append(a.end, pgtype.Int8(end))
 	a.url = append(a.url, pgText(at.URL))
 	a.httpStatus = append(a.httpStatus, at.HTTPStatus)
 	a.code = append(a.code, at.Code)
@@ -250,10 +233,7 @@ const (
 )
 
 func (q queries) ListAttempts(ctx context.Context, job string, limit int, before time.Time) ([]store.Attempt, error) {
-	n := int64(math.MaxInt64)
-	if limit > 0 {
-		n = int64(limit)
-	}
+	n := rowcodec.Limit(limit)
 	b, err := timeToDB(before)
 	if err != nil {
 		return nil, err

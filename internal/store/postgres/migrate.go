@@ -6,11 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"regexp"
-	"sort"
-	"strconv"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/oidcron/oidcron/internal/store/migrations"
 )
 
 // migrationFiles holds the schema history. A file is never edited once
@@ -29,51 +28,14 @@ func migrationsFS() fs.FS {
 	return sub
 }
 
-type migration struct {
-	version int64
-	name    string
-	sql     string
-}
-
-// migrationName is NNNN_words.sql; the number orders the files and is what
-// schema_migrations records.
-var migrationName = regexp.MustCompile(`^([0-9]+)_([a-z0-9_]+)\.sql$`)
-
-// loadMigrations reads every .sql file in fsys, ordered by version. A file
-// that does not follow the naming rule, or two files with one version, are
-// errors rather than something to skip: a skipped migration is a schema that
-// silently differs between machines.
-func loadMigrations(fsys fs.FS) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, ".")
+// loadMigrations reads the migrations in fsys (migrations.Load says which
+// sets it refuses), ordered by version.
+func loadMigrations(fsys fs.FS) ([]migrations.File, error) {
+	ms, err := migrations.Load(fsys)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: read migrations: %w", err)
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	var out []migration
-	seen := map[int64]string{}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		m := migrationName.FindStringSubmatch(e.Name())
-		if m == nil {
-			return nil, fmt.Errorf("postgres: migration file %q is not named NNNN_name.sql", e.Name())
-		}
-		v, err := strconv.ParseInt(m[1], 10, 64)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("postgres: migration file %q: the version must be a positive number", e.Name())
-		}
-		if prev, ok := seen[v]; ok {
-			return nil, fmt.Errorf("postgres: migrations %q and %q have the same version %d", prev, e.Name(), v)
-		}
-		seen[v] = e.Name()
-		body, err := fs.ReadFile(fsys, e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("postgres: read migration %q: %w", e.Name(), err)
-		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(body)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	return out, nil
+	return ms, nil
 }
 
 // migrationLock is the key of the session-level advisory lock that
@@ -131,7 +93,7 @@ func migrate(ctx context.Context, conn *pgx.Conn, fsys fs.FS) (applied []int64, 
 	// know; writing to it could corrupt what the newer code relies on.
 	known := int64(0)
 	if len(ms) > 0 {
-		known = ms[len(ms)-1].version
+		known = ms[len(ms)-1].Version
 	}
 	for _, v := range versions {
 		done[v] = true
@@ -141,30 +103,30 @@ func migrate(ctx context.Context, conn *pgx.Conn, fsys fs.FS) (applied []int64, 
 	}
 
 	for _, m := range ms {
-		if done[m.version] {
+		if done[m.Version] {
 			continue
 		}
 		if err := applyMigration(ctx, conn, m); err != nil {
 			return applied, err
 		}
-		applied = append(applied, m.version)
+		applied = append(applied, m.Version)
 	}
 	return applied, nil
 }
 
 // applyMigration runs m and records it, in one transaction.
-func applyMigration(ctx context.Context, conn *pgx.Conn, m migration) error {
+func applyMigration(ctx context.Context, conn *pgx.Conn, m migrations.File) error {
 	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		// Without arguments pgx sends the file with the simple protocol,
 		// which runs several statements in one message.
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
+		_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: migration %s: %w", m.name, err)
+		return fmt.Errorf("postgres: migration %s: %w", m.Name, err)
 	}
 	return nil
 }

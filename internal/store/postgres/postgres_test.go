@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -81,25 +80,7 @@ func TestInTxReturnsFnErrorUnchanged(t *testing.T) {
 // outside the range of nanoseconds) fails the call before anything of it
 // is written.
 func TestUpdateJobStatesAllOrNothing(t *testing.T) {
-	s := openFresh(t)
-	ctx := t.Context()
-	for i := range 2 {
-		if err := s.CreateJob(ctx, benchJobRecord(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bad := []store.JobState{
-		{Name: benchJobName(0), Version: 1, NextFire: benchT0},
-		{Name: benchJobName(1), Version: 1, NextFire: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)},
-	}
-	if _, err := s.UpdateJobStates(ctx, bad); err == nil {
-		t.Fatal("UpdateJobStates accepted a time it cannot store")
-	}
-	for i := range 2 {
-		if r, err := s.GetJob(ctx, benchJobName(i)); err != nil || r.Version != 1 {
-			t.Fatalf("job %d after a failed call: version %d, %v", i, r.Version, err)
-		}
-	}
+	storetest.RunTimeRange(t, openFresh(t))
 }
 
 // TestIsolation: the Store's statements and InTx run SERIALIZABLE.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"cloud.google.com/go/functions/apiv2/functionspb"
@@ -20,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/oidcron/oidcron/internal/store"
+	"github.com/oidcron/oidcron/internal/store/rowcodec"
 )
 
 // querier is what the pool and a transaction have in common: the one seam
@@ -118,45 +118,43 @@ func (q queries) exec(ctx context.Context, what, query string, args ...any) (int
 	return n, nil
 }
 
-// ---- Projects ----
-
-// projectNumber reads NUMBER from a project's name "projects/NUMBER".
-func projectNumber(p *resourcemanagerpb.Project) (int64, error) {
-	s, ok := strings.CutPrefix(p.GetName(), "projects/")
-	n, err := strconv.ParseInt(s, 10, 64)
-	if !ok || err != nil || n <= 0 {
-		return 0, fmt.Errorf("postgres: project %q: name %q is not projects/NUMBER", p.GetProjectId(), p.GetName())
-	}
-	return n, nil
-}
-
-func projectColumns(p *resourcemanagerpb.Project) (number int64, rec []byte, err error) {
-	if p.GetProjectId() == "" {
-		return 0, nil, errors.New("postgres: project without a project_id")
-	}
-	if number, err = projectNumber(p); err != nil {
-		return 0, nil, err
-	}
-	rec, err = encode("project", p)
-	return number, rec, err
-}
-
-func (q queries) CreateProject(ctx context.Context, p *resourcemanagerpb.Project) error {
-	number, rec, err := projectColumns(p)
-	if err != nil {
-		return err
-	}
-	// DO NOTHING covers both unique keys, id and number.
-	n, err := q.exec(ctx, "create project",
-		`INSERT INTO projects (project_id, number, record) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-		p.GetProjectId(), number, rec)
+// insert runs an INSERT ... ON CONFLICT DO NOTHING of the record of kind
+// under key: when it writes no row, the key is taken.
+func (q queries) insert(ctx context.Context, kind, key, query string, args ...any) error {
+	n, err := q.exec(ctx, "create "+kind, query, args...)
 	if err != nil {
 		return err
 	}
 	if n == 0 {
-		return alreadyExists("project", p.GetProjectId())
+		return alreadyExists(kind, key)
 	}
 	return nil
+}
+
+// writeExisting runs what, an UPDATE or DELETE of the record of kind under
+// key: when it changes no row, there is no such record.
+func (q queries) writeExisting(ctx context.Context, what, kind, key, query string, args ...any) error {
+	n, err := q.exec(ctx, what, query, args...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound(kind, key)
+	}
+	return nil
+}
+
+// ---- Projects ----
+
+func (q queries) CreateProject(ctx context.Context, p *resourcemanagerpb.Project) error {
+	number, rec, err := rowcodec.ProjectColumns(backend, p)
+	if err != nil {
+		return err
+	}
+	// DO NOTHING covers both unique keys, id and number.
+	return q.insert(ctx, "project", p.GetProjectId(),
+		`INSERT INTO projects (project_id, number, record) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+		p.GetProjectId(), number, rec)
 }
 
 func (q queries) GetProject(ctx context.Context, projectID string) (*resourcemanagerpb.Project, error) {
@@ -177,7 +175,7 @@ func (q queries) GetProjectByNumber(ctx context.Context, number int64) (*resourc
 
 func (q queries) ListProjects(ctx context.Context, page store.Page) ([]*resourcemanagerpb.Project, error) {
 	return listRecords(ctx, q, "projects", func() *resourcemanagerpb.Project { return &resourcemanagerpb.Project{} },
-		`SELECT record FROM projects WHERE project_id > $1 ORDER BY project_id LIMIT $2`, after(page), limit(page))
+		`SELECT record FROM projects WHERE project_id > $1 ORDER BY project_id LIMIT $2`, after(page), rowcodec.Limit(page.Size))
 }
 
 // updateOutcome reads the three flags of a checked update: whether it
@@ -197,7 +195,7 @@ func (q queries) updateOutcome(ctx context.Context, what, query string, args ...
 }
 
 func (q queries) UpdateProject(ctx context.Context, p *resourcemanagerpb.Project) error {
-	number, rec, err := projectColumns(p)
+	number, rec, err := rowcodec.ProjectColumns(backend, p)
 	if err != nil {
 		return err
 	}
@@ -234,7 +232,7 @@ func (q queries) ListPolicies(ctx context.Context, page store.Page) ([]store.Res
 	err := q.run(ctx, func() error {
 		out = nil
 		rows, err := q.db.Query(ctx, `SELECT resource, record FROM policies WHERE resource > $1 ORDER BY resource LIMIT $2`,
-			after(page), limit(page))
+			after(page), rowcodec.Limit(page.Size))
 		if err != nil {
 			return err
 		}
@@ -270,7 +268,7 @@ func (q queries) PutPolicy(ctx context.Context, resource string, p *iampb.Policy
 	if err != nil {
 		return err
 	}
-	etag := nonNil(p.GetEtag())
+	etag := rowcodec.NonNil(p.GetEtag())
 	var n int64
 	switch {
 	case expectEtag == nil:
@@ -306,30 +304,16 @@ func (q queries) DeletePolicy(ctx context.Context, resource string) error {
 
 // ---- Service accounts ----
 
-func serviceAccountColumns(sa *adminpb.ServiceAccount) ([]byte, error) {
-	if sa.GetUniqueId() == "" || sa.GetEmail() == "" || sa.GetProjectId() == "" {
-		return nil, fmt.Errorf("postgres: service account %q needs unique_id, email and project_id", sa.GetName())
-	}
-	return encode("service account", sa)
-}
-
 func (q queries) CreateServiceAccount(ctx context.Context, sa *adminpb.ServiceAccount) error {
-	rec, err := serviceAccountColumns(sa)
+	rec, err := rowcodec.ServiceAccountRecord(backend, sa)
 	if err != nil {
 		return err
 	}
 	// DO NOTHING covers the primary key (unique ids are never reused, even
 	// those of deleted accounts) and the live-email index.
-	n, err := q.exec(ctx, "create service account", `INSERT INTO service_accounts (unique_id, email, project_id, delete_time, record)
+	return q.insert(ctx, "service account", sa.GetEmail(), `INSERT INTO service_accounts (unique_id, email, project_id, delete_time, record)
 		VALUES ($1, $2, $3, NULL, $4) ON CONFLICT DO NOTHING`,
 		sa.GetUniqueId(), sa.GetEmail(), sa.GetProjectId(), rec)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return alreadyExists("service account", sa.GetEmail())
-	}
-	return nil
 }
 
 func (q queries) GetServiceAccount(ctx context.Context, emailOrUniqueID string) (*adminpb.ServiceAccount, error) {
@@ -349,11 +333,11 @@ func (q queries) GetServiceAccount(ctx context.Context, emailOrUniqueID string) 
 func (q queries) ListServiceAccounts(ctx context.Context, projectID string, page store.Page) ([]*adminpb.ServiceAccount, error) {
 	return listRecords(ctx, q, "service accounts", func() *adminpb.ServiceAccount { return &adminpb.ServiceAccount{} },
 		`SELECT record FROM service_accounts WHERE project_id = $1 AND delete_time IS NULL AND email > $2
-		ORDER BY email LIMIT $3`, projectID, after(page), limit(page))
+		ORDER BY email LIMIT $3`, projectID, after(page), rowcodec.Limit(page.Size))
 }
 
 func (q queries) UpdateServiceAccount(ctx context.Context, sa *adminpb.ServiceAccount) error {
-	rec, err := serviceAccountColumns(sa)
+	rec, err := rowcodec.ServiceAccountRecord(backend, sa)
 	if err != nil {
 		return err
 	}
@@ -387,15 +371,8 @@ func (q queries) DeleteServiceAccount(ctx context.Context, uniqueID string, at t
 	if err != nil {
 		return err
 	}
-	n, err := q.exec(ctx, "delete service account", `UPDATE service_accounts SET delete_time = $1
-		WHERE unique_id = $2 AND delete_time IS NULL`, t, uniqueID)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return notFound("service account", uniqueID)
-	}
-	return nil
+	return q.writeExisting(ctx, "delete service account", "service account", uniqueID,
+		`UPDATE service_accounts SET delete_time = $1 WHERE unique_id = $2 AND delete_time IS NULL`, t, uniqueID)
 }
 
 func (q queries) GetDeletedServiceAccount(ctx context.Context, uniqueID string) (*adminpb.ServiceAccount, time.Time, error) {
@@ -443,18 +420,8 @@ func (q queries) UndeleteServiceAccount(ctx context.Context, uniqueID string) er
 
 // ---- Functions ----
 
-// functionKey splits "projects/ID/locations/L/functions/F".
-func functionKey(name string) (project, location string, err error) {
-	parts := strings.Split(name, "/")
-	if len(parts) != 6 || parts[0] != "projects" || parts[2] != "locations" || parts[4] != "functions" ||
-		parts[1] == "" || parts[3] == "" || parts[5] == "" {
-		return "", "", fmt.Errorf("postgres: function name %q is not projects/ID/locations/L/functions/F", name)
-	}
-	return parts[1], parts[3], nil
-}
-
 func (q queries) CreateFunction(ctx context.Context, f *functionspb.Function) error {
-	project, location, err := functionKey(f.GetName())
+	project, location, err := rowcodec.FunctionKey(backend, f.GetName())
 	if err != nil {
 		return err
 	}
@@ -462,15 +429,8 @@ func (q queries) CreateFunction(ctx context.Context, f *functionspb.Function) er
 	if err != nil {
 		return err
 	}
-	n, err := q.exec(ctx, "create function", `INSERT INTO functions (name, project_id, location, record) VALUES ($1, $2, $3, $4)
+	return q.insert(ctx, "function", f.GetName(), `INSERT INTO functions (name, project_id, location, record) VALUES ($1, $2, $3, $4)
 		ON CONFLICT DO NOTHING`, f.GetName(), project, location, rec)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return alreadyExists("function", f.GetName())
-	}
-	return nil
 }
 
 func (q queries) GetFunction(ctx context.Context, name string) (*functionspb.Function, error) {
@@ -486,15 +446,15 @@ func (q queries) ListFunctions(ctx context.Context, projectID, location string, 
 	if location == "-" {
 		return listRecords(ctx, q, "functions", newF,
 			`SELECT record FROM functions WHERE project_id = $1 AND name > $2 ORDER BY name LIMIT $3`,
-			projectID, after(page), limit(page))
+			projectID, after(page), rowcodec.Limit(page.Size))
 	}
 	return listRecords(ctx, q, "functions", newF,
 		`SELECT record FROM functions WHERE project_id = $1 AND location = $2 AND name > $3 ORDER BY name LIMIT $4`,
-		projectID, location, after(page), limit(page))
+		projectID, location, after(page), rowcodec.Limit(page.Size))
 }
 
 func (q queries) UpdateFunction(ctx context.Context, f *functionspb.Function) error {
-	if _, _, err := functionKey(f.GetName()); err != nil {
+	if _, _, err := rowcodec.FunctionKey(backend, f.GetName()); err != nil {
 		return err
 	}
 	rec, err := encode("function", f)
@@ -502,25 +462,12 @@ func (q queries) UpdateFunction(ctx context.Context, f *functionspb.Function) er
 		return err
 	}
 	// project_id and location are parts of the name, so they cannot change.
-	n, err := q.exec(ctx, "update function", `UPDATE functions SET record = $1 WHERE name = $2`, rec, f.GetName())
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return notFound("function", f.GetName())
-	}
-	return nil
+	return q.writeExisting(ctx, "update function", "function", f.GetName(),
+		`UPDATE functions SET record = $1 WHERE name = $2`, rec, f.GetName())
 }
 
 func (q queries) DeleteFunction(ctx context.Context, name string) error {
-	n, err := q.exec(ctx, "delete function", `DELETE FROM functions WHERE name = $1`, name)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return notFound("function", name)
-	}
-	return nil
+	return q.writeExisting(ctx, "delete function", "function", name, `DELETE FROM functions WHERE name = $1`, name)
 }
 
 // ---- Operations ----
@@ -582,27 +529,15 @@ func (q queries) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error
 }
 
 func (q queries) PutSigningKey(ctx context.Context, k store.SigningKey) error {
-	if k.KeyID == "" {
-		return errors.New("postgres: signing key without a key id")
+	times, err := rowcodec.SigningKeyTimes(backend, k)
+	if err != nil {
+		return err
 	}
-	if k.CreateTime.IsZero() {
-		// Keys are listed in CreateTime order; without one the order is
-		// meaningless.
-		return fmt.Errorf("postgres: signing key %q: no create time", k.KeyID)
-	}
-	var times [4]pgtype.Int8
-	for i, t := range []time.Time{k.CreateTime, k.ActivateTime, k.RetireTime, k.DeleteTime} {
-		v, err := timeToDB(t)
-		if err != nil {
-			return fmt.Errorf("signing key %q: %w", k.KeyID, err)
-		}
-		times[i] = v
-	}
-	_, err := q.exec(ctx, "put signing key", `INSERT INTO signing_keys
+	_, err = q.exec(ctx, "put signing key", `INSERT INTO signing_keys
 		(key_id, private_der, create_time, activate_time, retire_time, delete_time) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (key_id) DO UPDATE SET private_der = excluded.private_der, create_time = excluded.create_time,
 			activate_time = excluded.activate_time, retire_time = excluded.retire_time, delete_time = excluded.delete_time`,
-		k.KeyID, nonNil(k.PrivateDER), times[0], times[1], times[2], times[3])
+		k.KeyID, rowcodec.NonNil(k.PrivateDER), pgtype.Int8(times[0]), pgtype.Int8(times[1]), pgtype.Int8(times[2]), pgtype.Int8(times[3]))
 	return err
 }
 
@@ -618,7 +553,7 @@ func (q queries) GetSetting(ctx context.Context, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nonNil(b), nil
+	return rowcodec.NonNil(b), nil
 }
 
 func (q queries) PutSetting(ctx context.Context, name string, value []byte) error {
@@ -626,6 +561,6 @@ func (q queries) PutSetting(ctx context.Context, name string, value []byte) erro
 		return errors.New("postgres: setting without a name")
 	}
 	_, err := q.exec(ctx, "put setting", `INSERT INTO settings (name, value) VALUES ($1, $2)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, nonNil(value))
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, rowcodec.NonNil(value))
 	return err
 }

@@ -7,17 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
 	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
 	statuspb "google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/oidcron/oidcron/internal/store"
+	"github.com/oidcron/oidcron/internal/store/rowcodec"
 )
 
 // ---- Atomic multi-statement writes ----
@@ -57,16 +55,6 @@ func (q queries) atomically(ctx context.Context, what string, fn func(tx *sql.Tx
 // A job is two rows (0003_job_state.sql): its narrow row in jobs (key,
 // version, the Job fields the engine acts on, the engine's state, and the
 // output fields the engine writes) and its Job message in job_records.
-
-// jobKey splits "projects/P/locations/L/jobs/J".
-func jobKey(name string) (project, location string, err error) {
-	parts := strings.Split(name, "/")
-	if len(parts) != 6 || parts[0] != "projects" || parts[2] != "locations" || parts[4] != "jobs" ||
-		parts[1] == "" || parts[3] == "" || parts[5] == "" {
-		return "", "", fmt.Errorf("sqlite: job name %q is not projects/P/locations/L/jobs/J", name)
-	}
-	return parts[1], parts[3], nil
-}
 
 // execCols is a JobRecord's Exec as columns: manual is NULL exactly when
 // Exec is nil (see 0002_jobs.sql).
@@ -114,13 +102,13 @@ func (c *execCols) exec() *store.Execution {
 		return nil
 	}
 	return &store.Execution{
-		ScheduleTime: timeFromDB(c.schedule),
+		ScheduleTime: rowcodec.TimeFromDB(c.schedule),
 		Manual:       c.manual.Bool,
 		Attempts:     c.attempts.Int32,
-		FirstAttempt: timeFromDB(c.first),
-		NextAttempt:  timeFromDB(c.next),
+		FirstAttempt: rowcodec.TimeFromDB(c.first),
+		NextAttempt:  rowcodec.TimeFromDB(c.next),
 		Owner:        c.owner.String,
-		LeaseUntil:   timeFromDB(c.leaseUntil),
+		LeaseUntil:   rowcodec.TimeFromDB(c.leaseUntil),
 	}
 }
 
@@ -160,7 +148,7 @@ func resultColumns(st *statuspb.Status, lastAttempt time.Time) (resultCols, erro
 		if err != nil {
 			return c, err
 		}
-		c.status = nonNil(b)
+		c.status = rowcodec.NonNil(b)
 	}
 	var err error
 	c.lastAttempt, err = timeToDB(lastAttempt)
@@ -185,34 +173,20 @@ func jobColumns(j store.JobRecord) (jobRow, error) {
 	job := j.Job
 	r.name = job.GetName()
 	var err error
-	if r.project, r.location, err = jobKey(r.name); err != nil {
+	if r.project, r.location, err = rowcodec.JobKey(backend, r.name); err != nil {
 		return r, err
 	}
 	r.state, r.schedule, r.timeZone = int32(job.GetState()), job.GetSchedule(), job.GetTimeZone()
-	if r.st, err = stateColumns(j.NextFire, j.DueTime, tsTime(job.GetScheduleTime()), j.Exec); err != nil {
+	if r.st, err = stateColumns(j.NextFire, j.DueTime, rowcodec.TimeOf(job.GetScheduleTime()), j.Exec); err != nil {
 		return r, fmt.Errorf("job %q: %w", r.name, err)
 	}
-	if r.res, err = resultColumns(job.GetStatus(), tsTime(job.GetLastAttemptTime())); err != nil {
+	if r.res, err = resultColumns(job.GetStatus(), rowcodec.TimeOf(job.GetLastAttemptTime())); err != nil {
 		return r, fmt.Errorf("job %q: %w", r.name, err)
 	}
 	// The message is stored as given, output fields included; the columns
 	// are what a read shows for those (jobFromRow).
 	r.record, err = encode("job", job)
 	return r, err
-}
-
-func tsTime(ts *timestamppb.Timestamp) time.Time {
-	if ts == nil {
-		return time.Time{}
-	}
-	return ts.AsTime()
-}
-
-func timestampFromDB(n sql.NullInt64) *timestamppb.Timestamp {
-	if !n.Valid {
-		return nil
-	}
-	return timestamppb.New(time.Unix(0, n.Int64))
 }
 
 // jobSelect is what every read of whole records selects, in scanJobRow's
@@ -257,10 +231,10 @@ func (s *scannedJob) decode() (store.JobRecord, error) {
 			return store.JobRecord{}, err
 		}
 	}
-	job.LastAttemptTime = timestampFromDB(s.lastAttempt)
-	job.ScheduleTime = timestampFromDB(s.sched)
+	job.LastAttemptTime = rowcodec.TimestampFromDB(s.lastAttempt)
+	job.ScheduleTime = rowcodec.TimestampFromDB(s.sched)
 	return store.JobRecord{Job: job, Version: s.version, Incarnation: s.incarnation,
-		NextFire: timeFromDB(s.nextFire), DueTime: timeFromDB(s.due), Exec: s.exec.exec()}, nil
+		NextFire: rowcodec.TimeFromDB(s.nextFire), DueTime: rowcodec.TimeFromDB(s.due), Exec: s.exec.exec()}, nil
 }
 
 // decodeChunk is how many rows listJobs hands to another goroutine at once:
@@ -469,15 +443,15 @@ const (
 )
 
 func (q queries) ListJobs(ctx context.Context, projectID, location string, page store.Page) ([]store.JobRecord, error) {
-	return listJobs(ctx, q.r, listJobsSQL, projectID, location, page.After, limit(page))
+	return listJobs(ctx, q.r, listJobsSQL, projectID, location, page.After, rowcodec.Limit(page.Size))
 }
 
 func (q queries) ScanJobs(ctx context.Context, page store.Page) ([]store.JobRecord, error) {
-	return listJobs(ctx, q.r, scanJobsSQL, page.After, limit(page))
+	return listJobs(ctx, q.r, scanJobsSQL, page.After, rowcodec.Limit(page.Size))
 }
 
 func (q queries) ScanJobHeads(ctx context.Context, page store.Page) ([]store.JobHead, error) {
-	rows, err := q.r.QueryContext(ctx, scanHeadsSQL, page.After, limit(page))
+	rows, err := q.r.QueryContext(ctx, scanHeadsSQL, page.After, rowcodec.Limit(page.Size))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: scan jobs: %w", err)
 	}
@@ -508,7 +482,7 @@ func (q queries) ScanJobHeads(ctx context.Context, page store.Page) ([]store.Job
 		}
 		h.State = schedulerpb.Job_State(state)
 		h.Schedule, h.TimeZone = intern(schedule), intern(timeZone)
-		h.NextFire = timeFromDB(nextFire)
+		h.NextFire = rowcodec.TimeFromDB(nextFire)
 		if exec != nil {
 			if h.Exec, err = execFromJSON(exec); err != nil {
 				return nil, fmt.Errorf("sqlite: scan jobs: job %q: %w", h.Name, err)
@@ -744,11 +718,7 @@ func (q queries) DueJobs(ctx context.Context, at time.Time, limit int) ([]store.
 	if !t.Valid {
 		return nil, nil // nothing is due at the zero time
 	}
-	n := int64(math.MaxInt64)
-	if limit > 0 {
-		n = int64(limit)
-	}
-	return listJobs(ctx, q.r, dueJobsSQL, t, n)
+	return listJobs(ctx, q.r, dueJobsSQL, t, rowcodec.Limit(limit))
 }
 
 // ---- Attempts ----
@@ -762,26 +732,9 @@ type attemptRow struct {
 
 func attemptColumns(a store.Attempt) (attemptRow, error) {
 	r := attemptRow{a: a}
-	if a.Job == "" {
-		return r, errors.New("sqlite: attempt without a job")
-	}
-	if a.Start.IsZero() {
-		// Attempts are ordered and trimmed by Start; without one the order
-		// is meaningless.
-		return r, fmt.Errorf("sqlite: attempt %d of job %q: no start time", a.Number, a.Job)
-	}
-	s, err := timeToDB(a.Start)
-	if err != nil {
-		return r, fmt.Errorf("attempt of job %q: %w", a.Job, err)
-	}
-	r.start = s.Int64
-	if r.schedule, err = timeToDB(a.ScheduleTime); err != nil {
-		return r, fmt.Errorf("attempt of job %q: %w", a.Job, err)
-	}
-	if r.end, err = timeToDB(a.End); err != nil {
-		return r, fmt.Errorf("attempt of job %q: %w", a.Job, err)
-	}
-	return r, nil
+	var err error
+	r.start, r.schedule, r.end, err = rowcodec.AttemptTimes(backend, a)
+	return r, err
 }
 
 // addAttemptSQL inserts an attempt only while its job, or the incarnation
@@ -826,10 +779,7 @@ const (
 )
 
 func (q queries) ListAttempts(ctx context.Context, job string, limit int, before time.Time) ([]store.Attempt, error) {
-	n := int64(math.MaxInt64)
-	if limit > 0 {
-		n = int64(limit)
-	}
+	n := rowcodec.Limit(limit)
 	b, err := timeToDB(before)
 	if err != nil {
 		return nil, err
@@ -855,9 +805,9 @@ func (q queries) ListAttempts(ctx context.Context, job string, limit int, before
 			&a.URL, &a.HTTPStatus, &a.Code, &a.Message); err != nil {
 			return nil, fmt.Errorf("sqlite: list attempts: %w", err)
 		}
-		a.ScheduleTime = timeFromDB(schedule)
+		a.ScheduleTime = rowcodec.TimeFromDB(schedule)
 		a.Start = time.Unix(0, start).UTC()
-		a.End = timeFromDB(end)
+		a.End = rowcodec.TimeFromDB(end)
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {

@@ -2,15 +2,12 @@ package sqlite
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
-	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
-	statuspb "google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
-
 	"github.com/oidcron/oidcron/internal/store"
+	"github.com/oidcron/oidcron/internal/store/storetest"
 )
 
 // The engine's paths: a burst of fires written back in batches, the due
@@ -18,116 +15,25 @@ import (
 //
 //	go test ./internal/store/sqlite -run '^$' -bench Jobs -benchmem
 
-var benchT0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
-func benchJobName(i int) string {
-	return fmt.Sprintf("projects/p%d/locations/us-central1/jobs/job-%07d", i%100, i)
-}
-
-// benchJobRecord is a realistic job: an HTTP target with an OIDC token, a
-// retry policy, and an execution in flight on every other one.
-func benchJobRecord(i int) store.JobRecord {
-	j := &schedulerpb.Job{
-		Name:        benchJobName(i),
-		Description: "calls the nightly report function",
-		Target: &schedulerpb.Job_HttpTarget{HttpTarget: &schedulerpb.HttpTarget{
-			Uri:        fmt.Sprintf("https://us-central1-p%d.cloudfunctions.net/report-%d", i%100, i),
-			HttpMethod: schedulerpb.HttpMethod_POST,
-			Headers:    map[string]string{"Content-Type": "application/json"},
-			Body:       []byte(`{"report":"nightly"}`),
-			AuthorizationHeader: &schedulerpb.HttpTarget_OidcToken{OidcToken: &schedulerpb.OidcToken{
-				ServiceAccountEmail: fmt.Sprintf("invoker@p%d.iam.gserviceaccount.com", i%100),
-				Audience:            fmt.Sprintf("https://us-central1-p%d.cloudfunctions.net/report-%d", i%100, i),
-			}},
-		}},
-		Schedule:       "*/5 * * * *",
-		TimeZone:       "Europe/Berlin",
-		UserUpdateTime: timestamppb.New(benchT0),
-		State:          schedulerpb.Job_ENABLED,
-		ScheduleTime:   timestamppb.New(benchT0.Add(5 * time.Minute)),
-		RetryConfig: &schedulerpb.RetryConfig{
-			RetryCount: 3, MaxRetryDuration: durationpb.New(0),
-			MinBackoffDuration: durationpb.New(5 * time.Second), MaxBackoffDuration: durationpb.New(time.Hour), MaxDoublings: 5,
-		},
-		AttemptDeadline: durationpb.New(3 * time.Minute),
-	}
-	due := benchT0.Add(time.Duration(i%3600) * time.Second)
-	r := store.JobRecord{Job: j, NextFire: due, DueTime: due}
-	if i%2 == 0 {
-		r.Exec = &store.Execution{ScheduleTime: due, Attempts: 1, FirstAttempt: due, NextAttempt: due.Add(5 * time.Second)}
-	}
-	return r
-}
-
 // seedJobs creates jobs 0..n-1, 10,000 to a transaction.
 func seedJobs(b *testing.B, s *Store, n int) {
 	b.Helper()
-	ctx := b.Context()
 	start := time.Now()
-	for lo := 0; lo < n; lo += 10_000 {
-		err := s.InTx(ctx, func(tx store.Tx) error {
-			for i := lo; i < min(lo+10_000, n); i++ {
-				if err := tx.CreateJob(ctx, benchJobRecord(i)); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
+	storetest.CreateBenchJobs(b, s, n, 10_000)
 	var pages, pageSize int64
-	if err := s.writer.QueryRowContext(ctx, `SELECT page_count, page_size FROM pragma_page_count(), pragma_page_size()`).Scan(&pages, &pageSize); err != nil {
+	if err := s.writer.QueryRowContext(b.Context(), `SELECT page_count, page_size FROM pragma_page_count(), pragma_page_size()`).Scan(&pages, &pageSize); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("seeded %d jobs in %v; the database is %d MiB", n, time.Since(start).Round(time.Millisecond), pages*pageSize>>20)
 }
 
-// benchState is the engine's state write of job i after its n-th firing: a
-// completed execution with its result, the next slot five minutes on.
-func benchState(i, n int, version int64) store.JobState {
-	r := benchJobRecord(i)
-	next := r.DueTime.Add(time.Duration(n+1) * 5 * time.Minute)
-	return store.JobState{Name: r.Job.GetName(), Version: version, NextFire: next, DueTime: next, ScheduleTime: next,
-		Result: &store.JobResult{Status: &statuspb.Status{}, LastAttemptTime: next.Add(-5 * time.Minute)}}
-}
-
-// BenchmarkUpdateJobStatesBatch writes back a burst: one transaction of
-// 1,000 state writes with versions checked, as the engine does after firing
-// them. The batches walk the jobs in name order, which is the order in
-// which a burst due at one instant fires; each write moves the job's due
-// time, so both the row and the due index are written.
+// BenchmarkUpdateJobStatesBatch writes back a burst of 1,000 jobs at a
+// time over 100,000 (storetest.BenchUpdateJobStatesBatch).
 func BenchmarkUpdateJobStatesBatch(b *testing.B) {
-	const jobs, batch = 100_000, 1_000
+	const jobs = 100_000
 	s := openTemp(b)
 	seedJobs(b, s, jobs)
-	ctx := b.Context()
-	versions := make([]int64, jobs)
-	for i := range versions {
-		versions[i] = 1
-	}
-	states := make([]store.JobState, batch)
-	for n := 0; b.Loop(); n++ {
-		lo := n * batch % jobs
-		for k := range batch {
-			states[k] = benchState(lo+k, n, versions[lo+k])
-		}
-		err := s.InTx(ctx, func(tx store.Tx) error {
-			refused, err := tx.UpdateJobStates(ctx, states)
-			if err == nil && len(refused) > 0 {
-				err = fmt.Errorf("refused %v", refused)
-			}
-			return err
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for k := range batch {
-			versions[lo+k]++
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/job")
+	storetest.BenchUpdateJobStatesBatch(b, s, jobs, 1_000)
 }
 
 // BenchmarkAddAttemptsBatch records the attempts of a burst, 500 to a
@@ -141,9 +47,9 @@ func BenchmarkAddAttemptsBatch(b *testing.B) {
 	for n := 0; b.Loop(); n++ {
 		for k := range batch {
 			i := (n*batch + k) % jobs
-			start := benchT0.Add(time.Duration(n) * time.Minute)
+			start := storetest.BenchT0.Add(time.Duration(n) * time.Minute)
 			as[k] = store.Attempt{
-				Job: benchJobName(i), ScheduleTime: start, Number: 1, Start: start, End: start.Add(120 * time.Millisecond),
+				Job: storetest.BenchJobName(i), ScheduleTime: start, Number: 1, Start: start, End: start.Add(120 * time.Millisecond),
 				URL: "https://us-central1-p1.cloudfunctions.net/report", HTTPStatus: 200,
 			}
 		}
@@ -165,10 +71,10 @@ func BenchmarkDueJobs(b *testing.B) {
 		limit int
 		want  int
 	}{
-		{"none-due", benchT0.Add(-time.Second), 1000, 0},
-		{"tick-56-due", benchT0.Add(time.Second), 1000, 56},
-		{"limit-1000", benchT0.Add(time.Hour), 1000, 1000},
-		{"limit-10000", benchT0.Add(time.Hour), 10_000, 10_000},
+		{"none-due", storetest.BenchT0.Add(-time.Second), 1000, 0},
+		{"tick-56-due", storetest.BenchT0.Add(time.Second), 1000, 56},
+		{"limit-1000", storetest.BenchT0.Add(time.Hour), 1000, 1000},
+		{"limit-10000", storetest.BenchT0.Add(time.Hour), 10_000, 10_000},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
@@ -223,7 +129,7 @@ func BenchmarkGetJobs(b *testing.B) {
 	names := make([]string, batch)
 	for n := 0; b.Loop(); n++ {
 		for k := range names {
-			names[k] = benchJobName((n*batch + k) % jobs)
+			names[k] = storetest.BenchJobName((n*batch + k) % jobs)
 		}
 		js, err := s.GetJobs(ctx, names)
 		if err != nil || len(js) != batch {
@@ -272,27 +178,14 @@ func BenchmarkSteadyWrite(b *testing.B) {
 	s := openTemp(b)
 	seedJobs(b, s, jobs)
 	ctx := b.Context()
-	versions := make([]int64, jobs)
-	for i := range versions {
-		versions[i] = 1
-	}
+	versions := slices.Repeat([]int64{1}, jobs)
 	for n := 0; b.Loop(); n++ {
 		i := n % jobs
-		st := benchState(i, n, versions[i])
-		start := benchT0.Add(time.Duration(n) * time.Second)
+		st := storetest.BenchState(i, n, versions[i])
+		start := storetest.BenchT0.Add(time.Duration(n) * time.Second)
 		a := store.Attempt{Job: st.Name, Incarnation: 1, ScheduleTime: start, Number: 1, Start: start, End: start.Add(time.Millisecond),
 			URL: "https://us-central1-p1.cloudfunctions.net/report", HTTPStatus: 200}
-		err := s.InTx(ctx, func(tx store.Tx) error {
-			if err := tx.AddAttempts(ctx, []store.Attempt{a}); err != nil {
-				return err
-			}
-			refused, err := tx.UpdateJobStates(ctx, []store.JobState{st})
-			if err == nil && len(refused) > 0 {
-				err = fmt.Errorf("refused %v", refused)
-			}
-			return err
-		})
-		if err != nil {
+		if err := storetest.WriteBatch(ctx, s, []store.Attempt{a}, []store.JobState{st}); err != nil {
 			b.Fatal(err)
 		}
 		versions[i]++
@@ -306,13 +199,10 @@ func BenchmarkUpdateJob(b *testing.B) {
 	s := openTemp(b)
 	seedJobs(b, s, jobs)
 	ctx := b.Context()
-	versions := make([]int64, jobs)
-	for i := range versions {
-		versions[i] = 1
-	}
+	versions := slices.Repeat([]int64{1}, jobs)
 	for n := 0; b.Loop(); n++ {
 		i := n % jobs
-		r := benchJobRecord(i)
+		r := storetest.BenchJobRecord(i)
 		r.DueTime = r.DueTime.Add(time.Duration(n+1) * time.Minute)
 		if err := s.UpdateJob(ctx, r, versions[i]); err != nil {
 			b.Fatal(err)

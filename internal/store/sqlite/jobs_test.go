@@ -3,9 +3,8 @@ package sqlite
 import (
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/oidcron/oidcron/internal/store"
+	"github.com/oidcron/oidcron/internal/store/storetest"
 )
 
 // TestJobQueryPlans holds the engine's queries to the plans that keep them
@@ -78,25 +77,8 @@ func TestJobQueryPlans(t *testing.T) {
 }
 
 // TestUpdateJobStatesAllOrNothing: a state that cannot be stored (a time
-// outside SQLite's range) fails the call before anything of it is written.
+// outside the range of int64 nanoseconds) fails the call before anything
+// of it is written.
 func TestUpdateJobStatesAllOrNothing(t *testing.T) {
-	s := openTemp(t)
-	ctx := t.Context()
-	for i := range 2 {
-		if err := s.CreateJob(ctx, benchJobRecord(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bad := []store.JobState{
-		{Name: benchJobName(0), Version: 1, NextFire: benchT0},
-		{Name: benchJobName(1), Version: 1, NextFire: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)},
-	}
-	if _, err := s.UpdateJobStates(ctx, bad); err == nil {
-		t.Fatal("UpdateJobStates accepted a time it cannot store")
-	}
-	for i := range 2 {
-		if r, err := s.GetJob(ctx, benchJobName(i)); err != nil || r.Version != 1 {
-			t.Fatalf("job %d after a failed call: version %d, %v", i, r.Version, err)
-		}
-	}
+	storetest.RunTimeRange(t, openTemp(t))
 }

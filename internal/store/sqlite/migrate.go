@@ -7,10 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"regexp"
-	"sort"
-	"strconv"
 	"time"
+
+	"github.com/oidcron/oidcron/internal/store/migrations"
 )
 
 // migrationFiles holds the schema history. A file is never edited once
@@ -29,12 +28,11 @@ func migrationsFS() fs.FS {
 	return sub
 }
 
+// migration is a file of the schema history and, when set, its step: the
+// part of the migration that SQL cannot do (decoding records), run after
+// the file in the same transaction.
 type migration struct {
-	version int64
-	name    string
-	sql     string
-	// step, when set, runs after sql in the same transaction: the part of
-	// a migration that SQL cannot do (decoding records).
+	migrations.File
 	step func(ctx context.Context, tx *sql.Tx) error
 }
 
@@ -43,45 +41,18 @@ var migrationSteps = map[int64]func(ctx context.Context, tx *sql.Tx) error{
 	3: moveJobs0002,
 }
 
-// migrationName is NNNN_words.sql; the number orders the files and is what
-// schema_migrations records.
-var migrationName = regexp.MustCompile(`^([0-9]+)_([a-z0-9_]+)\.sql$`)
-
-// loadMigrations reads every .sql file in fsys, ordered by version. A file
-// that does not follow the naming rule, or two files with one version, are
-// errors rather than something to skip: a skipped migration is a schema that
-// silently differs between machines.
+// loadMigrations reads the migrations in fsys (migrations.Load says which
+// sets it refuses), ordered by version, with their steps.
 func loadMigrations(fsys fs.FS) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, ".")
+	files, err := migrations.Load(fsys)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: read migrations: %w", err)
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	var out []migration
-	seen := map[int64]string{}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		m := migrationName.FindStringSubmatch(e.Name())
-		if m == nil {
-			return nil, fmt.Errorf("sqlite: migration file %q is not named NNNN_name.sql", e.Name())
-		}
-		v, err := strconv.ParseInt(m[1], 10, 64)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("sqlite: migration file %q: the version must be a positive number", e.Name())
-		}
-		if prev, ok := seen[v]; ok {
-			return nil, fmt.Errorf("sqlite: migrations %q and %q have the same version %d", prev, e.Name(), v)
-		}
-		seen[v] = e.Name()
-		body, err := fs.ReadFile(fsys, e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: read migration %q: %w", e.Name(), err)
-		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(body), step: migrationSteps[v]})
+	ms := make([]migration, len(files))
+	for i, f := range files {
+		ms[i] = migration{File: f, step: migrationSteps[f.Version]}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	return out, nil
+	return ms, nil
 }
 
 // migrate applies, in version order, every migration in fsys that db has not
@@ -113,7 +84,7 @@ func migrate(ctx context.Context, db *sql.DB, fsys fs.FS) ([]int64, error) {
 	}
 	known := int64(0)
 	if len(ms) > 0 {
-		known = ms[len(ms)-1].version
+		known = ms[len(ms)-1].Version
 	}
 	if newest.Valid && newest.Int64 > known {
 		return nil, fmt.Errorf("sqlite: the database has schema version %d, newer than this binary knows (%d); use a newer oidcron", newest.Int64, known)
@@ -126,7 +97,7 @@ func migrate(ctx context.Context, db *sql.DB, fsys fs.FS) ([]int64, error) {
 			return applied, err
 		}
 		if done {
-			applied = append(applied, m.version)
+			applied = append(applied, m.Version)
 		}
 	}
 	return applied, nil
@@ -136,36 +107,36 @@ func migrate(ctx context.Context, db *sql.DB, fsys fs.FS) ([]int64, error) {
 func applyMigration(ctx context.Context, db *sql.DB, m migration) (ran bool, err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return false, fmt.Errorf("sqlite: migration %s: begin: %w", m.name, err)
+		return false, fmt.Errorf("sqlite: migration %s: begin: %w", m.Name, err)
 	}
 	defer func() {
 		if err != nil || !ran {
 			if rbErr := ignoreTxDone(tx.Rollback()); rbErr != nil {
-				err = errors.Join(err, fmt.Errorf("sqlite: migration %s: rollback: %w", m.name, rbErr))
+				err = errors.Join(err, fmt.Errorf("sqlite: migration %s: rollback: %w", m.Name, rbErr))
 			}
 		}
 	}()
 	var one int
-	switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM schema_migrations WHERE version = ?`, m.version).Scan(&one); {
+	switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM schema_migrations WHERE version = ?`, m.Version).Scan(&one); {
 	case err == nil:
 		return false, nil // applied earlier
 	case !errors.Is(err, sql.ErrNoRows):
-		return false, fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+		return false, fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return false, fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return false, fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
 	}
 	if m.step != nil {
 		if err := m.step(ctx, tx); err != nil {
-			return false, fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+			return false, fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-		m.version, m.name, time.Now().UTC().UnixNano()); err != nil {
-		return false, fmt.Errorf("sqlite: migration %s: record: %w", m.name, err)
+		m.Version, m.Name, time.Now().UTC().UnixNano()); err != nil {
+		return false, fmt.Errorf("sqlite: migration %s: record: %w", m.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("sqlite: migration %s: commit: %w", m.name, err)
+		return false, fmt.Errorf("sqlite: migration %s: commit: %w", m.Name, err)
 	}
 	return true, nil
 }

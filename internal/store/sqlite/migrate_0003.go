@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
+
+	"github.com/oidcron/oidcron/internal/store/rowcodec"
 )
 
 // moveJobs0002 is the Go step of 0003_job_state.sql: it moves every job of
@@ -74,13 +76,13 @@ func moveJob0002(ctx context.Context, tx *sql.Tx, o job0002) error {
 	}
 	r := jobRow{name: o.name, state: int32(job.GetState()), schedule: job.GetSchedule(), timeZone: job.GetTimeZone(),
 		st: stateCols{nextFire: o.nextFire, due: o.due, exec: o.exec}, record: o.record}
-	if r.project, r.location, err = jobKey(r.name); err != nil {
+	if r.project, r.location, err = rowcodec.JobKey(backend, r.name); err != nil {
 		return err
 	}
-	if r.st.scheduleTime, err = timeToDB(tsTime(job.GetScheduleTime())); err != nil {
+	if r.st.scheduleTime, err = timeToDB(rowcodec.TimeOf(job.GetScheduleTime())); err != nil {
 		return fmt.Errorf("job %q: %w", r.name, err)
 	}
-	if r.res, err = resultColumns(job.GetStatus(), tsTime(job.GetLastAttemptTime())); err != nil {
+	if r.res, err = resultColumns(job.GetStatus(), rowcodec.TimeOf(job.GetLastAttemptTime())); err != nil {
 		return fmt.Errorf("job %q: %w", r.name, err)
 	}
 	args := append([]any{r.name, r.project, r.location, int64(1), o.version, r.state, r.schedule, r.timeZone, r.st.nextFire, r.st.due},

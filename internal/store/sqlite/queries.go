@@ -6,9 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"cloud.google.com/go/functions/apiv2/functionspb"
@@ -21,6 +19,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/oidcron/oidcron/internal/store"
+	"github.com/oidcron/oidcron/internal/store/rowcodec"
 )
 
 // querier is what *sql.DB and *sql.Tx have in common: the one seam that lets
@@ -55,25 +54,6 @@ type queries struct {
 
 var _ store.Tx = queries{}
 
-// marshal is deterministic so that equal records are equal blobs.
-var marshal = proto.MarshalOptions{Deterministic: true}
-
-func encode(what string, m proto.Message) ([]byte, error) {
-	b, err := marshal.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: encode %s: %w", what, err)
-	}
-	return b, nil
-}
-
-func decode[T proto.Message](what string, b []byte, m T) (T, error) {
-	if err := proto.Unmarshal(b, m); err != nil {
-		var zero T
-		return zero, fmt.Errorf("sqlite: decode %s: %w", what, err)
-	}
-	return m, nil
-}
-
 // notFound and alreadyExists wrap the sentinels with the key, for logs.
 func notFound(kind, key string) error {
 	return fmt.Errorf("%s %q: %w", kind, key, store.ErrNotFound)
@@ -101,15 +81,6 @@ func affected(res sql.Result) (int64, error) {
 		return 0, fmt.Errorf("sqlite: rows affected: %w", err)
 	}
 	return n, nil
-}
-
-// limit turns Page.Size into a LIMIT argument: no limit for Size <= 0.
-// MaxInt64 rather than SQLite's LIMIT -1, which PostgreSQL rejects.
-func limit(p store.Page) int64 {
-	if p.Size <= 0 {
-		return math.MaxInt64
-	}
-	return int64(p.Size)
 }
 
 // getRecord reads the one blob a query selects, or returns ErrNotFound
@@ -151,65 +122,10 @@ func listRecords[T proto.Message](ctx context.Context, q querier, what string, n
 	return out, nil
 }
 
-// nonNil stores an empty value as an empty blob: the columns are NOT NULL,
-// and NULL would not come back as the empty value the caller stored.
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
-// Times are stored as nanoseconds since the epoch, the zero time.Time as NULL
-// (its nanosecond count overflows int64).
-
-var (
-	minNanoTime = time.Unix(0, math.MinInt64)
-	maxNanoTime = time.Unix(0, math.MaxInt64)
-)
-
-func timeToDB(t time.Time) (sql.NullInt64, error) {
-	if t.IsZero() {
-		return sql.NullInt64{}, nil
-	}
-	if t.Before(minNanoTime) || t.After(maxNanoTime) {
-		return sql.NullInt64{}, fmt.Errorf("sqlite: time %s is outside the storable range (years 1678 to 2262)", t.Format(time.RFC3339Nano))
-	}
-	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}, nil
-}
-
-func timeFromDB(n sql.NullInt64) time.Time {
-	if !n.Valid {
-		return time.Time{}
-	}
-	return time.Unix(0, n.Int64).UTC()
-}
-
 // ---- Projects ----
 
-// projectNumber reads NUMBER from a project's name "projects/NUMBER".
-func projectNumber(p *resourcemanagerpb.Project) (int64, error) {
-	s, ok := strings.CutPrefix(p.GetName(), "projects/")
-	n, err := strconv.ParseInt(s, 10, 64)
-	if !ok || err != nil || n <= 0 {
-		return 0, fmt.Errorf("sqlite: project %q: name %q is not projects/NUMBER", p.GetProjectId(), p.GetName())
-	}
-	return n, nil
-}
-
-func projectColumns(p *resourcemanagerpb.Project) (number int64, rec []byte, err error) {
-	if p.GetProjectId() == "" {
-		return 0, nil, errors.New("sqlite: project without a project_id")
-	}
-	if number, err = projectNumber(p); err != nil {
-		return 0, nil, err
-	}
-	rec, err = encode("project", p)
-	return number, rec, err
-}
-
 func (q queries) CreateProject(ctx context.Context, p *resourcemanagerpb.Project) error {
-	number, rec, err := projectColumns(p)
+	number, rec, err := rowcodec.ProjectColumns(backend, p)
 	if err != nil {
 		return err
 	}
@@ -247,11 +163,11 @@ func (q queries) GetProjectByNumber(ctx context.Context, number int64) (*resourc
 
 func (q queries) ListProjects(ctx context.Context, page store.Page) ([]*resourcemanagerpb.Project, error) {
 	return listRecords(ctx, q.r, "projects", func() *resourcemanagerpb.Project { return &resourcemanagerpb.Project{} },
-		`SELECT record FROM projects WHERE project_id > ? ORDER BY project_id LIMIT ?`, page.After, limit(page))
+		`SELECT record FROM projects WHERE project_id > ? ORDER BY project_id LIMIT ?`, page.After, rowcodec.Limit(page.Size))
 }
 
 func (q queries) UpdateProject(ctx context.Context, p *resourcemanagerpb.Project) error {
-	number, rec, err := projectColumns(p)
+	number, rec, err := rowcodec.ProjectColumns(backend, p)
 	if err != nil {
 		return err
 	}
@@ -282,7 +198,7 @@ func (q queries) GetPolicy(ctx context.Context, resource string) (*iampb.Policy,
 }
 
 func (q queries) ListPolicies(ctx context.Context, page store.Page) ([]store.ResourcePolicy, error) {
-	rows, err := q.r.QueryContext(ctx, `SELECT resource, record FROM policies WHERE resource > ? ORDER BY resource LIMIT ?`, page.After, limit(page))
+	rows, err := q.r.QueryContext(ctx, `SELECT resource, record FROM policies WHERE resource > ? ORDER BY resource LIMIT ?`, page.After, rowcodec.Limit(page.Size))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list policies: %w", err)
 	}
@@ -317,7 +233,7 @@ func (q queries) PutPolicy(ctx context.Context, resource string, p *iampb.Policy
 	if err != nil {
 		return err
 	}
-	etag := nonNil(p.GetEtag())
+	etag := rowcodec.NonNil(p.GetEtag())
 	var res sql.Result
 	switch {
 	case expectEtag == nil:
@@ -358,15 +274,8 @@ func (q queries) DeletePolicy(ctx context.Context, resource string) error {
 
 // ---- Service accounts ----
 
-func serviceAccountColumns(sa *adminpb.ServiceAccount) ([]byte, error) {
-	if sa.GetUniqueId() == "" || sa.GetEmail() == "" || sa.GetProjectId() == "" {
-		return nil, fmt.Errorf("sqlite: service account %q needs unique_id, email and project_id", sa.GetName())
-	}
-	return encode("service account", sa)
-}
-
 func (q queries) CreateServiceAccount(ctx context.Context, sa *adminpb.ServiceAccount) error {
-	rec, err := serviceAccountColumns(sa)
+	rec, err := rowcodec.ServiceAccountRecord(backend, sa)
 	if err != nil {
 		return err
 	}
@@ -404,11 +313,11 @@ func (q queries) GetServiceAccount(ctx context.Context, emailOrUniqueID string) 
 func (q queries) ListServiceAccounts(ctx context.Context, projectID string, page store.Page) ([]*adminpb.ServiceAccount, error) {
 	return listRecords(ctx, q.r, "service accounts", func() *adminpb.ServiceAccount { return &adminpb.ServiceAccount{} },
 		`SELECT record FROM service_accounts WHERE project_id = ? AND delete_time IS NULL AND email > ?
-		ORDER BY email LIMIT ?`, projectID, page.After, limit(page))
+		ORDER BY email LIMIT ?`, projectID, page.After, rowcodec.Limit(page.Size))
 }
 
 func (q queries) UpdateServiceAccount(ctx context.Context, sa *adminpb.ServiceAccount) error {
-	rec, err := serviceAccountColumns(sa)
+	rec, err := rowcodec.ServiceAccountRecord(backend, sa)
 	if err != nil {
 		return err
 	}
@@ -469,7 +378,7 @@ func (q queries) GetDeletedServiceAccount(ctx context.Context, uniqueID string) 
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	return sa, timeFromDB(at), nil
+	return sa, rowcodec.TimeFromDB(at), nil
 }
 
 func (q queries) UndeleteServiceAccount(ctx context.Context, uniqueID string) error {
@@ -492,18 +401,8 @@ func (q queries) UndeleteServiceAccount(ctx context.Context, uniqueID string) er
 
 // ---- Functions ----
 
-// functionKey splits "projects/ID/locations/L/functions/F".
-func functionKey(name string) (project, location string, err error) {
-	parts := strings.Split(name, "/")
-	if len(parts) != 6 || parts[0] != "projects" || parts[2] != "locations" || parts[4] != "functions" ||
-		parts[1] == "" || parts[3] == "" || parts[5] == "" {
-		return "", "", fmt.Errorf("sqlite: function name %q is not projects/ID/locations/L/functions/F", name)
-	}
-	return parts[1], parts[3], nil
-}
-
 func (q queries) CreateFunction(ctx context.Context, f *functionspb.Function) error {
-	project, location, err := functionKey(f.GetName())
+	project, location, err := rowcodec.FunctionKey(backend, f.GetName())
 	if err != nil {
 		return err
 	}
@@ -537,15 +436,15 @@ func (q queries) ListFunctions(ctx context.Context, projectID, location string, 
 	if location == "-" {
 		return listRecords(ctx, q.r, "functions", newF,
 			`SELECT record FROM functions WHERE project_id = ? AND name > ? ORDER BY name LIMIT ?`,
-			projectID, page.After, limit(page))
+			projectID, page.After, rowcodec.Limit(page.Size))
 	}
 	return listRecords(ctx, q.r, "functions", newF,
 		`SELECT record FROM functions WHERE project_id = ? AND location = ? AND name > ? ORDER BY name LIMIT ?`,
-		projectID, location, page.After, limit(page))
+		projectID, location, page.After, rowcodec.Limit(page.Size))
 }
 
 func (q queries) UpdateFunction(ctx context.Context, f *functionspb.Function) error {
-	if _, _, err := functionKey(f.GetName()); err != nil {
+	if _, _, err := rowcodec.FunctionKey(backend, f.GetName()); err != nil {
 		return err
 	}
 	rec, err := encode("function", f)
@@ -623,9 +522,9 @@ func (q queries) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error
 			return nil, fmt.Errorf("sqlite: list signing keys: %w", err)
 		}
 		k.CreateTime = time.Unix(0, created).UTC()
-		k.ActivateTime = timeFromDB(activated)
-		k.RetireTime = timeFromDB(retired)
-		k.DeleteTime = timeFromDB(deletedAtTime)
+		k.ActivateTime = rowcodec.TimeFromDB(activated)
+		k.RetireTime = rowcodec.TimeFromDB(retired)
+		k.DeleteTime = rowcodec.TimeFromDB(deletedAtTime)
 		out = append(out, k)
 	}
 	if err := rows.Err(); err != nil {
@@ -635,27 +534,15 @@ func (q queries) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error
 }
 
 func (q queries) PutSigningKey(ctx context.Context, k store.SigningKey) error {
-	if k.KeyID == "" {
-		return errors.New("sqlite: signing key without a key id")
-	}
-	if k.CreateTime.IsZero() {
-		// Keys are listed in CreateTime order; without one the order is
-		// meaningless (and NULLs sort differently in PostgreSQL).
-		return fmt.Errorf("sqlite: signing key %q: no create time", k.KeyID)
-	}
-	var times [4]sql.NullInt64
-	for i, t := range []time.Time{k.CreateTime, k.ActivateTime, k.RetireTime, k.DeleteTime} {
-		v, err := timeToDB(t)
-		if err != nil {
-			return fmt.Errorf("signing key %q: %w", k.KeyID, err)
-		}
-		times[i] = v
+	times, err := rowcodec.SigningKeyTimes(backend, k)
+	if err != nil {
+		return err
 	}
 	if _, err := q.w.ExecContext(ctx, `INSERT INTO signing_keys
 		(key_id, private_der, create_time, activate_time, retire_time, delete_time) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (key_id) DO UPDATE SET private_der = excluded.private_der, create_time = excluded.create_time,
 			activate_time = excluded.activate_time, retire_time = excluded.retire_time, delete_time = excluded.delete_time`,
-		k.KeyID, nonNil(k.PrivateDER), times[0], times[1], times[2], times[3]); err != nil {
+		k.KeyID, rowcodec.NonNil(k.PrivateDER), times[0], times[1], times[2], times[3]); err != nil {
 		return fmt.Errorf("sqlite: put signing key: %w", err)
 	}
 	return nil
@@ -675,7 +562,7 @@ func (q queries) GetSetting(ctx context.Context, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nonNil(b), nil
+	return rowcodec.NonNil(b), nil
 }
 
 func (q queries) PutSetting(ctx context.Context, name string, value []byte) error {
@@ -683,7 +570,7 @@ func (q queries) PutSetting(ctx context.Context, name string, value []byte) erro
 		return errors.New("sqlite: setting without a name")
 	}
 	if _, err := q.w.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, nonNil(value)); err != nil {
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, rowcodec.NonNil(value)); err != nil {
 		return fmt.Errorf("sqlite: put setting: %w", err)
 	}
 	return nil

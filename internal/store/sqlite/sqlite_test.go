@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/oidcron/oidcron/internal/store"
+	"github.com/oidcron/oidcron/internal/store/rowcodec"
 	"github.com/oidcron/oidcron/internal/store/storetest"
 )
 
@@ -236,31 +237,6 @@ func TestMigrateEachInItsOwnTransaction(t *testing.T) {
 	}
 }
 
-func TestMigrationNames(t *testing.T) {
-	for name, fsys := range map[string]fstest.MapFS{
-		"no number":  {"init.sql": {}},
-		"zero":       {"0000_init.sql": {}},
-		"same":       {"0001_a.sql": {}, "1_b.sql": {}},
-		"capitals":   {"0001_Init.sql": {}},
-		"other file": {"0001_init.sql": {}, "README": {}},
-	} {
-		if _, err := loadMigrations(fsys); err == nil {
-			t.Errorf("%s: loadMigrations accepted %v", name, fsys)
-		}
-	}
-	ms, err := loadMigrations(fstest.MapFS{"0010_c.sql": {}, "0002_b.sql": {}, "0001_a.sql": {}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []int64
-	for _, m := range ms {
-		got = append(got, m.version)
-	}
-	if !slices.Equal(got, []int64{1, 2, 10}) {
-		t.Fatalf("order %v, want [1 2 10]", got)
-	}
-}
-
 func TestOpenRefusesEmptyPath(t *testing.T) {
 	if _, err := Open(t.Context(), ""); err == nil {
 		t.Fatal("Open accepted an empty path")
@@ -299,10 +275,10 @@ func TestMigrate0003MovesJobs(t *testing.T) {
 	if _, err := migrate(ctx, db, upTo2); err != nil {
 		t.Fatal(err)
 	}
-	running, paused := benchJobRecord(0), benchJobRecord(1)
+	running, paused := storetest.BenchJobRecord(0), storetest.BenchJobRecord(1)
 	running.Version = 7
 	running.Job.Status = &statuspb.Status{Code: 14, Message: "unavailable"}
-	running.Job.LastAttemptTime = timestamppb.New(benchT0.Add(time.Second))
+	running.Job.LastAttemptTime = timestamppb.New(storetest.BenchT0.Add(time.Second))
 	paused.Version = 3
 	paused.Job.State = schedulerpb.Job_PAUSED
 	paused.Job.ScheduleTime = nil
@@ -317,7 +293,7 @@ func TestMigrate0003MovesJobs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, l, _ := jobKey(r.Job.GetName())
+		p, l, _ := rowcodec.JobKey(backend, r.Job.GetName())
 		args := append([]any{r.Job.GetName(), p, l, r.Version, st.nextFire, st.due}, st.exec.args()...)
 		if _, err := db.ExecContext(ctx, `INSERT INTO jobs (name, project_id, location, version, next_fire, due_time, `+execColumnList+`, record)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, append(args, b)...); err != nil {
