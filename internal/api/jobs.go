@@ -304,11 +304,18 @@ func nextFire(j *schedulerpb.Job, t time.Time) time.Time {
 	return sch.Next(t)
 }
 
-// schedule sets the engine fields of r from its job's state at now.
+// schedule sets the engine fields of r from its job's state at now. The
+// next slot is never at or before the last one fired (r.LastSlot): this
+// clock may be behind the one that fired it (another replica's, or this
+// one's before it stepped back), and the slot would fire twice.
 func schedule(r *store.JobRecord, now time.Time) {
 	r.NextFire = time.Time{}
 	if r.Job.GetState() == schedulerpb.Job_ENABLED {
-		r.NextFire = nextFire(r.Job, now)
+		from := now
+		if r.LastSlot.After(from) {
+			from = r.LastSlot
+		}
+		r.NextFire = nextFire(r.Job, from)
 	}
 	r.DueTime = r.NextFire
 	if r.Exec != nil && !r.Exec.NextAttempt.IsZero() && r.Job.GetState() == schedulerpb.Job_ENABLED {

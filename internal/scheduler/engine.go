@@ -223,6 +223,7 @@ type jobState struct {
 	version, specVersion int64
 	sched                *schedule
 	nextFire             time.Time
+	lastSlot             time.Time  // the last slot fired (JobRecord.LastSlot): none at or before it fires again
 	slot                 item       // the next slot in the queue (slot.idx < 0: not queued)
 	exec                 *execState // the scheduled execution in flight (persisted)
 	// job is the Job message as read at jobVersion, kept while executions
@@ -408,7 +409,7 @@ func (e *Engine) Start(ctx context.Context) error {
 func headOf(r store.JobRecord) store.JobHead {
 	return store.JobHead{Name: r.Job.GetName(), Version: r.Version, Incarnation: r.Incarnation,
 		State: r.Job.GetState(), Schedule: r.Job.GetSchedule(), TimeZone: r.Job.GetTimeZone(),
-		NextFire: r.NextFire, Exec: r.Exec}
+		NextFire: r.NextFire, Exec: r.Exec, LastSlot: r.LastSlot}
 }
 
 // loadLocked takes a job as stored (at Start, or a job new to the engine):
@@ -417,7 +418,7 @@ func headOf(r store.JobRecord) store.JobHead {
 // the queue runs.
 func (e *Engine) loadLocked(j *jobState, h store.JobHead, now time.Time) {
 	j.incarnation, j.version, j.specVersion = h.Incarnation, h.Version, h.Version
-	j.nextFire = h.NextFire
+	j.nextFire, j.lastSlot = h.NextFire, h.LastSlot
 	j.enabled = h.State == schedulerpb.Job_ENABLED
 	e.setScheduleLocked(j, schedKey{h.Schedule, h.TimeZone})
 
@@ -500,7 +501,13 @@ func (e *Engine) reconcileSlotLocked(j *jobState, now time.Time, recompute bool)
 		return
 	}
 	if recompute {
-		j.nextFire = s.Next(now)
+		// Never a slot already fired: a clock that stepped back must not
+		// bring it back (the API floors its value the same way).
+		from := now
+		if j.lastSlot.After(from) {
+			from = j.lastSlot
+		}
+		j.nextFire = s.Next(from)
 		e.markDirtyLocked(j)
 	}
 	if j.exec != nil || j.nextFire.IsZero() || j.stale {
@@ -762,7 +769,19 @@ func (e *Engine) fireSlotLocked(j *jobState, now time.Time) {
 		// (A stale job's slot is queued again once the job is read.)
 		return
 	}
+	if !j.nextFire.After(j.lastSlot) {
+		// Fired already: NextFire was computed by a clock behind the one
+		// that fired it (this process's, before it stepped back). The
+		// first slot after the last one fired is next.
+		j.nextFire = s.Next(j.lastSlot)
+		e.markDirtyLocked(j)
+		if j.nextFire.IsZero() || j.nextFire.After(now) {
+			e.reconcileSlotLocked(j, now, false)
+			return
+		}
+	}
 	fire, skipped, next := catchUp(s, j.nextFire, now)
+	j.lastSlot = fire // written with the claim (snapLocked)
 	ex := newExec(j)
 	ex.scheduleTime, ex.next = fire, now
 	j.exec = ex

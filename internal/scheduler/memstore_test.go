@@ -52,7 +52,7 @@ func TestMemStoreContract(t *testing.T) {
 // as a backend stores them.
 func cloneRec(r store.JobRecord) store.JobRecord {
 	r.Job = proto.Clone(r.Job).(*schedulerpb.Job)
-	r.NextFire, r.DueTime = utc(r.NextFire), utc(r.DueTime)
+	r.NextFire, r.DueTime, r.LastSlot = utc(r.NextFire), utc(r.DueTime), utc(r.LastSlot)
 	r.Exec = cloneExec(r.Exec)
 	return r
 }
@@ -181,6 +181,7 @@ func (m *memStore) UpdateJob(_ context.Context, j store.JobRecord, expect int64)
 		return store.ErrVersionMismatch
 	}
 	j.Version, j.Incarnation = old.Version+1, old.Incarnation
+	j.LastSlot = later(old.LastSlot, j.LastSlot)
 	m.jobs[j.Job.GetName()] = cloneRec(j)
 	return nil
 }
@@ -203,6 +204,7 @@ func (m *memStore) UpdateJobStates(_ context.Context, states []store.JobState) (
 		r = cloneRec(r)
 		r.Version++
 		r.NextFire, r.DueTime, r.Exec = utc(s.NextFire), utc(s.DueTime), cloneExec(s.Exec)
+		r.LastSlot = later(r.LastSlot, s.LastSlot)
 		r.Job.ScheduleTime = nil
 		if !s.ScheduleTime.IsZero() {
 			r.Job.ScheduleTime = timestamppb.New(s.ScheduleTime)
@@ -362,4 +364,12 @@ func (m *memStore) TrimAttempts(_ context.Context, keep int) (int64, error) {
 	}
 	m.attempts = kept
 	return int64(len(drop)), nil
+}
+
+// later is the later of a and b: LastSlot never moves back (store.JobRecord).
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

@@ -40,7 +40,7 @@ type written struct {
 func (e *Engine) snapLocked(j *jobState) snap {
 	s := snap{j: j, incarnation: j.incarnation, enabled: j.enabled,
 		st: store.JobState{Name: j.name, Version: j.version, NextFire: j.nextFire, DueTime: j.dueTime(),
-			ScheduleTime: j.scheduleTime(), Result: j.result}}
+			ScheduleTime: j.scheduleTime(), Result: j.result, LastSlot: j.lastSlot}}
 	if j.sched != nil {
 		s.key = j.sched.key
 	}

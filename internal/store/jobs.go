@@ -47,7 +47,7 @@ type JobStore interface {
 	// expectVersion is non-zero the stored Version must equal it, else
 	// ErrVersionMismatch and nothing is written. The stored Version becomes
 	// the old one plus one; the Incarnation is kept (j.Incarnation is
-	// ignored).
+	// ignored), and so is a LastSlot later than j's (see JobRecord).
 	UpdateJob(ctx context.Context, j JobRecord, expectVersion int64) error
 	// UpdateJobStates writes the engine's state of several jobs (the
 	// engine's batched writes), each only if the job's stored Version is
@@ -109,6 +109,17 @@ type JobRecord struct {
 	// before the first attempt is sent, so that after a crash the attempt is
 	// tried again with the same schedule time.
 	Exec *Execution
+	// LastSlot is the latest slot of the schedule an engine has fired
+	// (claimed for a scheduled execution; RunJob's executions do not count),
+	// zero before the first. It is a floor for every clock that schedules
+	// the job: a clock behind the one that fired it (another replica's, or
+	// this process's stepped back) must not choose that slot, or an earlier
+	// one, again. So no slot at or before it fires, and NextFire is computed
+	// from it when it is later than now. It never moves back: a write
+	// (UpdateJob, UpdateJobStates, a claim) whose LastSlot is earlier than
+	// the stored one, zero included, keeps the stored one. CreateJob stores
+	// it as given.
+	LastSlot time.Time
 }
 
 // JobHead is a job without its Job message: what the engine keeps of every
@@ -122,6 +133,7 @@ type JobHead struct {
 	Schedule, TimeZone string
 	NextFire           time.Time
 	Exec               *Execution
+	LastSlot           time.Time
 }
 
 // JobState is the engine's part of a job's record, which UpdateJobStates
@@ -138,6 +150,10 @@ type JobState struct {
 	// Result, when set, replaces the Job's status and last_attempt_time
 	// (an attempt ended); nil leaves them as stored.
 	Result *JobResult
+	// LastSlot, when later than the stored JobRecord.LastSlot, replaces it:
+	// the claim of a scheduled slot sets it to that slot, in the write
+	// that claims it. Zero (every other write) leaves it as stored.
+	LastSlot time.Time
 }
 
 // JobResult is the outcome of a job's last attempt, as its Job shows it.

@@ -72,11 +72,13 @@ func (c *execCols) exec() *store.Execution {
 	}
 }
 
-// stateCols are the engine's columns that every write of a job sets.
+// stateCols are the engine's columns that every write of a job sets;
+// lastSlot only ever moves forward (the later of the stored and this).
 type stateCols struct {
 	nextFire, due pgtype.Int8
 	exec          execCols
 	scheduleTime  pgtype.Int8
+	lastSlot      pgtype.Int8
 }
 
 func stateColumns(nextFire, due, scheduleTime time.Time, e *store.Execution) (stateCols, error) {
@@ -141,6 +143,9 @@ func jobColumns(j store.JobRecord) (jobRow, error) {
 	if r.st, err = stateColumns(j.NextFire, j.DueTime, rowcodec.TimeOf(job.GetScheduleTime()), j.Exec); err != nil {
 		return r, fmt.Errorf("job %q: %w", r.name, err)
 	}
+	if r.st.lastSlot, err = timeToDB(j.LastSlot); err != nil {
+		return r, fmt.Errorf("job %q: %w", r.name, err)
+	}
 	if r.res, err = resultColumns(job.GetStatus(), rowcodec.TimeOf(job.GetLastAttemptTime())); err != nil {
 		return r, fmt.Errorf("job %q: %w", r.name, err)
 	}
@@ -162,6 +167,9 @@ func stateRowOf(s store.JobState) (stateRow, error) {
 	r := stateRow{name: s.Name, version: s.Version}
 	var err error
 	if r.st, err = stateColumns(s.NextFire, s.DueTime, s.ScheduleTime, s.Exec); err != nil {
+		return r, err
+	}
+	if r.st.lastSlot, err = timeToDB(s.LastSlot); err != nil {
 		return r, err
 	}
 	if s.Result != nil {

@@ -22,10 +22,10 @@ import (
 // and retried.
 const createJobSQL = `WITH v AS (SELECT COALESCE((SELECT version FROM job_tombstones WHERE name = $1), 0) + 1 AS v),
 	ins AS (INSERT INTO jobs (name, incarnation, version, state, schedule, time_zone, next_fire, due_time,
-			` + execColumnList + `, schedule_time, status, last_attempt_time)
+			` + execColumnList + `, schedule_time, status, last_attempt_time, last_slot)
 		SELECT $1, v.v, v.v, $2::integer, $3::text, $4::text, $5::bigint, $6::bigint,
 			$7::boolean, $8::bigint, $9::integer, $10::bigint, $11::bigint, $12::text, $13::bigint,
-			$14::bigint, $15::bytea, $16::bigint
+			$14::bigint, $15::bytea, $16::bigint, $18::bigint
 		FROM v ON CONFLICT DO NOTHING RETURNING name)
 	INSERT INTO job_records (name, record) SELECT name, $17 FROM ins
 	ON CONFLICT (name) DO UPDATE SET record = excluded.record`
@@ -36,7 +36,7 @@ func (q queries) CreateJob(ctx context.Context, j store.JobRecord) error {
 		return err
 	}
 	args := append([]any{r.name, r.state, r.schedule, r.timeZone, r.st.nextFire, r.st.due}, r.st.exec.args()...)
-	args = append(args, r.st.scheduleTime, r.res.status, r.res.lastAttempt, r.record)
+	args = append(args, r.st.scheduleTime, r.res.status, r.res.lastAttempt, r.record, r.st.lastSlot)
 	n, err := q.exec(ctx, "create job", createJobSQL, args...)
 	if err != nil {
 		return err
@@ -61,7 +61,7 @@ const (
 		(` + jobSelect + ` WHERE j.exec_owner <> '' AND j.due_time <= $1 ORDER BY j.due_time, j.name LIMIT $2)
 	) AS due ORDER BY due_time, name LIMIT $2`
 	// The load at start reads the narrow rows only.
-	scanHeadsSQL = `SELECT name, incarnation, version, state, schedule, time_zone, next_fire, ` + execColumnList + `
+	scanHeadsSQL = `SELECT name, incarnation, version, state, schedule, time_zone, next_fire, last_slot, ` + execColumnList + `
 		FROM jobs WHERE name > $1 ORDER BY name LIMIT $2`
 )
 
@@ -118,7 +118,7 @@ func (q queries) ScanJobHeads(ctx context.Context, page store.Page) ([]store.Job
 			// Most jobs share a few schedules and zones: one string each.
 			interned           = map[string]string{}
 			schedule, timeZone pgtype.DriverBytes
-			nextFire           pgtype.Int8
+			nextFire, lastSlot pgtype.Int8
 			state              int32
 			ex                 execCols
 		)
@@ -130,7 +130,7 @@ func (q queries) ScanJobHeads(ctx context.Context, page store.Page) ([]store.Job
 			interned[s] = s
 			return s
 		}
-		dest := append([]any{nil, nil, nil, &state, &schedule, &timeZone, &nextFire}, ex.dests()...)
+		dest := append([]any{nil, nil, nil, &state, &schedule, &timeZone, &nextFire, &lastSlot}, ex.dests()...)
 		for rows.Next() {
 			var h store.JobHead
 			dest[0], dest[1], dest[2] = &h.Name, &h.Incarnation, &h.Version
@@ -140,7 +140,7 @@ func (q queries) ScanJobHeads(ctx context.Context, page store.Page) ([]store.Job
 			}
 			h.State = schedulerpb.Job_State(state)
 			h.Schedule, h.TimeZone = intern(schedule), intern(timeZone)
-			h.NextFire = timeFromDB(nextFire)
+			h.NextFire, h.LastSlot = timeFromDB(nextFire), timeFromDB(lastSlot)
 			h.Exec = ex.exec()
 			out = append(out, h)
 		}
@@ -155,11 +155,12 @@ func (q queries) ScanJobHeads(ctx context.Context, page store.Page) ([]store.Job
 // updateJobSQL replaces a job's two rows when its version is the expected
 // one (any, for 0), and reports how many of each it wrote and the version
 // stored before (NULL: no such job), which tells a missing job from a
-// stale version. incarnation is left as it is.
+// stale version. incarnation is left as it is, and last_slot never moves
+// back (GREATEST ignores a NULL).
 const updateJobSQL = `WITH upd AS (UPDATE jobs SET version = version + 1, state = $2, schedule = $3, time_zone = $4,
 			next_fire = $5, due_time = $6, exec_manual = $7, exec_schedule_time = $8, exec_attempts = $9,
 			exec_first_attempt = $10, exec_next_attempt = $11, exec_owner = $12, exec_lease_until = $13,
-			schedule_time = $14, status = $15, last_attempt_time = $16
+			schedule_time = $14, status = $15, last_attempt_time = $16, last_slot = GREATEST(last_slot, $19::bigint)
 		WHERE name = $1 AND ($17::bigint = 0 OR version = $17) RETURNING 1),
 	rec AS (UPDATE job_records SET record = $18 WHERE name = $1 AND EXISTS (SELECT 1 FROM upd) RETURNING 1)
 	SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM rec), (SELECT version FROM jobs WHERE name = $1)`
@@ -170,7 +171,7 @@ func (q queries) UpdateJob(ctx context.Context, j store.JobRecord, expectVersion
 		return err
 	}
 	args := append([]any{r.name, r.state, r.schedule, r.timeZone, r.st.nextFire, r.st.due}, r.st.exec.args()...)
-	args = append(args, r.st.scheduleTime, r.res.status, r.res.lastAttempt, expectVersion, r.record)
+	args = append(args, r.st.scheduleTime, r.res.status, r.res.lastAttempt, expectVersion, r.record, r.st.lastSlot)
 	var (
 		jobs, recs int64
 		before     pgtype.Int8

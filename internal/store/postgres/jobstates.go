@@ -26,13 +26,14 @@ const updateStatesSQL = `UPDATE jobs AS j SET version = j.version + 1, next_fire
 		exec_first_attempt = s.exec_first_attempt, exec_next_attempt = s.exec_next_attempt,
 		exec_owner = s.exec_owner, exec_lease_until = s.exec_lease_until, schedule_time = s.schedule_time,
 		status = CASE WHEN s.has_result THEN s.status ELSE j.status END,
-		last_attempt_time = CASE WHEN s.has_result THEN s.last_attempt_time ELSE j.last_attempt_time END
+		last_attempt_time = CASE WHEN s.has_result THEN s.last_attempt_time ELSE j.last_attempt_time END,
+		last_slot = GREATEST(j.last_slot, s.last_slot)
 	FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::boolean[], $6::bigint[], $7::integer[],
 			$8::bigint[], $9::bigint[], $10::text[], $11::bigint[], $12::bigint[], $13::boolean[], $14::bytea[],
-			$15::bigint[], $16::integer[])
+			$15::bigint[], $16::integer[], $17::bigint[])
 		AS s(name, version, next_fire, due_time, exec_manual, exec_schedule_time, exec_attempts,
 			exec_first_attempt, exec_next_attempt, exec_owner, exec_lease_until, schedule_time, has_result, status,
-			last_attempt_time, idx)
+			last_attempt_time, idx, last_slot)
 	WHERE j.name = s.name AND j.version = s.version
 	RETURNING s.idx`
 
@@ -48,6 +49,7 @@ type stateArrays struct {
 	hasResult                                      []bool
 	status                                         [][]byte
 	idx                                            []int32
+	lastSlot                                       []pgtype.Int8
 }
 
 func (a *stateArrays) add(i int, r *stateRow) {
@@ -72,11 +74,12 @@ func (a *stateArrays) add(i int, r *stateRow) {
 	a.status = append(a.status, res.status)
 	a.lastAttem = append(a.lastAttem, res.lastAttempt)
 	a.idx = append(a.idx, int32(i))
+	a.lastSlot = append(a.lastSlot, r.st.lastSlot)
 }
 
 func (a *stateArrays) args() []any {
 	return []any{a.name, a.version, a.nextFire, a.due, a.manual, a.schedule, a.attempts, a.first, a.next, a.owner,
-		a.lease, a.sched, a.hasResult, a.status, a.lastAttem, a.idx}
+		a.lease, a.sched, a.hasResult, a.status, a.lastAttem, a.idx, a.lastSlot}
 }
 
 // stateRounds splits states into rounds in which each job appears once:

@@ -112,11 +112,13 @@ func (c *execCols) exec() *store.Execution {
 	}
 }
 
-// stateCols are the engine's columns that every write of a job sets.
+// stateCols are the engine's columns that every write of a job sets;
+// lastSlot only ever moves forward (the later of the stored and this).
 type stateCols struct {
 	nextFire, due sql.NullInt64
 	exec          execCols
 	scheduleTime  sql.NullInt64
+	lastSlot      sql.NullInt64
 }
 
 func stateColumns(nextFire, due, scheduleTime time.Time, e *store.Execution) (stateCols, error) {
@@ -180,6 +182,9 @@ func jobColumns(j store.JobRecord) (jobRow, error) {
 	if r.st, err = stateColumns(j.NextFire, j.DueTime, rowcodec.TimeOf(job.GetScheduleTime()), j.Exec); err != nil {
 		return r, fmt.Errorf("job %q: %w", r.name, err)
 	}
+	if r.st.lastSlot, err = timeToDB(j.LastSlot); err != nil {
+		return r, fmt.Errorf("job %q: %w", r.name, err)
+	}
 	if r.res, err = resultColumns(job.GetStatus(), rowcodec.TimeOf(job.GetLastAttemptTime())); err != nil {
 		return r, fmt.Errorf("job %q: %w", r.name, err)
 	}
@@ -194,7 +199,7 @@ func jobColumns(j store.JobRecord) (jobRow, error) {
 // and each of its rows finds its message by name.
 const jobSelect = `SELECT j.incarnation, j.version, j.next_fire, j.due_time,
 	j.exec_manual, j.exec_schedule_time, j.exec_attempts, j.exec_first_attempt, j.exec_next_attempt, j.exec_owner, j.exec_lease_until,
-	j.status, j.last_attempt_time, j.schedule_time, r.record
+	j.status, j.last_attempt_time, j.schedule_time, j.last_slot, r.record
 	FROM jobs AS j CROSS JOIN job_records AS r ON r.name = j.name`
 
 // scannedJob is a job's rows as read, its message not yet decoded (record
@@ -205,6 +210,7 @@ type scannedJob struct {
 	exec                 execCols
 	status               sql.Null[[]byte]
 	lastAttempt, sched   sql.NullInt64
+	lastSlot             sql.NullInt64
 	raw                  sql.RawBytes // the record as the driver holds it, until the next row
 	record               []byte
 }
@@ -213,7 +219,7 @@ type scannedJob struct {
 func (j *scannedJob) dests(dest []any) []any {
 	dest = append(dest[:0], &j.incarnation, &j.version, &j.nextFire, &j.due,
 		&j.exec.manual, &j.exec.schedule, &j.exec.attempts, &j.exec.first, &j.exec.next, &j.exec.owner, &j.exec.leaseUntil,
-		&j.status, &j.lastAttempt, &j.sched, &j.raw)
+		&j.status, &j.lastAttempt, &j.sched, &j.lastSlot, &j.raw)
 	return dest
 }
 
@@ -234,7 +240,8 @@ func (s *scannedJob) decode() (store.JobRecord, error) {
 	job.LastAttemptTime = rowcodec.TimestampFromDB(s.lastAttempt)
 	job.ScheduleTime = rowcodec.TimestampFromDB(s.sched)
 	return store.JobRecord{Job: job, Version: s.version, Incarnation: s.incarnation,
-		NextFire: rowcodec.TimeFromDB(s.nextFire), DueTime: rowcodec.TimeFromDB(s.due), Exec: s.exec.exec()}, nil
+		NextFire: rowcodec.TimeFromDB(s.nextFire), DueTime: rowcodec.TimeFromDB(s.due), Exec: s.exec.exec(),
+		LastSlot: rowcodec.TimeFromDB(s.lastSlot)}, nil
 }
 
 // decodeChunk is how many rows listJobs hands to another goroutine at once:
@@ -358,8 +365,8 @@ func listJobs(ctx context.Context, q querier, query string, args ...any) ([]stor
 const (
 	tombstoneSQL = `SELECT version FROM job_tombstones WHERE name = ?`
 	createJobSQL = `INSERT INTO jobs (name, project_id, location, incarnation, version, state, schedule, time_zone,
-		next_fire, due_time, ` + execColumnList + `, schedule_time, status, last_attempt_time)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+		next_fire, due_time, ` + execColumnList + `, schedule_time, status, last_attempt_time, last_slot)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	createJobRecordSQL = `INSERT INTO job_records (name, record) VALUES (?, ?)
 		ON CONFLICT (name) DO UPDATE SET record = excluded.record`
 )
@@ -383,7 +390,7 @@ func (q queries) CreateJob(ctx context.Context, j store.JobRecord) error {
 		v := last + 1
 		args := append([]any{r.name, r.project, r.location, v, v, r.state, r.schedule, r.timeZone, r.st.nextFire, r.st.due},
 			r.st.exec.args()...)
-		args = append(args, r.st.scheduleTime, r.res.status, r.res.lastAttempt)
+		args = append(args, r.st.scheduleTime, r.res.status, r.res.lastAttempt, r.st.lastSlot)
 		ins, idone := stmtIn(ctx, tx, q.ws.createJob)
 		defer idone()
 		res, err := ins.ExecContext(ctx, args...)
@@ -438,7 +445,7 @@ const (
 	// partial index jobs_due whatever it infers from the comparison.
 	dueJobsSQL = jobSelect + ` WHERE j.due_time IS NOT NULL AND j.due_time <= ? ORDER BY j.due_time, j.name LIMIT ?`
 	// The load at start reads the narrow rows only.
-	scanHeadsSQL = `SELECT name, incarnation, version, state, schedule, time_zone, next_fire, ` + execJSON + `
+	scanHeadsSQL = `SELECT name, incarnation, version, state, schedule, time_zone, next_fire, last_slot, ` + execJSON + `
 		FROM jobs WHERE name > ? ORDER BY name LIMIT ?`
 )
 
@@ -461,7 +468,7 @@ func (q queries) ScanJobHeads(ctx context.Context, page store.Page) ([]store.Job
 		// Most jobs share a few schedules and zones: one string each.
 		interned                 = map[string]string{}
 		schedule, timeZone, exec sql.RawBytes
-		nextFire                 sql.NullInt64
+		nextFire, lastSlot       sql.NullInt64
 		state                    int32
 	)
 	intern := func(b []byte) string {
@@ -477,12 +484,12 @@ func (q queries) ScanJobHeads(ctx context.Context, page store.Page) ([]store.Job
 	}
 	for rows.Next() {
 		var h store.JobHead
-		if err := rows.Scan(&h.Name, &h.Incarnation, &h.Version, &state, &schedule, &timeZone, &nextFire, &exec); err != nil {
+		if err := rows.Scan(&h.Name, &h.Incarnation, &h.Version, &state, &schedule, &timeZone, &nextFire, &lastSlot, &exec); err != nil {
 			return nil, fmt.Errorf("sqlite: scan jobs: %w", err)
 		}
 		h.State = schedulerpb.Job_State(state)
 		h.Schedule, h.TimeZone = intern(schedule), intern(timeZone)
-		h.NextFire = rowcodec.TimeFromDB(nextFire)
+		h.NextFire, h.LastSlot = rowcodec.TimeFromDB(nextFire), rowcodec.TimeFromDB(lastSlot)
 		if exec != nil {
 			if h.Exec, err = execFromJSON(exec); err != nil {
 				return nil, fmt.Errorf("sqlite: scan jobs: job %q: %w", h.Name, err)
@@ -540,22 +547,26 @@ func execFromJSON(b []byte) (*store.Execution, error) {
 // updateJobSQL replaces a job's narrow row when its version is the
 // expected one (any, for 0). project_id, location and incarnation are left
 // out of SET: the first two are parts of the name, and leaving them out
-// spares SQLite the ListJobs index on every write.
+// spares SQLite the ListJobs index on every write. Every write keeps the
+// later last_slot (setLastSlot).
 const (
 	updateJobSQL = `UPDATE jobs SET version = version + 1, state = ?, schedule = ?, time_zone = ?, next_fire = ?, due_time = ?,
 	exec_manual = ?, exec_schedule_time = ?, exec_attempts = ?, exec_first_attempt = ?, exec_next_attempt = ?,
-	exec_owner = ?, exec_lease_until = ?, schedule_time = ?, status = ?, last_attempt_time = ?
+	exec_owner = ?, exec_lease_until = ?, schedule_time = ?, status = ?, last_attempt_time = ?, ` + setLastSlot + `
 	WHERE name = ? AND (? = 0 OR version = ?)`
 	updateJobRecordSQL = `UPDATE job_records SET record = ? WHERE name = ?`
 	// The engine's writes: its state, with or without an attempt's result.
 	updateStateSQL = `UPDATE jobs SET version = version + 1, next_fire = ?, due_time = ?,
 	exec_manual = ?, exec_schedule_time = ?, exec_attempts = ?, exec_first_attempt = ?, exec_next_attempt = ?,
-	exec_owner = ?, exec_lease_until = ?, schedule_time = ?
+	exec_owner = ?, exec_lease_until = ?, schedule_time = ?, ` + setLastSlot + `
 	WHERE name = ? AND version = ?`
 	updateStateResultSQL = `UPDATE jobs SET version = version + 1, next_fire = ?, due_time = ?,
 	exec_manual = ?, exec_schedule_time = ?, exec_attempts = ?, exec_first_attempt = ?, exec_next_attempt = ?,
-	exec_owner = ?, exec_lease_until = ?, schedule_time = ?, status = ?, last_attempt_time = ?
+	exec_owner = ?, exec_lease_until = ?, schedule_time = ?, status = ?, last_attempt_time = ?, ` + setLastSlot + `
 	WHERE name = ? AND version = ?`
+	// setLastSlot keeps the later of the stored last_slot and its argument,
+	// given twice: SQLite's max() of a NULL is NULL, and either may be one.
+	setLastSlot = `last_slot = coalesce(max(last_slot, ?), last_slot, ?)`
 )
 
 // updateRefused tells why an update changed no row: the job is gone, or its
@@ -586,7 +597,8 @@ func (q queries) UpdateJob(ctx context.Context, j store.JobRecord, expectVersion
 		st, done := stmtIn(ctx, tx, q.ws.updateJob)
 		defer done()
 		args := append([]any{r.state, r.schedule, r.timeZone, r.st.nextFire, r.st.due}, r.st.exec.args()...)
-		args = append(args, r.st.scheduleTime, r.res.status, r.res.lastAttempt, r.name, expectVersion, expectVersion)
+		args = append(args, r.st.scheduleTime, r.res.status, r.res.lastAttempt, r.st.lastSlot, r.st.lastSlot,
+			r.name, expectVersion, expectVersion)
 		res, err := st.ExecContext(ctx, args...)
 		if err != nil {
 			return fmt.Errorf("sqlite: update job: %w", err)
@@ -631,6 +643,9 @@ func (q queries) UpdateJobStates(ctx context.Context, states []store.JobState) (
 		if r.st, err = stateColumns(s.NextFire, s.DueTime, s.ScheduleTime, s.Exec); err != nil {
 			return nil, fmt.Errorf("sqlite: job state %d (%q): %w", i, s.Name, err)
 		}
+		if r.st.lastSlot, err = timeToDB(s.LastSlot); err != nil {
+			return nil, fmt.Errorf("sqlite: job state %d (%q): %w", i, s.Name, err)
+		}
 		if s.Result != nil {
 			res, err := resultColumns(s.Result.Status, s.Result.LastAttemptTime)
 			if err != nil {
@@ -647,7 +662,7 @@ func (q queries) UpdateJobStates(ctx context.Context, states []store.JobState) (
 		defer done()
 		withResult, rdone := stmtIn(ctx, tx, q.ws.updateStateResult)
 		defer rdone()
-		args := make([]any, 0, 14)
+		args := make([]any, 0, 16)
 		for i := range rows {
 			r := &rows[i]
 			args = append(args[:0], r.st.nextFire, r.st.due)
@@ -658,7 +673,7 @@ func (q queries) UpdateJobStates(ctx context.Context, states []store.JobState) (
 				stmt = withResult
 				args = append(args, r.res.status, r.res.lastAttempt)
 			}
-			args = append(args, r.name, r.version)
+			args = append(args, r.st.lastSlot, r.st.lastSlot, r.name, r.version)
 			res, err := stmt.ExecContext(ctx, args...)
 			if err != nil {
 				return fmt.Errorf("sqlite: update job states: job %q: %w", r.name, err)

@@ -38,6 +38,13 @@ func moveJobs0002(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
+// insertJob0003SQL inserts a job into 0003's jobs table. A step writes the
+// schema of its own version: the columns later migrations add (last_slot,
+// 0004) do not exist yet when it runs.
+const insertJob0003SQL = `INSERT INTO jobs (name, project_id, location, incarnation, version, state, schedule, time_zone,
+	next_fire, due_time, ` + execColumnList + `, schedule_time, status, last_attempt_time)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+
 // job0002 is a row of 0002's jobs table.
 type job0002 struct {
 	name          string
@@ -88,7 +95,7 @@ func moveJob0002(ctx context.Context, tx *sql.Tx, o job0002) error {
 	args := append([]any{r.name, r.project, r.location, int64(1), o.version, r.state, r.schedule, r.timeZone, r.st.nextFire, r.st.due},
 		r.st.exec.args()...)
 	args = append(args, r.st.scheduleTime, r.res.status, r.res.lastAttempt)
-	if _, err := tx.ExecContext(ctx, createJobSQL, args...); err != nil {
+	if _, err := tx.ExecContext(ctx, insertJob0003SQL, args...); err != nil {
 		return fmt.Errorf("job %q: %w", r.name, err)
 	}
 	if _, err := tx.ExecContext(ctx, createJobRecordSQL, r.name, r.record); err != nil {

@@ -309,16 +309,19 @@ func TestMigrate0003MovesJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if !slices.Equal(s.migrated, []int64{3}) {
-		t.Fatalf("Open applied %v, want [3]", s.migrated)
+	if !slices.Equal(s.migrated, []int64{3, 4}) {
+		t.Fatalf("Open applied %v, want [3 4]", s.migrated)
 	}
+	// 0004: the scheduled execution in flight has fired its slot.
+	running.LastSlot = running.Exec.ScheduleTime
 	for _, want := range []store.JobRecord{running, paused} {
 		got, err := s.GetJob(ctx, want.Job.GetName())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !proto.Equal(got.Job, want.Job) || got.Version != want.Version || got.Incarnation != 1 ||
-			!got.NextFire.Equal(want.NextFire) || !got.DueTime.Equal(want.DueTime) || (got.Exec == nil) != (want.Exec == nil) {
+			!got.NextFire.Equal(want.NextFire) || !got.DueTime.Equal(want.DueTime) || (got.Exec == nil) != (want.Exec == nil) ||
+			!got.LastSlot.Equal(want.LastSlot) {
 			t.Fatalf("after the migration:\n got %+v %v\nwant %+v %v", got, got.Job, want, want.Job)
 		}
 	}

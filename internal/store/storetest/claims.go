@@ -41,6 +41,7 @@ func RunClaimer(t *testing.T, open func(t *testing.T) ClaimerStore, openShared f
 		{"ClaimRetire", testClaimRetire},
 		{"ClaimSkipLocked", testClaimSkipLocked},
 		{"ClaimExactlyOnce", testClaimExactlyOnce},
+		{"ClaimLastSlot", testClaimLastSlot},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

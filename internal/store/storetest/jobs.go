@@ -84,6 +84,7 @@ func sameJob(t *testing.T, got, want store.JobRecord, version int64, what string
 	}
 	sameTime(t, got.NextFire, want.NextFire, what+" NextFire")
 	sameTime(t, got.DueTime, want.DueTime, what+" DueTime")
+	sameTime(t, got.LastSlot, want.LastSlot, what+" LastSlot")
 	switch {
 	case want.Exec == nil && got.Exec != nil:
 		t.Fatalf("%s: Exec %+v, want nil", what, *got.Exec)
@@ -100,7 +101,7 @@ func sameJob(t *testing.T, got, want store.JobRecord, version int64, what string
 			t.Fatalf("%s: Exec %+v, want %+v", what, *g, *w)
 		}
 	}
-	for _, tm := range []time.Time{got.NextFire, got.DueTime} {
+	for _, tm := range []time.Time{got.NextFire, got.DueTime, got.LastSlot} {
 		if tm != tm.Round(0) {
 			t.Fatalf("%s: a time carries a monotonic clock reading: %v", what, tm)
 		}
@@ -354,6 +355,7 @@ func testJobsListing(t *testing.T, st store.JobStore) {
 func withState(want store.JobRecord, st store.JobState) store.JobRecord {
 	w := cloneJob(want)
 	w.NextFire, w.DueTime, w.Exec = st.NextFire, st.DueTime, nil
+	w.LastSlot = later(w.LastSlot, st.LastSlot)
 	if st.Exec != nil {
 		e := *st.Exec
 		w.Exec = &e
@@ -514,8 +516,8 @@ func sameHead(t *testing.T, got store.JobHead, want store.JobRecord, what string
 		t.Fatalf("%s: head %+v, want the record's %s v%d i%d %v %q %q", what, got, want.Job.GetName(), want.Version, want.Incarnation,
 			want.Job.GetState(), want.Job.GetSchedule(), want.Job.GetTimeZone())
 	}
-	sameJob(t, store.JobRecord{Job: want.Job, Version: got.Version, Incarnation: got.Incarnation, NextFire: got.NextFire, DueTime: want.DueTime, Exec: got.Exec},
-		want, want.Version, what)
+	sameJob(t, store.JobRecord{Job: want.Job, Version: got.Version, Incarnation: got.Incarnation, NextFire: got.NextFire, DueTime: want.DueTime,
+		Exec: got.Exec, LastSlot: got.LastSlot}, want, want.Version, what)
 }
 
 func testScanJobHeads(t *testing.T, st store.JobStore) {

@@ -106,6 +106,7 @@ var jobTests = []struct {
 	{"GetJobs", testGetJobs},
 	{"ScanJobHeads", testScanJobHeads},
 	{"UpdateJobStates", testUpdateJobStates},
+	{"LastSlot", testLastSlot},
 	{"DueJobs", testDueJobs},
 	{"Attempts", testAttempts},
 	{"TrimAttempts", testTrimAttempts},
