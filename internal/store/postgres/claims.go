@@ -63,8 +63,16 @@ func (s *Store) Heartbeat(ctx context.Context, owner string, lease time.Duration
 		return time.Time{}, fmt.Errorf("postgres: heartbeat of %q: lease %v is not positive", owner, lease)
 	}
 	var now time.Time
+	// READ COMMITTED, not the pool's SERIALIZABLE: the statement is one
+	// atomic upsert and a delete whose rows are re-checked under their
+	// locks, and at SERIALIZABLE the replicas' concurrent beats (each
+	// reading the rows the others write) failed with serialization
+	// errors, a lapse that could let the others take a live replica's
+	// executions.
 	err := retry(ctx, func() error {
-		return s.pool.QueryRow(ctx, heartbeatSQL, owner, lease.Microseconds(), gcAfter.Microseconds()).Scan(&now)
+		return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, heartbeatSQL, owner, lease.Microseconds(), gcAfter.Microseconds()).Scan(&now)
+		})
 	})
 	if err != nil {
 		return time.Time{}, fmt.Errorf("postgres: heartbeat of %q: %w", owner, err)
@@ -89,51 +97,12 @@ func (s *Store) Retire(ctx context.Context, owner string) error {
 // liveSQL tells whether owner's lease is running.
 const liveSQL = `SELECT EXISTS (SELECT 1 FROM replicas WHERE name = $1 AND lease_until >= now())`
 
-// jobNarrow is jobSelect without the message: the claim queries lock
-// jobs rows alone, and read the messages once the locks are held.
+// jobNarrow is jobSelect without the message: claimSQL locks jobs rows
+// alone, and reads the messages of the rows it locked.
 const jobNarrow = `SELECT j.name, j.incarnation, j.version, j.next_fire, j.due_time,
 	j.exec_manual, j.exec_schedule_time, j.exec_attempts, j.exec_first_attempt, j.exec_next_attempt, j.exec_owner, j.exec_lease_until,
-	j.status, j.last_attempt_time, j.schedule_time
+	j.status, j.last_attempt_time, j.schedule_time, j.last_slot
 	FROM jobs AS j`
-
-// claimOrphansSQL locks up to $2 jobs of dead owners other than $1, by
-// due time and name. The owners are found by walking the distinct values
-// of the jobs_owned index (one probe per owner: there are few), and each
-// dead one's jobs are read from the same index; when no owner is dead,
-// which is nearly always, no job is read at all (a join of all owned jobs
-// against the dead owners would read every job in flight on every claim).
-// A dead owner's jobs beyond $2 may be locked too, and are let go at
-// commit.
-const claimOrphansSQL = `WITH RECURSIVE owners(o) AS (
-		(SELECT exec_owner FROM jobs WHERE exec_owner <> '' ORDER BY exec_owner LIMIT 1)
-		UNION ALL
-		SELECT (SELECT j.exec_owner FROM jobs AS j WHERE j.exec_owner <> '' AND j.exec_owner > owners.o
-			ORDER BY j.exec_owner LIMIT 1)
-		FROM owners WHERE owners.o IS NOT NULL),
-	me AS (SELECT alive_since FROM replicas WHERE name = $1),
-	dead AS (SELECT o FROM owners WHERE o IS NOT NULL AND o <> $1
-		AND NOT EXISTS (SELECT 1 FROM replicas AS r WHERE r.name = owners.o AND (r.lease_until >= now()
-			OR (r.lease_until <> '-infinity' AND now() - (SELECT alive_since FROM me) < r.lease_until - r.heartbeat_at))))
-	SELECT c.* FROM dead CROSS JOIN LATERAL (` + jobNarrow + `
-		WHERE j.exec_owner = dead.o AND j.exec_owner <> ''
-		ORDER BY j.due_time, j.name LIMIT $2
-		FOR UPDATE OF j SKIP LOCKED) AS c
-	ORDER BY c.due_time, c.name LIMIT $2`
-
-// claimDueSQL locks up to $2 jobs due at $1 that nobody owns, from the
-// head of jobs_claimable.
-const claimDueSQL = jobNarrow + `
-	WHERE j.exec_owner = '' AND j.due_time IS NOT NULL AND j.due_time <= $1
-	ORDER BY j.due_time, j.name LIMIT $2
-	FOR UPDATE OF j SKIP LOCKED`
-
-// claimRecordsSQL reads the messages of locked jobs. A statement of its
-// own, after the locks: READ COMMITTED gives it a snapshot taken now, so
-// it sees every write committed before the locks were taken (the API
-// writes a job's row and message in one statement, which holds the row's
-// lock), where the locking statement's snapshot may be older than the
-// rows it locked.
-const claimRecordsSQL = `SELECT name, record FROM job_records WHERE name = ANY($1::text[])`
 
 func (s *Store) ClaimJobs(ctx context.Context, owner string, now time.Time, limit int, plan func(store.JobRecord) (store.JobState, bool)) ([]store.JobRecord, error) {
 	if owner == "" {
@@ -148,12 +117,9 @@ func (s *Store) ClaimJobs(ctx context.Context, owner string, now time.Time, limi
 	}
 	var claimed []store.JobRecord
 	err = retry(ctx, func() error {
-		claimed = nil
-		return s.tryTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-			var err error
-			claimed, err = claim(ctx, tx, owner, at, limit, plan)
-			return err
-		})
+		var err error
+		claimed, err = s.claim(ctx, owner, at, limit, plan)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: claim for %q: %w", owner, err)
@@ -164,91 +130,10 @@ func (s *Store) ClaimJobs(ctx context.Context, owner string, now time.Time, limi
 // errNotLive is returned by ClaimJobs for an owner without a running lease.
 var errNotLive = errors.New("no live heartbeat (call Heartbeat first, well within the lease)")
 
-// scanNarrow reads the rows of a claim query (jobNarrow's columns).
-func scanNarrow(rows pgx.Rows) ([]scannedJob, error) {
-	defer rows.Close()
-	var out []scannedJob
-	for rows.Next() {
-		out = append(out, scannedJob{})
-		d := out[len(out)-1].dests()
-		if err := rows.Scan(d[:len(d)-1]...); err != nil {
-			return nil, err
-		}
-	}
-	return out, rows.Err()
-}
-
-// lockClaimable checks owner's lease and locks the jobs it may claim:
-// orphans first, then due jobs.
-func lockClaimable(ctx context.Context, tx pgx.Tx, owner string, at pgtype.Int8, limit int) ([]scannedJob, error) {
-	// One round trip for the lease and the orphans; the lease is checked
-	// before anything locked is used.
-	var live bool
-	b := &pgx.Batch{}
-	b.Queue(liveSQL, owner).QueryRow(func(row pgx.Row) error { return row.Scan(&live) })
-	var found []scannedJob
-	b.Queue(claimOrphansSQL, owner, limit).Query(func(rows pgx.Rows) error {
-		var err error
-		found, err = scanNarrow(rows)
-		return err
-	})
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, err
-	}
-	if !live {
-		return nil, errNotLive
-	}
-	if len(found) < limit && at.Valid {
-		rows, err := tx.Query(ctx, claimDueSQL, at, limit-len(found))
-		if err != nil {
-			return nil, err
-		}
-		due, err := scanNarrow(rows)
-		if err != nil {
-			return nil, err
-		}
-		found = append(found, due...)
-	}
-	return found, nil
-}
-
-// claim is ClaimJobs' transaction.
-func claim(ctx context.Context, tx pgx.Tx, owner string, at pgtype.Int8, limit int, plan func(store.JobRecord) (store.JobState, bool)) ([]store.JobRecord, error) {
-	found, err := lockClaimable(ctx, tx, owner, at, limit)
-	if err != nil || len(found) == 0 {
-		return nil, err
-	}
-	names := make([]string, len(found))
-	for i := range found {
-		names[i] = found[i].name
-	}
-	rows, err := tx.Query(ctx, claimRecordsSQL, names)
-	if err != nil {
-		return nil, err
-	}
-	records := make(map[string][]byte, len(found))
-	var (
-		name string
-		rec  []byte
-	)
-	if _, err := pgx.ForEachRow(rows, []any{&name, &rec}, func() error {
-		records[name] = rec
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	for i := range found {
-		r, ok := records[found[i].name]
-		if !ok {
-			return nil, fmt.Errorf("job %q: its message is missing", found[i].name)
-		}
-		found[i].record = r
-	}
-	recs, err := decodeJobs(found)
-	if err != nil {
-		return nil, err
-	}
-
+// planClaims asks plan about each locked job, and returns the records as
+// the states it returned make them and those states, for the jobs plan
+// claims.
+func planClaims(recs []store.JobRecord, plan func(store.JobRecord) (store.JobState, bool)) ([]store.JobRecord, []stateRow, error) {
 	var (
 		out    []store.JobRecord
 		states []stateRow
@@ -261,34 +146,18 @@ func claim(ctx context.Context, tx pgx.Tx, owner string, at pgtype.Int8, limit i
 		}
 		r, err := stateRowOf(st)
 		if err != nil {
-			return nil, fmt.Errorf("job state of %q: %w", rec.Job.GetName(), err)
+			return nil, nil, fmt.Errorf("job state of %q: %w", rec.Job.GetName(), err)
 		}
 		// The row is locked: its version is the one read.
 		r.name, r.version = rec.Job.GetName(), rec.Version
 		written, err := applyState(rec, &r)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		states = append(states, r)
 		out = append(out, written)
 	}
-	if len(states) == 0 {
-		return nil, nil
-	}
-	var a stateArrays
-	for i := range states {
-		a.add(i, &states[i])
-	}
-	refused, err := writeStates(ctx, tx, []stateArrays{a}, len(states))
-	if err != nil {
-		return nil, err
-	}
-	if len(refused) > 0 {
-		// Cannot happen while the rows are locked; refused rather than
-		// reporting claims that were not written.
-		return nil, fmt.Errorf("claimed jobs changed under their lock (states %v)", refused)
-	}
-	return out, nil
+	return out, states, nil
 }
 
 // applyState is rec as a read shows it once r is written: the columns'
@@ -296,6 +165,9 @@ func claim(ctx context.Context, tx pgx.Tx, owner string, at pgtype.Int8, limit i
 func applyState(rec store.JobRecord, r *stateRow) (store.JobRecord, error) {
 	rec.Version++
 	rec.NextFire, rec.DueTime, rec.Exec = timeFromDB(r.st.nextFire), timeFromDB(r.st.due), r.st.exec.exec()
+	if ls := timeFromDB(r.st.lastSlot); ls.After(rec.LastSlot) {
+		rec.LastSlot = ls // the later of the two, as the write keeps
+	}
 	rec.Job.ScheduleTime = timestampFromDB(r.st.scheduleTime)
 	if r.res != nil {
 		rec.Job.Status = nil

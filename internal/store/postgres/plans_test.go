@@ -84,18 +84,19 @@ func TestJobQueryPlans(t *testing.T) {
 			[]string{jobByName, recordByName}},
 		{"ScanJobHeads", scanHeadsSQL, `'', 10000`, []string{jobByName}},
 		{"DueJobs", dueJobsSQL, `1767225601000000000, 1000`, []string{"jobs_claimable", "jobs_owned"}},
-		{"ClaimDue", claimDueSQL, `1767225601000000000, 512`, []string{"jobs_claimable"}},
-		// Driven from the dead owners, one index range each: not a read of
-		// every owned job.
-		{"ClaimOrphans", claimOrphansSQL, `'replica-0', 512`, []string{"jobs_owned", "Index Cond: (exec_owner = owners.o)"}},
+		// Orphans driven from the dead owners, one index range each (not a
+		// read of every owned job), then the head of the queue; each locked
+		// row's message and snapshot version by key.
+		{"Claim", claimSQL, `'replica-0', 1767225601000000000, 512`,
+			[]string{"jobs_owned", "Index Cond: (exec_owner = owners.o)", "jobs_claimable", jobByName, recordByName}},
 		{"ClaimRecords", claimRecordsSQL, names, []string{recordByName}},
 		{"NextDue", nextDueSQL, ``, []string{"jobs_claimable"}},
-		{"CreateJob", createJobSQL, one + `, 1, '', '', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '', NULL, NULL, NULL, NULL, '\x'`,
+		{"CreateJob", createJobSQL, one + `, 1, '', '', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '', NULL, NULL, NULL, NULL, '\x', NULL`,
 			[]string{"job_tombstones_pkey"}},
-		{"UpdateJob", updateJobSQL, one + `, 1, '', '', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '', NULL, NULL, NULL, NULL, 0, '\x'`,
+		{"UpdateJob", updateJobSQL, one + `, 1, '', '', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '', NULL, NULL, NULL, NULL, 0, '\x', NULL`,
 			[]string{jobByName, recordByName}},
 		{"UpdateJobStates", updateStatesSQL, strings.Join([]string{names, ints, nulls, nulls, bools, nulls, ints, nulls, nulls, texts,
-			nulls, nulls, bools, nulls, nulls, `'{0,1}'`}, ", "), []string{jobByName}},
+			nulls, nulls, bools, nulls, nulls, `'{0,1}'`, nulls}, ", "), []string{jobByName}},
 		{"DeleteJob", deleteJobSQL, one, []string{jobByName, "attempts_job_newest"}},
 		{"AddAttempts", addAttemptsSQL, strings.Join([]string{names, nulls, bools, ints, ints, nulls, texts, ints, ints, texts,
 			`'{0,0}'`}, ", "), []string{jobByName}},

@@ -56,10 +56,21 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	return open(ctx, cfg)
+}
+
+// open is Open on a parsed configuration, which a test may give a tracer.
+func open(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 	// A startup parameter, so that it holds on every connection the pool
 	// ever opens, for implicit transactions (single statements, batches)
 	// as for BEGIN.
 	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "serializable"
+	// pgx prepares each statement once per connection; left to choose,
+	// PostgreSQL planned the engine's statements again on every execution
+	// (a custom plan per array of states or attempts, per claim), and the
+	// planning cost as much database CPU as running them. The generic
+	// plans are the ones TestJobQueryPlans holds to the right indexes.
+	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "oidcron"
 	}
