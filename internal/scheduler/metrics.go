@@ -44,7 +44,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		}),
 		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "oidcron", Subsystem: "scheduler", Name: "queue_depth",
-			Help: "Items in the due queue plus executions waiting for a dispatcher.",
+			Help: "One process: items in the due queue plus executions waiting for a dispatcher. A replica: its executions claimed and not yet written.",
 		}),
 		writeErrs: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "oidcron", Subsystem: "scheduler", Name: "store_write_errors_total",
@@ -52,7 +52,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		}),
 		droppedAtts: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "oidcron", Subsystem: "scheduler", Name: "dropped_attempts_total",
-			Help: "Attempts never recorded: the oldest pending ones, dropped when too many waited for a failing store.",
+			Help: "Attempts never recorded: the oldest pending ones, dropped when too many waited for a failing store, or (replicas) one the store refused on its own three times.",
 		}),
 	}
 	if r != nil {

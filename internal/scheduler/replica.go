@@ -56,6 +56,9 @@ type Replica struct {
 
 	workers  int
 	inflight atomic.Int64
+	// starved: the claim loop last found too few dispatchers free to
+	// claim, and waits for attempts to end.
+	starved atomic.Bool
 
 	runCtx    context.Context
 	cancelRun context.CancelFunc
@@ -70,10 +73,24 @@ type Replica struct {
 	aliveUntil atomic.Int64
 
 	// held counts the claimed executions of each job whose outcome is not
-	// yet written; reconcile compares the store's view with it.
+	// yet written; reconcile compares the store's view with it. depth is
+	// the queue_depth metric: those executions plus the manual ones
+	// running here, from RunJob to their last outcome's write.
 	heldMu    sync.Mutex
 	held      map[string]int
+	depth     int
 	reconcile atomic.Bool // look for claims this replica does not know it made
+
+	// stale are the jobs whose change Changed could not apply (a failed
+	// read or write), each with the mark of its latest failure; the claim
+	// loop tries them again at once (staleDue), then after staleWait,
+	// doubling while they fail (up to maxRetryRead), as Engine does.
+	staleMu    sync.Mutex
+	stale      map[string]uint64
+	staleMark  uint64
+	staleWait  time.Duration
+	staleTimer clock.Timer
+	staleDue   atomic.Bool
 
 	schedMu sync.Mutex
 	scheds  map[schedKey]Schedule // nil value: does not parse
@@ -132,7 +149,7 @@ func NewReplica(cfg ReplicaConfig) *Replica {
 		st: cfg.Store, clk: cfg.Clock, send: cfg.Sender, parse: cfg.Parse, log: cfg.Logger,
 		m: newMetrics(cfg.Registerer), name: cfg.Name, lease: cfg.Lease, poll: cfg.Poll, workers: cfg.Workers,
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), hbQuit: make(chan struct{}), loopDone: make(chan struct{}), hbDone: make(chan struct{}),
-		scheds: map[schedKey]Schedule{}, held: map[string]int{},
+		scheds: map[schedKey]Schedule{}, held: map[string]int{}, stale: map[string]uint64{},
 	}
 	if r.clk == nil {
 		r.clk = clock.Real{}
@@ -264,6 +281,9 @@ func (r *Replica) claimLoop() {
 		if r.reconcile.Load() && r.alive() {
 			r.releaseUnknown()
 		}
+		if r.staleDue.Swap(false) {
+			r.rereadStale()
+		}
 		claimed, limit, err := r.claimOnce()
 		switch {
 		case err != nil:
@@ -295,11 +315,16 @@ func (r *Replica) claimOnce() (claimed, limit int, err error) {
 	if !r.alive() {
 		return 0, 0, nil
 	}
+	// starved is set before inflight is read, and an attempt reads it
+	// after freeing its dispatcher: either this read sees the freed one
+	// or that attempt wakes the loop (sequentially consistent atomics).
+	r.starved.Store(true)
 	busy := r.inflight.Load()
 	free := int64(r.workers) - busy
 	if free <= 0 || (busy > 0 && free < r.minClaim()) {
 		return 0, 0, nil
 	}
+	r.starved.Store(false)
 	limit = int(min(free, maxBatch))
 	now := r.clk.Now()
 	var plans map[string]claimKind
@@ -346,9 +371,26 @@ func (r *Replica) claimOnce() (claimed, limit int, err error) {
 func (r *Replica) hold(name string, d int) {
 	r.heldMu.Lock()
 	defer r.heldMu.Unlock()
+	was := r.held[name]
 	if r.held[name] += d; r.held[name] <= 0 {
 		delete(r.held, name)
 	}
+	r.setDepthLocked(r.held[name] - was)
+}
+
+// holdManual adds d to the count of manual executions running here.
+func (r *Replica) holdManual(d int) {
+	r.heldMu.Lock()
+	defer r.heldMu.Unlock()
+	r.setDepthLocked(d)
+}
+
+// setDepthLocked adds d to queue_depth: for a replica, whose due queue is
+// the shared jobs table, the executions it holds (claimed or run here,
+// until their outcome is written).
+func (r *Replica) setDepthLocked(d int) {
+	r.depth += d
+	r.m.queueDepth.Set(float64(r.depth))
 }
 
 func (r *Replica) holds(name string) bool {
@@ -363,8 +405,12 @@ func (r *Replica) holds(name string) bool {
 // attempt they stand for is made by whichever replica claims them, with
 // the same schedule time. It runs on the claim loop, between claims.
 func (r *Replica) releaseUnknown() {
+	// Cleared first: a claim let go while this runs (the writer gave up
+	// its outcome) sets it again, for the next pass.
+	r.reconcile.Store(false)
 	names, err := r.st.OwnedJobs(r.runCtx, r.name)
 	if err != nil {
+		r.reconcile.Store(true)
 		r.log.Error("listing this replica's executions", "replica", r.name, "err", err)
 		return
 	}
@@ -390,8 +436,8 @@ func (r *Replica) releaseUnknown() {
 		r.log.Warn("released an execution this replica owned without running it", "replica", r.name, "job", name,
 			"scheduleTime", FormatScheduleTime(x.ScheduleTime))
 	}
-	if clean {
-		r.reconcile.Store(false)
+	if !clean {
+		r.reconcile.Store(true)
 	}
 }
 
@@ -476,6 +522,17 @@ func (r *Replica) plan(rec store.JobRecord, now time.Time) (store.JobState, clai
 	if slot.IsZero() {
 		slot = s.Next(now)
 	}
+	if !slot.IsZero() && !slot.After(rec.LastSlot) {
+		// Fired already: NextFire was computed by a clock behind the one
+		// that fired it (another replica's, an API write served by one).
+		// The first slot after the last one fired is next.
+		slot = s.Next(rec.LastSlot)
+	}
+	if slot.IsZero() {
+		// The schedule has no slot left.
+		st.NextFire, st.DueTime, st.ScheduleTime = time.Time{}, time.Time{}, time.Time{}
+		return st, claimKind{kind: claimFix}
+	}
 	if slot.After(now) {
 		// Due by DueTime but not by the slot: DueTime was stale.
 		st.NextFire, st.DueTime, st.ScheduleTime = slot, slot, slot
@@ -484,6 +541,9 @@ func (r *Replica) plan(rec store.JobRecord, now time.Time) (store.JobState, clai
 	fire, skipped, next := catchUp(s, slot, now)
 	st.Exec = &store.Execution{ScheduleTime: fire, Owner: r.name}
 	st.NextFire, st.DueTime, st.ScheduleTime = next, time.Time{}, next
+	// In the claim's own write: from its commit on, no clock brings the
+	// slot back.
+	st.LastSlot = fire
 	return st, claimKind{kind: claimSlot, skipped: skipped}
 }
 
@@ -536,7 +596,11 @@ func (x *replicaExec) attempt() {
 	end := r.clk.Now()
 	if r.runCtx.Err() != nil && out.Code == codes.Canceled {
 		// Stopped: the execution stays claimed, and is orphaned when the
-		// replica retires; another replica sends it again.
+		// replica retires; another replica sends it again. (A manual one
+		// ends here.)
+		if x.manual {
+			r.holdManual(-1)
+		}
 		r.inflight.Add(-1)
 		return
 	}
@@ -558,7 +622,7 @@ func (x *replicaExec) attempt() {
 	x.exec.Attempts = n
 
 	if x.manual {
-		r.w.add(replicaWrite{manual: true, name: name, incarnation: x.incarnation, result: result}, att)
+		r.w.add(replicaWrite{manual: true, name: name, incarnation: x.incarnation, result: result, last: next.IsZero()}, att)
 	} else {
 		st := store.JobState{Name: name, Version: x.version, NextFire: x.nextFire, Result: result}
 		if next.IsZero() {
@@ -568,7 +632,8 @@ func (x *replicaExec) attempt() {
 			e.Owner, e.NextAttempt = "", next
 			st.Exec, st.DueTime, st.ScheduleTime = &e, next, next
 		}
-		r.w.add(replicaWrite{name: name, state: st, incarnation: x.incarnation, key: x.key, execTime: x.exec.ScheduleTime, claimed: n - 1}, att)
+		r.w.add(replicaWrite{name: name, state: st, incarnation: x.incarnation, key: x.key, execTime: x.exec.ScheduleTime, claimed: n - 1,
+			last: next.IsZero()}, att)
 	}
 	if x.manual && !next.IsZero() {
 		// A manual execution lives in this replica's memory: its retry
@@ -577,18 +642,23 @@ func (x *replicaExec) attempt() {
 		r.clk.AfterFunc(next.Sub(end), func() {
 			if r.begin() {
 				go x.attempt() // not on the clock's goroutine: a fake clock runs f inside Advance
+			} else {
+				r.holdManual(-1) // stopping: the execution ends unfinished
 			}
 		})
 	}
 	// A scheduled execution's retry is claimed again from the store; either
-	// way the dispatcher is free for due work.
+	// way the dispatcher is free for due work, which only a claim loop
+	// waiting for dispatchers needs to hear now: otherwise a wake would be
+	// a claim, a database round trip, for nothing.
 	r.inflight.Add(-1)
-	r.kick()
+	if r.starved.Load() {
+		r.kick()
+	}
 	logAttempt(r.log, att, out.Code)
 	signal(r.sig.AttemptFinished, att)
-	if next.IsZero() {
-		signal(r.sig.ExecutionDone, ExecutionDone{Job: name, ScheduleTime: x.exec.ScheduleTime, Manual: x.manual, Attempts: n, Code: out.Code})
-	}
+	// ExecutionDone is the writer's, once the end is committed: who reads
+	// the store after it finds the attempt and the job's state.
 }
 
 // begin counts an execution's attempt as started unless the replica is
@@ -608,25 +678,94 @@ func (r *Replica) begin() bool {
 // computed the job's next slot; the replica ends the execution of a job
 // paused between two attempts (a pause stops the retries) and looks at the
 // store again, since the job may now be due sooner than it expected.
+//
+// When the job cannot be read or written, the claim loop tries again at
+// once, then after retryRead, backing off (as Engine re-reads a stale
+// job): a released execution of a paused job is never claimed (the pause
+// cleared its due time), and only this ends it.
 func (r *Replica) Changed(name string) {
 	defer r.kick()
+	if err := r.endPaused(name); err != nil {
+		r.log.Error("applying a job's change; trying again", "job", name, "err", err)
+		r.staleMu.Lock()
+		r.staleMark++
+		r.stale[name] = r.staleMark
+		r.staleMu.Unlock()
+		r.staleDue.Store(true)
+	}
+}
+
+// endPaused ends the released execution of name if its job is paused,
+// and signals its end.
+func (r *Replica) endPaused(name string) error {
 	ctx := r.runCtx
 	for try := 0; try < maxWriteTries; try++ {
 		rec, err := r.st.GetJob(ctx, name)
-		if err != nil || rec.Exec == nil || rec.Exec.Owner != "" || rec.Job.GetState() == schedulerpb.Job_ENABLED {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if rec.Exec == nil || rec.Exec.Owner != "" || rec.Job.GetState() == schedulerpb.Job_ENABLED {
 			// An owned execution learns of the change when its outcome's
 			// write is refused (replicaWriter).
-			return
+			return nil
 		}
 		st := store.JobState{Name: name, Version: rec.Version, NextFire: rec.NextFire, DueTime: rec.NextFire}
 		refused, err := r.st.UpdateJobStates(ctx, []store.JobState{st})
 		if err != nil {
-			r.log.Error("ending the execution of a paused job", "job", name, "err", err)
-			return
+			return err
 		}
 		if len(refused) == 0 {
-			return
+			signal(r.sig.ExecutionDone, ExecutionDone{Job: name, ScheduleTime: rec.Exec.ScheduleTime, Attempts: rec.Exec.Attempts,
+				Code: codes.Code(rec.Job.GetStatus().GetCode())})
+			return nil
 		}
+	}
+	return fmt.Errorf("ending the execution of a paused job: %w after %d tries", store.ErrVersionMismatch, maxWriteTries)
+}
+
+// rereadStale applies again the changes Changed could not; those that
+// still fail are tried again after staleWait (on the clock), which doubles
+// each time up to maxRetryRead. It runs on the claim loop.
+func (r *Replica) rereadStale() {
+	r.staleMu.Lock()
+	marks := make(map[string]uint64, len(r.stale))
+	for name, m := range r.stale {
+		marks[name] = m
+	}
+	r.staleMu.Unlock()
+	var reads []Reread
+	for name, m := range marks {
+		err := r.endPaused(name)
+		r.staleMu.Lock()
+		if err == nil && r.stale[name] == m { // not failed again since
+			delete(r.stale, name)
+		}
+		r.staleMu.Unlock()
+		if err != nil {
+			r.log.Error("applying a job's change again; trying later", "job", name, "err", err)
+		}
+		reads = append(reads, Reread{Job: name, Err: err})
+	}
+	r.staleMu.Lock()
+	if len(r.stale) == 0 {
+		r.staleWait = 0
+	} else if r.staleTimer == nil && r.runCtx.Err() == nil {
+		r.staleWait = min(max(2*r.staleWait, retryRead), maxRetryRead)
+		r.staleTimer = r.clk.AfterFunc(r.staleWait, func() {
+			r.staleMu.Lock()
+			r.staleTimer = nil
+			r.staleMu.Unlock()
+			r.staleDue.Store(true)
+			r.kick()
+		})
+	}
+	r.staleMu.Unlock()
+	// After the timer is armed: a test that sees a failed re-read may move
+	// the clock to the next.
+	for _, rr := range reads {
+		signal(r.sig.Reread, rr)
 	}
 }
 
@@ -641,6 +780,7 @@ func (r *Replica) RunNow(ctx context.Context, name string) error {
 	if !r.begin() {
 		return errors.New("scheduler: stopping")
 	}
+	r.holdManual(1)
 	r.m.fires.WithLabelValues("manual").Inc()
 	signal(r.sig.Fired, Fire{Job: name, ScheduleTime: x.exec.ScheduleTime, Manual: true})
 	go x.attempt()
@@ -657,12 +797,20 @@ func (r *Replica) Attempts(ctx context.Context, job string, limit int, before ti
 	return r.st.ListAttempts(ctx, job, limit, before)
 }
 
-// Flush returns once every write pending when it was called is made.
+// Flush returns once every write pending when it was called is made; an
+// error if one failed, or if the replica stopped with outcomes not
+// written (how many).
 func (r *Replica) Flush(ctx context.Context) error { return r.w.flush(ctx) }
 
 // Stop stops claiming, waits for the attempts in flight (cancelling them
 // when ctx ends first: they are then orphaned, and another replica sends
 // them again), writes what is pending, and retires the replica.
+//
+// The final writes get one lease, or until ctx's deadline if that is
+// later. A store that does not answer by then is left behind: Stop logs
+// and returns what it could not write, stops heartbeating and retires, and
+// another replica claims those executions and sends them again (at least
+// once); a write that lands late is checked against their new claims.
 func (r *Replica) Stop(ctx context.Context) error {
 	r.mu.Lock()
 	if !r.started || r.stopping {
@@ -676,6 +824,12 @@ func (r *Replica) Stop(ctx context.Context) error {
 	r.mu.Unlock()
 	close(r.quit)
 	<-r.loopDone
+	r.staleMu.Lock() // after the loop, which arms it
+	if r.staleTimer != nil {
+		r.staleTimer.Stop()
+		r.staleTimer = nil
+	}
+	r.staleMu.Unlock()
 	done := make(chan struct{})
 	go func() { r.execs.Wait(); close(done) }()
 	var err error
@@ -686,7 +840,15 @@ func (r *Replica) Stop(ctx context.Context) error {
 		r.cancelRun()
 		<-done
 	}
-	r.w.stop()
+	deadline := time.Now().Add(r.lease)
+	if d, ok := ctx.Deadline(); ok && d.After(deadline) {
+		deadline = d
+	}
+	if n, jobs := r.w.stop(deadline); n > 0 {
+		r.log.Error("stopping with attempt outcomes not written: their executions are sent again by another replica",
+			"replica", r.name, "unwritten", n, "jobs", jobs)
+		err = errors.Join(err, errUnwritten(n))
+	}
 	// Heartbeats go on until here: while attempts drain and their
 	// outcomes are written, the executions are still this replica's, and
 	// another replica taking them over would send them twice.

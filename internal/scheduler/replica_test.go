@@ -83,8 +83,25 @@ func (s *sink) sender(replica string, clk clock.Clock) Sender {
 
 func startReplica(t *testing.T, st SharedStore, name string, clk clock.Clock, snd Sender, sig *TestSignals) *Replica {
 	t.Helper()
-	r := NewReplica(ReplicaConfig{Store: st, Clock: clk, Sender: snd, Parse: parseFixture, Name: name,
-		Lease: 600 * time.Millisecond, Poll: 20 * time.Millisecond, Signals: sig})
+	return startReplicaCfg(t, ReplicaConfig{Store: st, Clock: clk, Sender: snd, Name: name, Signals: sig})
+}
+
+// testLease is the tests' lease: short, so that takeovers happen quickly
+// on the store's real clock.
+const testLease = 600 * time.Millisecond
+
+// startReplicaCfg starts a replica with the tests' lease and poll (unless
+// cfg sets them) and parser.
+func startReplicaCfg(t *testing.T, cfg ReplicaConfig) *Replica {
+	t.Helper()
+	cfg.Parse = parseFixture
+	if cfg.Poll == 0 {
+		cfg.Poll = 20 * time.Millisecond
+	}
+	if cfg.Lease == 0 {
+		cfg.Lease = testLease
+	}
+	r := NewReplica(cfg)
 	if err := r.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -388,11 +405,15 @@ func TestReplicaStopKeepsItsExecutions(t *testing.T) {
 	clk := clock.NewFake(t0)
 	name := addDueJob(t, sts[0], "j", "every 1m", t0, nil)
 	held := &fakeSender{clk: clk, calls: make(chan *call, 10)}
-	a := startReplica(t, sts[0], "a", clk, held, nil)
+	// A lease longer than the tests' default: a's heartbeats must keep
+	// the lease through its stop, and on a loaded machine a heartbeat
+	// goroutine can be late by a few hundred milliseconds of real time.
+	const lease = 2 * time.Second
+	a := startReplicaCfg(t, ReplicaConfig{Store: sts[0], Clock: clk, Sender: held, Name: "a", Lease: lease})
 	clk.Set(at("12:01:00"))
 	c := recv(t, held.calls, "a's attempt")
 	s := newSink()
-	startReplica(t, sts[1], "b", clk, s.sender("b", clk), nil)
+	startReplicaCfg(t, ReplicaConfig{Store: sts[1], Clock: clk, Sender: s.sender("b", clk), Name: "b", Lease: lease})
 	stopped := make(chan error, 1)
 	go func() { stopped <- a.Stop(context.Background()) }()
 	ctx := context.Background()
@@ -401,7 +422,7 @@ func TestReplicaStopKeepsItsExecutions(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(guard)
-	for now := from; now.Sub(from) < 2*600*time.Millisecond; {
+	for now := from; now.Sub(from) < 2*lease; {
 		if time.Now().After(deadline) {
 			t.Fatal("the store's clock did not advance")
 		}

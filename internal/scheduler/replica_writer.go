@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
+	"google.golang.org/grpc/codes"
 
 	"github.com/oidcron/oidcron/internal/store"
 )
@@ -34,12 +35,23 @@ type replicaWrite struct {
 	// A manual execution's result.
 	manual bool
 	result *store.JobResult
+	// last: the attempt ends the execution (no retry follows).
+	last bool
 }
 
 type replicaItem struct {
 	w   replicaWrite
 	att store.Attempt
+	// alone counts the writes of this outcome by itself that failed while
+	// the store answered (storeAnswers): its own fault, not the store's.
+	alone int
 }
+
+// giveUpAfter is how many times an outcome's write must fail by itself,
+// the store answering meanwhile, before the writer gives it up. One
+// outcome the store refuses for good (a message it cannot encode, say)
+// must not hold back the others, nor be tried for ever.
+const giveUpAfter = 3
 
 // replicaWriter group-commits a Replica's outcomes: everything that
 // accumulated while the previous transaction ran, in transactions of at
@@ -47,22 +59,29 @@ type replicaItem struct {
 type replicaWriter struct {
 	r    *Replica
 	keep int
+	// ctx is the writes' context: Stop cancels it when it stops waiting
+	// for them.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu      sync.Mutex
 	pending []replicaItem
 	batch   *flushBatch // closed once the pending items are written
 	writing *flushBatch
+	inWrite []replicaItem // what the round under way took from pending
 	untrim  int
 	wait    time.Duration // backoff after a failed write
 	timer   interface{ Stop() bool }
 	wake    chan struct{}
 	quit    chan struct{}
 	done    chan struct{}
+	stopped chan struct{} // closed once Stop no longer waits for the writer
 }
 
 func newReplicaWriter(r *Replica, keep int) replicaWriter {
-	return replicaWriter{r: r, keep: keep, batch: newBatch(),
-		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	return replicaWriter{r: r, keep: keep, batch: newBatch(), ctx: ctx, cancel: cancel,
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}), stopped: make(chan struct{})}
 }
 
 func (w *replicaWriter) add(rw replicaWrite, att store.Attempt) {
@@ -73,9 +92,7 @@ func (w *replicaWriter) add(rw replicaWrite, att store.Attempt) {
 		// dropped executions stay this replica's in the store, unsent:
 		// releaseUnknown gives them back once the store answers.
 		for _, it := range w.pending[:over] {
-			if !it.w.manual {
-				w.r.hold(it.w.name, -1)
-			}
+			w.let(it)
 		}
 		w.r.reconcile.Store(true)
 		w.pending = append(w.pending[:0], w.pending[over:]...)
@@ -83,6 +100,25 @@ func (w *replicaWriter) add(rw replicaWrite, att store.Attempt) {
 	}
 	w.mu.Unlock()
 	w.kick()
+}
+
+// let takes an outcome out of the replica's hands, written or not: a
+// scheduled execution's claim is settled in the store (or, unwritten, left
+// there for releaseUnknown), a manual execution whose last outcome this
+// is has ended.
+func (w *replicaWriter) let(it replicaItem) {
+	switch {
+	case !it.w.manual:
+		w.r.hold(it.w.name, -1)
+	case it.w.last:
+		w.r.holdManual(-1)
+		w.signalDone(it)
+	}
+}
+
+func (w *replicaWriter) signalDone(it replicaItem) {
+	signal(w.r.sig.ExecutionDone, ExecutionDone{Job: it.att.Job, ScheduleTime: it.att.ScheduleTime, Manual: it.att.Manual,
+		Attempts: it.att.Number, Code: codes.Code(it.att.Code)})
 }
 
 func (w *replicaWriter) kick() {
@@ -105,9 +141,25 @@ func (w *replicaWriter) run() {
 	}
 }
 
-// writePending writes everything pending; on a failure it keeps what was
-// not written and tries again on the clock, waiting twice as long each
-// time (up to maxRetryWrite).
+// writeRound is one pass of writePending over what was pending.
+type writeRound struct {
+	retry   []replicaItem // not written: pending again
+	written int
+	// dueSoon: a written state is due before the claim loop's next poll
+	// (an ended execution's next slot overdue, a retry's backoff short).
+	dueSoon bool
+	err     error // the first failed write's
+	// probed: a write failed and the store was asked for a heartbeat;
+	// up: it answered.
+	probed, up bool
+}
+
+// writePending writes everything pending. A failed transaction is split
+// in halves, down to single outcomes, while the store answers: the
+// outcomes it takes are written, one it refuses is tried again, and given
+// up once it has failed by itself giveUpAfter times. What is not written
+// is tried again on the clock, waiting twice as long each time (up to
+// maxRetryWrite).
 func (w *replicaWriter) writePending() {
 	w.mu.Lock()
 	items := w.pending
@@ -115,71 +167,156 @@ func (w *replicaWriter) writePending() {
 	b := w.batch
 	w.batch = newBatch()
 	w.writing = b
+	w.inWrite = items
 	w.mu.Unlock()
 
-	var err error
-	written := 0
-	for len(items) > 0 && err == nil {
+	var rd writeRound
+	for len(items) > 0 {
 		n := min(len(items), maxBatch)
-		if err = w.write(items[:n]); err == nil {
-			for _, it := range items[:n] {
-				if !it.w.manual {
-					w.r.hold(it.w.name, -1) // the claim is settled in the store
-				}
-			}
-			items = items[n:]
-			written += n
-		}
+		w.writeGroup(items[:n], &rd)
+		items = items[n:]
 	}
-	signal(w.r.sig.Flushed, struct{}{})
 	w.mu.Lock()
-	w.writing = nil
-	if err != nil {
-		w.r.m.writeErrs.Inc()
-		w.pending = append(items, w.pending...)
+	w.writing, w.inWrite = nil, nil
+	if len(rd.retry) > 0 {
+		w.pending = append(rd.retry, w.pending...)
 		w.wait = min(max(2*w.wait, retryWrite), maxRetryWrite)
-		w.r.log.Error("writing attempts and job states; trying again", "pending", len(w.pending), "err", err, "wait", w.wait)
+		w.r.log.Error("writing attempts and job states; trying again", "pending", len(w.pending), "err", rd.err, "wait", w.wait)
 		if w.timer != nil {
 			w.timer.Stop()
 		}
-		w.timer = w.r.clk.AfterFunc(w.wait, w.kick)
+		select {
+		case <-w.quit: // Stop's round: no more
+		default:
+			w.timer = w.r.clk.AfterFunc(w.wait, w.kick)
+		}
 	} else {
 		w.wait = 0
 	}
-	if written > 0 {
+	if rd.dueSoon {
 		// Ended executions free their jobs' next slots, which may be
 		// overdue: the claim loop looks now rather than at its next poll.
+		// Only then: with several replicas a needless claim is a round
+		// trip to the database for nothing, and the poll finds the rest.
 		w.r.kick()
 	}
-	w.untrim += written
+	w.untrim += rd.written
 	trim := w.untrim >= trimEveryDefault
 	if trim {
 		w.untrim = 0
 	}
 	w.mu.Unlock()
-	b.err = err
+	b.err = rd.err
 	close(b.done)
+	// After the retry's timer is armed: a test may move the clock to it.
+	signal(w.r.sig.Flushed, struct{}{})
 	if trim {
-		if _, err := w.r.st.TrimAttempts(context.Background(), w.keep); err != nil {
+		if _, err := w.r.st.TrimAttempts(w.ctx, w.keep); err != nil {
 			w.r.log.Error("trimming the attempt history", "err", err)
 		}
+	}
+}
+
+// writeGroup writes items in one transaction; when it fails and the store
+// answers otherwise, it writes each half of them alone, so that one
+// outcome the store refuses fails only itself.
+func (w *replicaWriter) writeGroup(items []replicaItem, rd *writeRound) {
+	if rd.probed && !rd.up {
+		// The store is down: a try per outcome would only multiply the
+		// failures.
+		rd.retry = append(rd.retry, items...)
+		return
+	}
+	ended, err := w.write(items)
+	if err == nil {
+		soon := w.r.clk.Now().Add(w.r.poll)
+		for i, it := range items {
+			if it.w.manual {
+				w.let(it) // signals the end of a manual execution
+			} else {
+				w.r.hold(it.w.name, -1) // the claim is settled in the store
+				if due := it.w.state.DueTime; !due.IsZero() && due.Before(soon) {
+					rd.dueSoon = true
+				}
+				if ended[i] {
+					w.signalDone(it)
+				}
+			}
+		}
+		rd.written += len(items)
+		return
+	}
+	w.r.m.writeErrs.Inc()
+	if rd.err == nil {
+		rd.err = err
+	}
+	if !w.storeAnswers(rd) {
+		rd.retry = append(rd.retry, items...)
+		return
+	}
+	if len(items) > 1 {
+		h := len(items) / 2
+		w.writeGroup(items[:h], rd)
+		w.writeGroup(items[h:], rd)
+		return
+	}
+	it := items[0]
+	if it.alone++; it.alone < giveUpAfter {
+		rd.retry = append(rd.retry, it)
+		return
+	}
+	w.giveUp(it, err)
+}
+
+// storeAnswers tells whether the store takes a heartbeat, asked once per
+// round after a failed write: a store that does not is down or hung, and
+// the failure is not the outcomes' own.
+func (w *replicaWriter) storeAnswers(rd *writeRound) bool {
+	if !rd.probed {
+		rd.probed = true
+		if w.ctx.Err() == nil { // never a heartbeat once Stop gave up on the writes
+			ctx, cancel := context.WithTimeout(w.ctx, w.r.lease/3)
+			rd.up = w.r.heartbeat(ctx) == nil
+			cancel()
+		}
+	}
+	return rd.up
+}
+
+// giveUp drops an outcome the store keeps refusing by itself. Its attempt
+// is not recorded (logged, counted as a dropped attempt). A scheduled
+// execution is not lost: its claim stays this replica's in the store,
+// where releaseUnknown finds it and releases it, due at once, and its
+// attempt is made again with the same schedule time (at least once).
+func (w *replicaWriter) giveUp(it replicaItem, err error) {
+	w.r.m.droppedAtts.Inc()
+	w.r.log.Error("giving up writing an attempt's outcome: the store refused it by itself repeatedly",
+		"replica", w.r.name, "job", it.w.name, "scheduleTime", FormatScheduleTime(it.att.ScheduleTime),
+		"attempt", it.att.Number, "manual", it.w.manual, "tries", it.alone, "err", err)
+	w.let(it)
+	if !it.w.manual {
+		// After let: releaseUnknown skips the jobs this replica holds.
+		w.r.reconcile.Store(true)
+		w.r.kick()
 	}
 }
 
 // write writes one group in one transaction: the attempts, the states
 // checked against the claims' versions, and, for those refused (the API
 // wrote the job since its claim), a merge with the job as it is now.
-func (w *replicaWriter) write(items []replicaItem) error {
-	ctx := context.Background()
-	return w.r.st.InTx(ctx, func(tx store.Tx) error {
+// ended tells, per item, whether the write ended a scheduled execution.
+func (w *replicaWriter) write(items []replicaItem) (ended []bool, err error) {
+	ctx := w.ctx
+	err = w.r.st.InTx(ctx, func(tx store.Tx) error {
+		ended = make([]bool, len(items)) // fn may be run again
 		atts := make([]store.Attempt, len(items))
 		var states []store.JobState
-		var sched []replicaWrite
+		var sched []int // the items of states
 		for i, it := range items {
 			atts[i] = it.att
 			if !it.w.manual {
 				states = append(states, it.w.state)
-				sched = append(sched, it.w)
+				sched = append(sched, i)
 			}
 		}
 		if err := tx.AddAttempts(ctx, atts); err != nil {
@@ -189,9 +326,13 @@ func (w *replicaWriter) write(items []replicaItem) error {
 		if err != nil {
 			return fmt.Errorf("writing %d jobs: %w", len(states), err)
 		}
-		for _, i := range refused {
-			if err := w.merge(ctx, tx, sched[i]); err != nil {
-				return fmt.Errorf("job %s: %w", sched[i].name, err)
+		for _, i := range sched {
+			ended[i] = items[i].w.state.Exec == nil
+		}
+		for _, k := range refused {
+			rw := items[sched[k]].w
+			if ended[sched[k]], err = w.merge(ctx, tx, rw); err != nil {
+				return fmt.Errorf("job %s: %w", rw.name, err)
 			}
 		}
 		for _, it := range items {
@@ -203,28 +344,30 @@ func (w *replicaWriter) write(items []replicaItem) error {
 		}
 		return nil
 	})
+	return ended, err
 }
 
 // merge writes the outcome of a scheduled execution over the job as the
 // API wrote it since the claim (mergeState), unless the execution is no
 // longer this replica's: the job is gone or another incarnation, or its
 // execution was taken over (this replica's heartbeat lapsed) or ended.
-// A job paused since ends its execution: no retry.
+// A job paused since ends its execution: no retry. ended: it wrote the
+// end of the execution.
 //
 // (Two claims of one execution by this replica with the same attempt count
 // need two lapses of its heartbeat during one attempt; a token per claim
 // in the store would tell even those apart.)
-func (w *replicaWriter) merge(ctx context.Context, tx store.Tx, rw replicaWrite) error {
+func (w *replicaWriter) merge(ctx context.Context, tx store.Tx, rw replicaWrite) (ended bool, err error) {
 	for try := 0; try < maxWriteTries; try++ {
 		fresh, err := tx.GetJob(ctx, rw.name)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil
+			return false, nil
 		} else if err != nil {
-			return err
+			return false, err
 		}
 		ex := fresh.Exec
 		if fresh.Incarnation != rw.incarnation || ex == nil || !ex.ScheduleTime.Equal(rw.execTime) || ex.Owner != w.r.name || ex.Attempts != rw.claimed {
-			return nil
+			return false, nil
 		}
 		// The API keeps the stored next slot unless it changed when the
 		// job fires (schedule, time zone, state), so its NextFire is
@@ -239,11 +382,14 @@ func (w *replicaWriter) merge(ctx context.Context, tx store.Tx, rw replicaWrite)
 			st.Exec, st.DueTime, st.ScheduleTime = nil, fresh.NextFire, fresh.NextFire
 		}
 		refused, err := tx.UpdateJobStates(ctx, []store.JobState{st})
-		if err != nil || len(refused) == 0 {
-			return err
+		if err != nil {
+			return false, err
+		}
+		if len(refused) == 0 {
+			return st.Exec == nil, nil
 		}
 	}
-	return fmt.Errorf("%w after %d tries", store.ErrVersionMismatch, maxWriteTries)
+	return false, fmt.Errorf("%w after %d tries", store.ErrVersionMismatch, maxWriteTries)
 }
 
 // result writes a manual execution's outcome as the job's status and
@@ -269,7 +415,9 @@ func (w *replicaWriter) result(ctx context.Context, tx store.Tx, rw replicaWrite
 	return fmt.Errorf("%w after %d tries", store.ErrVersionMismatch, maxWriteTries)
 }
 
-// flush returns once everything pending when it was called is written.
+// flush returns once everything pending when it was called is written,
+// or with the error of a write that failed, or of a stop that left
+// outcomes unwritten.
 func (w *replicaWriter) flush(ctx context.Context) error {
 	w.mu.Lock()
 	var wait []*flushBatch
@@ -286,8 +434,8 @@ func (w *replicaWriter) flush(ctx context.Context) error {
 		select {
 		case <-b.done:
 			err = errors.Join(err, b.err)
-		case <-w.done:
-			return nil
+		case <-w.stopped:
+			return w.unwrittenErr()
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -295,13 +443,54 @@ func (w *replicaWriter) flush(ctx context.Context) error {
 	return err
 }
 
-// stop writes what is pending (one try) and ends the writer.
-func (w *replicaWriter) stop() {
+// unwritten returns how many outcomes are pending or in a write that has
+// not returned, and the names of their jobs (at most limit).
+func (w *replicaWriter) unwritten(limit int) (n int, jobs []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	seen := map[string]bool{}
+	for _, l := range [][]replicaItem{w.inWrite, w.pending} {
+		for _, it := range l {
+			if len(jobs) < limit && !seen[it.w.name] {
+				seen[it.w.name] = true
+				jobs = append(jobs, it.w.name)
+			}
+		}
+		n += len(l)
+	}
+	return n, jobs
+}
+
+func (w *replicaWriter) unwrittenErr() error {
+	n, _ := w.unwritten(0)
+	return errUnwritten(n)
+}
+
+func errUnwritten(n int) error {
+	if n == 0 {
+		return nil
+	}
+	return fmt.Errorf("scheduler: the replica stopped with %d attempt outcomes not written", n)
+}
+
+// stop writes what is pending (one round) and ends the writer, waiting for
+// it until deadline (wall time). Past it, the writes are cancelled and the
+// writer is left behind: a hung store may never return them. It returns
+// how many outcomes are not known written, and some of their jobs.
+func (w *replicaWriter) stop(deadline time.Time) (unwritten int, jobs []string) {
 	w.mu.Lock()
 	if w.timer != nil {
 		w.timer.Stop()
 	}
 	w.mu.Unlock()
 	close(w.quit)
-	<-w.done
+	t := time.NewTimer(time.Until(deadline))
+	select {
+	case <-w.done:
+	case <-t.C:
+	}
+	t.Stop()
+	w.cancel()
+	close(w.stopped)
+	return w.unwritten(10)
 }
