@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	mrand "math/rand/v2"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -425,7 +427,7 @@ func (r *Replica) releaseUnknown() {
 			continue
 		}
 		x := *rec.Exec
-		x.Owner = ""
+		x.Owner, x.Claim = "", 0
 		st := store.JobState{Name: name, Version: rec.Version, NextFire: rec.NextFire, DueTime: r.clk.Now(), Exec: &x,
 			ScheduleTime: tsTime(rec.Job.GetScheduleTime())}
 		refused, err := r.st.UpdateJobStates(r.runCtx, []store.JobState{st})
@@ -509,7 +511,7 @@ func (r *Replica) plan(rec store.JobRecord, now time.Time) (store.JobState, clai
 		if x.Owner != "" {
 			kind = claimOrphan
 		}
-		x.Owner, x.NextAttempt = r.name, time.Time{}
+		x.Owner, x.NextAttempt, x.Claim = r.name, time.Time{}, newClaim()
 		st.Exec, st.DueTime = &x, time.Time{}
 		return st, claimKind{kind: kind}
 	}
@@ -539,13 +541,20 @@ func (r *Replica) plan(rec store.JobRecord, now time.Time) (store.JobState, clai
 		return st, claimKind{kind: claimFix}
 	}
 	fire, skipped, next := catchUp(s, slot, now)
-	st.Exec = &store.Execution{ScheduleTime: fire, Owner: r.name}
+	st.Exec = &store.Execution{ScheduleTime: fire, Owner: r.name, Claim: newClaim()}
 	st.NextFire, st.DueTime, st.ScheduleTime = next, time.Time{}, next
 	// In the claim's own write: from its commit on, no clock brings the
 	// slot back.
 	st.LastSlot = fire
 	return st, claimKind{kind: claimSlot, skipped: skipped}
 }
+
+// newClaim returns a claim's token (store.Execution.Claim): random in
+// [1, 2^63-1], so that replicas and restarts need no coordination. Two
+// claims of one execution share a token with odds of 2^-63; only a late
+// outcome of the one, arriving while the other is in flight, would be
+// taken for the other's.
+func newClaim() int64 { return mrand.Int64N(math.MaxInt64) + 1 }
 
 // schedule returns job's parsed schedule (nil if it does not parse),
 // parsing each schedule and time zone once.
@@ -576,10 +585,12 @@ type replicaExec struct {
 	version     int64 // the job's stored version after the claim
 	incarnation int64
 	nextFire    time.Time
-	exec        store.Execution
-	key         schedKey
-	manual      bool
-	recovered   bool
+	// exec is the execution as claimed; its Claim, the claim's token,
+	// goes with each outcome for the writer to check (replicaWrite).
+	exec      store.Execution
+	key       schedKey
+	manual    bool
+	recovered bool
 }
 
 // attempt makes one attempt and hands what follows to the writer.
@@ -629,10 +640,11 @@ func (x *replicaExec) attempt() {
 			st.DueTime, st.ScheduleTime = x.nextFire, x.nextFire
 		} else {
 			e := x.exec
-			e.Owner, e.NextAttempt = "", next
+			e.Owner, e.Claim, e.NextAttempt = "", 0, next
 			st.Exec, st.DueTime, st.ScheduleTime = &e, next, next
 		}
-		r.w.add(replicaWrite{name: name, state: st, incarnation: x.incarnation, key: x.key, execTime: x.exec.ScheduleTime, claimed: n - 1,
+		r.w.add(replicaWrite{name: name, state: st, incarnation: x.incarnation, key: x.key, execTime: x.exec.ScheduleTime,
+			claim: x.exec.Claim, claimed: n - 1,
 			last: next.IsZero()}, att)
 	}
 	if x.manual && !next.IsZero() {

@@ -510,6 +510,101 @@ func TestReplicaLateOutcomeDoesNotEndANewerClaim(t *testing.T) {
 	}
 }
 
+// A replica whose heartbeat lapses twice within one attempt: r claims the
+// slot and lapses; s takes the execution over and lapses too (it halts)
+// before its outcome is written; r takes it back, under the same owner,
+// schedule time and attempt count as its first claim. Only the claim's
+// token tells the two claims of r apart: the late outcome of the first
+// must not end the execution under the newer one in flight, and the
+// newer one's outcome ends it.
+func TestReplicaLateOutcomeAfterTwoLapsesDoesNotEndTheNewerClaim(t *testing.T) {
+	ctx := context.Background()
+	sts := openShared(t, 2)
+	clk := clock.NewFake(t0)
+	name := addDueJob(t, sts[0], "j", "every 1m", t0, nil)
+	stored := func(what string) store.JobRecord {
+		t.Helper()
+		rec, err := sts[0].GetJob(ctx, name)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return rec
+	}
+	claimOf := func(owner, what string) int64 {
+		t.Helper()
+		ex := stored(what).Exec
+		if ex == nil || ex.Owner != owner || ex.Attempts != 0 || !ex.ScheduleTime.Equal(at("12:01:00")) || ex.Claim == 0 {
+			t.Fatalf("%s: the stored execution is %+v", what, ex)
+		}
+		return ex.Claim
+	}
+
+	hr := &hbStore{Store: sts[0]}
+	held := &fakeSender{clk: clk, calls: make(chan *call, 10)}
+	sigR := NewTestSignals(10)
+	r := startReplica(t, hr, "r", clk, held, sigR)
+	clk.Set(at("12:01:00"))
+	recv(t, sigR.Fired, "r's slot")
+	c1 := recv(t, held.calls, "the attempt of r's first claim")
+	first := claimOf("r", "r's first claim")
+
+	sHeld := &fakeSender{clk: clk, calls: make(chan *call, 10)}
+	sigS := NewTestSignals(10)
+	s := startReplica(t, sts[1], "s", clk, sHeld, sigS)
+	hr.fail.Store(true)
+	if f := recv(t, sigS.Fired, "s's takeover"); !f.Recovered {
+		t.Fatalf("s's fire %+v", f)
+	}
+	cs := recv(t, sHeld.calls, "s's attempt")
+	taken := claimOf("s", "s's claim")
+	s.halt() // its lease lapses, its attempt's outcome unwritten
+	hr.fail.Store(false)
+	if f := recv(t, sigR.Fired, "r's takeover back"); !f.Recovered || !f.ScheduleTime.Equal(at("12:01:00")) {
+		t.Fatalf("r's fire %+v", f)
+	}
+	c2 := recv(t, held.calls, "the attempt of r's newer claim")
+	newer := claimOf("r", "r's newer claim")
+	if first == taken || taken == newer || first == newer {
+		t.Fatalf("claim tokens %d (r), %d (s), %d (r again): want three", first, taken, newer)
+	}
+
+	c1.answer(codes.OK, 200)
+	recv(t, sigR.AttemptFinished, "the late outcome of r's first claim")
+	flushAll(t, r)
+	select {
+	case d := <-sigR.ExecutionDone:
+		t.Fatalf("the late outcome of r's first claim ended the execution: %+v", d)
+	default:
+	}
+	if got := claimOf("r", "while the newer claim is in flight"); got != newer {
+		t.Fatalf("while the newer claim is in flight, the stored claim is %d, want %d", got, newer)
+	}
+
+	c2.answer(codes.OK, 200)
+	if a := recv(t, sigR.AttemptFinished, "the newer claim's attempt"); a.Number != 1 {
+		t.Fatalf("attempt %+v", a)
+	}
+	if d := recv(t, sigR.ExecutionDone, "the execution's end"); d.Attempts != 1 || d.Code != codes.OK {
+		t.Fatalf("execution %+v", d)
+	}
+	flushAll(t, r)
+	after := stored("after the newer claim's outcome")
+	if after.Exec != nil || after.Job.GetStatus().GetCode() != 0 || !after.NextFire.Equal(at("12:02:00")) {
+		t.Fatalf("after the newer claim's outcome: exec %+v status %v next %v", after.Exec, after.Job.GetStatus(), after.NextFire)
+	}
+
+	// s's outcome, later still, is recorded and leaves the job as it is.
+	cs.answer(codes.Internal, 500)
+	recv(t, sigS.AttemptFinished, "s's late outcome")
+	flushAll(t, s)
+	if again := stored("after s's late outcome"); again.Version != after.Version {
+		t.Fatalf("s's late outcome wrote the job: %+v exec %+v", again, again.Exec)
+	}
+	if as, err := sts[0].ListAttempts(ctx, name, 10, time.Time{}); err != nil || len(as) != 3 {
+		t.Fatalf("attempts %+v %v, want 3", as, err)
+	}
+}
+
 // lostCommit reports the first claim that took jobs as failed although it
 // committed (the reply to COMMIT was lost).
 type lostCommit struct {

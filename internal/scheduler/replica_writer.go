@@ -26,11 +26,16 @@ type replicaWrite struct {
 	state    store.JobState
 	key      schedKey
 	execTime time.Time
+	// claim is the token of this replica's claim (store.Execution.Claim):
+	// it tells this claim from a later one of the same execution by this
+	// replica, even one with the same attempt count (its heartbeat lapsed,
+	// another took the execution over and lapsed too before its outcome
+	// was written, and this replica took it back).
+	claim int64
 	// claimed is the execution's attempt count when this replica claimed
-	// it: with the schedule time and the owner, it tells this claim from
-	// a later one of the same execution (this replica's heartbeat lapsed,
-	// another took the execution over, made an attempt and released it,
-	// and this replica claimed the retry).
+	// it: redundant with claim for claims that set a token, it still tells
+	// the claims apart when a replica older than the token wrote one (its
+	// writes leave the stored token as it was).
 	claimed int32
 	// A manual execution's result.
 	manual bool
@@ -354,9 +359,10 @@ func (w *replicaWriter) write(items []replicaItem) (ended []bool, err error) {
 // A job paused since ends its execution: no retry. ended: it wrote the
 // end of the execution.
 //
-// (Two claims of one execution by this replica with the same attempt count
-// need two lapses of its heartbeat during one attempt; a token per claim
-// in the store would tell even those apart.)
+// The execution is this replica's claim only if the stored token is the
+// claim's: owner, schedule time and attempt count are the same for two
+// claims of one execution by this replica when its heartbeat lapsed twice
+// during one attempt.
 func (w *replicaWriter) merge(ctx context.Context, tx store.Tx, rw replicaWrite) (ended bool, err error) {
 	for try := 0; try < maxWriteTries; try++ {
 		fresh, err := tx.GetJob(ctx, rw.name)
@@ -366,7 +372,8 @@ func (w *replicaWriter) merge(ctx context.Context, tx store.Tx, rw replicaWrite)
 			return false, err
 		}
 		ex := fresh.Exec
-		if fresh.Incarnation != rw.incarnation || ex == nil || !ex.ScheduleTime.Equal(rw.execTime) || ex.Owner != w.r.name || ex.Attempts != rw.claimed {
+		if fresh.Incarnation != rw.incarnation || ex == nil || !ex.ScheduleTime.Equal(rw.execTime) || ex.Owner != w.r.name ||
+			ex.Claim != rw.claim || ex.Attempts != rw.claimed {
 			return false, nil
 		}
 		// The API keeps the stored next slot unless it changed when the

@@ -173,6 +173,12 @@ type Execution struct {
 	// execution whose replica died (a later issue); empty on one replica.
 	Owner      string
 	LeaseUntil time.Time
+	// Claim identifies the claim that set Owner; a new one on every claim.
+	// A replica's late outcome of an earlier claim of the same execution
+	// (same owner, schedule time and attempt count, after its heartbeat
+	// lapsed twice) is told from the current claim by it. 0 when no claim
+	// set one (a single Engine, an execution without an owner).
+	Claim int64
 }
 
 // Attempt is one finished HTTP attempt of a job.

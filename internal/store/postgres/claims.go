@@ -101,7 +101,7 @@ const liveSQL = `SELECT EXISTS (SELECT 1 FROM replicas WHERE name = $1 AND lease
 // alone, and reads the messages of the rows it locked.
 const jobNarrow = `SELECT j.name, j.incarnation, j.version, j.next_fire, j.due_time,
 	j.exec_manual, j.exec_schedule_time, j.exec_attempts, j.exec_first_attempt, j.exec_next_attempt, j.exec_owner, j.exec_lease_until,
-	j.status, j.last_attempt_time, j.schedule_time, j.last_slot
+	j.exec_claim, j.status, j.last_attempt_time, j.schedule_time, j.last_slot
 	FROM jobs AS j`
 
 func (s *Store) ClaimJobs(ctx context.Context, owner string, now time.Time, limit int, plan func(store.JobRecord) (store.JobState, bool)) ([]store.JobRecord, error) {

@@ -18,12 +18,13 @@ import (
 // This file turns records into those columns and back.
 
 // execCols is a JobRecord's Exec as columns: manual is NULL exactly when
-// Exec is nil, and owner is "" then.
+// Exec is nil, and owner is "" and claim 0 then.
 type execCols struct {
 	manual                       pgtype.Bool
 	schedule, first, next, lease pgtype.Int8
 	attempts                     pgtype.Int4
 	owner                        string
+	claim                        int64
 }
 
 func execColumns(e *store.Execution) (execCols, error) {
@@ -33,7 +34,7 @@ func execColumns(e *store.Execution) (execCols, error) {
 	}
 	c.manual = pgtype.Bool{Bool: e.Manual, Valid: true}
 	c.attempts = pgtype.Int4{Int32: e.Attempts, Valid: true}
-	c.owner = e.Owner
+	c.owner, c.claim = e.Owner, e.Claim
 	for _, tm := range []struct {
 		t   time.Time
 		dst *pgtype.Int8
@@ -47,14 +48,14 @@ func execColumns(e *store.Execution) (execCols, error) {
 }
 
 // execColumnList is execCols' columns in the order of args and dests.
-const execColumnList = `exec_manual, exec_schedule_time, exec_attempts, exec_first_attempt, exec_next_attempt, exec_owner, exec_lease_until`
+const execColumnList = `exec_manual, exec_schedule_time, exec_attempts, exec_first_attempt, exec_next_attempt, exec_owner, exec_lease_until, exec_claim`
 
 func (c *execCols) args() []any {
-	return []any{c.manual, c.schedule, c.attempts, c.first, c.next, c.owner, c.lease}
+	return []any{c.manual, c.schedule, c.attempts, c.first, c.next, c.owner, c.lease, c.claim}
 }
 
 func (c *execCols) dests() []any {
-	return []any{&c.manual, &c.schedule, &c.attempts, &c.first, &c.next, &c.owner, &c.lease}
+	return []any{&c.manual, &c.schedule, &c.attempts, &c.first, &c.next, &c.owner, &c.lease, &c.claim}
 }
 
 func (c *execCols) exec() *store.Execution {
@@ -69,6 +70,7 @@ func (c *execCols) exec() *store.Execution {
 		NextAttempt:  timeFromDB(c.next),
 		Owner:        c.owner,
 		LeaseUntil:   timeFromDB(c.lease),
+		Claim:        c.claim,
 	}
 }
 

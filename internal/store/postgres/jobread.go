@@ -18,7 +18,7 @@ import (
 // scannedJob.dests' order; each jobs row finds its message by name.
 const jobSelect = `SELECT j.name, j.incarnation, j.version, j.next_fire, j.due_time,
 	j.exec_manual, j.exec_schedule_time, j.exec_attempts, j.exec_first_attempt, j.exec_next_attempt, j.exec_owner, j.exec_lease_until,
-	j.status, j.last_attempt_time, j.schedule_time, j.last_slot, r.record
+	j.exec_claim, j.status, j.last_attempt_time, j.schedule_time, j.last_slot, r.record
 	FROM jobs AS j JOIN job_records AS r ON r.name = j.name`
 
 // scannedJob is a job's rows as read, its message not yet decoded.
@@ -36,7 +36,7 @@ type scannedJob struct {
 func (j *scannedJob) dests() []any {
 	return []any{&j.name, &j.incarnation, &j.version, &j.nextFire, &j.due,
 		&j.exec.manual, &j.exec.schedule, &j.exec.attempts, &j.exec.first, &j.exec.next, &j.exec.owner, &j.exec.lease,
-		&j.status, &j.lastAttempt, &j.sched, &j.lastSlot, &j.record}
+		&j.exec.claim, &j.status, &j.lastAttempt, &j.sched, &j.lastSlot, &j.record}
 }
 
 // decode turns a scanned row into the record; it touches nothing shared,

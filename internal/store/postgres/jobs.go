@@ -24,10 +24,10 @@ const createJobSQL = `WITH v AS (SELECT COALESCE((SELECT version FROM job_tombst
 	ins AS (INSERT INTO jobs (name, incarnation, version, state, schedule, time_zone, next_fire, due_time,
 			` + execColumnList + `, schedule_time, status, last_attempt_time, last_slot)
 		SELECT $1, v.v, v.v, $2::integer, $3::text, $4::text, $5::bigint, $6::bigint,
-			$7::boolean, $8::bigint, $9::integer, $10::bigint, $11::bigint, $12::text, $13::bigint,
-			$14::bigint, $15::bytea, $16::bigint, $18::bigint
+			$7::boolean, $8::bigint, $9::integer, $10::bigint, $11::bigint, $12::text, $13::bigint, $14::bigint,
+			$15::bigint, $16::bytea, $17::bigint, $19::bigint
 		FROM v ON CONFLICT DO NOTHING RETURNING name)
-	INSERT INTO job_records (name, record) SELECT name, $17 FROM ins
+	INSERT INTO job_records (name, record) SELECT name, $18 FROM ins
 	ON CONFLICT (name) DO UPDATE SET record = excluded.record`
 
 func (q queries) CreateJob(ctx context.Context, j store.JobRecord) error {
@@ -159,10 +159,10 @@ func (q queries) ScanJobHeads(ctx context.Context, page store.Page) ([]store.Job
 // back (GREATEST ignores a NULL).
 const updateJobSQL = `WITH upd AS (UPDATE jobs SET version = version + 1, state = $2, schedule = $3, time_zone = $4,
 			next_fire = $5, due_time = $6, exec_manual = $7, exec_schedule_time = $8, exec_attempts = $9,
-			exec_first_attempt = $10, exec_next_attempt = $11, exec_owner = $12, exec_lease_until = $13,
-			schedule_time = $14, status = $15, last_attempt_time = $16, last_slot = GREATEST(last_slot, $19::bigint)
-		WHERE name = $1 AND ($17::bigint = 0 OR version = $17) RETURNING 1),
-	rec AS (UPDATE job_records SET record = $18 WHERE name = $1 AND EXISTS (SELECT 1 FROM upd) RETURNING 1)
+			exec_first_attempt = $10, exec_next_attempt = $11, exec_owner = $12, exec_lease_until = $13, exec_claim = $14,
+			schedule_time = $15, status = $16, last_attempt_time = $17, last_slot = GREATEST(last_slot, $20::bigint)
+		WHERE name = $1 AND ($18::bigint = 0 OR version = $18) RETURNING 1),
+	rec AS (UPDATE job_records SET record = $19 WHERE name = $1 AND EXISTS (SELECT 1 FROM upd) RETURNING 1)
 	SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM rec), (SELECT version FROM jobs WHERE name = $1)`
 
 func (q queries) UpdateJob(ctx context.Context, j store.JobRecord, expectVersion int64) error {

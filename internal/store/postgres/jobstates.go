@@ -24,16 +24,17 @@ import (
 const updateStatesSQL = `UPDATE jobs AS j SET version = j.version + 1, next_fire = s.next_fire, due_time = s.due_time,
 		exec_manual = s.exec_manual, exec_schedule_time = s.exec_schedule_time, exec_attempts = s.exec_attempts,
 		exec_first_attempt = s.exec_first_attempt, exec_next_attempt = s.exec_next_attempt,
-		exec_owner = s.exec_owner, exec_lease_until = s.exec_lease_until, schedule_time = s.schedule_time,
+		exec_owner = s.exec_owner, exec_lease_until = s.exec_lease_until, exec_claim = s.exec_claim,
+		schedule_time = s.schedule_time,
 		status = CASE WHEN s.has_result THEN s.status ELSE j.status END,
 		last_attempt_time = CASE WHEN s.has_result THEN s.last_attempt_time ELSE j.last_attempt_time END,
 		last_slot = GREATEST(j.last_slot, s.last_slot)
 	FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::boolean[], $6::bigint[], $7::integer[],
 			$8::bigint[], $9::bigint[], $10::text[], $11::bigint[], $12::bigint[], $13::boolean[], $14::bytea[],
-			$15::bigint[], $16::integer[], $17::bigint[])
+			$15::bigint[], $16::integer[], $17::bigint[], $18::bigint[])
 		AS s(name, version, next_fire, due_time, exec_manual, exec_schedule_time, exec_attempts,
 			exec_first_attempt, exec_next_attempt, exec_owner, exec_lease_until, schedule_time, has_result, status,
-			last_attempt_time, idx, last_slot)
+			last_attempt_time, idx, last_slot, exec_claim)
 	WHERE j.name = s.name AND j.version = s.version
 	RETURNING s.idx`
 
@@ -46,6 +47,7 @@ type stateArrays struct {
 	schedule, first, next, lease, sched, lastAttem []pgtype.Int8
 	attempts                                       []pgtype.Int4
 	owner                                          []string
+	claim                                          []int64
 	hasResult                                      []bool
 	status                                         [][]byte
 	idx                                            []int32
@@ -65,6 +67,7 @@ func (a *stateArrays) add(i int, r *stateRow) {
 	a.next = append(a.next, e.next)
 	a.owner = append(a.owner, e.owner)
 	a.lease = append(a.lease, e.lease)
+	a.claim = append(a.claim, e.claim)
 	a.sched = append(a.sched, r.st.scheduleTime)
 	var res resultCols
 	if r.res != nil {
@@ -79,7 +82,7 @@ func (a *stateArrays) add(i int, r *stateRow) {
 
 func (a *stateArrays) args() []any {
 	return []any{a.name, a.version, a.nextFire, a.due, a.manual, a.schedule, a.attempts, a.first, a.next, a.owner,
-		a.lease, a.sched, a.hasResult, a.status, a.lastAttem, a.idx, a.lastSlot}
+		a.lease, a.sched, a.hasResult, a.status, a.lastAttem, a.idx, a.lastSlot, a.claim}
 }
 
 // stateRounds splits states into rounds in which each job appears once:

@@ -57,17 +57,20 @@ func (q queries) atomically(ctx context.Context, what string, fn func(tx *sql.Tx
 // output fields the engine writes) and its Job message in job_records.
 
 // execCols is a JobRecord's Exec as columns: manual is NULL exactly when
-// Exec is nil (see 0002_jobs.sql).
+// Exec is nil (see 0002_jobs.sql), and claim is 0 then (0005).
 type execCols struct {
 	manual                sql.NullBool
 	schedule, first, next sql.NullInt64
 	attempts              sql.NullInt32
 	owner                 sql.NullString
 	leaseUntil            sql.NullInt64
+	claim                 int64
 }
 
-// execColumnList is execCols' columns in the order of execCols.args and scan.
-const execColumnList = `exec_manual, exec_schedule_time, exec_attempts, exec_first_attempt, exec_next_attempt, exec_owner, exec_lease_until`
+// execColumnList is execCols' columns in the order of execCols.args and
+// dests. exec_claim (0005) comes last: the columns before it are 0002's,
+// which migration 0003's step reads and writes (execColumnList0002).
+const execColumnList = execColumnList0002 + `, exec_claim`
 
 func execColumns(e *store.Execution) (execCols, error) {
 	var c execCols
@@ -77,6 +80,7 @@ func execColumns(e *store.Execution) (execCols, error) {
 	c.manual = sql.NullBool{Bool: e.Manual, Valid: true}
 	c.attempts = sql.NullInt32{Int32: e.Attempts, Valid: true}
 	c.owner = sql.NullString{String: e.Owner, Valid: true}
+	c.claim = e.Claim
 	for _, tm := range []struct {
 		t   time.Time
 		dst *sql.NullInt64
@@ -90,11 +94,11 @@ func execColumns(e *store.Execution) (execCols, error) {
 }
 
 func (c *execCols) args() []any {
-	return []any{c.manual, c.schedule, c.attempts, c.first, c.next, c.owner, c.leaseUntil}
+	return append(c.args0002(), c.claim)
 }
 
 func (c *execCols) dests() []any {
-	return []any{&c.manual, &c.schedule, &c.attempts, &c.first, &c.next, &c.owner, &c.leaseUntil}
+	return append(c.dests0002(), &c.claim)
 }
 
 func (c *execCols) exec() *store.Execution {
@@ -109,6 +113,7 @@ func (c *execCols) exec() *store.Execution {
 		NextAttempt:  rowcodec.TimeFromDB(c.next),
 		Owner:        c.owner.String,
 		LeaseUntil:   rowcodec.TimeFromDB(c.leaseUntil),
+		Claim:        c.claim,
 	}
 }
 
@@ -199,7 +204,7 @@ func jobColumns(j store.JobRecord) (jobRow, error) {
 // and each of its rows finds its message by name.
 const jobSelect = `SELECT j.incarnation, j.version, j.next_fire, j.due_time,
 	j.exec_manual, j.exec_schedule_time, j.exec_attempts, j.exec_first_attempt, j.exec_next_attempt, j.exec_owner, j.exec_lease_until,
-	j.status, j.last_attempt_time, j.schedule_time, j.last_slot, r.record
+	j.exec_claim, j.status, j.last_attempt_time, j.schedule_time, j.last_slot, r.record
 	FROM jobs AS j CROSS JOIN job_records AS r ON r.name = j.name`
 
 // scannedJob is a job's rows as read, its message not yet decoded (record
@@ -219,7 +224,7 @@ type scannedJob struct {
 func (j *scannedJob) dests(dest []any) []any {
 	dest = append(dest[:0], &j.incarnation, &j.version, &j.nextFire, &j.due,
 		&j.exec.manual, &j.exec.schedule, &j.exec.attempts, &j.exec.first, &j.exec.next, &j.exec.owner, &j.exec.leaseUntil,
-		&j.status, &j.lastAttempt, &j.sched, &j.lastSlot, &j.raw)
+		&j.exec.claim, &j.status, &j.lastAttempt, &j.sched, &j.lastSlot, &j.raw)
 	return dest
 }
 
@@ -366,7 +371,7 @@ const (
 	tombstoneSQL = `SELECT version FROM job_tombstones WHERE name = ?`
 	createJobSQL = `INSERT INTO jobs (name, project_id, location, incarnation, version, state, schedule, time_zone,
 		next_fire, due_time, ` + execColumnList + `, schedule_time, status, last_attempt_time, last_slot)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	createJobRecordSQL = `INSERT INTO job_records (name, record) VALUES (?, ?)
 		ON CONFLICT (name) DO UPDATE SET record = excluded.record`
 )
@@ -505,18 +510,18 @@ func (q queries) ScanJobHeads(ctx context.Context, page store.Page) ([]store.Job
 
 // execJSON is the execution columns as one JSON array (NULL without an
 // execution), in execColumnList's order: the load at start reads one
-// column, not seven, for the many jobs that have none.
+// column, not eight, for the many jobs that have none.
 const execJSON = `CASE WHEN exec_manual IS NULL THEN NULL ELSE json_array(` + execColumnList + `) END`
 
 func execFromJSON(b []byte) (*store.Execution, error) {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber() // nanoseconds do not fit a float64
 	var v []any
-	if err := d.Decode(&v); err != nil || len(v) != 7 {
+	if err := d.Decode(&v); err != nil || len(v) != 8 {
 		return nil, fmt.Errorf("execution %s: %v", b, err)
 	}
 	var c execCols
-	ints := []*sql.NullInt64{nil, &c.schedule, nil, &c.first, &c.next, nil, &c.leaseUntil}
+	ints := []*sql.NullInt64{nil, &c.schedule, nil, &c.first, &c.next, nil, &c.leaseUntil, nil}
 	for i, x := range v {
 		switch {
 		case x == nil:
@@ -536,6 +541,8 @@ func execFromJSON(b []byte) (*store.Execution, error) {
 				c.manual = sql.NullBool{Bool: n != 0, Valid: true}
 			case 2:
 				c.attempts = sql.NullInt32{Int32: int32(n), Valid: true}
+			case 7:
+				c.claim = n
 			default:
 				*ints[i] = sql.NullInt64{Int64: n, Valid: true}
 			}
@@ -552,17 +559,17 @@ func execFromJSON(b []byte) (*store.Execution, error) {
 const (
 	updateJobSQL = `UPDATE jobs SET version = version + 1, state = ?, schedule = ?, time_zone = ?, next_fire = ?, due_time = ?,
 	exec_manual = ?, exec_schedule_time = ?, exec_attempts = ?, exec_first_attempt = ?, exec_next_attempt = ?,
-	exec_owner = ?, exec_lease_until = ?, schedule_time = ?, status = ?, last_attempt_time = ?, ` + setLastSlot + `
+	exec_owner = ?, exec_lease_until = ?, exec_claim = ?, schedule_time = ?, status = ?, last_attempt_time = ?, ` + setLastSlot + `
 	WHERE name = ? AND (? = 0 OR version = ?)`
 	updateJobRecordSQL = `UPDATE job_records SET record = ? WHERE name = ?`
 	// The engine's writes: its state, with or without an attempt's result.
 	updateStateSQL = `UPDATE jobs SET version = version + 1, next_fire = ?, due_time = ?,
 	exec_manual = ?, exec_schedule_time = ?, exec_attempts = ?, exec_first_attempt = ?, exec_next_attempt = ?,
-	exec_owner = ?, exec_lease_until = ?, schedule_time = ?, ` + setLastSlot + `
+	exec_owner = ?, exec_lease_until = ?, exec_claim = ?, schedule_time = ?, ` + setLastSlot + `
 	WHERE name = ? AND version = ?`
 	updateStateResultSQL = `UPDATE jobs SET version = version + 1, next_fire = ?, due_time = ?,
 	exec_manual = ?, exec_schedule_time = ?, exec_attempts = ?, exec_first_attempt = ?, exec_next_attempt = ?,
-	exec_owner = ?, exec_lease_until = ?, schedule_time = ?, status = ?, last_attempt_time = ?, ` + setLastSlot + `
+	exec_owner = ?, exec_lease_until = ?, exec_claim = ?, schedule_time = ?, status = ?, last_attempt_time = ?, ` + setLastSlot + `
 	WHERE name = ? AND version = ?`
 	// setLastSlot keeps the later of the stored last_slot and its argument,
 	// given twice: SQLite's max() of a NULL is NULL, and either may be one.

@@ -40,10 +40,22 @@ func moveJobs0002(ctx context.Context, tx *sql.Tx) error {
 
 // insertJob0003SQL inserts a job into 0003's jobs table. A step writes the
 // schema of its own version: the columns later migrations add (last_slot,
-// 0004) do not exist yet when it runs.
+// 0004; exec_claim, 0005) do not exist yet when it runs.
 const insertJob0003SQL = `INSERT INTO jobs (name, project_id, location, incarnation, version, state, schedule, time_zone,
-	next_fire, due_time, ` + execColumnList + `, schedule_time, status, last_attempt_time)
+	next_fire, due_time, ` + execColumnList0002 + `, schedule_time, status, last_attempt_time)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+
+// execColumnList0002 is the execution's columns in the schemas of 0002 and
+// 0003, in the order of execCols.args0002 and dests0002.
+const execColumnList0002 = `exec_manual, exec_schedule_time, exec_attempts, exec_first_attempt, exec_next_attempt, exec_owner, exec_lease_until`
+
+func (c *execCols) args0002() []any {
+	return []any{c.manual, c.schedule, c.attempts, c.first, c.next, c.owner, c.leaseUntil}
+}
+
+func (c *execCols) dests0002() []any {
+	return []any{&c.manual, &c.schedule, &c.attempts, &c.first, &c.next, &c.owner, &c.leaseUntil}
+}
 
 // job0002 is a row of 0002's jobs table.
 type job0002 struct {
@@ -55,7 +67,7 @@ type job0002 struct {
 }
 
 func readJobs0002(ctx context.Context, tx *sql.Tx, after string) ([]job0002, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT name, version, next_fire, due_time, `+execColumnList+`, record
+	rows, err := tx.QueryContext(ctx, `SELECT name, version, next_fire, due_time, `+execColumnList0002+`, record
 		FROM jobs_0002 WHERE name > ? ORDER BY name LIMIT 10000`, after)
 	if err != nil {
 		return nil, fmt.Errorf("read the jobs of 0002: %w", err)
@@ -64,7 +76,7 @@ func readJobs0002(ctx context.Context, tx *sql.Tx, after string) ([]job0002, err
 	var all []job0002
 	for rows.Next() {
 		var o job0002
-		dest := append([]any{&o.name, &o.version, &o.nextFire, &o.due}, o.exec.dests()...)
+		dest := append([]any{&o.name, &o.version, &o.nextFire, &o.due}, o.exec.dests0002()...)
 		if err := rows.Scan(append(dest, &o.record)...); err != nil {
 			return nil, fmt.Errorf("read the jobs of 0002: %w", err)
 		}
@@ -93,7 +105,7 @@ func moveJob0002(ctx context.Context, tx *sql.Tx, o job0002) error {
 		return fmt.Errorf("job %q: %w", r.name, err)
 	}
 	args := append([]any{r.name, r.project, r.location, int64(1), o.version, r.state, r.schedule, r.timeZone, r.st.nextFire, r.st.due},
-		r.st.exec.args()...)
+		r.st.exec.args0002()...)
 	args = append(args, r.st.scheduleTime, r.res.status, r.res.lastAttempt)
 	if _, err := tx.ExecContext(ctx, insertJob0003SQL, args...); err != nil {
 		return fmt.Errorf("job %q: %w", r.name, err)

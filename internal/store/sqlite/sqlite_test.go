@@ -294,8 +294,8 @@ func TestMigrate0003MovesJobs(t *testing.T) {
 			t.Fatal(err)
 		}
 		p, l, _ := rowcodec.JobKey(backend, r.Job.GetName())
-		args := append([]any{r.Job.GetName(), p, l, r.Version, st.nextFire, st.due}, st.exec.args()...)
-		if _, err := db.ExecContext(ctx, `INSERT INTO jobs (name, project_id, location, version, next_fire, due_time, `+execColumnList+`, record)
+		args := append([]any{r.Job.GetName(), p, l, r.Version, st.nextFire, st.due}, st.exec.args0002()...)
+		if _, err := db.ExecContext(ctx, `INSERT INTO jobs (name, project_id, location, version, next_fire, due_time, `+execColumnList0002+`, record)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, append(args, b)...); err != nil {
 			t.Fatal(err)
 		}
@@ -309,8 +309,8 @@ func TestMigrate0003MovesJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if !slices.Equal(s.migrated, []int64{3, 4}) {
-		t.Fatalf("Open applied %v, want [3 4]", s.migrated)
+	if !slices.Equal(s.migrated, []int64{3, 4, 5}) {
+		t.Fatalf("Open applied %v, want [3 4 5]", s.migrated)
 	}
 	// 0004: the scheduled execution in flight has fired its slot.
 	running.LastSlot = running.Exec.ScheduleTime

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"sync"
 	"testing"
@@ -109,9 +110,20 @@ func claimedState(r store.JobRecord, owner string, now time.Time) store.JobState
 			NextAttempt:  due,
 			Owner:        owner,
 			LeaseUntil:   now.Add(time.Minute),
+			// One per owner, none of the fixtures' (jobRecord): a claim
+			// that left the stored token, or wrote another's, shows.
+			Claim: claimToken(owner),
 		},
 		Result: &store.JobResult{Status: &statuspb.Status{Code: 10, Message: "claimed by " + owner}, LastAttemptTime: due.In(zoneWest)},
 	}
+}
+
+// claimToken is owner's Execution.Claim in claimedState: a positive
+// 63-bit value, as a replica's random tokens are.
+func claimToken(owner string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(owner))
+	return int64(h.Sum64() >> 1)
 }
 
 // planner is ClaimJobs' plan for one owner: it claims the jobs take

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -56,6 +57,8 @@ func jobRecord(projectID, location, id string, seed int) store.JobRecord {
 			NextAttempt:  base.Add(time.Second + 7),
 			Owner:        fmt.Sprintf("replica-%d", seed),
 			LeaseUntil:   jobNow.Add(time.Duration(seed) * time.Minute),
+			// All 63 bits: a replica's tokens are random.
+			Claim: math.MaxInt64 - int64(seed),
 		},
 	}
 }
@@ -97,7 +100,7 @@ func sameJob(t *testing.T, got, want store.JobRecord, version int64, what string
 		sameTime(t, g.FirstAttempt, w.FirstAttempt, what+" Exec.FirstAttempt")
 		sameTime(t, g.NextAttempt, w.NextAttempt, what+" Exec.NextAttempt")
 		sameTime(t, g.LeaseUntil, w.LeaseUntil, what+" Exec.LeaseUntil")
-		if g.Manual != w.Manual || g.Attempts != w.Attempts || g.Owner != w.Owner {
+		if g.Manual != w.Manual || g.Attempts != w.Attempts || g.Owner != w.Owner || g.Claim != w.Claim {
 			t.Fatalf("%s: Exec %+v, want %+v", what, *g, *w)
 		}
 	}
@@ -393,7 +396,7 @@ func testUpdateJobStates(t *testing.T, st store.JobStore) {
 	states := []store.JobState{
 		// A claim: an execution, the next slot, no result.
 		{Name: name(0), Version: 1, NextFire: jobBase.Add(time.Hour), DueTime: jobBase.In(zoneEast), ScheduleTime: jobBase.Add(time.Hour),
-			Exec: &store.Execution{ScheduleTime: jobBase, FirstAttempt: jobBase.Add(time.Nanosecond), NextAttempt: jobBase}},
+			Exec: &store.Execution{ScheduleTime: jobBase, FirstAttempt: jobBase.Add(time.Nanosecond), NextAttempt: jobBase, Owner: "r-2", Claim: 1<<62 + 5}},
 		// An attempt's end: a failure with details, a retry pending.
 		{Name: name(1), Version: 1, NextFire: jobBase.Add(time.Hour), DueTime: jobBase.Add(10 * time.Second), ScheduleTime: jobBase.Add(10 * time.Second),
 			Exec:   &store.Execution{ScheduleTime: jobBase, Attempts: 1, FirstAttempt: jobBase, NextAttempt: jobBase.Add(10 * time.Second)},
