@@ -79,13 +79,19 @@ var errDeadline = errors.New("attempt deadline exceeded")
 
 // Send makes one attempt of job's http_target for the execution scheduled at
 // scheduleTime and maps what happened to a google.rpc code.
-func (d *Dispatcher) Send(ctx context.Context, job *schedulerpb.Job, scheduleTime time.Time) Outcome {
+func (d *Dispatcher) Send(ctx context.Context, job *schedulerpb.Job, scheduleTime time.Time) (out Outcome) {
+	// The message quotes what the target and the network said (a denial
+	// header, an error's text), which may be any bytes; it becomes the
+	// job's status, a protobuf string, and a PostgreSQL text column, which
+	// refuse invalid UTF-8 and NUL: a store refusing the outcome for good
+	// would leave the execution unfinished.
+	defer func() { out.Message = cleanText(out.Message) }()
 	clk := d.Clock
 	if clk == nil {
 		clk = clock.Real{}
 	}
 	ht := job.GetHttpTarget()
-	out := Outcome{URL: ht.GetUri()}
+	out = Outcome{URL: ht.GetUri()}
 	if ht == nil {
 		out.Code, out.Message = codes.InvalidArgument, "Only HTTP targets are supported by oidcron."
 		return out
@@ -285,4 +291,10 @@ func debugInfo(status int, denial string) string {
 		s += ". Denial reason: " + denial
 	}
 	return s
+}
+
+// cleanText makes s storable as text anywhere: invalid UTF-8 becomes
+// U+FFFD, NUL is dropped.
+func cleanText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
 	"google.golang.org/grpc/codes"
@@ -207,5 +208,26 @@ func TestDispatcherAttemptDeadline(t *testing.T) {
 	out := <-done
 	if out.Code != codes.DeadlineExceeded || !strings.Contains(out.Message, "15s") {
 		t.Fatalf("%+v", out)
+	}
+}
+
+// A denial header in Latin-1 (servers send what they like) must not make
+// the outcome unstorable: the job's status is a protobuf string and
+// PostgreSQL's text refuses invalid UTF-8, and an outcome the store refuses
+// for good leaves its execution unfinished.
+func TestDispatcherMessageIsValidText(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()[DenialReasonHeader] = []string{"caf\xe9 \xff"}
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	defer srv.Close()
+	job := target("projects/p/locations/l/jobs/j", srv.URL, schedulerpb.HttpMethod_GET, nil, "")
+	out := (&Dispatcher{}).Send(context.Background(), job, time.Unix(0, 0))
+	want := "URL_ERROR-ERROR_OTHER. Original HTTP response code number = 403. Denial reason: caf\uFFFD \uFFFD"
+	if out.Message != want || !utf8.ValidString(out.Message) {
+		t.Errorf("message %q, want %q", out.Message, want)
+	}
+	if got := cleanText("a\x00b\xc3"); got != "ab\uFFFD" {
+		t.Errorf("cleanText = %q", got)
 	}
 }

@@ -64,12 +64,21 @@ type Replica struct {
 
 	runCtx    context.Context
 	cancelRun context.CancelFunc
-	wake      chan struct{}
-	quit      chan struct{}
-	hbQuit    chan struct{} // closed after the last attempt's outcome is written
-	loopDone  chan struct{}
-	hbDone    chan struct{}
-	execs     sync.WaitGroup
+	// loopCtx is the claim loop's database calls': Stop cancels it first,
+	// so that a claim hung in the database does not hold Stop. A claim cut
+	// off before its commit rolls back; one whose commit's reply is lost
+	// stays this replica's and is orphaned when Stop retires it.
+	loopCtx    context.Context
+	cancelLoop context.CancelFunc
+	// retryTimers are the manual executions' retries waiting here: Stop
+	// ends them.
+	retryTimers map[*replicaExec]interface{ Stop() bool }
+	wake        chan struct{}
+	quit        chan struct{}
+	hbQuit      chan struct{} // closed after the last attempt's outcome is written
+	loopDone    chan struct{}
+	hbDone      chan struct{}
+	execs       sync.WaitGroup
 	// aliveUntil is when (monotonic wall time, UnixNano) this replica's
 	// last confirmed heartbeat may have expired; it claims nothing after.
 	aliveUntil atomic.Int64
@@ -186,6 +195,8 @@ func NewReplica(cfg ReplicaConfig) *Replica {
 	}
 	r.w = newReplicaWriter(r, keep)
 	r.runCtx, r.cancelRun = context.WithCancel(context.Background())
+	r.loopCtx, r.cancelLoop = context.WithCancel(r.runCtx)
+	r.retryTimers = make(map[*replicaExec]interface{ Stop() bool })
 	return r
 }
 
@@ -226,11 +237,22 @@ func (r *Replica) heartbeat(ctx context.Context) error {
 	}
 	// The store counted the lease from some instant after sent: from sent
 	// it is a lower bound, on this process's monotonic clock.
-	was := r.aliveUntil.Swap(sent.Add(r.lease).UnixNano())
-	if was < time.Now().UnixNano() {
-		r.kick() // alive again: claim
+	// The later of the known leases: beats overlap (the writer asks for
+	// one after a failed write), and an older one ending last must not
+	// shorten the lease.
+	until := sent.Add(r.lease).UnixNano()
+	for {
+		was := r.aliveUntil.Load()
+		if until <= was {
+			return nil
+		}
+		if r.aliveUntil.CompareAndSwap(was, until) {
+			if was < time.Now().UnixNano() {
+				r.kick() // alive again: claim
+			}
+			return nil
+		}
 	}
-	return nil
 }
 
 func (r *Replica) alive() bool { return time.Now().UnixNano() < r.aliveUntil.Load() }
@@ -288,6 +310,8 @@ func (r *Replica) claimLoop() {
 		}
 		claimed, limit, err := r.claimOnce()
 		switch {
+		case err != nil && r.loopCtx.Err() != nil:
+			return // Stop cut the claim off
 		case err != nil:
 			// The claim may have committed all the same (its reply was
 			// lost): its jobs would stay this replica's, unsent.
@@ -330,7 +354,7 @@ func (r *Replica) claimOnce() (claimed, limit int, err error) {
 	limit = int(min(free, maxBatch))
 	now := r.clk.Now()
 	var plans map[string]claimKind
-	recs, err := r.st.ClaimJobs(r.runCtx, r.name, now, limit, func(rec store.JobRecord) (store.JobState, bool) {
+	recs, err := r.st.ClaimJobs(r.loopCtx, r.name, now, limit, func(rec store.JobRecord) (store.JobState, bool) {
 		if plans == nil {
 			plans = make(map[string]claimKind, limit)
 		}
@@ -410,7 +434,7 @@ func (r *Replica) releaseUnknown() {
 	// Cleared first: a claim let go while this runs (the writer gave up
 	// its outcome) sets it again, for the next pass.
 	r.reconcile.Store(false)
-	names, err := r.st.OwnedJobs(r.runCtx, r.name)
+	names, err := r.st.OwnedJobs(r.loopCtx, r.name)
 	if err != nil {
 		r.reconcile.Store(true)
 		r.log.Error("listing this replica's executions", "replica", r.name, "err", err)
@@ -421,7 +445,7 @@ func (r *Replica) releaseUnknown() {
 		if r.holds(name) {
 			continue
 		}
-		rec, err := r.st.GetJob(r.runCtx, name)
+		rec, err := r.st.GetJob(r.loopCtx, name)
 		if err != nil || rec.Exec == nil || rec.Exec.Owner != r.name || r.holds(name) {
 			clean = clean && (err == nil || errors.Is(err, store.ErrNotFound))
 			continue
@@ -430,7 +454,7 @@ func (r *Replica) releaseUnknown() {
 		x.Owner, x.Claim = "", 0
 		st := store.JobState{Name: name, Version: rec.Version, NextFire: rec.NextFire, DueTime: r.clk.Now(), Exec: &x,
 			ScheduleTime: tsTime(rec.Job.GetScheduleTime())}
-		refused, err := r.st.UpdateJobStates(r.runCtx, []store.JobState{st})
+		refused, err := r.st.UpdateJobStates(r.loopCtx, []store.JobState{st})
 		if err != nil || len(refused) > 0 {
 			clean = false
 			continue
@@ -450,7 +474,7 @@ func (r *Replica) releaseUnknown() {
 // after a short wait in wall time, doubling while that lasts, instead of
 // claiming in a tight loop.
 func (r *Replica) armNextDue(claimed int) {
-	next, err := r.st.NextDue(r.runCtx)
+	next, err := r.st.NextDue(r.loopCtx)
 	if err != nil {
 		r.log.Error("reading the next due time", "replica", r.name, "err", err)
 		return
@@ -651,13 +675,23 @@ func (x *replicaExec) attempt() {
 		// A manual execution lives in this replica's memory: its retry
 		// waits here, without holding a dispatcher. Armed before the
 		// AttemptFinished signal, which promises what follows is decided.
-		r.clk.AfterFunc(next.Sub(end), func() {
-			if r.begin() {
-				go x.attempt() // not on the clock's goroutine: a fake clock runs f inside Advance
-			} else {
-				r.holdManual(-1) // stopping: the execution ends unfinished
-			}
-		})
+		r.mu.Lock()
+		if r.stopping {
+			r.mu.Unlock()
+			r.holdManual(-1) // the execution ends unfinished
+		} else {
+			r.retryTimers[x] = r.clk.AfterFunc(next.Sub(end), func() {
+				r.mu.Lock()
+				delete(r.retryTimers, x)
+				r.mu.Unlock()
+				if r.begin() {
+					go x.attempt() // not on the clock's goroutine: a fake clock runs f inside Advance
+				} else {
+					r.holdManual(-1) // stopping: the execution ends unfinished
+				}
+			})
+			r.mu.Unlock()
+		}
 	}
 	// A scheduled execution's retry is claimed again from the store; either
 	// way the dispatcher is free for due work, which only a claim loop
@@ -710,7 +744,7 @@ func (r *Replica) Changed(name string) {
 // endPaused ends the released execution of name if its job is paused,
 // and signals its end.
 func (r *Replica) endPaused(name string) error {
-	ctx := r.runCtx
+	ctx := r.loopCtx
 	for try := 0; try < maxWriteTries; try++ {
 		rec, err := r.st.GetJob(ctx, name)
 		if errors.Is(err, store.ErrNotFound) {
@@ -763,7 +797,7 @@ func (r *Replica) rereadStale() {
 	r.staleMu.Lock()
 	if len(r.stale) == 0 {
 		r.staleWait = 0
-	} else if r.staleTimer == nil && r.runCtx.Err() == nil {
+	} else if r.staleTimer == nil && r.loopCtx.Err() == nil {
 		r.staleWait = min(max(2*r.staleWait, retryRead), maxRetryRead)
 		r.staleTimer = r.clk.AfterFunc(r.staleWait, func() {
 			r.staleMu.Lock()
@@ -833,8 +867,17 @@ func (r *Replica) Stop(ctx context.Context) error {
 	if r.timer != nil {
 		r.timer.Stop()
 	}
+	// Manual retries waiting here end unfinished, as on one process: a
+	// manual execution lives in its replica's memory.
+	for x, t := range r.retryTimers {
+		if t.Stop() {
+			r.holdManual(-1)
+		}
+		delete(r.retryTimers, x)
+	}
 	r.mu.Unlock()
 	close(r.quit)
+	r.cancelLoop()
 	<-r.loopDone
 	r.staleMu.Lock() // after the loop, which arms it
 	if r.staleTimer != nil {

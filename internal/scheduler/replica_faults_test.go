@@ -30,12 +30,13 @@ type faultStore struct {
 	*postgres.Store
 	entered chan struct{} // a transaction blocked on hang
 
-	mu      sync.Mutex
-	refuse  string        // the job whose attempts are refused
-	txErr   error         // every transaction fails with it
-	hbErr   error         // every heartbeat fails with it
-	hang    chan struct{} // transactions wait until it is closed
-	getErrs map[string]int
+	mu          sync.Mutex
+	refuse      string        // the job whose attempts are refused
+	refuseState string        // the job whose state writes are refused
+	txErr       error         // every transaction fails with it
+	hbErr       error         // every heartbeat fails with it
+	hang        chan struct{} // transactions wait until it is closed
+	getErrs     map[string]int
 }
 
 func newFaultStore(st *postgres.Store) *faultStore {
@@ -124,6 +125,18 @@ func (t faultTx) AddAttempts(ctx context.Context, as []store.Attempt) error {
 	return t.Tx.AddAttempts(ctx, as)
 }
 
+func (t faultTx) UpdateJobStates(ctx context.Context, states []store.JobState) ([]int, error) {
+	t.f.mu.Lock()
+	bad := t.f.refuseState
+	t.f.mu.Unlock()
+	for _, st := range states {
+		if bad != "" && st.Name == bad {
+			return nil, fmt.Errorf("the state of %s refused by the test", st.Name)
+		}
+	}
+	return t.Tx.UpdateJobStates(ctx, states)
+}
+
 // metricOf reads a counter or gauge of reg.
 func metricOf(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
@@ -132,9 +145,9 @@ func metricOf(t *testing.T, reg *prometheus.Registry, name string) float64 {
 
 // One outcome the store refuses for good does not hold back those written
 // with it: the writer splits the failed batch, writes the others, gives
-// the bad one up after it failed by itself giveUpAfter times (logged,
-// counted), and its execution, still this replica's in the store, is
-// released and sent again with the same schedule time.
+// the bad one's attempt up after it failed by itself giveUpAfter times
+// (logged, counted), and writes its execution's end without it: the
+// attempt is not sent again.
 func TestReplicaIsolatesAnOutcomeTheStoreRefuses(t *testing.T) {
 	sts := openShared(t, 1)
 	clk := clock.NewFake(t0)
@@ -182,7 +195,8 @@ func TestReplicaIsolatesAnOutcomeTheStoreRefuses(t *testing.T) {
 		}
 	}
 
-	// bad fails by itself, round after round, until it is given up.
+	// bad fails by itself, round after round, until its attempt is given
+	// up; the next round writes its execution's end without the attempt.
 	dropped := func() float64 { return metricOf(t, reg, "oidcron_scheduler_dropped_attempts_total") }
 	for i := 0; dropped() == 0; i++ {
 		if i == 20 {
@@ -194,22 +208,63 @@ func TestReplicaIsolatesAnOutcomeTheStoreRefuses(t *testing.T) {
 	if l := logs.String(); !strings.Contains(l, "giving up") || !strings.Contains(l, "job="+bad) || !strings.Contains(l, "refused by the test") {
 		t.Fatalf("no log of the give-up naming the job and the error:\n%s", l)
 	}
-	// Its claim stayed this replica's in the store: releaseUnknown gives
-	// it back, and it is sent again; once the store takes its outcome, it
-	// ends.
-	fs.set(func(f *faultStore) { f.refuse = "" })
-	c := recv(t, snd.calls, "bad's attempt again")
-	if c.job.GetName() != bad || !c.scheduleTime.Equal(at("13:00:00")) {
-		t.Fatalf("sent %s for %v, want %s for 13:00:00", c.job.GetName(), c.scheduleTime, bad)
-	}
-	c.answer(codes.OK, 200)
-	if d := recv(t, sig.ExecutionDone, "bad's execution"); d.Job != bad || d.Attempts != 1 {
+	clk.Advance(maxRetryWrite)
+	if d := recv(t, sig.ExecutionDone, "bad's execution, its attempt dropped"); d.Job != bad {
 		t.Fatalf("done %+v", d)
 	}
 	rec, err := sts[0].GetJob(ctx, bad)
 	as, _ := sts[0].ListAttempts(ctx, bad, 10, time.Time{})
+	if err != nil || rec.Exec != nil || !rec.NextFire.Equal(at("14:00:00")) || len(as) != 0 || dropped() != 1 {
+		t.Fatalf("bad after the give-up: %+v exec %+v attempts %+v dropped %v %v", rec, rec.Exec, as, dropped(), err)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-snd.calls:
+		t.Fatalf("%s sent again for %v after its outcome was given up", c.job.GetName(), c.scheduleTime)
+	default:
+	}
+}
+
+// An execution whose state the store refuses too, even without the
+// attempt: once that is given up, the claim, still this replica's in the
+// store, is released and the attempt sent again with the same schedule
+// time (at least once), and recorded once the store takes it.
+func TestReplicaReleasesAnExecutionWhoseStateTheStoreRefuses(t *testing.T) {
+	sts := openShared(t, 1)
+	clk := clock.NewFake(t0)
+	bad := addDueJob(t, sts[0], "bad", "every 1h", t0, nil)
+	fs := newFaultStore(sts[0])
+	fs.set(func(f *faultStore) { f.refuse, f.refuseState = bad, bad })
+	snd := &fakeSender{clk: clk, calls: make(chan *call, 10)}
+	sig := NewTestSignals(100)
+	logs := &syncBuffer{}
+	r := startReplicaCfg(t, ReplicaConfig{Store: fs, Clock: clk, Sender: snd, Name: "r", Signals: sig,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	clk.Set(at("13:00:00"))
+	recv(t, snd.calls, "the attempt").answer(codes.OK, 200)
+	for i := 0; !strings.Contains(logs.String(), "giving up writing an execution's state"); i++ {
+		if i == 40 {
+			t.Fatalf("the refused state was never given up:\n%s", logs.String())
+		}
+		clk.Advance(maxRetryWrite)
+		recv(t, sig.Flushed, "a write round")
+	}
+	fs.set(func(f *faultStore) { f.refuse, f.refuseState = "", "" })
+	c := recv(t, snd.calls, "the attempt again")
+	if c.job.GetName() != bad || !c.scheduleTime.Equal(at("13:00:00")) {
+		t.Fatalf("sent %s for %v, want %s for 13:00:00", c.job.GetName(), c.scheduleTime, bad)
+	}
+	c.answer(codes.OK, 200)
+	if d := recv(t, sig.ExecutionDone, "the execution"); d.Job != bad || d.Attempts != 1 {
+		t.Fatalf("done %+v", d)
+	}
+	ctx := context.Background()
+	rec, err := sts[0].GetJob(ctx, bad)
+	as, _ := sts[0].ListAttempts(ctx, bad, 10, time.Time{})
 	if err != nil || rec.Exec != nil || !rec.NextFire.Equal(at("14:00:00")) || len(as) != 1 {
-		t.Fatalf("bad after the retry: %+v exec %+v attempts %+v %v", rec, rec.Exec, as, err)
+		t.Fatalf("after the retry: %+v exec %+v attempts %+v %v", rec, rec.Exec, as, err)
 	}
 	if err := r.Flush(ctx); err != nil {
 		t.Fatal(err)
@@ -478,4 +533,104 @@ func TestReplicaAttemptEndWakesOnlyWhenNeeded(t *testing.T) {
 	r.kick() // the poll's claim, which arms the due timer
 	clk.Set(at("12:02:00"))
 	recv(t, snd.calls, "the next slot's attempt").answer(codes.OK, 200)
+}
+
+// An outcome written over a job the API changed meanwhile (the merge)
+// wakes the claim loop by the due time it actually wrote: a schedule made
+// more frequent during the attempt makes the job due at once, which the
+// loop must not leave to its poll.
+func TestReplicaMergedOutcomeWakesForItsDueTime(t *testing.T) {
+	sts := openShared(t, 1)
+	clk := clock.NewFake(t0)
+	name := addDueJob(t, sts[0], "j", "every 1h", t0, nil)
+	snd := &fakeSender{clk: clk, calls: make(chan *call, 10)}
+	sig := NewTestSignals(10)
+	// The poll (wall time) is longer than recv waits.
+	r := startReplicaCfg(t, ReplicaConfig{Store: sts[0], Clock: clk, Sender: snd, Name: "r", Signals: sig, Poll: time.Minute})
+	clk.Set(at("13:00:00"))
+	c := recv(t, snd.calls, "the 13:00 attempt")
+
+	ctx := context.Background()
+	rec, err := sts[0].GetJob(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Job.Schedule, rec.NextFire = "every 1m", at("13:01:00") // as the API computes it
+	if err := sts[0].UpdateJob(ctx, rec, rec.Version); err != nil {
+		t.Fatal(err)
+	}
+	r.Changed(name) // its claim finds nothing: the job is this replica's
+	clk.Set(at("13:01:30"))
+	c.answer(codes.OK, 200)
+	recv(t, sig.ExecutionDone, "the 13:00 execution")
+	if c := recv(t, snd.calls, "the 13:01 slot, due when the merged outcome was written"); !c.scheduleTime.Equal(at("13:01:00")) {
+		t.Fatalf("sent %v, want 13:01:00", c.scheduleTime)
+	}
+}
+
+// hungClaims makes ClaimJobs block, once on, until its context ends (a
+// claim waiting on a hung database, which pgx cancels with its context).
+type hungClaims struct {
+	*postgres.Store
+	on      atomic.Bool
+	entered chan struct{}
+}
+
+func (h *hungClaims) ClaimJobs(ctx context.Context, owner string, now time.Time, limit int, plan func(store.JobRecord) (store.JobState, bool)) ([]store.JobRecord, error) {
+	if h.on.Load() {
+		signal(h.entered, struct{}{})
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return h.Store.ClaimJobs(ctx, owner, now, limit, plan)
+}
+
+// A claim hung in the database does not hold Stop: Stop cancels the claim
+// loop's calls before waiting for it.
+func TestReplicaStopDoesNotWaitForAHungClaim(t *testing.T) {
+	sts := openShared(t, 1)
+	clk := clock.NewFake(t0)
+	h := &hungClaims{Store: sts[0], entered: make(chan struct{}, 1)}
+	r := startReplicaCfg(t, ReplicaConfig{Store: h, Clock: clk, Sender: &fakeSender{clk: clk, calls: make(chan *call, 1)}, Name: "r"})
+	h.on.Store(true)
+	r.kick()
+	recv(t, h.entered, "the hung claim")
+	done := make(chan error, 1)
+	go func() { done <- r.Stop(context.Background()) }()
+	if err := recv(t, done, "Stop"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A manual execution waiting here for its retry ends with Stop: no timer
+// is left on the clock to fire later, and queue_depth is back to 0.
+func TestReplicaStopEndsManualRetries(t *testing.T) {
+	sts := openShared(t, 1)
+	clk := clock.NewFake(t0)
+	name := addDueJob(t, sts[0], "j", "every 1h", t0, func(j *schedulerpb.Job) {
+		j.RetryConfig = &schedulerpb.RetryConfig{RetryCount: 3, MinBackoffDuration: durationpb.New(time.Hour),
+			MaxBackoffDuration: durationpb.New(time.Hour)}
+	})
+	snd := &fakeSender{clk: clk, calls: make(chan *call, 10)}
+	sig := NewTestSignals(10)
+	reg := prometheus.NewRegistry()
+	r := startReplicaCfg(t, ReplicaConfig{Store: sts[0], Clock: clk, Sender: snd, Name: "r", Signals: sig, Registerer: reg})
+	if err := r.RunNow(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, snd.calls, "the manual attempt").answer(codes.Unavailable, 503)
+	recv(t, sig.AttemptFinished, "its end")
+	flushAll(t, r)
+	if err := r.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n, d := clk.Pending(), metricOf(t, reg, "oidcron_scheduler_queue_depth"); n != 0 || d != 0 {
+		t.Fatalf("after Stop: %d timers on the clock, queue_depth %v", n, d)
+	}
+	clk.Advance(2 * time.Hour)
+	select {
+	case c := <-snd.calls:
+		t.Fatalf("the manual retry was sent after Stop: %v", c.scheduleTime)
+	default:
+	}
 }

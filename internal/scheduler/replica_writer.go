@@ -50,6 +50,10 @@ type replicaItem struct {
 	// alone counts the writes of this outcome by itself that failed while
 	// the store answered (storeAnswers): its own fault, not the store's.
 	alone int
+	// stripped: the outcome given up, all but what ends or releases the
+	// execution: the job's state without the attempt's result, and no
+	// attempt row (giveUp).
+	stripped bool
 }
 
 // giveUpAfter is how many times an outcome's write must fail by itself,
@@ -232,7 +236,7 @@ func (w *replicaWriter) writeGroup(items []replicaItem, rd *writeRound) {
 		rd.retry = append(rd.retry, items...)
 		return
 	}
-	ended, err := w.write(items)
+	res, err := w.write(items)
 	if err == nil {
 		soon := w.r.clk.Now().Add(w.r.poll)
 		for i, it := range items {
@@ -240,10 +244,10 @@ func (w *replicaWriter) writeGroup(items []replicaItem, rd *writeRound) {
 				w.let(it) // signals the end of a manual execution
 			} else {
 				w.r.hold(it.w.name, -1) // the claim is settled in the store
-				if due := it.w.state.DueTime; !due.IsZero() && due.Before(soon) {
+				if due := res[i].due; !due.IsZero() && due.Before(soon) {
 					rd.dueSoon = true
 				}
-				if ended[i] {
+				if res[i].ended {
 					w.signalDone(it)
 				}
 			}
@@ -270,7 +274,24 @@ func (w *replicaWriter) writeGroup(items []replicaItem, rd *writeRound) {
 		rd.retry = append(rd.retry, it)
 		return
 	}
-	w.giveUp(it, err)
+	if it.w.manual || it.stripped {
+		w.giveUp(it, err)
+		return
+	}
+	// What the store refuses is most likely the attempt's row or its
+	// result (text it cannot hold): the execution's end or release as
+	// decided is still written, so that the attempt is not sent again.
+	w.dropAttempt(it, err)
+	it.w.state.Result, it.stripped, it.alone = nil, true, 0
+	rd.retry = append(rd.retry, it)
+}
+
+// dropAttempt logs and counts an attempt whose record is given up.
+func (w *replicaWriter) dropAttempt(it replicaItem, err error) {
+	w.r.m.droppedAtts.Inc()
+	w.r.log.Error("giving up recording an attempt: the store refused its outcome by itself repeatedly",
+		"replica", w.r.name, "job", it.w.name, "scheduleTime", FormatScheduleTime(it.att.ScheduleTime),
+		"attempt", it.att.Number, "manual", it.w.manual, "tries", it.alone, "err", err)
 }
 
 // storeAnswers tells whether the store takes a heartbeat, asked once per
@@ -288,16 +309,19 @@ func (w *replicaWriter) storeAnswers(rd *writeRound) bool {
 	return rd.up
 }
 
-// giveUp drops an outcome the store keeps refusing by itself. Its attempt
-// is not recorded (logged, counted as a dropped attempt). A scheduled
-// execution is not lost: its claim stays this replica's in the store,
-// where releaseUnknown finds it and releases it, due at once, and its
-// attempt is made again with the same schedule time (at least once).
+// giveUp drops an outcome the store keeps refusing by itself: a manual
+// one (its attempt not recorded), or a scheduled one already stripped to
+// its state. A scheduled execution is not lost: its claim stays this
+// replica's in the store, where releaseUnknown finds it and releases it,
+// due at once, and its attempt is made again with the same schedule time
+// (at least once).
 func (w *replicaWriter) giveUp(it replicaItem, err error) {
-	w.r.m.droppedAtts.Inc()
-	w.r.log.Error("giving up writing an attempt's outcome: the store refused it by itself repeatedly",
-		"replica", w.r.name, "job", it.w.name, "scheduleTime", FormatScheduleTime(it.att.ScheduleTime),
-		"attempt", it.att.Number, "manual", it.w.manual, "tries", it.alone, "err", err)
+	if it.stripped {
+		w.r.log.Error("giving up writing an execution's state: the store refused it by itself repeatedly; the execution is released and sent again",
+			"replica", w.r.name, "job", it.w.name, "scheduleTime", FormatScheduleTime(it.att.ScheduleTime), "err", err)
+	} else {
+		w.dropAttempt(it, err)
+	}
 	w.let(it)
 	if !it.w.manual {
 		// After let: releaseUnknown skips the jobs this replica holds.
@@ -309,34 +333,39 @@ func (w *replicaWriter) giveUp(it replicaItem, err error) {
 // write writes one group in one transaction: the attempts, the states
 // checked against the claims' versions, and, for those refused (the API
 // wrote the job since its claim), a merge with the job as it is now.
-// ended tells, per item, whether the write ended a scheduled execution.
-func (w *replicaWriter) write(items []replicaItem) (ended []bool, err error) {
+// Per item, res tells what the write did to a scheduled execution.
+func (w *replicaWriter) write(items []replicaItem) (res []replicaWritten, err error) {
 	ctx := w.ctx
 	err = w.r.st.InTx(ctx, func(tx store.Tx) error {
-		ended = make([]bool, len(items)) // fn may be run again
-		atts := make([]store.Attempt, len(items))
+		res = make([]replicaWritten, len(items)) // fn may be run again
+		atts := make([]store.Attempt, 0, len(items))
 		var states []store.JobState
 		var sched []int // the items of states
 		for i, it := range items {
-			atts[i] = it.att
+			if !it.stripped {
+				atts = append(atts, it.att)
+			}
 			if !it.w.manual {
 				states = append(states, it.w.state)
 				sched = append(sched, i)
 			}
 		}
-		if err := tx.AddAttempts(ctx, atts); err != nil {
-			return fmt.Errorf("recording %d attempts: %w", len(atts), err)
+		if len(atts) > 0 {
+			if err := tx.AddAttempts(ctx, atts); err != nil {
+				return fmt.Errorf("recording %d attempts: %w", len(atts), err)
+			}
 		}
 		refused, err := tx.UpdateJobStates(ctx, states)
 		if err != nil {
 			return fmt.Errorf("writing %d jobs: %w", len(states), err)
 		}
 		for _, i := range sched {
-			ended[i] = items[i].w.state.Exec == nil
+			st := items[i].w.state
+			res[i] = replicaWritten{ended: st.Exec == nil, due: st.DueTime}
 		}
 		for _, k := range refused {
 			rw := items[sched[k]].w
-			if ended[sched[k]], err = w.merge(ctx, tx, rw); err != nil {
+			if res[sched[k]], err = w.merge(ctx, tx, rw); err != nil {
 				return fmt.Errorf("job %s: %w", rw.name, err)
 			}
 		}
@@ -349,7 +378,15 @@ func (w *replicaWriter) write(items []replicaItem) (ended []bool, err error) {
 		}
 		return nil
 	})
-	return ended, err
+	return res, err
+}
+
+// replicaWritten is what a write did to a scheduled execution's job:
+// whether it ended the execution, and the due time it wrote (zero: none,
+// or nothing written).
+type replicaWritten struct {
+	ended bool
+	due   time.Time
 }
 
 // merge writes the outcome of a scheduled execution over the job as the
@@ -363,18 +400,18 @@ func (w *replicaWriter) write(items []replicaItem) (ended []bool, err error) {
 // claim's: owner, schedule time and attempt count are the same for two
 // claims of one execution by this replica when its heartbeat lapsed twice
 // during one attempt.
-func (w *replicaWriter) merge(ctx context.Context, tx store.Tx, rw replicaWrite) (ended bool, err error) {
+func (w *replicaWriter) merge(ctx context.Context, tx store.Tx, rw replicaWrite) (replicaWritten, error) {
 	for try := 0; try < maxWriteTries; try++ {
 		fresh, err := tx.GetJob(ctx, rw.name)
 		if errors.Is(err, store.ErrNotFound) {
-			return false, nil
+			return replicaWritten{}, nil
 		} else if err != nil {
-			return false, err
+			return replicaWritten{}, err
 		}
 		ex := fresh.Exec
 		if fresh.Incarnation != rw.incarnation || ex == nil || !ex.ScheduleTime.Equal(rw.execTime) || ex.Owner != w.r.name ||
 			ex.Claim != rw.claim || ex.Attempts != rw.claimed {
-			return false, nil
+			return replicaWritten{}, nil
 		}
 		// The API keeps the stored next slot unless it changed when the
 		// job fires (schedule, time zone, state), so its NextFire is
@@ -390,13 +427,13 @@ func (w *replicaWriter) merge(ctx context.Context, tx store.Tx, rw replicaWrite)
 		}
 		refused, err := tx.UpdateJobStates(ctx, []store.JobState{st})
 		if err != nil {
-			return false, err
+			return replicaWritten{}, err
 		}
 		if len(refused) == 0 {
-			return st.Exec == nil, nil
+			return replicaWritten{ended: st.Exec == nil, due: st.DueTime}, nil
 		}
 	}
-	return false, fmt.Errorf("%w after %d tries", store.ErrVersionMismatch, maxWriteTries)
+	return replicaWritten{}, fmt.Errorf("%w after %d tries", store.ErrVersionMismatch, maxWriteTries)
 }
 
 // result writes a manual execution's outcome as the job's status and
