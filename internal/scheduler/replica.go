@@ -79,9 +79,10 @@ type Replica struct {
 	loopDone    chan struct{}
 	hbDone      chan struct{}
 	execs       sync.WaitGroup
-	// aliveUntil is when (monotonic wall time, UnixNano) this replica's
+	// aliveUntil is when (time since epoch, monotonic) this replica's
 	// last confirmed heartbeat may have expired; it claims nothing after.
 	aliveUntil atomic.Int64
+	epoch      time.Time
 
 	// held counts the claimed executions of each job whose outcome is not
 	// yet written; reconcile compares the store's view with it. depth is
@@ -196,6 +197,7 @@ func NewReplica(cfg ReplicaConfig) *Replica {
 	r.w = newReplicaWriter(r, keep)
 	r.runCtx, r.cancelRun = context.WithCancel(context.Background())
 	r.loopCtx, r.cancelLoop = context.WithCancel(r.runCtx)
+	r.epoch = time.Now()
 	r.retryTimers = make(map[*replicaExec]interface{ Stop() bool })
 	return r
 }
@@ -236,18 +238,19 @@ func (r *Replica) heartbeat(ctx context.Context) error {
 		return err
 	}
 	// The store counted the lease from some instant after sent: from sent
-	// it is a lower bound, on this process's monotonic clock.
+	// it is a lower bound. Kept as time since r.epoch, which reads the
+	// monotonic clock: a step of the wall clock moves neither side.
 	// The later of the known leases: beats overlap (the writer asks for
 	// one after a failed write), and an older one ending last must not
 	// shorten the lease.
-	until := sent.Add(r.lease).UnixNano()
+	until := int64(sent.Sub(r.epoch) + r.lease)
 	for {
 		was := r.aliveUntil.Load()
 		if until <= was {
 			return nil
 		}
 		if r.aliveUntil.CompareAndSwap(was, until) {
-			if was < time.Now().UnixNano() {
+			if was < int64(time.Since(r.epoch)) {
 				r.kick() // alive again: claim
 			}
 			return nil
@@ -255,7 +258,7 @@ func (r *Replica) heartbeat(ctx context.Context) error {
 	}
 }
 
-func (r *Replica) alive() bool { return time.Now().UnixNano() < r.aliveUntil.Load() }
+func (r *Replica) alive() bool { return int64(time.Since(r.epoch)) < r.aliveUntil.Load() }
 
 // heartbeats renews the lease three times per lease, in wall time: the
 // database judges it by its own clock, whatever clock schedules the jobs.
@@ -386,6 +389,7 @@ func (r *Replica) claimOnce() (claimed, limit int, err error) {
 			signal(r.sig.Fired, Fire{Job: rec.Job.GetName(), ScheduleTime: x.exec.ScheduleTime, Recovered: x.recovered, Skipped: k.skipped})
 		}
 		if !r.begin() {
+			r.hold(rec.Job.GetName(), -1)
 			return len(recs), limit, nil // stopping: the claim is orphaned at Retire
 		}
 		go x.attempt()
@@ -731,7 +735,10 @@ func (r *Replica) begin() bool {
 // cleared its due time), and only this ends it.
 func (r *Replica) Changed(name string) {
 	defer r.kick()
-	if err := r.endPaused(name); err != nil {
+	// runCtx, not the loop's: the API calls this while Stop drains the
+	// attempts in flight, after the claim loop is gone, and a change lost
+	// then would leave a paused job's retry waiting for its resume.
+	if err := r.endPaused(r.runCtx, name); err != nil {
 		r.log.Error("applying a job's change; trying again", "job", name, "err", err)
 		r.staleMu.Lock()
 		r.staleMark++
@@ -743,8 +750,7 @@ func (r *Replica) Changed(name string) {
 
 // endPaused ends the released execution of name if its job is paused,
 // and signals its end.
-func (r *Replica) endPaused(name string) error {
-	ctx := r.loopCtx
+func (r *Replica) endPaused(ctx context.Context, name string) error {
 	for try := 0; try < maxWriteTries; try++ {
 		rec, err := r.st.GetJob(ctx, name)
 		if errors.Is(err, store.ErrNotFound) {
@@ -783,7 +789,7 @@ func (r *Replica) rereadStale() {
 	r.staleMu.Unlock()
 	var reads []Reread
 	for name, m := range marks {
-		err := r.endPaused(name)
+		err := r.endPaused(r.loopCtx, name)
 		r.staleMu.Lock()
 		if err == nil && r.stale[name] == m { // not failed again since
 			delete(r.stale, name)

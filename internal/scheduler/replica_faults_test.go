@@ -634,3 +634,49 @@ func TestReplicaStopEndsManualRetries(t *testing.T) {
 	default:
 	}
 }
+
+// A pause told to the replica (Changed) while Stop drains an attempt in
+// flight must still end the released execution of the paused job.
+func TestReplicaPauseDuringStopEndsTheRetry(t *testing.T) {
+	ctx := context.Background()
+	sts := openShared(t, 1)
+	clk := clock.NewFake(t0)
+	a := addDueJob(t, sts[0], "a", "every 1m", t0, func(j *schedulerpb.Job) {
+		j.RetryConfig = &schedulerpb.RetryConfig{RetryCount: 3, MinBackoffDuration: durationpb.New(10 * time.Second),
+			MaxBackoffDuration: durationpb.New(time.Minute), MaxDoublings: 2}
+	})
+	addDueJob(t, sts[0], "b", "every 1m", t0, nil)
+	snd := &fakeSender{clk: clk, calls: make(chan *call, 10)}
+	sig := NewTestSignals(10)
+	r := startReplica(t, sts[0], "r", clk, snd, sig)
+	clk.Set(at("12:01:00"))
+	c1 := recv(t, snd.calls, "first")
+	c2 := recv(t, snd.calls, "second")
+	ca, cb := c1, c2
+	if c1.job.GetName() != a {
+		ca, cb = c2, c1
+	}
+	ca.answer(codes.Unavailable, 503)
+	recv(t, sig.AttemptFinished, "a's attempt")
+	flushAll(t, r)
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.Stop(ctx) }()
+	<-r.loopDone // Stop cancelled the claim loop; b's attempt holds Stop
+
+	rec, _ := sts[0].GetJob(ctx, a)
+	rec.Job.State = schedulerpb.Job_PAUSED
+	rec.NextFire, rec.DueTime = time.Time{}, time.Time{}
+	if err := sts[0].UpdateJob(ctx, rec, rec.Version); err != nil {
+		t.Fatal(err)
+	}
+	r.Changed(a)
+	rec, _ = sts[0].GetJob(ctx, a)
+	cb.answer(codes.OK, 200)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if rec.Exec != nil {
+		t.Fatalf("paused during Stop's drain: the execution is left: %+v", rec.Exec)
+	}
+}

@@ -270,6 +270,12 @@ func (w *replicaWriter) writeGroup(items []replicaItem, rd *writeRound) {
 		return
 	}
 	it := items[0]
+	if errors.Is(err, store.ErrVersionMismatch) {
+		// Contention (the API writing the job faster than the merge
+		// reads it), not a refusal: the outcome is not at fault.
+		rd.retry = append(rd.retry, it)
+		return
+	}
 	if it.alone++; it.alone < giveUpAfter {
 		rd.retry = append(rd.retry, it)
 		return
@@ -281,9 +287,10 @@ func (w *replicaWriter) writeGroup(items []replicaItem, rd *writeRound) {
 	// What the store refuses is most likely the attempt's row or its
 	// result (text it cannot hold): the execution's end or release as
 	// decided is still written, so that the attempt is not sent again.
+	// Tried at once: in Stop's last round there is no other.
 	w.dropAttempt(it, err)
 	it.w.state.Result, it.stripped, it.alone = nil, true, 0
-	rd.retry = append(rd.retry, it)
+	w.writeGroup([]replicaItem{it}, rd)
 }
 
 // dropAttempt logs and counts an attempt whose record is given up.
