@@ -84,6 +84,8 @@ type Replica struct {
 	aliveUntil atomic.Int64
 	epoch      time.Time
 
+	storeTimeout time.Duration
+
 	// held counts the claimed executions of each job whose outcome is not
 	// yet written; reconcile compares the store's view with it. depth is
 	// the queue_depth metric: those executions plus the manual ones
@@ -145,7 +147,16 @@ type ReplicaConfig struct {
 	// when nothing is known to be due: how soon another replica's new job
 	// or an orphan is noticed; default DefaultPoll.
 	Poll time.Duration
+	// StoreTimeout bounds each call the claim loop and the writer make to
+	// the store; default DefaultStoreTimeout.
+	StoreTimeout time.Duration
 }
+
+// DefaultStoreTimeout is long beside any claim or write (milliseconds), and
+// short beside TCP's own timeouts: a connection lost without a word (a
+// black-holed network) must not hold the claim loop or the writer, and
+// with them the executions this replica owns, for hours.
+const DefaultStoreTimeout = 30 * time.Second
 
 // DefaultLease and DefaultPoll give a failover, from a replica's last
 // heartbeat to another's claim of its executions, of at most about
@@ -160,8 +171,12 @@ func NewReplica(cfg ReplicaConfig) *Replica {
 	r := &Replica{
 		st: cfg.Store, clk: cfg.Clock, send: cfg.Sender, parse: cfg.Parse, log: cfg.Logger,
 		m: newMetrics(cfg.Registerer), name: cfg.Name, lease: cfg.Lease, poll: cfg.Poll, workers: cfg.Workers,
-		wake: make(chan struct{}, 1), quit: make(chan struct{}), hbQuit: make(chan struct{}), loopDone: make(chan struct{}), hbDone: make(chan struct{}),
+		storeTimeout: cfg.StoreTimeout,
+		wake:         make(chan struct{}, 1), quit: make(chan struct{}), hbQuit: make(chan struct{}), loopDone: make(chan struct{}), hbDone: make(chan struct{}),
 		scheds: map[schedKey]Schedule{}, held: map[string]int{}, stale: map[string]uint64{},
+	}
+	if r.storeTimeout <= 0 {
+		r.storeTimeout = DefaultStoreTimeout
 	}
 	if r.clk == nil {
 		r.clk = clock.Real{}
@@ -357,7 +372,9 @@ func (r *Replica) claimOnce() (claimed, limit int, err error) {
 	limit = int(min(free, maxBatch))
 	now := r.clk.Now()
 	var plans map[string]claimKind
-	recs, err := r.st.ClaimJobs(r.loopCtx, r.name, now, limit, func(rec store.JobRecord) (store.JobState, bool) {
+	ctx, cancel := context.WithTimeout(r.loopCtx, r.storeTimeout)
+	defer cancel()
+	recs, err := r.st.ClaimJobs(ctx, r.name, now, limit, func(rec store.JobRecord) (store.JobState, bool) {
 		if plans == nil {
 			plans = make(map[string]claimKind, limit)
 		}
@@ -438,7 +455,9 @@ func (r *Replica) releaseUnknown() {
 	// Cleared first: a claim let go while this runs (the writer gave up
 	// its outcome) sets it again, for the next pass.
 	r.reconcile.Store(false)
-	names, err := r.st.OwnedJobs(r.loopCtx, r.name)
+	ctx, cancel := context.WithTimeout(r.loopCtx, r.storeTimeout)
+	defer cancel()
+	names, err := r.st.OwnedJobs(ctx, r.name)
 	if err != nil {
 		r.reconcile.Store(true)
 		r.log.Error("listing this replica's executions", "replica", r.name, "err", err)
@@ -449,7 +468,7 @@ func (r *Replica) releaseUnknown() {
 		if r.holds(name) {
 			continue
 		}
-		rec, err := r.st.GetJob(r.loopCtx, name)
+		rec, err := r.st.GetJob(ctx, name)
 		if err != nil || rec.Exec == nil || rec.Exec.Owner != r.name || r.holds(name) {
 			clean = clean && (err == nil || errors.Is(err, store.ErrNotFound))
 			continue
@@ -458,7 +477,7 @@ func (r *Replica) releaseUnknown() {
 		x.Owner, x.Claim = "", 0
 		st := store.JobState{Name: name, Version: rec.Version, NextFire: rec.NextFire, DueTime: r.clk.Now(), Exec: &x,
 			ScheduleTime: tsTime(rec.Job.GetScheduleTime())}
-		refused, err := r.st.UpdateJobStates(r.loopCtx, []store.JobState{st})
+		refused, err := r.st.UpdateJobStates(ctx, []store.JobState{st})
 		if err != nil || len(refused) > 0 {
 			clean = false
 			continue
@@ -478,7 +497,9 @@ func (r *Replica) releaseUnknown() {
 // after a short wait in wall time, doubling while that lasts, instead of
 // claiming in a tight loop.
 func (r *Replica) armNextDue(claimed int) {
-	next, err := r.st.NextDue(r.loopCtx)
+	ctx, cancel := context.WithTimeout(r.loopCtx, r.storeTimeout)
+	defer cancel()
+	next, err := r.st.NextDue(ctx)
 	if err != nil {
 		r.log.Error("reading the next due time", "replica", r.name, "err", err)
 		return
@@ -751,6 +772,8 @@ func (r *Replica) Changed(name string) {
 // endPaused ends the released execution of name if its job is paused,
 // and signals its end.
 func (r *Replica) endPaused(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, r.storeTimeout)
+	defer cancel()
 	for try := 0; try < maxWriteTries; try++ {
 		rec, err := r.st.GetJob(ctx, name)
 		if errors.Is(err, store.ErrNotFound) {

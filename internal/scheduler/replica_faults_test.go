@@ -36,6 +36,7 @@ type faultStore struct {
 	txErr       error         // every transaction fails with it
 	hbErr       error         // every heartbeat fails with it
 	hang        chan struct{} // transactions wait until it is closed
+	lost        bool          // transactions wait for their context: a connection lost without a word
 	getErrs     map[string]int
 }
 
@@ -69,8 +70,13 @@ func (f *faultStore) release() {
 
 func (f *faultStore) InTx(ctx context.Context, fn func(store.Tx) error) error {
 	f.mu.Lock()
-	hang, txErr := f.hang, f.txErr
+	hang, txErr, lost := f.hang, f.txErr, f.lost
 	f.mu.Unlock()
+	if lost {
+		signal(f.entered, struct{}{})
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	if hang != nil {
 		select {
 		case <-hang:
@@ -679,4 +685,42 @@ func TestReplicaPauseDuringStopEndsTheRetry(t *testing.T) {
 	if rec.Exec != nil {
 		t.Fatalf("paused during Stop's drain: the execution is left: %+v", rec.Exec)
 	}
+}
+
+// A write on a connection lost without a word (no reset, no answer: a
+// black-holed network) is given up after StoreTimeout and tried again on
+// another: the writer does not wait for TCP's own timeouts, hours long,
+// with the executions it owns unfinished.
+func TestReplicaWriteOnALostConnectionTimesOut(t *testing.T) {
+	sts := openShared(t, 1)
+	clk := clock.NewFake(t0)
+	addDueJob(t, sts[0], "j", "every 1m", t0, nil)
+	fs := newFaultStore(sts[0])
+	snd := &fakeSender{clk: clk, calls: make(chan *call, 10)}
+	sig := NewTestSignals(10)
+	startReplicaCfg(t, ReplicaConfig{Store: fs, Clock: clk, Sender: snd, Name: "r", Signals: sig, StoreTimeout: 100 * time.Millisecond})
+	clk.Set(at("12:01:00"))
+	c := recv(t, snd.calls, "the attempt")
+	fs.set(func(f *faultStore) { f.lost = true })
+	c.answer(codes.OK, 200)
+	recv(t, fs.entered, "the outcome's write")
+	recv(t, sig.Flushed, "the write round, its write timed out")
+	fs.set(func(f *faultStore) { f.lost = false })
+	clk.Advance(maxRetryWrite)
+	if d := recv(t, sig.ExecutionDone, "the execution, written on the retry"); d.Attempts != 1 {
+		t.Fatalf("done %+v", d)
+	}
+}
+
+// A claim on a connection lost without a word is given up after
+// StoreTimeout: the claim loop goes on.
+func TestReplicaClaimOnALostConnectionTimesOut(t *testing.T) {
+	sts := openShared(t, 1)
+	clk := clock.NewFake(t0)
+	h := &hungClaims{Store: sts[0], entered: make(chan struct{}, 1)}
+	startReplicaCfg(t, ReplicaConfig{Store: h, Clock: clk, Sender: &fakeSender{clk: clk, calls: make(chan *call, 1)}, Name: "r",
+		StoreTimeout: 100 * time.Millisecond})
+	h.on.Store(true)
+	recv(t, h.entered, "a claim, hung")
+	recv(t, h.entered, "the next claim: the hung one was given up")
 }

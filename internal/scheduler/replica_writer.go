@@ -220,7 +220,9 @@ func (w *replicaWriter) writePending() {
 	// After the retry's timer is armed: a test may move the clock to it.
 	signal(w.r.sig.Flushed, struct{}{})
 	if trim {
-		if _, err := w.r.st.TrimAttempts(w.ctx, w.keep); err != nil {
+		ctx, cancel := context.WithTimeout(w.ctx, w.r.storeTimeout)
+		defer cancel()
+		if _, err := w.r.st.TrimAttempts(ctx, w.keep); err != nil {
 			w.r.log.Error("trimming the attempt history", "err", err)
 		}
 	}
@@ -342,7 +344,8 @@ func (w *replicaWriter) giveUp(it replicaItem, err error) {
 // wrote the job since its claim), a merge with the job as it is now.
 // Per item, res tells what the write did to a scheduled execution.
 func (w *replicaWriter) write(items []replicaItem) (res []replicaWritten, err error) {
-	ctx := w.ctx
+	ctx, cancel := context.WithTimeout(w.ctx, w.r.storeTimeout)
+	defer cancel()
 	err = w.r.st.InTx(ctx, func(tx store.Tx) error {
 		res = make([]replicaWritten, len(items)) // fn may be run again
 		atts := make([]store.Attempt, 0, len(items))

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -95,5 +96,29 @@ func TestGenericPlans(t *testing.T) {
 	}
 	if mode != "force_generic_plan" {
 		t.Fatalf("plan_cache_mode = %q; want force_generic_plan", mode)
+	}
+}
+
+// A session idle inside a transaction (its client lost without a word,
+// mid-claim, its rows locked) is ended by the server after
+// IdleInTransactionTimeout; a URL may set another.
+func TestIdleInTransactionTimeout(t *testing.T) {
+	show := func(s *Store) string {
+		var v string
+		if err := s.pool.QueryRow(t.Context(), `SHOW idle_in_transaction_session_timeout`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	url := pgtest.NewDatabase(t)
+	if got := show(openURL(t, url)); got != IdleInTransactionTimeout {
+		t.Errorf("idle_in_transaction_session_timeout = %q; want %q", got, IdleInTransactionTimeout)
+	}
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	if got := show(openURL(t, url+sep+"idle_in_transaction_session_timeout=1min")); got != "1min" {
+		t.Errorf("with the URL's setting: %q; want 1min", got)
 	}
 }

@@ -59,6 +59,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	return open(ctx, cfg)
 }
 
+// IdleInTransactionTimeout is the server's idle_in_transaction_session_timeout
+// for the store's sessions, unless the URL sets it (pgx passes a URL's
+// unknown parameters to the server: ?idle_in_transaction_session_timeout=1min).
+const IdleInTransactionTimeout = "30s"
+
 // open is Open on a parsed configuration, which a test may give a tracer.
 func open(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 	// A startup parameter, so that it holds on every connection the pool
@@ -71,6 +76,14 @@ func open(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 	// planning cost as much database CPU as running them. The generic
 	// plans are the ones TestJobQueryPlans holds to the right indexes.
 	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	// A client lost without a word (a black-holed network) in the middle
+	// of a claim would leave its rows locked, skipped by every other
+	// replica's claims, until TCP gives up, hours later: the server ends
+	// such a session after this long idle inside a transaction (every
+	// transaction here runs its statements back to back, in milliseconds).
+	if cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] == "" {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = IdleInTransactionTimeout
+	}
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "oidcron"
 	}
