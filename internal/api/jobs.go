@@ -311,11 +311,7 @@ func nextFire(j *schedulerpb.Job, t time.Time) time.Time {
 func schedule(r *store.JobRecord, now time.Time) {
 	r.NextFire = time.Time{}
 	if r.Job.GetState() == schedulerpb.Job_ENABLED {
-		from := now
-		if r.LastSlot.After(from) {
-			from = r.LastSlot
-		}
-		r.NextFire = nextFire(r.Job, from)
+		r.NextFire = nextFire(r.Job, store.Later(now, r.LastSlot))
 	}
 	r.DueTime = r.NextFire
 	if r.Exec != nil && !r.Exec.NextAttempt.IsZero() && r.Job.GetState() == schedulerpb.Job_ENABLED {

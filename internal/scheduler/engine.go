@@ -503,11 +503,7 @@ func (e *Engine) reconcileSlotLocked(j *jobState, now time.Time, recompute bool)
 	if recompute {
 		// Never a slot already fired: a clock that stepped back must not
 		// bring it back (the API floors its value the same way).
-		from := now
-		if j.lastSlot.After(from) {
-			from = j.lastSlot
-		}
-		j.nextFire = s.Next(from)
+		j.nextFire = s.Next(store.Later(now, j.lastSlot))
 		e.markDirtyLocked(j)
 	}
 	if j.exec != nil || j.nextFire.IsZero() || j.stale {

@@ -181,7 +181,7 @@ func (m *memStore) UpdateJob(_ context.Context, j store.JobRecord, expect int64)
 		return store.ErrVersionMismatch
 	}
 	j.Version, j.Incarnation = old.Version+1, old.Incarnation
-	j.LastSlot = later(old.LastSlot, j.LastSlot)
+	j.LastSlot = store.Later(old.LastSlot, j.LastSlot)
 	m.jobs[j.Job.GetName()] = cloneRec(j)
 	return nil
 }
@@ -204,7 +204,7 @@ func (m *memStore) UpdateJobStates(_ context.Context, states []store.JobState) (
 		r = cloneRec(r)
 		r.Version++
 		r.NextFire, r.DueTime, r.Exec = utc(s.NextFire), utc(s.DueTime), cloneExec(s.Exec)
-		r.LastSlot = later(r.LastSlot, s.LastSlot)
+		r.LastSlot = store.Later(r.LastSlot, s.LastSlot)
 		r.Job.ScheduleTime = nil
 		if !s.ScheduleTime.IsZero() {
 			r.Job.ScheduleTime = timestamppb.New(s.ScheduleTime)
@@ -364,12 +364,4 @@ func (m *memStore) TrimAttempts(_ context.Context, keep int) (int64, error) {
 	}
 	m.attempts = kept
 	return int64(len(drop)), nil
-}
-
-// later is the later of a and b: LastSlot never moves back (store.JobRecord).
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }

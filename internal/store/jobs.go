@@ -198,3 +198,13 @@ type Attempt struct {
 	Code         int32  // google.rpc.Code of the outcome (0 = OK)
 	Message      string // the reason, with the HTTP status and any gateway denial reason
 }
+
+// Later is the later of two instants (the zero time is before every
+// other): how a write keeps LastSlot moving forward, and where the next
+// slot of a job is sought from (Later(now, LastSlot)).
+func Later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

@@ -358,7 +358,7 @@ func testJobsListing(t *testing.T, st store.JobStore) {
 func withState(want store.JobRecord, st store.JobState) store.JobRecord {
 	w := cloneJob(want)
 	w.NextFire, w.DueTime, w.Exec = st.NextFire, st.DueTime, nil
-	w.LastSlot = later(w.LastSlot, st.LastSlot)
+	w.LastSlot = store.Later(w.LastSlot, st.LastSlot)
 	if st.Exec != nil {
 		e := *st.Exec
 		w.Exec = &e

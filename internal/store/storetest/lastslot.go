@@ -10,14 +10,6 @@ import (
 	"github.com/oidcron/oidcron/internal/store"
 )
 
-// later is the later of two instants (the zero time is before every other).
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
-}
-
 // testLastSlot checks JobRecord.LastSlot, the floor of a job's slots: kept
 // as created, set by the engine's state writes, never moved back by any
 // write, and forgotten with the job.
