@@ -446,8 +446,8 @@ const (
 	getJobsSQL  = jobSelect + ` WHERE j.name IN (SELECT value FROM json_each(?)) ORDER BY j.name`
 	listJobsSQL = jobSelect + ` WHERE j.project_id = ? AND j.location = ? AND j.name > ? ORDER BY j.name LIMIT ?`
 	scanJobsSQL = jobSelect + ` WHERE j.name > ? ORDER BY j.name LIMIT ?`
-	// "due_time IS NOT NULL" is spelled out so that the planner can use the
-	// partial index jobs_due whatever it infers from the comparison.
+	// A scan: the Store contract has DueJobs, but the engine of this
+	// backend keeps due times in memory and never calls it (0006).
 	dueJobsSQL = jobSelect + ` WHERE j.due_time IS NOT NULL AND j.due_time <= ? ORDER BY j.due_time, j.name LIMIT ?`
 	// The load at start reads the narrow rows only.
 	scanHeadsSQL = `SELECT name, incarnation, version, state, schedule, time_zone, next_fire, last_slot, ` + execJSON + `
