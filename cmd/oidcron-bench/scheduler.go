@@ -159,16 +159,33 @@ func runOidcron(ctx context.Context, n int, spread, lead time.Duration, be backe
 	clk.Store(&shiftedClock{})
 	rec := newDelays(n)
 	var unauth atomic.Int64
-	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	hit := func(auth, sched string) {
 		now := clk.Load().Now()
-		if len(r.Header.Get("Authorization")) < len("Bearer ey") {
+		if len(auth) < len("Bearer ey") {
 			unauth.Add(1)
 		}
-		if t, err := time.Parse(time.RFC3339Nano, r.Header.Get("X-CloudScheduler-ScheduleTime")); err == nil {
+		if t, err := time.Parse(time.RFC3339Nano, sched); err == nil {
 			rec.add(now.Sub(t))
 		}
-	}))
-	defer sink.Close()
+	}
+	var sinkURL string
+	switch sinkKind {
+	case "nethttp":
+		sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hit(r.Header.Get("Authorization"), r.Header.Get("X-CloudScheduler-ScheduleTime"))
+		}))
+		defer sink.Close()
+		sinkURL = sink.URL
+	case "lean":
+		sink, err := newLeanSink(func(auth, sched []byte) { hit(string(auth), string(sched)) })
+		if err != nil {
+			return st, err
+		}
+		defer sink.Close()
+		sinkURL = sink.URL()
+	default:
+		return st, fmt.Errorf("-sink %q: want nethttp or lean", sinkKind)
+	}
 
 	if idleConns > 0 {
 		http.DefaultTransport.(*http.Transport).MaxIdleConnsPerHost = idleConns
@@ -179,7 +196,7 @@ func runOidcron(ctx context.Context, n int, spread, lead time.Duration, be backe
 	if err != nil {
 		return st, err
 	}
-	jobName, err := createTemplateJob(ctx, s, sink.URL)
+	jobName, err := createTemplateJob(ctx, s, sinkURL)
 	_ = s.Shutdown(ctx)
 	if err != nil {
 		return st, err
@@ -235,6 +252,8 @@ func runOidcron(ctx context.Context, n int, spread, lead time.Duration, be backe
 		if err := pprof.StartCPUProfile(f); err != nil {
 			return st, err
 		}
+		// Stopped at the end of the window (below), so that the checks
+		// after it are not in the profile; this one covers the error paths.
 		defer pprof.StopCPUProfile()
 	}
 	if memProfile != "" {
@@ -270,6 +289,9 @@ func runOidcron(ctx context.Context, n int, spread, lead time.Duration, be backe
 	}
 	st.elapsed = c.Now().Sub(b)
 	st.cpu = cpuTime() - cpu0
+	if cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	if meter != nil {
 		var own time.Duration
 		st.dbCPU, own, st.dbMeasured = meter.snapshot(ctx).cpuSince(pg0)
@@ -552,6 +574,10 @@ var idleConns int
 // writes the allocations (sampled from the start of that window).
 var cpuProfile, memProfile string
 
+// sinkKind is the burst's and steady's target: "nethttp" (an httptest
+// server) or "lean" (leanSink).
+var sinkKind = "nethttp"
+
 func schedFlags(name string, args []string, defN int, defLead time.Duration) (n *int, lead *time.Duration, be backend, err error) {
 	fs := flag.NewFlagSet(name, flag.ExitOnError)
 	n = fs.Int("n", defN, "jobs")
@@ -560,6 +586,7 @@ func schedFlags(name string, args []string, defN int, defLead time.Duration) (n 
 	fs.IntVar(&be.replicas, "replicas", 1, "oidcron servers sharing the PostgreSQL database, all in this process (more than 1 needs -store)")
 	fs.IntVar(&idleConns, "idle-conns", 0, "set http.DefaultTransport's MaxIdleConnsPerHost (the server's outbound transport; 0 keeps Go's default of 2)")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write oidcron's CPU profile over the measured window to this file")
+	fs.StringVar(&sinkKind, "sink", sinkKind, "the target: nethttp (net/http's server) or lean (a minimal HTTP/1.1 responder)")
 	fs.StringVar(&memProfile, "memprofile", "", "write the allocations of the measured window (and before) to this file")
 	_ = fs.Parse(args)
 	return n, lead, be, be.validate()
