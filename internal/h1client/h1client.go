@@ -1,0 +1,557 @@
+// Package h1client is an http.RoundTripper for plain-http HTTP/1.1 that does
+// the whole exchange on the caller's goroutine.
+//
+// net/http.Transport runs a read and a write goroutine per connection and
+// hands every request and response between them over channels; with a
+// burst of small job dispatches that machinery costs more than the
+// syscalls. Here RoundTrip writes the request, reads the response head and
+// returns; the body is read by the caller and the connection goes back to
+// an idle list when the body ends. Whatever this package cannot do exactly
+// as net/http would goes to a fallback *http.Transport, so targets and
+// callers see net/http's behaviour, wire bytes and error texts.
+package h1client
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// Transport: plain http:// requests are exchanged on the calling goroutine;
+// anything else goes to Fallback.
+//
+// Fallback's settings apply to both paths (Proxy, DialContext,
+// DisableCompression, DisableKeepAlives, MaxIdleConns, MaxResponseHeaderBytes,
+// ReadBufferSize). Settings this package does not implement
+// (ResponseHeaderTimeout, MaxConnsPerHost, a Dial without DialContext,
+// unencrypted HTTP/2) send every request to Fallback; so do requests with a
+// ClientTrace in their context or a Request.Cancel channel. Protocols
+// registered on Fallback with RegisterProtocol("http", ...) are not seen.
+// The two paths keep separate idle pools.
+type Transport struct {
+	Fallback            *http.Transport // required: https, proxied URLs, and requests this package does not handle
+	MaxIdleConnsPerHost int             // 0: use Fallback.MaxIdleConnsPerHost, or 2 (net/http's default) if that is 0
+	IdleConnTimeout     time.Duration   // 0: use Fallback.IdleConnTimeout; an idle connection older than this is closed, not reused
+
+	mu       sync.Mutex
+	idle     map[string][]*conn // by dial address; oldest first, reused from the end
+	nidle    int
+	sweeper  *time.Timer // closes expired idle connections nobody asks for
+	sweeping bool
+}
+
+type conn struct {
+	nc     net.Conn
+	br     *bufio.Reader // reads through conn.Read, which enforces the header limit
+	addr   string
+	idleAt time.Time
+	reused bool  // it carried an exchange before: a failure may be the server's keep-alive close
+	limit  int64 // bytes the response head may still take
+	sawEOF bool
+}
+
+var errHeaderLimit = errors.New("h1client: response header limit reached")
+
+// Read limits how much the response head may take, as net/http does,
+// so that a target cannot make us buffer headers without end.
+func (c *conn) Read(p []byte) (int, error) {
+	if c.limit <= 0 {
+		return 0, errHeaderLimit
+	}
+	if int64(len(p)) > c.limit {
+		p = p[:c.limit]
+	}
+	n, err := c.nc.Read(p)
+	c.limit -= int64(n)
+	if err == io.EOF {
+		c.sawEOF = true
+	}
+	return n, err
+}
+
+// stage tells how far a failed exchange got; it decides, with net/http's
+// rules, whether the request may be sent again on a new connection.
+type stage int
+
+const (
+	nothingWritten stage = iota // the connection took none of the request
+	noResponse                  // the request went out, not a byte came back
+	tooLate                     // anything else
+)
+
+var (
+	bufPool       = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	defaultDialer = &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	aLongTimeAgo  = time.Unix(1, 0)
+	noStop        = func() bool { return true }
+
+	errReadOnClosed = errors.New("http: read on closed response body") // net/http's text
+)
+
+const acceptGzip = "Accept-Encoding: gzip\r\n"
+
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !t.handles(req) {
+		return t.Fallback.RoundTrip(req)
+	}
+	ctx := req.Context()
+	if ctx.Err() != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, context.Cause(ctx)
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 64<<10 { // a pooled buffer lives on: do not keep a big body's
+			buf.Reset()
+			bufPool.Put(buf)
+		}
+	}()
+	gz, err := t.encode(buf, req)
+	if err != nil {
+		// net/http fails such a request (body shorter or longer than
+		// ContentLength, body read error, control byte in the URL) with the
+		// same error, though only after dialing.
+		return nil, err
+	}
+	port := req.URL.Port()
+	if port == "" {
+		port = "80"
+	}
+	addr := net.JoinHostPort(req.URL.Hostname(), port)
+	c := t.take(addr)
+	if c == nil {
+		if c, err = t.dial(ctx, addr); err != nil {
+			return nil, err
+		}
+	}
+	resp, st, err := t.exchange(ctx, c, req, buf.Bytes(), gz)
+	if err != nil && c.reused && retryable(req, st) {
+		// The buffer holds the request with its body, so it is sent again
+		// as it is: the same bytes GetBody (required in handles) would give.
+		if c, err = t.dial(ctx, addr); err != nil {
+			return nil, err
+		}
+		resp, _, err = t.exchange(ctx, c, req, buf.Bytes(), gz)
+	}
+	return resp, err
+}
+
+// handles reports whether req can be sent here exactly as net/http would
+// send it. Everything else, including requests net/http rejects, goes to
+// Fallback so that the outcome and the error text are net/http's own.
+func (t *Transport) handles(req *http.Request) bool {
+	f, u := t.Fallback, req.URL
+	if u == nil || u.Scheme != "http" || u.Host == "" || req.Header == nil || req.Cancel != nil ||
+		req.Close || f.DisableKeepAlives || req.Method == "CONNECT" ||
+		(req.Method != "" && !httpguts.ValidHeaderFieldName(req.Method)) ||
+		len(req.TransferEncoding) > 0 || len(req.Trailer) > 0 || !isASCII(u.Host) || !isASCII(req.Host) {
+		return false
+	}
+	// The body must have a known length (net/http would otherwise probe it or
+	// send it chunked) and be replayable (net/http's retry rules need GetBody).
+	if req.Body != nil && req.Body != http.NoBody && (req.ContentLength <= 0 || req.GetBody == nil) {
+		return false
+	}
+	if f.ResponseHeaderTimeout != 0 || f.MaxConnsPerHost > 0 || (f.Dial != nil && f.DialContext == nil) {
+		return false
+	}
+	if p := f.Protocols; p != nil && (p.UnencryptedHTTP2() || !p.HTTP1()) {
+		return false
+	}
+	// Expect: 100-continue waits for the server mid-request; Upgrade may get
+	// a 101 whose body must be writable.
+	if _, ok := req.Header["Expect"]; ok {
+		return false
+	}
+	if _, ok := req.Header["Upgrade"]; ok {
+		return false
+	}
+	for k, vv := range req.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return false
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return false
+			}
+		}
+	}
+	if f.Proxy != nil {
+		if pu, err := f.Proxy(req); err != nil || pu != nil {
+			return false
+		}
+	}
+	return httptrace.ContextClientTrace(req.Context()) == nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// encode writes req as net/http's Transport would: net/http's own writer,
+// plus the header the Transport adds (persistConn.roundTrip, requestedGzip).
+func (t *Transport) encode(buf *bytes.Buffer, req *http.Request) (gzip bool, err error) {
+	if err := req.Write(buf); err != nil {
+		return false, err
+	}
+	if t.Fallback.DisableCompression || req.Header.Get("Accept-Encoding") != "" ||
+		req.Header.Get("Range") != "" || req.Method == "HEAD" {
+		return false, nil
+	}
+	// net/http writes its extra headers after the caller's, before the blank
+	// line. The writer replaces newlines in values and the method, URL and
+	// Host were validated, so the first empty line ends the head.
+	head := bytes.Index(buf.Bytes(), []byte("\r\n\r\n")) + 2
+	n := buf.Len()
+	buf.WriteString(acceptGzip)
+	b := buf.Bytes()
+	copy(b[head+len(acceptGzip):], b[head:n])
+	copy(b[head:], acceptGzip)
+	return true, nil
+}
+
+func (t *Transport) dial(ctx context.Context, addr string) (*conn, error) {
+	dial := t.Fallback.DialContext
+	if dial == nil {
+		dial = defaultDialer.DialContext
+	}
+	nc, err := dial(ctx, "tcp", addr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		return nil, err
+	}
+	if nc == nil {
+		return nil, errors.New("net/http: Transport.DialContext hook returned (nil, nil)")
+	}
+	size := t.Fallback.ReadBufferSize
+	if size <= 0 {
+		size = 4 << 10
+	}
+	c := &conn{nc: nc, addr: addr}
+	c.br = bufio.NewReaderSize(c, size)
+	return c, nil
+}
+
+// exchange sends the encoded request on c and reads the response head. On
+// failure c is closed and the stage reached is reported.
+func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request, wire []byte, gz bool) (*http.Response, stage, error) {
+	// Cancellation must interrupt blocking I/O without a goroutine per
+	// request: a deadline in the past does that.
+	stop := noStop
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
+	}
+	maxHead := t.maxHeaderBytes()
+	c.limit = maxHead
+	fail := func(st stage, err error) (*http.Response, stage, error) {
+		stop()
+		c.nc.Close()
+		if ctx.Err() != nil {
+			return nil, tooLate, context.Cause(ctx)
+		}
+		if c.limit <= 0 {
+			st, err = tooLate, fmt.Errorf("net/http: server response headers exceeded %d bytes; aborted", maxHead)
+		}
+		if st == tooLate { // net/http's text once the connection is beyond use
+			err = fmt.Errorf("net/http: HTTP/1.x transport connection broken: %w", err)
+		}
+		return nil, st, err
+	}
+	if n, err := c.nc.Write(wire); err != nil {
+		if n == 0 {
+			return fail(nothingWritten, err)
+		}
+		return fail(tooLate, err)
+	}
+	if _, err := c.br.Peek(1); err != nil {
+		return fail(noResponse, err)
+	}
+	var resp *http.Response
+	for {
+		var err error
+		if resp, err = http.ReadResponse(c.br, req); err != nil {
+			return fail(tooLate, err)
+		}
+		// Interim 1xx responses are skipped, bounded only by the header limit
+		// that counts all of them, as in net/http; 101 is final.
+		if resp.StatusCode < 100 || resp.StatusCode > 199 || resp.StatusCode == http.StatusSwitchingProtocols {
+			break
+		}
+	}
+	c.limit = math.MaxInt64
+	keep := !resp.Close && resp.StatusCode >= 200
+	if resp.Body == http.NoBody {
+		t.release(c, stop, keep)
+		return resp, 0, nil
+	}
+	b := &body{t: t, c: c, rc: resp.Body, ctx: ctx, stop: stop, keep: keep}
+	resp.Body = b
+	// Decode only what this transport asked for, as net/http does.
+	if gz && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
+		resp.Body = &gzipBody{b: b}
+		resp.Header.Del("Content-Encoding")
+		resp.Header.Del("Content-Length")
+		resp.ContentLength = -1
+		resp.Uncompressed = true
+	}
+	return resp, 0, nil
+}
+
+// retryable applies net/http's persistConn.shouldRetryRequest to a failure
+// on a reused connection. Every body here has GetBody (see handles), which
+// makes the body conditions of net/http's rules always true.
+func retryable(req *http.Request, st stage) bool {
+	switch st {
+	case nothingWritten:
+		return true
+	case noResponse: // most likely the server's keep-alive timeout racing us
+		switch req.Method {
+		case "", "GET", "HEAD", "OPTIONS", "TRACE":
+			return true
+		}
+		_, ok := req.Header["Idempotency-Key"]
+		_, xok := req.Header["X-Idempotency-Key"]
+		return ok || xok
+	}
+	return false
+}
+
+func (t *Transport) maxHeaderBytes() int64 {
+	if n := t.Fallback.MaxResponseHeaderBytes; n != 0 {
+		return n
+	}
+	return 10 << 20
+}
+
+func (t *Transport) maxIdlePerHost() int {
+	if n := t.MaxIdleConnsPerHost; n != 0 {
+		return n
+	}
+	if n := t.Fallback.MaxIdleConnsPerHost; n != 0 {
+		return n
+	}
+	return http.DefaultMaxIdleConnsPerHost
+}
+
+func (t *Transport) idleTimeout() time.Duration {
+	if t.IdleConnTimeout != 0 {
+		return t.IdleConnTimeout
+	}
+	return t.Fallback.IdleConnTimeout
+}
+
+// release ends an exchange whose response is complete. If the context's
+// AfterFunc has run, the connection may have a past deadline: close it.
+func (t *Transport) release(c *conn, stop func() bool, keep bool) {
+	if stop() && keep {
+		t.put(c)
+	} else {
+		c.nc.Close()
+	}
+}
+
+func (t *Transport) put(c *conn) {
+	// Bytes beyond the response, or an EOF, mean the server is not waiting
+	// for another request on this connection.
+	if c.sawEOF || c.br.Buffered() > 0 {
+		c.nc.Close()
+		return
+	}
+	c.reused = true
+	c.idleAt = time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l := t.idle[c.addr]
+	if len(l) >= t.maxIdlePerHost() || (t.Fallback.MaxIdleConns > 0 && t.nidle >= t.Fallback.MaxIdleConns) {
+		c.nc.Close()
+		return
+	}
+	if t.idle == nil {
+		t.idle = make(map[string][]*conn)
+	}
+	t.idle[c.addr] = append(l, c)
+	t.nidle++
+	if d := t.idleTimeout(); d > 0 && !t.sweeping {
+		t.sweeping = true
+		if t.sweeper == nil {
+			t.sweeper = time.AfterFunc(d, t.sweep)
+		} else {
+			t.sweeper.Reset(d)
+		}
+	}
+}
+
+// take returns the newest idle connection to addr that the server has not
+// closed, or nil. net/http learns of a server's close from the read it
+// keeps pending on every idle connection; here the kernel is asked.
+func (t *Transport) take(addr string) *conn {
+	d := t.idleTimeout()
+	for {
+		t.mu.Lock()
+		l := t.idle[addr]
+		if len(l) == 0 {
+			t.mu.Unlock()
+			return nil
+		}
+		c := l[len(l)-1]
+		l[len(l)-1] = nil
+		t.idle[addr] = l[:len(l)-1]
+		t.nidle--
+		t.mu.Unlock()
+		if (d > 0 && time.Since(c.idleAt) > d) || !alive(c.nc) {
+			c.nc.Close()
+			continue
+		}
+		return c
+	}
+}
+
+// sweep closes idle connections past the timeout, so that hosts no longer
+// called do not hold sockets (which the servers have long closed) forever.
+func (t *Transport) sweep() {
+	d := t.idleTimeout()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for addr, l := range t.idle {
+		i := 0
+		for i < len(l) && time.Since(l[i].idleAt) > d {
+			l[i].nc.Close()
+			i++
+		}
+		n := copy(l, l[i:])
+		clear(l[n:])
+		t.idle[addr] = l[:n]
+		if n == 0 {
+			delete(t.idle, addr)
+		}
+		t.nidle -= i
+	}
+	if t.nidle > 0 {
+		t.sweeper.Reset(d)
+	} else {
+		t.sweeping = false
+	}
+}
+
+// CloseIdleConnections closes own idle connections and Fallback's.
+func (t *Transport) CloseIdleConnections() {
+	t.mu.Lock()
+	for _, l := range t.idle {
+		for _, c := range l {
+			c.nc.Close()
+		}
+	}
+	t.idle, t.nidle = nil, 0
+	t.mu.Unlock()
+	t.Fallback.CloseIdleConnections()
+}
+
+// body is the response body. At io.EOF the connection goes back to the idle
+// list at once, as with net/http, whether or not Close follows. A Close
+// before EOF closes the connection rather than draining an unknown rest.
+type body struct {
+	t    *Transport
+	rc   io.ReadCloser // net/http's framing reader
+	ctx  context.Context
+	stop func() bool
+	keep bool
+
+	mu     sync.Mutex // Close may come from another goroutine to abort a Read
+	c      *conn      // nil once released
+	closed bool
+	rerr   error
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	closed, rerr := b.closed, b.rerr
+	b.mu.Unlock()
+	if closed {
+		return 0, errReadOnClosed
+	}
+	if rerr != nil {
+		return 0, rerr
+	}
+	n, err := b.rc.Read(p)
+	if err != nil {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if err != io.EOF && b.ctx.Err() != nil {
+			err = context.Cause(b.ctx)
+		}
+		if b.rerr == nil {
+			b.rerr = err
+		}
+		b.release(err == io.EOF)
+	}
+	return n, err
+}
+
+func (b *body) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.closed {
+		b.closed = true
+		b.release(false)
+	}
+	return nil
+}
+
+// release must be called with b.mu held.
+func (b *body) release(eof bool) {
+	if b.c != nil {
+		b.t.release(b.c, b.stop, eof && b.keep)
+		b.c = nil
+	}
+}
+
+func (b *body) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
+}
+
+// gzipBody decompresses lazily, so that a caller who only closes the body
+// does not pay for reading the gzip header.
+type gzipBody struct {
+	b    *body
+	zr   *gzip.Reader
+	zerr error
+}
+
+func (g *gzipBody) Read(p []byte) (int, error) {
+	if g.b.isClosed() {
+		return 0, errReadOnClosed
+	}
+	if g.zr == nil && g.zerr == nil {
+		g.zr, g.zerr = gzip.NewReader(g.b)
+	}
+	if g.zerr != nil {
+		return 0, g.zerr
+	}
+	return g.zr.Read(p)
+}
+
+func (g *gzipBody) Close() error { return g.b.Close() }
