@@ -187,10 +187,6 @@ func runOidcron(ctx context.Context, n int, spread, lead time.Duration, be backe
 		return st, fmt.Errorf("-sink %q: want nethttp or lean", sinkKind)
 	}
 
-	if idleConns > 0 {
-		http.DefaultTransport.(*http.Transport).MaxIdleConnsPerHost = idleConns
-	}
-
 	// 1. Through the API: the account, the agent's right to mint, one job.
 	s, err := server.Start(ctx, cfg)
 	if err != nil {
@@ -566,17 +562,14 @@ func printHeader(what string, n int) {
 	fmt.Printf("%s, %d jobs, GOMAXPROCS=%d, %s\n\n", what, n, runtime.GOMAXPROCS(0), runtime.Version())
 }
 
-// idleConns, when set, is given to http.DefaultTransport, which the server's
-// dispatcher sends through (see server.go's viaGateway).
-var idleConns int
-
 // cpuProfile, when set, profiles oidcron's measured window; memProfile
 // writes the allocations (sampled from the start of that window).
 var cpuProfile, memProfile string
 
-// sinkKind is the burst's and steady's target: "nethttp" (an httptest
-// server) or "lean" (leanSink).
-var sinkKind = "nethttp"
+// sinkKind is oidcron's target in burst, steady and peers: "lean"
+// (leanSink) or "nethttp" (an httptest server, whose own CPU is about a
+// sixth of a burst's).
+var sinkKind = "lean"
 
 func schedFlags(name string, args []string, defN int, defLead time.Duration) (n *int, lead *time.Duration, be backend, err error) {
 	fs := flag.NewFlagSet(name, flag.ExitOnError)
@@ -584,7 +577,6 @@ func schedFlags(name string, args []string, defN int, defLead time.Duration) (n 
 	lead = fs.Duration("lead", defLead, "time from the end of loading to the first slot")
 	fs.StringVar(&be.store, "store", "", "run on PostgreSQL: a postgres:// URL to a server (and a database there) where the run may CREATE DATABASE; it makes one of its own and drops it at the end (empty: SQLite)")
 	fs.IntVar(&be.replicas, "replicas", 1, "oidcron servers sharing the PostgreSQL database, all in this process (more than 1 needs -store)")
-	fs.IntVar(&idleConns, "idle-conns", 0, "set http.DefaultTransport's MaxIdleConnsPerHost (the server's outbound transport; 0 keeps Go's default of 2)")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write oidcron's CPU profile over the measured window to this file")
 	fs.StringVar(&sinkKind, "sink", sinkKind, "the target: nethttp (net/http's server) or lean (a minimal HTTP/1.1 responder)")
 	fs.StringVar(&memProfile, "memprofile", "", "write the allocations of the measured window (and before) to this file")
@@ -638,7 +630,7 @@ func benchPeers(args []string) error {
 	n := fs.Int("n", 100000, "jobs of the burst")
 	ns := fs.Int("steady", 10000, "jobs of the steady minute (0 skips it)")
 	lead := fs.Duration("lead", 10*time.Second, "time from the end of setup to the first slot")
-	fs.IntVar(&idleConns, "idle-conns", 0, "set http.DefaultTransport's MaxIdleConnsPerHost (see burst)")
+	fs.StringVar(&sinkKind, "sink", sinkKind, "oidcron's target: lean or nethttp (see burst)")
 	_ = fs.Parse(args)
 	ctx := context.Background()
 	type scenario struct {

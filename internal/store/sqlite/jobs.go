@@ -264,7 +264,15 @@ type jobChunk struct {
 	err  error
 }
 
-func newChunk() *jobChunk { return &jobChunk{rows: make([]scannedJob, 0, decodeChunk)} }
+// newChunk makes a chunk whose buffer holds bufHint bytes before it grows:
+// the size of the chunk before it, as jobs read together are alike.
+func newChunk(bufHint int) *jobChunk {
+	c := &jobChunk{rows: make([]scannedJob, 0, decodeChunk)}
+	if bufHint > 0 {
+		c.buf = make([]byte, 0, bufHint+bufHint/8)
+	}
+	return c
+}
 
 func (c *jobChunk) decode() {
 	c.out = make([]store.JobRecord, len(c.rows))
@@ -293,7 +301,7 @@ func listJobs(ctx context.Context, q querier, query string, args ...any) ([]stor
 	defer rows.Close()
 	var (
 		chunks []*jobChunk
-		cur    = newChunk()
+		cur    = newChunk(0)
 		wg     sync.WaitGroup
 		// One slot per core beyond this goroutine's.
 		spare = make(chan struct{}, max(runtime.GOMAXPROCS(0)-1, 0))
@@ -330,7 +338,7 @@ func listJobs(ctx context.Context, q querier, query string, args ...any) ([]stor
 		c := cur
 		seal(c)
 		chunks = append(chunks, c)
-		cur = newChunk()
+		cur = newChunk(len(c.buf))
 		select {
 		case spare <- struct{}{}:
 			wg.Go(func() {
