@@ -103,6 +103,10 @@ var (
 
 const acceptGzip = "Accept-Encoding: gzip\r\n"
 
+// maxBody is the largest request body sent here: it fits in the socket
+// buffers of both ends, so writing it never waits for the target to read.
+const maxBody = 64 << 10
+
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.handles(req) {
 		return t.Fallback.RoundTrip(req)
@@ -164,7 +168,10 @@ func (t *Transport) handles(req *http.Request) bool {
 	}
 	// The body must have a known length (net/http would otherwise probe it or
 	// send it chunked) and be replayable (net/http's retry rules need GetBody).
-	if req.Body != nil && req.Body != http.NoBody && (req.ContentLength <= 0 || req.GetBody == nil) {
+	// A large one goes to Fallback too: a target may answer before reading
+	// it all (a 413, a 401) and stop reading; net/http reads that answer
+	// while it writes, this package writes first and would block or fail.
+	if req.Body != nil && req.Body != http.NoBody && (req.ContentLength <= 0 || req.ContentLength > maxBody || req.GetBody == nil) {
 		return false
 	}
 	if f.ResponseHeaderTimeout != 0 || f.MaxConnsPerHost > 0 || (f.Dial != nil && f.DialContext == nil) {
@@ -211,7 +218,21 @@ func isASCII(s string) bool {
 // encode writes req as net/http's Transport would: net/http's own writer,
 // plus the header the Transport adds (persistConn.roundTrip, requestedGzip).
 func (t *Transport) encode(buf *bytes.Buffer, req *http.Request) (gzip bool, err error) {
-	if err := req.Write(buf); err != nil {
+	w := req
+	var rb *recordingBody
+	if req.Body != nil && req.Body != http.NoBody {
+		// Request.Write wraps a body's read error in a type of its own
+		// without Unwrap; net/http's Transport hands the caller the body's
+		// error itself, and so must this.
+		rb = &recordingBody{ReadCloser: req.Body}
+		copied := *req
+		copied.Body = rb
+		w = &copied
+	}
+	if err := w.Write(buf); err != nil {
+		if rb != nil && rb.err != nil {
+			return false, rb.err
+		}
 		return false, err
 	}
 	if t.Fallback.DisableCompression || req.Header.Get("Accept-Encoding") != "" ||
@@ -228,6 +249,20 @@ func (t *Transport) encode(buf *bytes.Buffer, req *http.Request) (gzip bool, err
 	copy(b[head+len(acceptGzip):], b[head:n])
 	copy(b[head:], acceptGzip)
 	return true, nil
+}
+
+// recordingBody keeps the first error its body's Read returned.
+type recordingBody struct {
+	io.ReadCloser
+	err error
+}
+
+func (r *recordingBody) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
 }
 
 func (t *Transport) dial(ctx context.Context, addr string) (*conn, error) {
@@ -295,7 +330,11 @@ func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request, wi
 			return fail(tooLate, err)
 		}
 		// Interim 1xx responses are skipped, bounded only by the header limit
-		// that counts all of them, as in net/http; 101 is final.
+		// that counts all of them, as in net/http; 101 is final. Requests
+		// that ask for an upgrade go to Fallback, so a 101 here switches to
+		// a protocol nobody asked for (RFC 9110 forbids it): unlike
+		// net/http, which would hand over the connection as the body, it
+		// ends the exchange with no body and the connection is closed.
 		if resp.StatusCode < 100 || resp.StatusCode > 199 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
 		}

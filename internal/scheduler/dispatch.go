@@ -147,8 +147,11 @@ func (d *Dispatcher) Send(ctx context.Context, job *schedulerpb.Job, scheduleTim
 		return out
 	}
 	// Drain a little so the connection can be reused; the body itself is
-	// not part of the outcome.
+	// not part of the outcome. The attempt's end closes the body: not every
+	// body ends with the request's context (a 101's is the connection).
+	stopRead := context.AfterFunc(ctx, func() { resp.Body.Close() })
 	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	stopRead()
 	resp.Body.Close()
 	out.HTTPStatus = int32(resp.StatusCode)
 	out.Code = CodeForHTTPStatus(resp.StatusCode)

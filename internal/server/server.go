@@ -392,6 +392,14 @@ type viaGateway struct {
 	next http.RoundTripper
 }
 
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the
+// transport underneath.
+func (v viaGateway) CloseIdleConnections() {
+	if c, ok := v.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 func (v viaGateway) RoundTrip(r *http.Request) (*http.Response, error) {
 	if strings.HasSuffix(strings.ToLower(r.URL.Hostname()), ".cloudfunctions.net") {
 		if _, ok := v.gw.Resolve(r.Context(), r.URL.Host, r.URL.Path); ok {

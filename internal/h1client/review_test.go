@@ -1,0 +1,146 @@
+package h1client
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// A target may answer before it has read the request body (413, 401 from an
+// auth front, a Go server's handler that never reads the body) and then stop
+// reading. net/http writes the body on one goroutine while another reads
+// the response ("in case the server decides to reply before reading our full
+// request body", persistConn.roundTrip), so the caller gets the answer.
+// Here the body is written to the end before a byte is read: the exchange
+// blocks in Write until the attempt deadline (or fails with a reset when
+// the server closes), and the job's status is a timeout or "unreachable"
+// instead of the target's 413. Job bodies may be megabytes (the API takes
+// up to 10 MiB); a body larger than what the socket buffers hold is enough.
+func TestEarlyAnswerWhileBodyIsWritten(t *testing.T) {
+	const answer = "HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+	addr := serveRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		if _, err := http.ReadRequest(br); err != nil { // the head only
+			return
+		}
+		io.WriteString(c, answer)
+		// Reads nothing more; the connection stays open until cleanup.
+	})
+	body := bytes.Repeat([]byte("x"), 16<<20) // more than loopback buffers hold while nobody reads
+	// No check that the fast path took it: a fix may well send big bodies to
+	// Fallback.
+	tr, _ := newTransport(t)
+	for _, rt := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{{"net/http", reference(t)}, {"h1client", tr}} {
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel) // unblocks a stuck exchange once the test is over
+		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+addr+"/", bytes.NewReader(body))
+		type result struct {
+			resp *http.Response
+			err  error
+		}
+		done := make(chan result, 1)
+		go func() {
+			resp, err := rt.rt.RoundTrip(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			done <- result{resp, err}
+		}()
+		select {
+		case r := <-done:
+			if r.err != nil {
+				t.Fatalf("%s: %v, want the target's 413", rt.name, r.err)
+			}
+			if r.resp.StatusCode != http.StatusRequestEntityTooLarge {
+				t.Fatalf("%s: status %d, want 413", rt.name, r.resp.StatusCode)
+			}
+		case <-time.After(safety): // a guard against hanging, not a timing expectation
+			t.Fatalf("%s: no response: the target's early 413 was never read", rt.name)
+		}
+	}
+}
+
+// reference is the net/http Transport the outcome is compared with.
+func reference(t *testing.T) *http.Transport {
+	ref := plainTransport()
+	t.Cleanup(ref.CloseIdleConnections)
+	return ref
+}
+
+type failingBody struct{ err error }
+
+func (b failingBody) Read([]byte) (int, error) { return 0, b.err }
+func (failingBody) Close() error               { return nil }
+
+// net/http hands the caller the error its Request.Body returned; Request.Write
+// wraps it in an unexported type (requestBodyReadError, "should not escape
+// the net/http package to users") that has no Unwrap, which h1client passes
+// on as it is: errors.Is and errors.As no longer find the body's error.
+func TestBodyReadErrorIsTheBodysError(t *testing.T) {
+	ts, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {})
+	errBody := errors.New("body source failed")
+	tr, use := newTransport(t)
+	for _, rt := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{{"net/http", reference(t)}, {"h1client", tr}} {
+		req, _ := http.NewRequest("POST", ts.URL, failingBody{errBody})
+		req.ContentLength = 10
+		req.GetBody = func() (io.ReadCloser, error) { return failingBody{errBody}, nil }
+		_, err := rt.rt.RoundTrip(req)
+		if !errors.Is(err, errBody) {
+			t.Errorf("%s: error %v (%T), want the body's own error", rt.name, err, err)
+		}
+	}
+	if use.n.Load() != 0 {
+		t.Fatal("the request went to Fallback")
+	}
+}
+
+// A 101 to a request that asked for no upgrade (those with an Upgrade
+// header go to Fallback) switches to a protocol nobody asked for. net/http
+// would hand over the connection as the body; this package ends the
+// exchange: status 101, no body, the connection closed rather than pooled
+// (documented in exchange).
+func TestUnaskedProtocolSwitchEndsTheExchange(t *testing.T) {
+	closed := make(chan struct{})
+	addr := serveRaw(t, func(_ int, c net.Conn, br *bufio.Reader) {
+		if _, err := readRequest(br); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\nswitched")
+		if _, err := br.ReadByte(); err == io.EOF {
+			close(closed)
+		}
+	})
+	tr, use := newTransport(t)
+	req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSwitchingProtocols || len(b) != 0 {
+		t.Fatalf("status %d, body %q; want 101 with no body", resp.StatusCode, b)
+	}
+	select {
+	case <-closed:
+	case <-time.After(safety):
+		t.Fatal("the connection of the switched exchange was kept")
+	}
+	if n := tr.idleCount(); n != 0 {
+		t.Fatalf("%d idle connections, want 0", n)
+	}
+	if use.n.Load() != 0 {
+		t.Fatal("the request went to Fallback")
+	}
+}
