@@ -301,7 +301,8 @@ func listJobs(ctx context.Context, q querier, query string, args ...any) ([]stor
 	defer rows.Close()
 	var (
 		chunks []*jobChunk
-		cur    = newChunk(0)
+		cur    *jobChunk // made when its first row comes
+		hint   int       // the buffer size of the chunk before cur
 		wg     sync.WaitGroup
 		// One slot per core beyond this goroutine's.
 		spare = make(chan struct{}, max(runtime.GOMAXPROCS(0)-1, 0))
@@ -321,6 +322,9 @@ func listJobs(ctx context.Context, q querier, query string, args ...any) ([]stor
 		offs = offs[:0]
 	}
 	for rows.Next() {
+		if cur == nil {
+			cur = newChunk(hint)
+		}
 		// Scanned in place: the chunk's rows never move (capacity decodeChunk).
 		cur.rows = cur.rows[:len(cur.rows)+1]
 		j := &cur.rows[len(cur.rows)-1]
@@ -338,7 +342,7 @@ func listJobs(ctx context.Context, q querier, query string, args ...any) ([]stor
 		c := cur
 		seal(c)
 		chunks = append(chunks, c)
-		cur = newChunk(len(c.buf))
+		cur, hint = nil, len(c.buf)
 		select {
 		case spare <- struct{}{}:
 			wg.Go(func() {
@@ -352,7 +356,7 @@ func listJobs(ctx context.Context, q querier, query string, args ...any) ([]stor
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: list jobs: %w", err)
 	}
-	if len(cur.rows) > 0 {
+	if cur != nil {
 		seal(cur)
 		cur.decode()
 		chunks = append(chunks, cur)
