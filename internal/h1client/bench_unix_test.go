@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"syscall"
 	"testing"
 	"time"
@@ -18,12 +17,7 @@ import (
 // which is what a burst of dispatches runs out of. (BenchmarkRoundTrip,
 // one request at a time, measures latency, where the two are alike.)
 func BenchmarkRoundTripParallel(b *testing.B) {
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		io.WriteString(w, "ok")
-	}))
-	defer ts.Close()
-	payload := []byte(`{"job":"projects/p/locations/l/jobs/j","attempt":1}`)
+	ts := benchServer(b)
 	for _, bc := range []struct {
 		name string
 		rt   http.RoundTripper
@@ -37,7 +31,7 @@ func BenchmarkRoundTripParallel(b *testing.B) {
 			cpu0 := processCPU()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					req, _ := http.NewRequest("POST", ts.URL, bytes.NewReader(payload))
+					req, _ := http.NewRequest("POST", ts.URL, bytes.NewReader(benchPayload))
 					resp, err := bc.rt.RoundTrip(req)
 					if err != nil {
 						b.Error(err)

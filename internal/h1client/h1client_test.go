@@ -606,6 +606,20 @@ func roundTripAsync(rt http.RoundTripper, req *http.Request) <-chan error {
 	return done
 }
 
+// expectError waits for what returns on done after a cancellation and
+// wants it to be (or wrap) want.
+func expectError(t *testing.T, done <-chan error, want error, what string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if !errors.Is(err, want) {
+			t.Fatalf("%s: error %v, want %v", what, err, want)
+		}
+	case <-time.After(safety):
+		t.Fatalf("%s did not return after cancel", what)
+	}
+}
+
 func TestCancelWhileWaitingForResponse(t *testing.T) {
 	addr, got := hangingServer(t, "")
 	tr, _ := newTransport(t)
@@ -614,14 +628,7 @@ func TestCancelWhileWaitingForResponse(t *testing.T) {
 	done := roundTripAsync(tr, req)
 	<-got
 	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("error %v, want context.Canceled", err)
-		}
-	case <-time.After(safety):
-		t.Fatal("RoundTrip did not return after cancel")
-	}
+	expectError(t, done, context.Canceled, "RoundTrip")
 }
 
 func TestCancelWhileReadingBody(t *testing.T) {
@@ -644,14 +651,7 @@ func TestCancelWhileReadingBody(t *testing.T) {
 		done <- err
 	}()
 	cancel(cause)
-	select {
-	case err := <-done:
-		if !errors.Is(err, cause) {
-			t.Fatalf("error %v, want the context's cause", err)
-		}
-	case <-time.After(safety):
-		t.Fatal("Read did not return after cancel")
-	}
+	expectError(t, done, cause, "Read")
 	resp.Body.Close()
 	if n := tr.idleCount(); n != 0 {
 		t.Fatalf("%d idle connections after a cancelled body", n)
@@ -671,14 +671,7 @@ func TestCancelWhileDialing(t *testing.T) {
 	done := roundTripAsync(tr, req)
 	<-dialing
 	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("error %v, want context.Canceled", err)
-		}
-	case <-time.After(safety):
-		t.Fatal("RoundTrip did not return after cancel")
-	}
+	expectError(t, done, context.Canceled, "RoundTrip")
 }
 
 func TestHTTPSGoesToFallback(t *testing.T) {
@@ -923,13 +916,22 @@ func TestIdleConnectionsSwept(t *testing.T) {
 	}
 }
 
-func BenchmarkRoundTrip(b *testing.B) {
+// benchServer is the target of the benchmarks: it reads the body and
+// answers a short one.
+func benchServer(b *testing.B) *httptest.Server {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		io.WriteString(w, "ok")
 	}))
-	defer ts.Close()
-	payload := []byte(`{"job":"projects/p/locations/l/jobs/j","attempt":1}`)
+	b.Cleanup(ts.Close)
+	return ts
+}
+
+// benchPayload is a small job body.
+var benchPayload = []byte(`{"job":"projects/p/locations/l/jobs/j","attempt":1}`)
+
+func BenchmarkRoundTrip(b *testing.B) {
+	ts := benchServer(b)
 	for _, bc := range []struct {
 		name string
 		rt   http.RoundTripper
@@ -940,7 +942,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				req, _ := http.NewRequest("POST", ts.URL, bytes.NewReader(payload))
+				req, _ := http.NewRequest("POST", ts.URL, bytes.NewReader(benchPayload))
 				resp, err := bc.rt.RoundTrip(req)
 				if err != nil {
 					b.Fatal(err)
