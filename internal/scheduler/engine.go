@@ -96,7 +96,9 @@ const (
 	scanPage = 10000
 	// maxBatch bounds one write transaction. Writes are group-committed: the
 	// writer takes everything that accumulated while the previous commit
-	// ran, so batches grow with load and a lone write waits for no timer.
+	// ran, so batches grow with load and a lone write waits for no timer
+	// (under load the writer may also hold briefly for more outcomes: see
+	// holdLocked).
 	// Past a few hundred rows a SQLite commit is already amortized (one WAL
 	// sync per batch), and a bounded batch holds the write lock for a few
 	// milliseconds at most, so API writes never queue behind a long one.
@@ -123,6 +125,11 @@ const (
 	// maxPendingAttempts bounds the attempts kept in memory while writes
 	// fail; beyond it the oldest are dropped.
 	maxPendingAttempts = 64 * maxBatch
+	// holdMax and holdBatch bound the writer's wait for more outcomes
+	// (holdLocked): at most holdMax of real time, and not once holdBatch
+	// attempts are pending.
+	holdMax   = 2 * time.Millisecond
+	holdBatch = maxBatch / 4
 )
 
 // Engine dispatches the jobs of a store. Create it with New, then Start.
@@ -169,6 +176,14 @@ type Engine struct {
 	sealed  []segment
 	writing *flushBatch // the batch being written, if any
 	untrim  int
+	// prompt: something waits for the pending write (a claim, Flush,
+	// Changed), so the writer writes it at once; reset when a flush takes
+	// the batch. sending counts the attempts being sent, whose outcomes
+	// the writer may hold for (holdLocked). holdMax is the hold's bound;
+	// tests lengthen it.
+	prompt  bool
+	sending int
+	holdMax time.Duration
 	// stale are the jobs whose change could not be read; the writer reads
 	// them again, at once and then after staleWait (staleTimer) until it
 	// succeeds.
@@ -306,6 +321,7 @@ func New(cfg Config) *Engine {
 		scheds:     make(map[schedKey]*schedule),
 		stale:      make(map[string]struct{}),
 		batch:      newBatch(),
+		holdMax:    holdMax,
 		wake:       make(chan struct{}, 1),
 		quit:       make(chan struct{}),
 		wrDone:     make(chan struct{}),
@@ -579,6 +595,7 @@ func (e *Engine) Changed(name string) {
 	var wait *flushBatch
 	if j := e.jobs[name]; j != nil && j.dirty && e.started && !e.stopping {
 		wait = e.batch
+		e.prompt = true
 	}
 	e.mu.Unlock()
 	for _, ex := range ended {
@@ -784,6 +801,7 @@ func (e *Engine) fireSlotLocked(j *jobState, now time.Time) {
 	j.active++
 	j.nextFire = next
 	ex.claim = e.markDirtyLocked(j)
+	e.prompt = true // the send waits for the claim
 	e.needMessageLocked(ex)
 	e.ready = append(e.ready, ex)
 	e.cond.Signal()
@@ -948,6 +966,7 @@ func (e *Engine) attempt(ex *execState) {
 		ex.first = start
 	}
 	incarnation := j.incarnation
+	e.sending++
 	e.mu.Unlock()
 
 	out := e.send.Send(e.runCtx, job, ex.scheduleTime)
@@ -955,6 +974,9 @@ func (e *Engine) attempt(ex *execState) {
 	if e.runCtx.Err() != nil && out.Code == codes.Canceled {
 		// Interrupted by Stop: not a result. A scheduled execution stays in
 		// the store and is tried again at the next Start.
+		e.mu.Lock()
+		e.sending--
+		e.mu.Unlock()
 		return
 	}
 	if n == 1 && !out.Sent.IsZero() && !ex.recovered {
@@ -968,6 +990,7 @@ func (e *Engine) attempt(ex *execState) {
 		Start: start, End: end, URL: out.URL, HTTPStatus: out.HTTPStatus, Code: int32(out.Code), Message: out.Message}
 
 	e.mu.Lock()
+	e.sending--
 	ex.attempts = n
 	ex.lastCode = out.Code
 	var ended bool
@@ -1164,6 +1187,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	}
 	e.cond.Broadcast()
 	e.mu.Unlock()
+	e.kick() // a writer holding for outcomes writes at once (holdLocked)
 
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
@@ -1194,6 +1218,7 @@ func (e *Engine) Flush(ctx context.Context) error {
 	}
 	if len(e.dirty) > 0 || len(e.attempts) > 0 {
 		wait = append(wait, e.batch)
+		e.prompt = true
 	}
 	started := e.started
 	e.mu.Unlock()

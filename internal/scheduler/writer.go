@@ -64,6 +64,7 @@ func (e *Engine) writer() {
 			e.flush()
 			return
 		}
+		e.holdForOutcomes()
 		e.flush()
 		e.rereadStale()
 		// A trim ranks the whole history, so it runs once per trimEvery
@@ -85,6 +86,46 @@ func (e *Engine) writer() {
 			}
 		}
 	}
+}
+
+// holdForOutcomes lets the outcomes of attempts about to end join the
+// next write, while holdLocked allows: under load the writer woke for every
+// few outcomes, and each transaction's commit cost as much as a score of
+// its rows. The wait is in real time, not on the engine's clock: it decides
+// no schedule, only how writes are grouped, and a fake clock that never
+// moves must not stall the writer.
+func (e *Engine) holdForOutcomes() {
+	var t *time.Timer
+	for {
+		e.mu.Lock()
+		hold, wait := e.holdLocked(), e.holdMax
+		e.mu.Unlock()
+		if !hold {
+			return
+		}
+		if t == nil {
+			t = time.NewTimer(wait)
+			defer t.Stop()
+		}
+		select {
+		case <-e.wake: // more is pending, or someone waits: look again
+		case <-t.C:
+			return
+		case <-e.quit:
+			return
+		}
+	}
+}
+
+// holdLocked reports whether the writer may wait for more outcomes before
+// writing what is pending: only while attempts are being sent (their
+// outcomes will come), nothing waits for the write (a claim, Flush,
+// Changed: prompt), no full segment is pending, no failed write is being
+// retried, no job waits to be read again, and fewer than holdBatch jobs and
+// attempts are pending.
+func (e *Engine) holdLocked() bool {
+	return e.sending > 0 && !e.prompt && !e.stopping && len(e.sealed) == 0 && e.writeWait == 0 && !e.staleDue &&
+		len(e.dirty) < holdBatch && len(e.attempts) < holdBatch
 }
 
 // rereadStale reads again the jobs whose change could not be read and
@@ -137,12 +178,14 @@ func (e *Engine) rereadStale() {
 func (e *Engine) flush() {
 	e.mu.Lock()
 	if len(e.dirty) == 0 && len(e.attempts) == 0 {
+		e.prompt = false
 		e.mu.Unlock()
 		return
 	}
 	segs := append(e.sealed, segment{b: e.batch, end: len(e.dirty)})
 	e.sealed = nil
 	e.batch = newBatch()
+	e.prompt = false
 	last := segs[len(segs)-1].b
 	e.writing = last
 	parts := make([][]snap, len(segs))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -156,4 +157,58 @@ func TestFailedWriteIsRetried(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Under load the writer holds the outcomes of attempts that end while
+// others are still being sent, so that one transaction writes many; a
+// claim (a send waits for it) and Flush cut the hold short. The hold is
+// made an hour long here, so that only those end it.
+func TestWriterHoldsOutcomesWhileAttemptsRun(t *testing.T) {
+	base := newMemStore()
+	var names []string
+	for _, id := range []string{"a", "b", "c", "d"} { // as many as the harness's workers
+		names = append(names, addJob(t, base, id, "every 1m", nil))
+	}
+	late := addJob(t, base, "late", "once 2026-03-01T12:01:30Z", nil)
+	adds := make(chan int, 100) // the attempts each AddAttempts carries
+	st := &hookStore{JobStore: base, beforeAdd: func(as []store.Attempt) { adds <- len(as) }}
+	h := newHarness(t, st, t0, nil)
+	h.e.mu.Lock()
+	h.e.holdMax = time.Hour
+	h.e.mu.Unlock()
+	h.sync()
+	h.clk.Set(at("12:01:00"))
+	calls := make([]*call, len(names))
+	for i := range calls {
+		calls[i] = h.call()
+	}
+	h.sync() // the claims
+
+	// Three attempts end while the fourth is still being sent: held.
+	for _, c := range calls[:3] {
+		c.answer(codes.OK, 200)
+		recv(t, h.sig.AttemptFinished, "an attempt's end")
+	}
+	// A claim is written at once, and the held outcomes with it.
+	h.clk.Set(at("12:01:30"))
+	lc := h.call()
+	if lc.job.GetName() != late {
+		t.Fatalf("sent %s, want %s", lc.job.GetName(), late)
+	}
+	if n := recv(t, adds, "the held attempts' write"); n != 3 {
+		t.Fatalf("the first write after the claims carried %d attempts, want the 3 held together", n)
+	}
+	// The fourth ends while late is being sent: held, until Flush.
+	calls[3].answer(codes.OK, 200)
+	recv(t, h.sig.AttemptFinished, "the fourth attempt's end")
+	h.sync()
+	if n := recv(t, adds, "the fourth attempt's write"); n != 1 {
+		t.Fatalf("Flush wrote %d attempts, want 1", n)
+	}
+	for _, name := range names {
+		if as, err := base.ListAttempts(context.Background(), name, 0, time.Time{}); err != nil || len(as) != 1 {
+			t.Fatalf("%s: %d attempts stored (err %v), want 1", name, len(as), err)
+		}
+	}
+	lc.answer(codes.OK, 200)
 }
