@@ -172,6 +172,10 @@ func buildRequest(ctx context.Context, job *schedulerpb.Job, scheduleTime time.T
 	if err != nil {
 		return nil, err
 	}
+	// Sized for the job's headers, ours and Authorization: growing the map
+	// cost more than building the rest of the request.
+	h := make(http.Header, len(ht.GetHeaders())+6)
+	req.Header = h
 	for k, v := range ht.GetHeaders() {
 		ck := http.CanonicalHeaderKey(k)
 		switch {
@@ -183,17 +187,20 @@ func buildRequest(ctx context.Context, job *schedulerpb.Job, scheduleTime time.T
 		case strings.HasPrefix(ck, "X-Cloudscheduler"):
 			continue // ours, set below; a job cannot forge them
 		}
-		req.Header.Set(ck, v)
+		h[ck] = []string{v}
 	}
-	req.Header.Set("User-Agent", "Google-Cloud-Scheduler")
-	req.Header.Set("X-CloudScheduler", "true")
-	req.Header.Set("X-CloudScheduler-JobName", shortJobID(job.GetName()))
+	// Ours, under the keys Header.Set would give them (its canonical form,
+	// which is what goes on the wire), without canonicalizing them again
+	// on every request.
+	h["User-Agent"] = []string{"Google-Cloud-Scheduler"}
+	h["X-Cloudscheduler"] = []string{"true"}
+	h["X-Cloudscheduler-Jobname"] = []string{shortJobID(job.GetName())}
 	// Sent on every execution, English-like schedules and RunJob included
 	// (Google does not guarantee it there): a target that deduplicates on it
 	// always has a key. UTC with Z, the same on every retry.
-	req.Header.Set("X-CloudScheduler-ScheduleTime", FormatScheduleTime(scheduleTime))
-	if len(ht.GetBody()) > 0 && req.Header.Get("Content-Type") == "" {
-		req.Header.Set("Content-Type", "application/octet-stream")
+	h["X-Cloudscheduler-Scheduletime"] = []string{FormatScheduleTime(scheduleTime)}
+	if ct := h["Content-Type"]; len(ht.GetBody()) > 0 && (len(ct) == 0 || ct[0] == "") {
+		h["Content-Type"] = []string{"application/octet-stream"}
 	}
 	return req, nil
 }

@@ -231,3 +231,31 @@ func TestDispatcherMessageIsValidText(t *testing.T) {
 		t.Errorf("cleanText = %q", got)
 	}
 }
+
+// buildRequest fills the header map directly: every key must be in the
+// canonical form Header.Set would give it, or Header.Get (the gateway,
+// the transports) would not find it.
+func TestBuildRequestHeaderKeysAreCanonical(t *testing.T) {
+	job := target("projects/p/locations/l/jobs/j", "http://h.test/", schedulerpb.HttpMethod_POST,
+		map[string]string{"x-custom": "1", "content-type": "text/plain", "X-CLOUDSCHEDULER-JOBNAME": "forged"}, "body")
+	req, err := buildRequest(context.Background(), job, time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range req.Header {
+		if k != http.CanonicalHeaderKey(k) {
+			t.Errorf("header key %q is not canonical (%q)", k, http.CanonicalHeaderKey(k))
+		}
+	}
+	for k, want := range map[string]string{"X-Custom": "1", "Content-Type": "text/plain", "X-CloudScheduler-JobName": "j",
+		"X-CloudScheduler": "true", "User-Agent": "Google-Cloud-Scheduler", "X-CloudScheduler-ScheduleTime": "1970-01-01T00:00:00Z"} {
+		if got := req.Header.Get(k); got != want {
+			t.Errorf("%s: %q, want %q", k, got, want)
+		}
+	}
+	// A job's empty Content-Type is replaced, as Header.Get saw it before.
+	job = target("projects/p/locations/l/jobs/j", "http://h.test/", schedulerpb.HttpMethod_POST, map[string]string{"Content-Type": ""}, "body")
+	if req, err = buildRequest(context.Background(), job, time.Unix(0, 0)); err != nil || req.Header.Get("Content-Type") != "application/octet-stream" {
+		t.Fatalf("Content-Type %q (err %v), want application/octet-stream", req.Header.Get("Content-Type"), err)
+	}
+}
