@@ -97,8 +97,8 @@ const (
 	// maxBatch bounds one write transaction. Writes are group-committed: the
 	// writer takes everything that accumulated while the previous commit
 	// ran, so batches grow with load and a lone write waits for no timer
-	// (under load the writer may also hold briefly for more outcomes: see
-	// holdLocked).
+	// (while attempts are being sent the writer may also hold briefly for
+	// their outcomes: see holdLocked).
 	// Past a few hundred rows a SQLite commit is already amortized (one WAL
 	// sync per batch), and a bounded batch holds the write lock for a few
 	// milliseconds at most, so API writes never queue behind a long one.
@@ -127,7 +127,7 @@ const (
 	maxPendingAttempts = 64 * maxBatch
 	// holdMax and holdBatch bound the writer's wait for more outcomes
 	// (holdLocked): at most holdMax of real time, and not once holdBatch
-	// attempts are pending.
+	// jobs or holdBatch attempts are pending.
 	holdMax   = 2 * time.Millisecond
 	holdBatch = maxBatch / 4
 )
@@ -178,7 +178,7 @@ type Engine struct {
 	untrim  int
 	// prompt: something waits for the pending write (a claim, Flush,
 	// Changed), so the writer writes it at once; reset when a flush takes
-	// the batch. sending counts the attempts being sent, whose outcomes
+	// the batch (or finds nothing pending). sending counts the attempts being sent, whose outcomes
 	// the writer may hold for (holdLocked). holdMax is the hold's bound;
 	// tests lengthen it.
 	prompt  bool
@@ -596,6 +596,9 @@ func (e *Engine) Changed(name string) {
 	if j := e.jobs[name]; j != nil && j.dirty && e.started && !e.stopping {
 		wait = e.batch
 		e.prompt = true
+		// The change may have marked nothing (j was dirty already): a
+		// writer holding for outcomes must look again (holdLocked).
+		e.kick()
 	}
 	e.mu.Unlock()
 	for _, ex := range ended {
@@ -990,7 +993,9 @@ func (e *Engine) attempt(ex *execState) {
 		Start: start, End: end, URL: out.URL, HTTPStatus: out.HTTPStatus, Code: int32(out.Code), Message: out.Message}
 
 	e.mu.Lock()
-	e.sending--
+	if e.sending--; e.sending == 0 {
+		e.kick() // no outcome is coming: a writer holding for one writes now
+	}
 	ex.attempts = n
 	ex.lastCode = out.Code
 	var ended bool

@@ -121,8 +121,11 @@ func (e *Engine) holdForOutcomes() {
 // writing what is pending: only while attempts are being sent (their
 // outcomes will come), nothing waits for the write (a claim, Flush,
 // Changed: prompt), no full segment is pending, no failed write is being
-// retried, no job waits to be read again, and fewer than holdBatch jobs and
-// attempts are pending.
+// retried, no re-read of a stale job is due, and fewer than holdBatch jobs
+// and fewer than holdBatch attempts are pending. One slow target keeps
+// attempts being sent, so the others' outcomes may each wait holdMax: a
+// bound, and only a direct read of the store sees it (Flush and Changed end
+// the hold).
 func (e *Engine) holdLocked() bool {
 	return e.sending > 0 && !e.prompt && !e.stopping && len(e.sealed) == 0 && e.writeWait == 0 && !e.staleDue &&
 		len(e.dirty) < holdBatch && len(e.attempts) < holdBatch
