@@ -178,9 +178,9 @@ type Engine struct {
 	untrim  int
 	// prompt: something waits for the pending write (a claim, Flush,
 	// Changed), so the writer writes it at once; reset when a flush takes
-	// the batch (or finds nothing pending). sending counts the attempts being sent, whose outcomes
-	// the writer may hold for (holdLocked). holdMax is the hold's bound;
-	// tests lengthen it.
+	// the batch (or finds nothing pending). sending counts the attempts
+	// being sent, whose outcomes the writer may hold for (holdLocked).
+	// holdMax is the hold's bound; tests lengthen it.
 	prompt  bool
 	sending int
 	holdMax time.Duration
