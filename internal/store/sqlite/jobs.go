@@ -264,10 +264,11 @@ type jobChunk struct {
 	err  error
 }
 
-// newChunk makes a chunk whose buffer holds bufHint bytes before it grows:
-// the size of the chunk before it, as jobs read together are alike.
-func newChunk(bufHint int) *jobChunk {
-	c := &jobChunk{rows: make([]scannedJob, 0, decodeChunk)}
+// newChunk makes a chunk of at most rows rows whose buffer holds bufHint
+// bytes before it grows: the size of the chunk before it, as jobs read
+// together are alike.
+func newChunk(bufHint, rows int) *jobChunk {
+	c := &jobChunk{rows: make([]scannedJob, 0, rows)}
 	if bufHint > 0 {
 		c.buf = make([]byte, 0, bufHint+bufHint/8)
 	}
@@ -293,7 +294,11 @@ func (c *jobChunk) decode() {
 // while this one goes on reading, up to one per spare core; when they are
 // all busy it decodes the chunk itself. A small result never leaves this
 // goroutine.
-func listJobs(ctx context.Context, q querier, query string, args ...any) ([]store.JobRecord, error) {
+// listJobs runs query, which selects jobSelect's columns, and decodes its
+// rows. most is the most rows the query can return (a limit, the number of
+// names), or 0 when unknown: a chunk is made no larger, so that reading one
+// job does not allocate room for decodeChunk.
+func listJobs(ctx context.Context, q querier, most int, query string, args ...any) ([]store.JobRecord, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list jobs: %w", err)
@@ -321,11 +326,16 @@ func listJobs(ctx context.Context, q querier, query string, args ...any) ([]stor
 		}
 		offs = offs[:0]
 	}
+	rowCap := decodeChunk
+	if most > 0 {
+		rowCap = min(rowCap, most)
+	}
 	for rows.Next() {
 		if cur == nil {
-			cur = newChunk(hint)
+			cur = newChunk(hint, rowCap)
 		}
-		// Scanned in place: the chunk's rows never move (capacity decodeChunk).
+		// Scanned in place: the chunk's rows never move (a chunk is sealed
+		// when full, never grown).
 		cur.rows = cur.rows[:len(cur.rows)+1]
 		j := &cur.rows[len(cur.rows)-1]
 		*j = scannedJob{}
@@ -336,7 +346,7 @@ func listJobs(ctx context.Context, q querier, query string, args ...any) ([]stor
 		offs = append(offs, len(cur.buf))
 		cur.buf = append(cur.buf, j.raw...)
 		j.raw = nil
-		if len(cur.rows) < decodeChunk {
+		if len(cur.rows) < cap(cur.rows) {
 			continue
 		}
 		c := cur
@@ -429,7 +439,7 @@ func (q queries) CreateJob(ctx context.Context, j store.JobRecord) error {
 }
 
 func (q queries) GetJob(ctx context.Context, name string) (store.JobRecord, error) {
-	rs, err := listJobs(ctx, q.r, getJobSQL, name)
+	rs, err := listJobs(ctx, q.r, 1, getJobSQL, name)
 	if err != nil {
 		return store.JobRecord{}, fmt.Errorf("sqlite: get job %q: %w", name, err)
 	}
@@ -447,7 +457,7 @@ func (q queries) GetJobs(ctx context.Context, names []string) ([]store.JobRecord
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get jobs: %w", err)
 	}
-	return listJobs(ctx, q.r, getJobsSQL, string(list))
+	return listJobs(ctx, q.r, len(names), getJobsSQL, string(list))
 }
 
 // The reads that must be index range scans, without a sort, however many
@@ -467,11 +477,11 @@ const (
 )
 
 func (q queries) ListJobs(ctx context.Context, projectID, location string, page store.Page) ([]store.JobRecord, error) {
-	return listJobs(ctx, q.r, listJobsSQL, projectID, location, page.After, rowcodec.Limit(page.Size))
+	return listJobs(ctx, q.r, max(page.Size, 0), listJobsSQL, projectID, location, page.After, rowcodec.Limit(page.Size))
 }
 
 func (q queries) ScanJobs(ctx context.Context, page store.Page) ([]store.JobRecord, error) {
-	return listJobs(ctx, q.r, scanJobsSQL, page.After, rowcodec.Limit(page.Size))
+	return listJobs(ctx, q.r, max(page.Size, 0), scanJobsSQL, page.After, rowcodec.Limit(page.Size))
 }
 
 func (q queries) ScanJobHeads(ctx context.Context, page store.Page) ([]store.JobHead, error) {
@@ -752,7 +762,7 @@ func (q queries) DueJobs(ctx context.Context, at time.Time, limit int) ([]store.
 	if !t.Valid {
 		return nil, nil // nothing is due at the zero time
 	}
-	return listJobs(ctx, q.r, dueJobsSQL, t, rowcodec.Limit(limit))
+	return listJobs(ctx, q.r, max(limit, 0), dueJobsSQL, t, rowcodec.Limit(limit))
 }
 
 // ---- Attempts ----

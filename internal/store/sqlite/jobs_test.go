@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 
@@ -82,4 +83,31 @@ func TestJobQueryPlans(t *testing.T) {
 // of it is written.
 func TestUpdateJobStatesAllOrNothing(t *testing.T) {
 	storetest.RunTimeRange(t, openTemp(t))
+}
+
+// TestGetJobAllocatesForOneRow: reading one job allocates room for one row,
+// not for a chunk of decodeChunk rows (about 78 KiB a call before, 6 KiB after).
+func TestGetJobAllocatesForOneRow(t *testing.T) {
+	s := openTemp(t)
+	storetest.CreateBenchJobs(t, s, 1, 1)
+	name := storetest.BenchJobName(0)
+	ctx := t.Context()
+	get := func() {
+		if _, err := s.GetJob(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get() // the reader connection and its statement
+	const calls = 50
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range calls {
+		get()
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / calls; per > 24<<10 {
+		t.Errorf("GetJob allocated %d bytes a call, want under 24 KiB", per)
+	} else {
+		t.Logf("GetJob allocated %d bytes a call", per)
+	}
 }
