@@ -422,11 +422,17 @@ func (t *Transport) put(c *conn) {
 	c.idleAt = time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	l := t.idle[c.addr]
-	if len(l) >= t.maxIdlePerHost() || (t.Fallback.MaxIdleConns > 0 && t.nidle >= t.Fallback.MaxIdleConns) {
+	// As net/http: a host with its fill of idle connections keeps them and
+	// the new one is closed; past MaxIdleConns in all, the oldest idle
+	// connection, whatever its host, makes room for the new one.
+	if len(t.idle[c.addr]) >= t.maxIdlePerHost() {
 		c.nc.Close()
 		return
 	}
+	if limit := t.Fallback.MaxIdleConns; limit > 0 && t.nidle >= limit {
+		t.closeOldestLocked()
+	}
+	l := t.idle[c.addr]
 	if t.idle == nil {
 		t.idle = make(map[string][]*conn)
 	}
@@ -467,31 +473,69 @@ func (t *Transport) take(addr string) *conn {
 	}
 }
 
+// closeOldestLocked closes the idle connection that has been idle longest.
+// Each host's list is oldest first, so it is the oldest of the lists' heads.
+func (t *Transport) closeOldestLocked() {
+	var oldest string
+	for addr, l := range t.idle {
+		if oldest == "" || l[0].idleAt.Before(t.idle[oldest][0].idleAt) {
+			oldest = addr
+		}
+	}
+	if oldest == "" {
+		return
+	}
+	l := t.idle[oldest]
+	l[0].nc.Close()
+	n := copy(l, l[1:])
+	l[n] = nil
+	if n == 0 {
+		delete(t.idle, oldest)
+	} else {
+		t.idle[oldest] = l[:n]
+	}
+	t.nidle--
+}
+
 // sweep closes idle connections past the timeout, so that hosts no longer
 // called do not hold sockets (which the servers have long closed) forever.
 func (t *Transport) sweep() {
-	d := t.idleTimeout()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if next := t.sweepLocked(time.Now(), t.idleTimeout()); next > 0 {
+		t.sweeper.Reset(next)
+	} else {
+		t.sweeping = false
+	}
+}
+
+// sweepLocked closes the connections idle for longer than d at now and
+// returns when the oldest of the others expires (0: none is left), so that
+// the timer, set for then, lets none outlive d by more than its own delay.
+func (t *Transport) sweepLocked(now time.Time, d time.Duration) time.Duration {
+	var oldest time.Time
 	for addr, l := range t.idle {
 		i := 0
-		for i < len(l) && time.Since(l[i].idleAt) > d {
+		for i < len(l) && now.Sub(l[i].idleAt) > d {
 			l[i].nc.Close()
 			i++
 		}
 		n := copy(l, l[i:])
 		clear(l[n:])
 		t.idle[addr] = l[:n]
+		t.nidle -= i
 		if n == 0 {
 			delete(t.idle, addr)
+			continue
 		}
-		t.nidle -= i
+		if oldest.IsZero() || l[0].idleAt.Before(oldest) {
+			oldest = l[0].idleAt
+		}
 	}
-	if t.nidle > 0 {
-		t.sweeper.Reset(d)
-	} else {
-		t.sweeping = false
+	if t.nidle == 0 {
+		return 0
 	}
+	return max(d-now.Sub(oldest), time.Nanosecond)
 }
 
 // CloseIdleConnections closes own idle connections and Fallback's.

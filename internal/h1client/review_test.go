@@ -144,3 +144,69 @@ func TestUnaskedProtocolSwitchEndsTheExchange(t *testing.T) {
 		t.Fatal("the request went to Fallback")
 	}
 }
+
+// Past MaxIdleConns in all, the connection idle longest makes room for the
+// new one, whatever its host, as in net/http; a host at its own limit
+// keeps its connections and the new one is closed.
+func TestMaxIdleConnsEvictsTheOldest(t *testing.T) {
+	handler := func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "x") }
+	a, aConns := countingServer(t, handler)
+	b, bConns := countingServer(t, handler)
+	c, cConns := countingServer(t, handler)
+	tr, _ := newTransport(t)
+	tr.Fallback.MaxIdleConns = 2
+	tr.MaxIdleConnsPerHost = 10
+	get(t, tr, a.URL)
+	get(t, tr, b.URL)
+	get(t, tr, c.URL) // a's connection, the oldest, is closed for c's
+	if n := tr.idleCount(); n != 2 {
+		t.Fatalf("%d idle connections, want 2", n)
+	}
+	get(t, tr, b.URL)
+	get(t, tr, c.URL)
+	if nb, nc := bConns.Load(), cConns.Load(); nb != 1 || nc != 1 {
+		t.Fatalf("b and c opened %d and %d connections, want 1 each: the newer idle ones were not kept", nb, nc)
+	}
+	get(t, tr, a.URL)
+	if n := aConns.Load(); n != 2 {
+		t.Fatalf("a opened %d connections, want 2: its idle one, the oldest, should have been closed", n)
+	}
+}
+
+// The sweep closes the connections past the timeout and sets its timer for
+// the expiry of the oldest one left, not a whole timeout later: no idle
+// connection outlives the timeout by more than the timer's delay.
+func TestSweepWaitsForTheOldestLeft(t *testing.T) {
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	tr, _ := newTransport(t)
+	pipe := func(addr string, idle time.Duration) (*conn, net.Conn) {
+		c1, c2 := net.Pipe()
+		t.Cleanup(func() { c1.Close(); c2.Close() })
+		return &conn{nc: c1, addr: addr, idleAt: now.Add(-idle)}, c2
+	}
+	expired, expiredPeer := pipe("a:80", 60*time.Millisecond)
+	older, _ := pipe("a:80", 10*time.Millisecond)
+	newer, _ := pipe("b:80", 5*time.Millisecond)
+	tr.idle = map[string][]*conn{"a:80": {expired, older}, "b:80": {newer}}
+	tr.nidle = 3
+	tr.mu.Lock()
+	next := tr.sweepLocked(now, 50*time.Millisecond)
+	tr.mu.Unlock()
+	if next != 40*time.Millisecond {
+		t.Errorf("next sweep in %v, want 40ms (when the oldest left expires)", next)
+	}
+	if n := tr.idleCount(); n != 2 || len(tr.idle["a:80"]) != 1 || tr.idle["a:80"][0] != older {
+		t.Fatalf("idle after the sweep: %d, a:80 %v; want the two unexpired", n, tr.idle["a:80"])
+	}
+	// A pipe's write waits for a reader: a past deadline makes it answer at
+	// once, ErrClosedPipe if the sweep closed the other end.
+	expiredPeer.SetWriteDeadline(time.Unix(1, 0))
+	if _, err := expiredPeer.Write([]byte("x")); !errors.Is(err, io.ErrClosedPipe) {
+		t.Errorf("writing to the expired connection's peer: %v, want it closed", err)
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if next := tr.sweepLocked(now.Add(time.Second), 50*time.Millisecond); next != 0 || tr.nidle != 0 {
+		t.Errorf("after every connection expired: next %v, %d idle; want 0 and 0", next, tr.nidle)
+	}
+}
