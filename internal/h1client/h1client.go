@@ -475,10 +475,11 @@ func (t *Transport) take(addr string) *conn {
 
 // closeOldestLocked closes the idle connection that has been idle longest.
 // Each host's list is oldest first, so it is the oldest of the lists' heads.
+// take leaves a list it empties in the map, for put to reuse: skip those.
 func (t *Transport) closeOldestLocked() {
 	var oldest string
 	for addr, l := range t.idle {
-		if oldest == "" || l[0].idleAt.Before(t.idle[oldest][0].idleAt) {
+		if len(l) > 0 && (oldest == "" || l[0].idleAt.Before(t.idle[oldest][0].idleAt)) {
 			oldest = addr
 		}
 	}

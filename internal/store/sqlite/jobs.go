@@ -294,10 +294,11 @@ func (c *jobChunk) decode() {
 // while this one goes on reading, up to one per spare core; when they are
 // all busy it decodes the chunk itself. A small result never leaves this
 // goroutine.
-// listJobs runs query, which selects jobSelect's columns, and decodes its
-// rows. most is the most rows the query can return (a limit, the number of
+//
+// most is the most rows the query can return (a limit, the number of
 // names), or 0 when unknown: a chunk is made no larger, so that reading one
-// job does not allocate room for decodeChunk.
+// job does not allocate room for decodeChunk, and the chunk that reaches it
+// is decoded here, as no row can follow.
 func listJobs(ctx context.Context, q querier, most int, query string, args ...any) ([]store.JobRecord, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -353,6 +354,12 @@ func listJobs(ctx context.Context, q querier, most int, query string, args ...an
 		seal(c)
 		chunks = append(chunks, c)
 		cur, hint = nil, len(c.buf)
+		if most > 0 && len(chunks)*rowCap >= most {
+			// The query can return no more rows: nothing would be read
+			// while another goroutine decodes this chunk.
+			c.decode()
+			continue
+		}
 		select {
 		case spare <- struct{}{}:
 			wg.Go(func() {
