@@ -496,27 +496,39 @@ func (o onceAt) Next(t time.Time) time.Time {
 	return time.Time{}
 }
 
-// runRobfig: n entries of robfig/cron v3, each firing once at its slot an
-// in-process no-op that records its delay.
+// runRobfig: n entries of robfig/cron v3, each firing once at its slot the
+// peers' work (peerWork), which records its delay.
 func runRobfig(n int, spread, lead time.Duration) (fireStats, error) {
 	st := fireStats{name: "robfig/cron v3", n: n}
-	rec := newDelays(n)
+	p, err := newPeerTarget(n)
+	if err != nil {
+		return st, err
+	}
+	defer p.close()
 	done := make(chan struct{}, n)
 	c := robfig.New()
 	b := time.Now().Add(lead)
 	for i := 0; i < n; i++ {
 		at := slotOf(b, i, n, spread)
-		c.Schedule(onceAt{at}, robfig.FuncJob(func() { rec.add(time.Since(at)); done <- struct{}{} }))
+		c.Schedule(onceAt{at}, robfig.FuncJob(func() { p.fire(at); done <- struct{}{} }))
 	}
 	c.Start()
 	defer c.Stop()
-	return waitPeer(st, rec, done, b, spread)
+	st, err = waitPeer(st, p.rec, done, b, spread)
+	if err != nil {
+		return st, err
+	}
+	return p.check(st)
 }
 
-// runGocron: n one-time jobs of go-co-op/gocron v2, the same no-op.
+// runGocron: n one-time jobs of go-co-op/gocron v2, the same work.
 func runGocron(n int, spread, lead time.Duration) (fireStats, error) {
 	st := fireStats{name: "go-co-op/gocron v2", n: n}
-	rec := newDelays(n)
+	p, err := newPeerTarget(n)
+	if err != nil {
+		return st, err
+	}
+	defer p.close()
 	done := make(chan struct{}, n)
 	s, err := gocron.NewScheduler()
 	if err != nil {
@@ -527,12 +539,16 @@ func runGocron(n int, spread, lead time.Duration) (fireStats, error) {
 	for i := 0; i < n; i++ {
 		at := slotOf(b, i, n, spread)
 		if _, err := s.NewJob(gocron.OneTimeJob(gocron.OneTimeJobStartDateTime(at)),
-			gocron.NewTask(func() { rec.add(time.Since(at)); done <- struct{}{} })); err != nil {
+			gocron.NewTask(func() { p.fire(at); done <- struct{}{} })); err != nil {
 			return st, err
 		}
 	}
 	s.Start()
-	return waitPeer(st, rec, done, b, spread)
+	st, err = waitPeer(st, p.rec, done, b, spread)
+	if err != nil {
+		return st, err
+	}
+	return p.check(st)
 }
 
 func waitPeer(st fireStats, rec *delays, done chan struct{}, b time.Time, spread time.Duration) (fireStats, error) {
@@ -634,7 +650,13 @@ func benchPeers(args []string) error {
 	ns := fs.Int("steady", 10000, "jobs of the steady minute (0 skips it)")
 	lead := fs.Duration("lead", 10*time.Second, "time from the end of setup to the first slot")
 	fs.StringVar(&sinkKind, "sink", sinkKind, "oidcron's target: lean or nethttp (see burst)")
+	fs.StringVar(&peerWork, "peer-work", peerWork, "what robfig/cron and gocron do per fire: noop (an in-process call) or http (a POST to a lean sink through net/http, 128 at once)")
 	_ = fs.Parse(args)
+	p, err := newPeerTarget(0) // checks -peer-work before anything runs
+	if err != nil {
+		return err
+	}
+	p.close()
 	ctx := context.Background()
 	type scenario struct {
 		name   string
@@ -663,8 +685,9 @@ func benchPeers(args []string) error {
 		fmt.Printf("\n%s, %d jobs\n\n", sc.name, sc.n)
 		fmt.Println("| scheduler | work per fire | fires/s | p50 delay | p99 delay | CPU per fire | oidcron CPU/fire ÷ this | oidcron p99 ÷ this |")
 		fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|")
+		work0 := (&peerTarget{}).label()
 		for i, s := range all {
-			work := "in-process no-op"
+			work := work0
 			if i == 2 {
 				work = "HTTP POST with OIDC token + durable SQLite writes"
 			}
