@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -149,13 +151,8 @@ func TestUnaskedProtocolSwitchEndsTheExchange(t *testing.T) {
 // new one, whatever its host, as in net/http; a host at its own limit
 // keeps its connections and the new one is closed.
 func TestMaxIdleConnsEvictsTheOldest(t *testing.T) {
-	handler := func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "x") }
-	a, aConns := countingServer(t, handler)
-	b, bConns := countingServer(t, handler)
-	c, cConns := countingServer(t, handler)
-	tr, _ := newTransport(t)
-	tr.Fallback.MaxIdleConns = 2
-	tr.MaxIdleConnsPerHost = 10
+	tr, a, b, c := threeHosts(t, 2)
+	aConns, bConns, cConns := a.conns, b.conns, c.conns
 	get(t, tr, a.URL)
 	get(t, tr, b.URL)
 	get(t, tr, c.URL) // a's connection, the oldest, is closed for c's
@@ -170,6 +167,55 @@ func TestMaxIdleConnsEvictsTheOldest(t *testing.T) {
 	get(t, tr, a.URL)
 	if n := aConns.Load(); n != 2 {
 		t.Fatalf("a opened %d connections, want 2: its idle one, the oldest, should have been closed", n)
+	}
+}
+
+// host is a test server that counts the connections it accepts.
+type host struct {
+	URL   string
+	conns *atomic.Int32
+}
+
+// threeHosts starts three servers answering "x" and a transport that keeps
+// at most maxIdle idle connections in all (10 a host).
+func threeHosts(t *testing.T, maxIdle int) (tr *Transport, a, b, c host) {
+	handler := func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "x") }
+	hs := make([]host, 3)
+	for i := range hs {
+		ts, conns := countingServer(t, handler)
+		hs[i] = host{URL: ts.URL, conns: conns}
+	}
+	tr, _ = newTransport(t)
+	tr.Fallback.MaxIdleConns = maxIdle
+	tr.MaxIdleConnsPerHost = 10
+	return tr, hs[0], hs[1], hs[2]
+}
+
+// take leaves a host's list in the map when it empties it (so that put can
+// reuse its array); eviction past MaxIdleConns must skip such empty lists
+// rather than index their head.
+func TestEvictionSkipsEmptiedHostList(t *testing.T) {
+	tr, a, b, c := threeHosts(t, 1)
+	get(t, tr, b.URL) // b's connection idle
+	// b's connection taken again and held (body unread): b's list is empty.
+	req, _ := http.NewRequest("GET", b.URL, nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	get(t, tr, a.URL) // a's connection idle: MaxIdleConns reached
+	// c's connection, put back, evicts a's.
+	if err := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		get(t, tr, c.URL)
+		return nil
+	}(); err != nil {
+		t.Fatal(err)
 	}
 }
 
