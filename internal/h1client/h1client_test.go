@@ -906,13 +906,20 @@ func TestIdleConnectionsSwept(t *testing.T) {
 	tr, _ := newTransport(t)
 	tr.IdleConnTimeout = time.Millisecond
 	get(t, tr, ts.URL)
+	waitClosedNoneIdle(t, tr, closed, "the expired idle connection was not closed")
+}
+
+// waitClosedNoneIdle waits for the server to see a connection closed
+// (failing with notClosed after safety) and checks that none is idle.
+func waitClosedNoneIdle(t *testing.T, tr *Transport, closed <-chan struct{}, notClosed string) {
+	t.Helper()
 	select {
 	case <-closed:
 	case <-time.After(safety):
-		t.Fatal("the expired idle connection was not closed")
+		t.Fatal(notClosed)
 	}
 	if n := tr.idleCount(); n != 0 {
-		t.Fatalf("%d idle connections left", n)
+		t.Fatalf("%d idle connections, want 0", n)
 	}
 }
 

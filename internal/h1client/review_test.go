@@ -134,14 +134,7 @@ func TestUnaskedProtocolSwitchEndsTheExchange(t *testing.T) {
 	if resp.StatusCode != http.StatusSwitchingProtocols || len(b) != 0 {
 		t.Fatalf("status %d, body %q; want 101 with no body", resp.StatusCode, b)
 	}
-	select {
-	case <-closed:
-	case <-time.After(safety):
-		t.Fatal("the connection of the switched exchange was kept")
-	}
-	if n := tr.idleCount(); n != 0 {
-		t.Fatalf("%d idle connections, want 0", n)
-	}
+	waitClosedNoneIdle(t, tr, closed, "the connection of the switched exchange was kept")
 	if use.n.Load() != 0 {
 		t.Fatal("the request went to Fallback")
 	}
