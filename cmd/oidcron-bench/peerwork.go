@@ -35,15 +35,22 @@ func (p *peerTarget) label() string {
 	return "in-process no-op"
 }
 
+// checkPeerWork refuses a -peer-work this file does not know.
+func checkPeerWork() error {
+	if peerWork != "noop" && peerWork != "http" {
+		return fmt.Errorf("-peer-work %q: want noop or http", peerWork)
+	}
+	return nil
+}
+
 func newPeerTarget(n int) (*peerTarget, error) {
+	if err := checkPeerWork(); err != nil {
+		return nil, err
+	}
 	p := &peerTarget{rec: newDelays(n), close: func() {}}
-	switch peerWork {
-	case "noop":
+	if peerWork == "noop" {
 		p.fire = func(at time.Time) { p.rec.add(time.Since(at)) }
 		return p, nil
-	case "http":
-	default:
-		return nil, fmt.Errorf("-peer-work %q: want noop or http", peerWork)
 	}
 	sink, err := newLeanSink(func(_, sched []byte) {
 		if t, err := time.Parse(time.RFC3339Nano, string(sched)); err == nil {

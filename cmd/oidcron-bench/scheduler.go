@@ -652,11 +652,9 @@ func benchPeers(args []string) error {
 	fs.StringVar(&sinkKind, "sink", sinkKind, "oidcron's target: lean or nethttp (see burst)")
 	fs.StringVar(&peerWork, "peer-work", peerWork, "what robfig/cron and gocron do per fire: noop (an in-process call) or http (a POST to a lean sink through net/http, 128 at once)")
 	_ = fs.Parse(args)
-	p, err := newPeerTarget(0) // checks -peer-work before anything runs
-	if err != nil {
+	if err := checkPeerWork(); err != nil {
 		return err
 	}
-	p.close()
 	ctx := context.Background()
 	type scenario struct {
 		name   string
