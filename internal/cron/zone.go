@@ -39,6 +39,46 @@ func LoadZone(name string) (*time.Location, error) {
 
 var locations sync.Map // name -> *time.Location
 
+// CheckZone is LoadZone for a time_zone being set on a job: it also refuses
+// names not shaped like tz database names (zoneName). LoadZone itself keeps
+// loading them, so that a job stored with one before this rule existed
+// keeps firing as it did.
+func CheckZone(name string) (*time.Location, error) {
+	if name != "" && !strings.EqualFold(name, "utc") && !zoneName(name) {
+		return nil, fmt.Errorf("time zone %q is not a tz database name", name)
+	}
+	return LoadZone(name)
+}
+
+// zoneName reports whether name is shaped like a tz database name: parts
+// joined by '/', each starting with a letter and holding only ASCII letters,
+// digits and "_+-". time.LoadLocation opens any file under the host's
+// zoneinfo directory, and that directory holds more than the database's
+// names: the host's own zone ("localtime"), leap-second tables ("right/...",
+// whose transitions come 27 s late), copies ("posix/..."), and paths such as
+// "./UTC"; accepting them would make a job's zone depend on the host.
+func zoneName(name string) bool {
+	switch name {
+	case "localtime", "posixrules":
+		return false
+	}
+	parts := strings.Split(name, "/")
+	if len(parts) > 1 && (parts[0] == "right" || parts[0] == "posix") {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || !isLetter(p[0]) {
+			return false
+		}
+		for i := 1; i < len(p); i++ {
+			if c := p[i]; !isLetter(c) && (c < '0' || c > '9') && c != '_' && c != '+' && c != '-' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 const (
 	minPeriodStart = math.MinInt64
 	maxPeriodEnd   = math.MaxInt64
