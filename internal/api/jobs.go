@@ -82,7 +82,13 @@ func jobNotFound() error { return status.Error(codes.NotFound, "Job not found.")
 // job resolves a job name and checks permission on its project (Cloud
 // Scheduler has no per-job IAM).
 func (s *Server) job(ctx context.Context, name, permission string) (store.JobRecord, string, error) {
-	proj, loc, id, err := parseJobName("name", name)
+	return s.jobAt(ctx, "name", name, permission)
+}
+
+// jobAt is job for a name held in the request's field (UpdateJob's is
+// job.name), which its errors name.
+func (s *Server) jobAt(ctx context.Context, field, name, permission string) (store.JobRecord, string, error) {
+	proj, loc, id, err := parseJobName(field, name)
 	if err != nil {
 		return store.JobRecord{}, "", err
 	}
@@ -139,8 +145,13 @@ func (s *Server) validateJob(ctx context.Context, j *schedulerpb.Job, project st
 		case lk == "user-agent":
 			delete(t.Headers, k)
 		case strings.HasPrefix(lk, "x-google-") || strings.HasPrefix(lk, "x-appengine-"):
-			return invalid("http_target.headers: %q is reserved for Google's internal use.", k)
+			// "Google internal use only": ignored, as Host is (the
+			// dispatcher would not send them either).
+			delete(t.Headers, k)
 		}
+	}
+	if err := checkRepeatedHeaders(t.Headers); err != nil {
+		return err
 	}
 	t.Headers["User-Agent"] = userAgent
 	if len(t.GetBody()) > 0 && !hasHeader(t.Headers, "Content-Type") {
@@ -158,7 +169,7 @@ func (s *Server) validateJob(ctx context.Context, j *schedulerpb.Job, project st
 			return err
 		}
 	}
-	loc, err := cron.LoadZone(j.GetTimeZone())
+	loc, err := cron.CheckZone(j.GetTimeZone())
 	if err != nil || j.GetSchedule() == "" {
 		return invalid(msgBadSchedule)
 	}
@@ -168,11 +179,35 @@ func (s *Server) validateJob(ctx context.Context, j *schedulerpb.Job, project st
 	if err := fillRetryConfig(j); err != nil {
 		return err
 	}
+	if err := j.GetAttemptDeadline().CheckValid(); j.AttemptDeadline != nil && err != nil {
+		// AsDuration would read it as some in-range value, and the job
+		// could then not be written as JSON.
+		return invalid("attempt_deadline: %v.", err)
+	}
 	if j.AttemptDeadline == nil || j.AttemptDeadline.AsDuration() == 0 {
 		j.AttemptDeadline = durationpb.New(defaultDeadline)
 	}
 	if d := j.AttemptDeadline.AsDuration(); d < minDeadline || d > maxDeadline {
 		return invalid("attempt_deadline: %s is out of range: for an HTTP target it must be between 15s and 30m.", durationString(j.AttemptDeadline))
+	}
+	return nil
+}
+
+// checkRepeatedHeaders refuses two keys that name one header: HTTP header
+// names are case-insensitive, and "repeated headers are not supported";
+// stored side by side, which one is sent would be chance.
+func checkRepeatedHeaders(h map[string]string) error {
+	if len(h) < 2 {
+		return nil
+	}
+	seen := make(map[string]string, len(h))
+	for k := range h {
+		c := strings.ToLower(k)
+		if other, ok := seen[c]; ok {
+			a, b := min(k, other), max(k, other)
+			return invalid("http_target.headers: %q and %q are the same header; repeated headers are not supported.", a, b)
+		}
+		seen[c] = k
 	}
 	return nil
 }
@@ -444,7 +479,7 @@ func (x *Scheduler) UpdateJob(ctx context.Context, req *schedulerpb.UpdateJobReq
 	if in.GetName() == "" {
 		return nil, invalid("job.name: required.")
 	}
-	r, project, err := x.s.job(ctx, in.GetName(), "cloudscheduler.jobs.update")
+	r, project, err := x.s.jobAt(ctx, "job.name", in.GetName(), "cloudscheduler.jobs.update")
 	if err != nil {
 		return nil, err
 	}
@@ -474,6 +509,10 @@ func (x *Scheduler) UpdateJob(ctx context.Context, req *schedulerpb.UpdateJobReq
 		before := proto.Clone(next).(*schedulerpb.Job).GetHttpTarget()
 		applyMask(next, in, plain)
 		if mergeHeaders {
+			// Merged one by one, a pair would leave whichever came last.
+			if err := checkRepeatedHeaders(in.GetHttpTarget().GetHeaders()); err != nil {
+				return nil, err
+			}
 			applyHeaders(next, in.GetHttpTarget().GetHeaders(), removed)
 		}
 		if err := applyTokenMask(next, in.GetHttpTarget(), tokenPaths); err != nil {

@@ -116,6 +116,12 @@ func (d *Dispatcher) Send(ctx context.Context, job *schedulerpb.Job, scheduleTim
 	if d.Credentials != nil {
 		auth, err := d.Credentials.Authorization(ctx, job)
 		if err != nil {
+			// A mint cut short by the deadline or a stop is that, not a
+			// refusal: a stop must leave the execution to the next start.
+			if c, msg, ok := ended(ctx, deadline); ok {
+				out.Code, out.Message = c, msg
+				return out
+			}
 			out.Code, out.Message = codes.PermissionDenied, err.Error()
 			return out
 		}
@@ -133,13 +139,8 @@ func (d *Dispatcher) Send(ctx context.Context, job *schedulerpb.Job, scheduleTim
 	out.Sent = clk.Now()
 	resp, err := client.Do(req)
 	if err != nil {
-		if errors.Is(context.Cause(ctx), errDeadline) {
-			out.Code = codes.DeadlineExceeded
-			out.Message = fmt.Sprintf("URL_TIMEOUT-TIMEOUT_WAIT_FOR_RESPONSE. Attempt deadline of %s exceeded", deadline)
-			return out
-		}
-		if ctx.Err() != nil {
-			out.Code, out.Message = codes.Canceled, "attempt cancelled: "+context.Cause(ctx).Error()
+		if c, msg, ok := ended(ctx, deadline); ok {
+			out.Code, out.Message = c, msg
 			return out
 		}
 		out.Code = codes.Unavailable
@@ -157,6 +158,19 @@ func (d *Dispatcher) Send(ctx context.Context, job *schedulerpb.Job, scheduleTim
 	out.Code = CodeForHTTPStatus(resp.StatusCode)
 	out.Message = debugInfo(resp.StatusCode, resp.Header.Get(DenialReasonHeader))
 	return out
+}
+
+// ended tells how an attempt whose context has ended ends: past its
+// deadline, DEADLINE_EXCEEDED; stopped, CANCELLED, which the engine does not
+// record as a result. ok is false while ctx is live.
+func ended(ctx context.Context, deadline time.Duration) (c codes.Code, msg string, ok bool) {
+	switch {
+	case errors.Is(context.Cause(ctx), errDeadline):
+		return codes.DeadlineExceeded, fmt.Sprintf("URL_TIMEOUT-TIMEOUT_WAIT_FOR_RESPONSE. Attempt deadline of %s exceeded", deadline), true
+	case ctx.Err() != nil:
+		return codes.Canceled, "attempt cancelled: " + context.Cause(ctx).Error(), true
+	}
+	return codes.OK, "", false
 }
 
 // buildRequest builds the request as Cloud Scheduler sends it (reference
