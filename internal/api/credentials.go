@@ -85,7 +85,7 @@ func (x *Credentials) GenerateIdToken(ctx context.Context, req *credentialspb.Ge
 	if err != nil {
 		return nil, err
 	}
-	tok, _, err := x.s.cfg.Minter.IDToken(ctx, a, req.GetAudience(), req.GetIncludeEmail())
+	tok, _, err := x.s.cfg.Minter.NewIDToken(ctx, a, req.GetAudience(), req.GetIncludeEmail())
 	if err != nil {
 		return nil, mintErr(err)
 	}
@@ -99,9 +99,13 @@ func (x *Credentials) GenerateAccessToken(ctx context.Context, req *credentialsp
 	}
 	life := identity.MaxAccessTokenLifetime
 	if l := req.GetLifetime(); l != nil {
-		life = l.AsDuration()
-		if life <= 0 || life > identity.MaxAccessTokenLifetime {
-			return nil, invalid("lifetime: %s is out of range: it must be more than 0s and at most 3600s.", l.AsDuration())
+		if err := l.CheckValid(); err != nil {
+			return nil, invalid("lifetime: %v.", err)
+		}
+		if d := l.AsDuration(); d < 0 || d > identity.MaxAccessTokenLifetime {
+			return nil, invalid("lifetime: %s is out of range: it must be at most 3600s (0s: the default, 3600s).", d)
+		} else if d > 0 {
+			life = d
 		}
 	}
 	a, err := x.s.impersonate(ctx, req.GetName(), req.GetDelegates(), "iam.serviceAccounts.getAccessToken")

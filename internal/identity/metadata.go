@@ -173,7 +173,7 @@ func (s *metadataServer) identity(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The real metadata server's tokens carry the email (reference §3.1).
-	tok, _, err := s.opts.Minter.IDToken(r.Context(), a, aud, true)
+	tok, _, err := s.opts.Minter.NewIDToken(r.Context(), a, aud, true)
 	if err != nil {
 		metadataMintError(w, err)
 		return

@@ -103,8 +103,23 @@ type accessTokenClaims struct {
 // exp = iat + TokenLifetime, iss. The same (account, audience, includeEmail)
 // gets the same token until less than 10 minutes of it remain: signing
 // costs about a millisecond of RSA, and a scheduler calls the same audience
-// over and over.
+// over and over. Only a caller that sends the token at once may use it:
+// one that hands it out must use NewIDToken.
 func (m *Minter) IDToken(ctx context.Context, a Account, audience string, includeEmail bool) (string, time.Time, error) {
+	return m.idToken(a, audience, includeEmail, true)
+}
+
+// NewIDToken is IDToken signed for this call, valid for the full lifetime
+// from now. generateIdToken and the metadata server hand tokens to Google's
+// clients, which take one as good for an hour from when they got it (the
+// impersonate package sets its expiry to now + 1h; the compute source keeps
+// a metadata token for 55 minutes): a reused token could expire in their
+// hands.
+func (m *Minter) NewIDToken(ctx context.Context, a Account, audience string, includeEmail bool) (string, time.Time, error) {
+	return m.idToken(a, audience, includeEmail, false)
+}
+
+func (m *Minter) idToken(a Account, audience string, includeEmail, reuse bool) (string, time.Time, error) {
 	if err := checkAccount(a); err != nil {
 		return "", time.Time{}, err
 	}
@@ -116,7 +131,7 @@ func (m *Minter) IDToken(ctx context.Context, a Account, audience string, includ
 	}
 	now := m.clk.Now()
 	key := idCacheKey{uniqueID: a.UniqueID, email: a.Email, audience: audience, includeEmail: includeEmail}
-	if t, ok := m.cache.get(key, now); ok {
+	if t, ok := m.cache.get(key, now); ok && reuse {
 		return t.token, t.expiry, nil
 	}
 	sk, err := m.keys.issuerSigner(now)

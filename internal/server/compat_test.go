@@ -294,21 +294,29 @@ func TestServiceAccounts(t *testing.T) {
 	}
 }
 
-// ID tokens through IAM Credentials (REST and gRPC), verified by go-oidc
-// through the discovery document.
-func TestIdentityTokens(t *testing.T) {
-	e := start(t)
+// invokerAccount makes the IAM admin and IAM Credentials REST clients and
+// the account acme/invoker.
+func invokerAccount(t *testing.T, e *env) (*iamv1.Service, *iamcredentials.Service, *iamv1.ServiceAccount) {
+	t.Helper()
 	iamSvc, _ := iamv1.NewService(e.ctx, e.rest("")...)
 	creds, _ := iamcredentials.NewService(e.ctx, e.rest("")...)
 	sa, err := iamSvc.Projects.ServiceAccounts.Create("projects/acme", &iamv1.CreateServiceAccountRequest{AccountId: "invoker"}).Do()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return iamSvc, creds, sa
+}
+
+// ID tokens through IAM Credentials (REST and gRPC), verified by go-oidc
+// through the discovery document.
+func TestIdentityTokens(t *testing.T) {
+	e := start(t)
+	iamSvc, creds, sa := invokerAccount(t, e)
 	name := "projects/-/serviceAccounts/" + sa.Email
 	aud := "https://us-central1-acme.cloudfunctions.net/hello"
 
 	// Even the project owner needs Token Creator, as on Google Cloud.
-	_, err = creds.Projects.ServiceAccounts.GenerateIdToken(name, &iamcredentials.GenerateIdTokenRequest{Audience: aud}).Do()
+	_, err := creds.Projects.ServiceAccounts.GenerateIdToken(name, &iamcredentials.GenerateIdTokenRequest{Audience: aud}).Do()
 	apiErr(t, err, 403, "Permission 'iam.serviceAccounts.getOpenIdToken' denied on resource (or it may not exist).")
 	grantTokenCreator(t, e, "acme", "user:dev@oidcron.local")
 
