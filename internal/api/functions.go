@@ -364,7 +364,7 @@ func (s *Server) setFunctionPolicy(ctx context.Context, req *iampb.SetIamPolicyR
 	if err != nil {
 		return nil, err
 	}
-	return s.setPolicy(ctx, iam.KindFunction, f.GetName(), req)
+	return s.setPolicy(ctx, iam.KindFunction, f.GetName(), req, nil)
 }
 
 func (s *Server) testFunctionPermissions(ctx context.Context, req *iampb.TestIamPermissionsRequest) (*iampb.TestIamPermissionsResponse, error) {

@@ -43,7 +43,11 @@ func (s *Server) getPolicy(ctx context.Context, resource string, opts *iampb.Get
 
 // setPolicy answers setIamPolicy for resource of kind k: validate, normalise,
 // then compare-and-swap on the etag the caller read, all in one transaction.
-func (s *Server) setPolicy(ctx context.Context, k iam.Kind, resource string, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
+//
+// still, when set, is checked inside the transaction: that the resource the
+// caller resolved before it is still the one written (an account may be
+// deleted, and another created under its email, meanwhile).
+func (s *Server) setPolicy(ctx context.Context, k iam.Kind, resource string, req *iampb.SetIamPolicyRequest, still func(store.Tx) error) (*iampb.Policy, error) {
 	in := req.GetPolicy()
 	if in == nil {
 		return nil, invalid("policy: the field is required.")
@@ -70,12 +74,24 @@ func (s *Server) setPolicy(ctx context.Context, k iam.Kind, resource string, req
 	}
 	var out *iampb.Policy
 	err := s.write(ctx, func(tx store.Tx) error {
+		if still != nil {
+			if err := still(tx); err != nil {
+				return err
+			}
+		}
 		if err := s.checkMembersExist(ctx, tx, in); err != nil {
 			return err
 		}
 		cur, err := readPolicy(ctx, tx, resource)
 		if err != nil {
 			return err
+		}
+		if fields["bindings"] && len(in.GetEtag()) > 0 && in.GetVersion() < 3 && cur.GetVersion() == 3 {
+			// A stored policy has version 3 exactly when it has conditions
+			// (NormalizePolicy). Google: changing the bindings of such a
+			// policy takes version 3; only a blind write (no etag) may
+			// drop them.
+			return invalid("The policy of %s has conditional role bindings; setting its bindings requires policy version 3, but the policy has version %d. For more information, please refer to https://cloud.google.com/iam/docs/policies#versions", resource, in.GetVersion())
 		}
 		next := proto.Clone(cur).(*iampb.Policy)
 		if fields["bindings"] {
@@ -114,6 +130,9 @@ func (s *Server) checkMembersExist(ctx context.Context, tx store.Tx, p *iampb.Po
 			if !ok {
 				continue
 			}
+			// Emails are compared case-insensitively (and stored lower-case):
+			// ghost@ACME-PROD... is the same missing account.
+			email = strings.ToLower(email)
 			_, domain, _ := strings.Cut(email, "@")
 			project, ok := strings.CutSuffix(domain, ".iam.gserviceaccount.com")
 			if !ok || strings.HasPrefix(project, "gcp-sa-") {
@@ -122,7 +141,7 @@ func (s *Server) checkMembersExist(ctx context.Context, tx store.Tx, p *iampb.Po
 			if _, err := tx.GetProject(ctx, project); err != nil {
 				continue // a project not hosted here: nothing to check against
 			}
-			if _, err := tx.GetServiceAccount(ctx, strings.ToLower(email)); errors.Is(err, store.ErrNotFound) {
+			if _, err := tx.GetServiceAccount(ctx, email); errors.Is(err, store.ErrNotFound) {
 				return invalid("Service account %s does not exist.", email)
 			} else if err != nil {
 				return err
@@ -152,7 +171,7 @@ func (s *Server) testPermissions(ctx context.Context, resource string, perms []s
 // act (a project without one could never be administered again).
 func hasOwner(p *iampb.Policy) bool {
 	for _, b := range p.GetBindings() {
-		if b.GetRole() != "roles/owner" || b.GetCondition() != nil {
+		if b.GetRole() != "roles/owner" || iam.Conditional(b) {
 			continue
 		}
 		for _, m := range b.GetMembers() {

@@ -258,7 +258,7 @@ func (x *Projects) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyRequ
 	if err := x.s.check(ctx, "resourcemanager.projects.setIamPolicy", r, deniedCRM); err != nil {
 		return nil, err
 	}
-	return x.s.setPolicy(ctx, iam.KindProject, r, req)
+	return x.s.setPolicy(ctx, iam.KindProject, r, req, nil)
 }
 
 func (x *Projects) TestIamPermissions(ctx context.Context, req *iampb.TestIamPermissionsRequest) (*iampb.TestIamPermissionsResponse, error) {

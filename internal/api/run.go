@@ -67,7 +67,7 @@ func (x *RunServices) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyR
 	if err != nil {
 		return nil, err
 	}
-	return x.s.setPolicy(ctx, iam.KindService, name, req)
+	return x.s.setPolicy(ctx, iam.KindService, name, req, nil)
 }
 
 func (x *RunServices) TestIamPermissions(ctx context.Context, req *iampb.TestIamPermissionsRequest) (*iampb.TestIamPermissionsResponse, error) {

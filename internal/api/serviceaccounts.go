@@ -329,7 +329,17 @@ func (x *IAMAdmin) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyRequ
 	if err != nil {
 		return nil, err
 	}
-	return x.s.setPolicy(ctx, iam.KindServiceAccount, iam.ServiceAccountResource(sa.GetProjectId(), sa.GetEmail()), req)
+	// The account may be deleted (its policy moved aside with it) and
+	// another created under its email before the write: that one must not
+	// get this policy.
+	still := func(tx store.Tx) error {
+		now, err := tx.GetServiceAccount(ctx, sa.GetEmail())
+		if errors.Is(err, store.ErrNotFound) || (err == nil && now.GetUniqueId() != sa.GetUniqueId()) {
+			return status.Error(codes.NotFound, "Unknown service account")
+		}
+		return err
+	}
+	return x.s.setPolicy(ctx, iam.KindServiceAccount, iam.ServiceAccountResource(sa.GetProjectId(), sa.GetEmail()), req, still)
 }
 
 func (x *IAMAdmin) TestIamPermissions(ctx context.Context, req *iampb.TestIamPermissionsRequest) (*iampb.TestIamPermissionsResponse, error) {
