@@ -163,6 +163,7 @@ func (g *Globals) Print(v any, isList bool, defaultFormat string) error {
 	if err != nil {
 		return err
 	}
+	urlSafeBytes(val, bytesFields(v))
 	return gcloudfmt.Print(g.Out, val, isList, defaultFormat, g.Fmt)
 }
 
@@ -180,6 +181,7 @@ func (g *Globals) printList(items any, defaultFormat string, transforms map[stri
 	if err != nil {
 		return err
 	}
+	urlSafeBytes(val, bytesFields(items))
 	opts := g.Fmt
 	if transforms != nil {
 		opts.Transforms = transforms

@@ -73,7 +73,7 @@ func keptVersionPolicy[P any](get func(context.Context) (any, error), set func(c
 // add is gcloud's AddBindingToIamPolicy in a read-modify-write.
 func (a policyAPI) add(ctx context.Context, member, role string) (any, error) {
 	return a.edit(ctx, func(p *Policy) error {
-		p.AddBinding(member, role)
+		p.AddBinding(member, role, nil)
 		return nil
 	})
 }
@@ -81,7 +81,7 @@ func (a policyAPI) add(ctx context.Context, member, role string) (any, error) {
 // remove is gcloud's RemoveBindingFromIamPolicy: an error when the binding
 // is not there.
 func (a policyAPI) remove(ctx context.Context, member, role string) (any, error) {
-	return a.edit(ctx, func(p *Policy) error { return p.RemoveBinding(member, role) })
+	return a.edit(ctx, func(p *Policy) error { return p.RemoveBinding(member, role, nil) })
 }
 
 // errNoChange stops an edit that has nothing to write.
@@ -95,7 +95,7 @@ var errNoChange = errors.New("no change")
 func (a policyAPI) removeIfFound(ctx context.Context, member, role string, alwaysWrite bool) (any, error) {
 	var read *Policy
 	out, err := a.edit(ctx, func(p *Policy) error {
-		err := p.RemoveBinding(member, role)
+		err := p.RemoveBinding(member, role, nil)
 		switch {
 		case !errors.Is(err, ErrBindingNotFound):
 			return err

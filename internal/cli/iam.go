@@ -275,10 +275,10 @@ func saBindingCmd(g *Globals, add bool) *cobra.Command {
 		}
 		out, err := api.edit(ctx(cmd), func(p *Policy) error {
 			if add {
-				p.AddBinding(m, role)
+				p.AddBinding(m, role, nil)
 				return nil
 			}
-			if err := p.RemoveBinding(m, role); errors.Is(err, ErrBindingNotFound) {
+			if err := p.RemoveBinding(m, role, nil); errors.Is(err, ErrBindingNotFound) {
 				return saBindingNotFound
 			} else if err != nil {
 				return err

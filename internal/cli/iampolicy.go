@@ -39,6 +39,60 @@ func bindingFlags(cmd *cobra.Command, member, role *string, add bool) {
 	}
 }
 
+// conditionFlags adds gcloud's --condition and --condition-from-file.
+func conditionFlags(cmd *cobra.Command, condition, file *string) {
+	cmd.Flags().StringVar(condition, "condition", "", "The binding's condition: expression=EXPR,title=TITLE[,description=DESC] "+
+		"(^D^ before the pairs splits them on D instead of commas), or None for a binding without one")
+	cmd.Flags().StringVar(file, "condition-from-file", "", "A JSON or YAML file holding the condition: expression, title and description")
+	cmd.MarkFlagsMutuallyExclusive("condition", "condition-from-file")
+}
+
+// readCondition reads --condition or --condition-from-file: nil for none
+// (neither flag, or --condition=None), else a condition with an expression
+// and a title, which gcloud requires.
+func readCondition(cmd *cobra.Command, condition, file string) (*Condition, error) {
+	var c Condition
+	flag := "--condition"
+	switch {
+	case file != "":
+		flag = "--condition-from-file"
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, invalidArg(flag, "%v", err)
+		}
+		var raw map[string]any
+		if err := yaml.Unmarshal(b, &raw); err != nil { // JSON is YAML too
+			return nil, invalidArg(flag, "the file is not JSON or YAML: %v", err)
+		}
+		if err := Convert(&c, raw); err != nil {
+			return nil, invalidArg(flag, "%v", err)
+		}
+	case !cmd.Flags().Changed("condition") || condition == "None":
+		return nil, nil
+	default:
+		kv, err := schedDictFlag("condition", condition)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range kv {
+			switch k {
+			case "expression":
+				c.Expression = v
+			case "title":
+				c.Title = v
+			case "description":
+				c.Description = v
+			default:
+				return nil, invalidArg(flag, "unknown key %q: the keys are expression, title and description.", k)
+			}
+		}
+	}
+	if c.Expression == "" || c.Title == "" {
+		return nil, invalidArg(flag, "a condition needs an expression and a title.")
+	}
+	return &c, nil
+}
+
 // checkMember validates --member (required) and returns it in its
 // canonical form: emails lower-cased, as the server stores them, so that
 // removing "user:Alice@x.com" finds "user:alice@x.com".
@@ -186,8 +240,12 @@ func readPolicyFile(path string) (*Policy, []string, error) {
 		return nil, nil, bad("%v", err)
 	}
 	if p.Etag != "" {
-		if _, err := base64.StdEncoding.DecodeString(p.Etag); err != nil {
-			return nil, nil, fmt.Errorf("The etag of policy file [%s] is not properly formatted. %v", path, err)
+		// gcloud writes it URL-safe (as the CLI prints it); the API's JSON
+		// takes either alphabet.
+		if _, err := base64.URLEncoding.DecodeString(p.Etag); err != nil {
+			if _, err2 := base64.StdEncoding.DecodeString(p.Etag); err2 != nil {
+				return nil, nil, fmt.Errorf("The etag of policy file [%s] is not properly formatted. %v", path, err)
+			}
 		}
 	}
 	return &p, mask, nil

@@ -34,31 +34,58 @@ func Convert(dst, src any) error {
 	return json.Unmarshal(b, dst)
 }
 
-// AddBinding adds member to role as gcloud does: to the first binding of
-// that role without a condition, or to a new binding; adding a member that
-// is already there changes nothing.
-func (p *Policy) AddBinding(member, role string) {
+// Condition is a binding's condition (google.type.Expr) as gcloud's
+// --condition gives it.
+type Condition struct {
+	Expression  string `json:"expression,omitempty"`
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+}
+
+// has reports whether b is the binding of role under cond (nil: none).
+func (b *Binding) has(role string, cond *Condition) bool {
+	if b.Role != role {
+		return false
+	}
+	var c Condition
+	if len(b.Condition) > 0 && json.Unmarshal(b.Condition, &c) != nil {
+		return false // a condition this package cannot read matches nothing
+	}
+	if cond == nil {
+		return c == Condition{}
+	}
+	return c == *cond
+}
+
+// AddBinding adds member to role under cond (nil: none) as gcloud does: to
+// the first binding of that role with that condition, or to a new binding;
+// adding a member that is already there changes nothing.
+func (p *Policy) AddBinding(member, role string, cond *Condition) {
 	for _, b := range p.Bindings {
-		if b.Role == role && len(b.Condition) == 0 {
+		if b.has(role, cond) {
 			if !slices.Contains(b.Members, member) {
 				b.Members = append(b.Members, member)
 			}
 			return
 		}
 	}
-	p.Bindings = append(p.Bindings, &Binding{Role: role, Members: []string{member}})
+	nb := &Binding{Role: role, Members: []string{member}}
+	if cond != nil {
+		nb.Condition, _ = json.Marshal(cond) // three strings: cannot fail
+	}
+	p.Bindings = append(p.Bindings, nb)
 }
 
 // ErrBindingNotFound is gcloud's text when a removed binding is not there.
 var ErrBindingNotFound = errors.New("Policy binding with the specified principal, role, and condition not found!")
 
-// RemoveBinding removes member from the unconditional bindings of role,
-// dropping bindings left empty.
-func (p *Policy) RemoveBinding(member, role string) error {
+// RemoveBinding removes member from the bindings of role under cond (nil:
+// the unconditional ones), dropping bindings left empty.
+func (p *Policy) RemoveBinding(member, role string, cond *Condition) error {
 	found := false
 	kept := p.Bindings[:0]
 	for _, b := range p.Bindings {
-		if b.Role == role && len(b.Condition) == 0 {
+		if b.has(role, cond) {
 			if i := slices.Index(b.Members, member); i >= 0 {
 				b.Members = slices.Delete(b.Members, i, i+1)
 				found = true

@@ -310,18 +310,22 @@ func projectsSetIamPolicyCmd(g *Globals) *cobra.Command {
 }
 
 func projectsBindingCmd(g *Globals, add bool) *cobra.Command {
-	var member, role string
+	var member, role, condition, conditionFile string
 	use, short := "add-iam-policy-binding", "Add an IAM policy binding to a project"
 	if !add {
 		use, short = "remove-iam-policy-binding", "Remove an IAM policy binding from a project"
 	}
 	cmd := &cobra.Command{
-		Use:   use + " PROJECT_ID --member=PRINCIPAL --role=ROLE",
+		Use:   use + " PROJECT_ID --member=PRINCIPAL --role=ROLE [--condition=KEY=VALUE,...|None | --condition-from-file=PATH]",
 		Short: short,
 		Args:  positionalArgs("PROJECT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			project := args[0]
 			m, err := checkBinding(cmd, member, role)
+			if err != nil {
+				return err
+			}
+			cond, err := readCondition(cmd, condition, conditionFile)
 			if err != nil {
 				return err
 			}
@@ -341,10 +345,10 @@ func projectsBindingCmd(g *Globals, add bool) *cobra.Command {
 			}
 			out, err := api.edit(ctx(cmd), func(p *Policy) error {
 				if add {
-					p.AddBinding(m, role)
+					p.AddBinding(m, role, cond)
 					return nil
 				}
-				return p.RemoveBinding(m, role)
+				return p.RemoveBinding(m, role, cond)
 			})
 			if err != nil {
 				return APIError(err)
@@ -354,5 +358,6 @@ func projectsBindingCmd(g *Globals, add bool) *cobra.Command {
 		},
 	}
 	bindingFlags(cmd, &member, &role, add)
+	conditionFlags(cmd, &condition, &conditionFile)
 	return cmd
 }

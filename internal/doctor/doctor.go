@@ -1259,6 +1259,12 @@ func (g *diag) checkAgentInvoker() error {
 			fix = []string{command("functions", "remove-iam-policy-binding", quote(n), "--region="+quote(l), member, "--role="+role, "--project="+quote(p))}
 		case on == iam.ProjectResource(g.project):
 			fix = []string{command("projects", "remove-iam-policy-binding", quote(g.project), member, "--role="+role)}
+		case on == g.resource && functions.IsGen2(g.fn):
+			// A 2nd gen function's invoker role sits on its Cloud Run
+			// service, which the functions command reaches by the
+			// function's name.
+			p, l, n, _ := functions.Parts(g.fn.GetName())
+			fix = []string{command("functions", "remove-invoker-policy-binding", quote(n), "--region="+quote(l), member, "--project="+quote(p))}
 		}
 	}
 	g.add("agent-invoker", Warn, fmt.Sprintf("the Cloud Scheduler service agent %s holds %s on %s (%s on %s), which helps nothing: the agent only mints the job's token, and the request carries %s. The invoker role belongs to the account the job's token is for",
