@@ -154,3 +154,28 @@ func TestSameHeaderTwiceUnderHeadersMask(t *testing.T) {
 		t.Fatalf("update: %v, stored headers %v; want INVALID_ARGUMENT (repeated headers)", err, got.GetHttpTarget().GetHeaders())
 	}
 }
+
+// gRPC carries any number in an enum field: one that names no HttpMethod
+// is INVALID_ARGUMENT naming the field, and nothing is stored.
+func TestUnknownHttpMethodIsRefused(t *testing.T) {
+	_, c := jobsClient(t)
+	ctx := context.Background()
+	j := headerJob("method99", nil)
+	j.GetHttpTarget().HttpMethod = schedulerpb.HttpMethod(99)
+	_, err := c.CreateJob(ctx, &schedulerpb.CreateJobRequest{Parent: hdrParent, Job: j})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "http_target.http_method: 99 is not an HttpMethod.") {
+		t.Fatalf("create: %v, want INVALID_ARGUMENT naming http_target.http_method", err)
+	}
+	if _, err := c.GetJob(ctx, &schedulerpb.GetJobRequest{Name: j.GetName()}); status.Code(err) != codes.NotFound {
+		t.Fatalf("get after a refused create: %v, want NOT_FOUND", err)
+	}
+	// The same on update.
+	if _, err := c.CreateJob(ctx, &schedulerpb.CreateJobRequest{Parent: hdrParent, Job: headerJob("method99", nil)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.UpdateJob(ctx, &schedulerpb.UpdateJobRequest{Job: j,
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"http_target.http_method"}}})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("update: %v, want INVALID_ARGUMENT", err)
+	}
+}

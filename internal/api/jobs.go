@@ -128,6 +128,11 @@ func (s *Server) validateJob(ctx context.Context, j *schedulerpb.Job, project st
 	if t.HttpMethod == schedulerpb.HttpMethod_HTTP_METHOD_UNSPECIFIED {
 		t.HttpMethod = schedulerpb.HttpMethod_POST
 	}
+	// gRPC carries any number in an enum field; one HttpMethod does not
+	// name would otherwise be stored and sent as POST.
+	if _, known := schedulerpb.HttpMethod_name[int32(t.HttpMethod)]; !known {
+		return invalid("http_target.http_method: %d is not an HttpMethod.", int32(t.HttpMethod))
+	}
 	if len(t.GetBody()) > 0 {
 		switch t.GetHttpMethod() {
 		case schedulerpb.HttpMethod_POST, schedulerpb.HttpMethod_PUT, schedulerpb.HttpMethod_PATCH:

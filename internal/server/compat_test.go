@@ -146,6 +146,12 @@ func TestProjectsAndPolicies(t *testing.T) {
 	if err != nil || len(tp.GetPermissions()) != 1 {
 		t.Fatalf("v3 testIamPermissions: %v %v", err, tp)
 	}
+	// By number too, as Resource Manager takes either.
+	tp, err = c.TestIamPermissions(e.ctx, &iampb.TestIamPermissionsRequest{Resource: fmt.Sprintf("projects/%d", p.ProjectNumber),
+		Permissions: []string{"resourcemanager.projects.setIamPolicy"}})
+	if err != nil || len(tp.GetPermissions()) != 1 {
+		t.Fatalf("v3 testIamPermissions by number: %v %v", err, tp)
+	}
 }
 
 // Service accounts through IAM v1 REST and the IAM admin gRPC client.
