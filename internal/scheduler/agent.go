@@ -42,6 +42,9 @@ func (a AgentCredentials) Authorization(ctx context.Context, job *schedulerpb.Jo
 	}
 	project, _, _ := strings.Cut(strings.TrimPrefix(job.GetName(), "projects/"), "/")
 	p, err := a.Dir.Project(ctx, project)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", &Refusal{fmt.Sprintf("the job's project %s does not exist", project)}
+	}
 	if err != nil {
 		return "", fmt.Errorf("project %s: %w", project, err)
 	}
@@ -49,7 +52,7 @@ func (a AgentCredentials) Authorization(ctx context.Context, job *schedulerpb.Jo
 	agent := "serviceAccount:" + iam.SchedulerServiceAgent(num)
 	acct, err := a.Dir.Account(ctx, email)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", fmt.Errorf("the job's service account %s does not exist", email)
+		return "", &Refusal{fmt.Sprintf("the job's service account %s does not exist", email)}
 	}
 	if err != nil {
 		return "", err
@@ -59,10 +62,10 @@ func (a AgentCredentials) Authorization(ctx context.Context, job *schedulerpb.Jo
 		return "", err
 	}
 	if !d.Granted {
-		return "", fmt.Errorf("the Cloud Scheduler service agent cannot mint a token for %s: %s", email, d.Reason)
+		return "", &Refusal{fmt.Sprintf("the Cloud Scheduler service agent cannot mint a token for %s: %s", email, d.Reason)}
 	}
 	if acct.Disabled {
-		return "", fmt.Errorf("the job's service account %s is disabled", email)
+		return "", &Refusal{fmt.Sprintf("the job's service account %s is disabled", email)}
 	}
 	if o := t.GetOidcToken(); o != nil {
 		aud := o.GetAudience()
@@ -71,7 +74,7 @@ func (a AgentCredentials) Authorization(ctx context.Context, job *schedulerpb.Jo
 		}
 		tok, _, err := a.Minter.IDToken(ctx, acct, aud, true)
 		if err != nil {
-			return "", err
+			return "", mintErr(err)
 		}
 		return "Bearer " + tok, nil
 	}
@@ -81,7 +84,16 @@ func (a AgentCredentials) Authorization(ctx context.Context, job *schedulerpb.Jo
 	}
 	tok, _, err := a.Minter.AccessToken(ctx, acct, strings.Fields(scope), 0)
 	if err != nil {
-		return "", err
+		return "", mintErr(err)
 	}
 	return "Bearer " + tok, nil
+}
+
+// mintErr makes the minter's refusal of a disabled account a Refusal (the
+// account was disabled between the check above and the mint).
+func mintErr(err error) error {
+	if errors.Is(err, identity.ErrAccountDisabled) {
+		return &Refusal{err.Error()}
+	}
+	return err
 }

@@ -28,12 +28,19 @@ const DefaultAttemptDeadline = 180 * time.Second
 // Credentials mints the Authorization header of a job's request: an ID token
 // (oidc_token) or an access token (oauth_token) of the job's service account,
 // minted by the project's Cloud Scheduler service agent. It returns the whole
-// header value ("Bearer ...") or "" when the job asks for no token. An error
-// (the agent lost its role, the account is gone) fails the attempt as
-// PERMISSION_DENIED, as on Google Cloud, and no request is sent.
+// header value ("Bearer ...") or "" when the job asks for no token. A
+// *Refusal (the agent lost its role, the account is gone or disabled) fails
+// the attempt as PERMISSION_DENIED, as on Google Cloud; any other error (a
+// store or signing failure) as INTERNAL, so that an outage is not read as an
+// IAM problem. Either way no request is sent.
 type Credentials interface {
 	Authorization(ctx context.Context, job *schedulerpb.Job) (string, error)
 }
+
+// Refusal is a Credentials' error when the job's identity may not be used.
+type Refusal struct{ Reason string }
+
+func (r *Refusal) Error() string { return r.Reason }
 
 // Sender makes one attempt of a job. *Dispatcher is the real one; the engine
 // takes the interface so that its tests can script outcomes.
@@ -122,7 +129,11 @@ func (d *Dispatcher) Send(ctx context.Context, job *schedulerpb.Job, scheduleTim
 				out.Code, out.Message = c, msg
 				return out
 			}
-			out.Code, out.Message = codes.PermissionDenied, err.Error()
+			if _, refused := errors.AsType[*Refusal](err); refused {
+				out.Code, out.Message = codes.PermissionDenied, err.Error()
+			} else {
+				out.Code, out.Message = codes.Internal, "the job's token could not be minted: "+err.Error()
+			}
 			return out
 		}
 		if auth != "" {

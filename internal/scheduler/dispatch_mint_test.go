@@ -2,8 +2,10 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,13 +45,9 @@ func mintTarget(t *testing.T) string {
 	return srv.URL
 }
 
-// A Stop that cuts off an attempt while its token is being minted must
-// abandon the attempt, as a Stop during the HTTP exchange does ("Interrupted
-// by Stop: not a result. A scheduled execution stays in the store and is
-// tried again at the next Start", engine.go): here the cancellation comes
-// back from AgentCredentials as an error, the Dispatcher reports it as
-// PERMISSION_DENIED, and the engine records that attempt and ends the
-// execution, so the slot is never sent.
+// A Stop that cuts off an attempt while its token is being minted abandons
+// the attempt, as a Stop during the HTTP exchange does: no attempt is
+// recorded and the execution stays in the store for the next Start.
 func TestStopDuringTokenMintIsNotAnOutcome(t *testing.T) {
 	st, stalled := newMemStore(), newStalledStore()
 	uri := mintTarget(t)
@@ -86,10 +84,7 @@ func TestStopDuringTokenMintIsNotAnOutcome(t *testing.T) {
 }
 
 // attempt_deadline bounds the whole attempt (reference §1.7: the attempt
-// "is marked as a DEADLINE_EXCEEDED failure"); when it passes while the
-// token is being minted the outcome is PERMISSION_DENIED with the text
-// "context canceled", which tells the user (and the doctor's reader) that
-// an IAM grant is missing.
+// "is marked as a DEADLINE_EXCEEDED failure"), the token's mint included.
 func TestDeadlineDuringTokenMintIsDeadlineExceeded(t *testing.T) {
 	stalled := newStalledStore()
 	clk := clock.NewFake(t0)
@@ -105,5 +100,39 @@ func TestDeadlineDuringTokenMintIsDeadlineExceeded(t *testing.T) {
 	out := recv(t, done, "the outcome")
 	if out.Code != codes.DeadlineExceeded {
 		t.Fatalf("deadline passed while minting: %v %q, want DEADLINE_EXCEEDED", out.Code, out.Message)
+	}
+}
+
+// failingStore answers GetProject with err.
+type failingStore struct {
+	store.Store
+	err error
+}
+
+func (s failingStore) GetProject(context.Context, string) (*resourcemanagerpb.Project, error) {
+	return nil, s.err
+}
+
+// A mint that fails for want of the store is INTERNAL with its cause, not
+// PERMISSION_DENIED: an outage must not read as a missing IAM grant. A
+// refusal (here: the job's project is gone) stays PERMISSION_DENIED.
+func TestMintFailureIsInternalRefusalIsPermissionDenied(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		code codes.Code
+		text string
+	}{
+		{errors.New("sqlite: database is locked"), codes.Internal, "the job's token could not be minted: project p: sqlite: database is locked"},
+		{store.ErrNotFound, codes.PermissionDenied, "the job's project p does not exist"},
+	} {
+		clk := clock.NewFake(t0)
+		d := &Dispatcher{Clock: clk, Credentials: AgentCredentials{Dir: directory.New(failingStore{err: c.err}, clk, 0)}}
+		job := target("projects/p/locations/us-central1/jobs/j", mintTarget(t), schedulerpb.HttpMethod_POST, nil, "")
+		job.GetHttpTarget().AuthorizationHeader = &schedulerpb.HttpTarget_OidcToken{OidcToken: &schedulerpb.OidcToken{
+			ServiceAccountEmail: "invoker@p.iam.gserviceaccount.com"}}
+		out := d.Send(context.Background(), job, t0)
+		if out.Code != c.code || !strings.Contains(out.Message, c.text) || !out.Sent.IsZero() {
+			t.Errorf("store error %v: %v %q (sent %v), want %v containing %q and nothing sent", c.err, out.Code, out.Message, out.Sent, c.code, c.text)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -171,9 +170,9 @@ func TestDispatcherNoResponse(t *testing.T) {
 	}
 }
 
-func TestDispatcherCredentialsErrorIsPermissionDenied(t *testing.T) {
+func TestDispatcherCredentialsRefusalIsPermissionDenied(t *testing.T) {
 	srv, reqs := recorder(t, http.StatusOK)
-	d := &Dispatcher{Credentials: staticCreds{err: errors.New("The Cloud Scheduler service agent lacks iam.serviceAccounts.getOpenIdToken on sa@p.iam.gserviceaccount.com")}}
+	d := &Dispatcher{Credentials: staticCreds{err: &Refusal{"The Cloud Scheduler service agent lacks iam.serviceAccounts.getOpenIdToken on sa@p.iam.gserviceaccount.com"}}}
 	out := d.Send(context.Background(), target("projects/p/locations/l/jobs/j", srv.URL, schedulerpb.HttpMethod_POST, nil, ""), time.Unix(0, 0))
 	if out.Code != codes.PermissionDenied || !strings.Contains(out.Message, "service agent") || !out.Sent.IsZero() {
 		t.Fatalf("%+v", out)
