@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -103,11 +104,11 @@ type Route struct {
 // REGION-PROJECT.cloudfunctions.net with the function name as the first
 // path segment, or by the path /PROJECT/REGION/NAME on any host. Regions
 // have one shape (functions.ValidRegion), so a host names one project.
-func (g *Gateway) Resolve(ctx context.Context, host, path string) (Route, bool) {
+func (g *Gateway) Resolve(ctx context.Context, host, p string) (Route, bool) {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	segs := strings.SplitN(strings.TrimPrefix(path, "/"), "/", 4)
+	segs := strings.SplitN(strings.TrimPrefix(cleanPath(p), "/"), "/", 4)
 	if sub, ok := strings.CutSuffix(strings.ToLower(host), ".cloudfunctions.net"); ok && len(segs) >= 1 && segs[0] != "" {
 		region, project, ok := functions.SplitHost(sub)
 		if !ok {
@@ -124,6 +125,18 @@ func (g *Gateway) Resolve(ctx context.Context, host, path string) (Route, bool) 
 		}
 	}
 	return Route{}, false
+}
+
+// cleanPath resolves the dot segments of a request path (decoded, so
+// %2e%2e and ..%2F count) as a browser or a normalising front end would,
+// keeping a trailing slash: the function is resolved from the clean path,
+// and its rest can never climb out of the upstream's base path.
+func cleanPath(p string) string {
+	c := path.Clean("/" + p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
 }
 
 func restOf(segs []string) string {
@@ -256,15 +269,14 @@ func targetFrom(ctx context.Context) target {
 }
 
 // rewrite sends the request to the function's upstream: the path after the
-// function name is appended to the upstream's path, the query kept, the
-// Authorization header kept (the function may verify the token itself), and
-// X-Forwarded-* set.
+// function name is appended to the upstream's path, the query joined to the
+// upstream URL's own (SetURL), the Authorization header kept (the function
+// may verify the token itself), and X-Forwarded-* set.
 func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	t := targetFrom(pr.In.Context())
 	pr.SetURL(t.upstream)
 	pr.Out.URL.Path = joinPath(t.upstream.Path, t.rest)
 	pr.Out.URL.RawPath = ""
-	pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 	pr.SetXForwarded()
 }
 

@@ -42,6 +42,12 @@ func TestResolve(t *testing.T) {
 		{"europe-west1-my-proj.cloudfunctions.net", "/", "", ""},
 		{"127.0.0.1:8931", "/p1/us-central1", "", ""},
 		{"localhost", "/p1/us-central1/nope", "", ""},
+		// Dot segments resolve first, as a browser would: the function is
+		// the clean path's, and the rest stays below it.
+		{"europe-west1-my-proj.cloudfunctions.net", "/fn/a/../b/", "projects/my-proj/locations/europe-west1/functions/fn", "/b/"},
+		{"europe-west1-my-proj.cloudfunctions.net", "/fn/../../fn/x", "projects/my-proj/locations/europe-west1/functions/fn", "/x"},
+		{"europe-west1-my-proj.cloudfunctions.net", "/fn/../missing", "", ""},
+		{"127.0.0.1:8931", "/p1/us-central1/hello/./a//b", "projects/p1/locations/us-central1/functions/hello", "/a/b"},
 	}
 	for _, c := range cases {
 		r, ok := g.Resolve(ctx, c.host, c.path)
