@@ -98,7 +98,11 @@ func (d *Directory) Authorize(ctx context.Context, sub iam.Subject, permission, 
 	if ok && now.Before(c.expires) {
 		return c.d, nil
 	}
-	dec, err := iam.Authorize(ctx, d, sub, permission, resource)
+	// The decision lives no longer than the oldest cached answer it was
+	// made from: one read up to a TTL ago must not keep granting for a
+	// further TTL (another replica's revocation reaches here in one TTL).
+	read := &readExpiry{at: now.Add(d.ttl)}
+	dec, err := iam.Authorize(context.WithValue(ctx, readExpiryKey{}, read), d, sub, permission, resource)
 	if err != nil {
 		return dec, err
 	}
@@ -107,11 +111,18 @@ func (d *Directory) Authorize(ctx context.Context, sub iam.Subject, permission, 
 		if len(d.decisions) >= maxDecisions {
 			d.decisions = map[decisionKey]decision{}
 		}
-		d.decisions[k] = decision{d: dec, expires: now.Add(d.ttl)}
+		d.decisions[k] = decision{d: dec, expires: read.at}
 	}
 	d.mu.Unlock()
 	return dec, nil
 }
+
+// readExpiry collects, through a decision's context, the earliest expiry of
+// the cached answers the decision read. One decision's reads are
+// sequential, so it needs no lock.
+type readExpiry struct{ at time.Time }
+
+type readExpiryKey struct{}
 
 // cached returns the value for key, loading it on a miss. Not-found answers
 // are cached too: a gateway flooded with requests for a missing function must
@@ -123,6 +134,9 @@ func cached[T any](ctx context.Context, d *Directory, key string, load func(cont
 	gen := d.gen
 	d.mu.Unlock()
 	if ok && now.Before(e.expires) {
+		if r, _ := ctx.Value(readExpiryKey{}).(*readExpiry); r != nil && e.expires.Before(r.at) {
+			r.at = e.expires
+		}
 		v, _ := e.val.(T)
 		return v, e.err
 	}
