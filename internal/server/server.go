@@ -267,7 +267,19 @@ func (s *Server) apiHandler() (http.Handler, error) {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
 	if s.cfg.MetadataServiceAccount != "" {
-		mux.Handle("/computeMetadata/", loopbackOnly(identity.MetadataHandler(s.metadataOptions())))
+		md := loopbackOnly(identity.MetadataHandler(s.metadataOptions()))
+		mux.Handle("/computeMetadata/", md)
+		// google-auth's ping: GET / with Metadata-Flavor, which must answer
+		// 200 with Metadata-Flavor: Google before google.auth.default()
+		// looks further. The root without that header stays the REST
+		// API's (a 404).
+		mux.Handle("GET /{$}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Metadata-Flavor") == "" {
+				t.ServeHTTP(w, r)
+				return
+			}
+			md.ServeHTTP(w, r)
+		}))
 	}
 	s.API.HandleV1Projects(mux)
 	s.API.HandleHistory(mux)
