@@ -29,7 +29,6 @@ func (s *Server) Register(g *grpc.Server, t *rest.Transcoder) error {
 		{&credentialspb.IAMCredentials_ServiceDesc, &Credentials{s: s}},
 		{&functionspb.FunctionService_ServiceDesc, &FunctionsV2{s: s}},
 		{&functionsv1.CloudFunctionsService_ServiceDesc, &FunctionsV1{s: s}},
-		{&iampb.IAMPolicy_ServiceDesc, &FunctionsIAM{s: s}},
 		{&longrunningpb.Operations_ServiceDesc, &Operations{s: s}},
 		{&runpb.Services_ServiceDesc, &RunServices{s: s}},
 		{&schedulerpb.CloudScheduler_ServiceDesc, &Scheduler{s: s}},
@@ -39,6 +38,14 @@ func (s *Server) Register(g *grpc.Server, t *rest.Transcoder) error {
 		if err := t.RegisterService(svc.desc, svc.impl); err != nil {
 			return fmt.Errorf("rest %s: %w", svc.desc.ServiceName, err)
 		}
+	}
+	// The IAMPolicy mixin is Cloud Functions v2's over gRPC; over REST it
+	// serves only the function paths below (aliases), not its compiled
+	// "/v1/{resource=**}" rules, which would catch any resource's IAM path
+	// (a job's, which Google does not serve) with a function-name error.
+	g.RegisterService(&iampb.IAMPolicy_ServiceDesc, &FunctionsIAM{s: s})
+	if err := t.RegisterServiceUnrouted(&iampb.IAMPolicy_ServiceDesc, &FunctionsIAM{s: s}); err != nil {
+		return fmt.Errorf("rest %s: %w", iampb.IAMPolicy_ServiceDesc.ServiceName, err)
 	}
 	// Locations keeps its ServiceDesc unexported too.
 	locs := &Locations{s: s}

@@ -348,8 +348,14 @@ func (x *IAMAdmin) TestIamPermissions(ctx context.Context, req *iampb.TestIamPer
 		return nil, err
 	}
 	sa, err := x.s.dir.ServiceAccount(ctx, acct)
-	if err != nil || (proj != "-" && proj != sa.GetProjectId()) {
+	if err != nil {
 		return &iampb.TestIamPermissionsResponse{}, nil
+	}
+	if proj != "-" && proj != sa.GetProjectId() {
+		// The project by number names the account as well as by id.
+		if p, err := x.s.dir.Project(ctx, proj); err != nil || p.GetProjectId() != sa.GetProjectId() {
+			return &iampb.TestIamPermissionsResponse{}, nil
+		}
 	}
 	return x.s.testPermissions(ctx, iam.ServiceAccountResource(sa.GetProjectId(), sa.GetEmail()), req.GetPermissions())
 }

@@ -105,6 +105,18 @@ func New(opts Options) *Transcoder {
 // When two services declare the very same method and template (IAM admin's
 // and IAM Credentials' ":signBlob" do), the one registered first serves it.
 func (t *Transcoder) RegisterService(desc *grpc.ServiceDesc, impl any) error {
+	return t.register(desc, impl, true)
+}
+
+// RegisterServiceUnrouted registers the service's methods without their
+// compiled HTTP rules, for AddRule to route. A mixin needs it: IAMPolicy's
+// rules ("/v1/{resource=**}:getIamPolicy") would claim every resource's
+// IAM path, Google's own or not, for whichever service implements it.
+func (t *Transcoder) RegisterServiceUnrouted(desc *grpc.ServiceDesc, impl any) error {
+	return t.register(desc, impl, false)
+}
+
+func (t *Transcoder) register(desc *grpc.ServiceDesc, impl any, routed bool) error {
 	if desc == nil {
 		return errors.New("rest: nil ServiceDesc")
 	}
@@ -158,7 +170,7 @@ func (t *Transcoder) RegisterService(desc *grpc.ServiceDesc, impl any) error {
 	}
 	var routes []*route
 	for i, info := range infos {
-		if rules[i] == nil || rules[i].GetPattern() == nil {
+		if !routed || rules[i] == nil || rules[i].GetPattern() == nil {
 			continue
 		}
 		rs, err := buildRoutes(info, rules[i], false)
