@@ -179,3 +179,17 @@ func TestUnknownHttpMethodIsRefused(t *testing.T) {
 		t.Fatalf("update: %v, want INVALID_ARGUMENT", err)
 	}
 }
+
+// A page token is the base64 of a key this server issued: one that decodes
+// to bytes no key has (not UTF-8, or a NUL) is INVALID_ARGUMENT on every
+// store, not INTERNAL from PostgreSQL or an empty page from SQLite.
+func TestForeignPageTokenIsRefused(t *testing.T) {
+	_, c := jobsClient(t)
+	ctx := context.Background()
+	for _, tok := range []string{"_w", "ww", "YQA"} { // 0xff; 0xc3 cut short; "a" NUL
+		_, err := c.ListJobs(ctx, &schedulerpb.ListJobsRequest{Parent: hdrParent, PageToken: tok}).Next()
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "is not a page token this server issued") {
+			t.Errorf("page token %q: %v, want INVALID_ARGUMENT", tok, err)
+		}
+	}
+}

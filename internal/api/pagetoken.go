@@ -2,6 +2,8 @@ package api
 
 import (
 	"encoding/base64"
+	"strings"
+	"unicode/utf8"
 )
 
 // Page tokens are the last key of the previous page, opaque to clients.
@@ -19,7 +21,9 @@ func decodePageToken(tok string) (string, error) {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || len(b) == 0 {
+	// Every key this server issues is UTF-8 without a NUL; anything else
+	// is no token of ours (and PostgreSQL could not compare with it).
+	if err != nil || len(b) == 0 || !utf8.Valid(b) || strings.ContainsRune(string(b), 0) {
 		return "", invalid("page_token: %q is not a page token this server issued.", tok)
 	}
 	return string(b), nil

@@ -49,7 +49,8 @@ type Store interface {
 
 // Page asks for at most Size records whose key sorts after After ("" = from
 // the start); Size <= 0 means no limit. Backends return records in ascending
-// key order (byte order of the key).
+// key order (byte order of the key). After is valid UTF-8, as every key is
+// (the API refuses page tokens that are not).
 type Page struct {
 	Size  int
 	After string

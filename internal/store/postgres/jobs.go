@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,6 +67,9 @@ const (
 )
 
 func (q queries) GetJob(ctx context.Context, name string) (store.JobRecord, error) {
+	if !storableKey(name) {
+		return store.JobRecord{}, notFound("job", name)
+	}
 	rs, err := q.listJobs(ctx, "get job", getJobSQL, name)
 	if err != nil {
 		return store.JobRecord{}, err
@@ -77,6 +81,10 @@ func (q queries) GetJob(ctx context.Context, name string) (store.JobRecord, erro
 }
 
 func (q queries) GetJobs(ctx context.Context, names []string) ([]store.JobRecord, error) {
+	unstorable := func(n string) bool { return !storableKey(n) }
+	if slices.ContainsFunc(names, unstorable) { // such a job does not exist
+		names = slices.DeleteFunc(slices.Clone(names), unstorable)
+	}
 	if len(names) == 0 {
 		return nil, nil
 	}

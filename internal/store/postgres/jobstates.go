@@ -240,16 +240,16 @@ const (
 
 func (q queries) ListAttempts(ctx context.Context, job string, limit int, before time.Time) ([]store.Attempt, error) {
 	n := rowcodec.Limit(limit)
-	b, err := timeToDB(before)
-	if err != nil {
-		return nil, err
+	b, empty := rowcodec.BeforeBound(before)
+	if empty || !storableKey(job) {
+		return nil, nil
 	}
 	query, args := listAttemptsSQL, []any{job, n}
 	if b.Valid {
 		query, args = listAttemptsBeforeSQL, append(args, b)
 	}
 	var out []store.Attempt
-	err = q.run(ctx, func() error {
+	err := q.run(ctx, func() error {
 		out = nil
 		rows, err := q.db.Query(ctx, query, args...)
 		if err != nil {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"cloud.google.com/go/functions/apiv2/functionspb"
 	"cloud.google.com/go/iam/admin/apiv1/adminpb"
@@ -62,9 +64,20 @@ func (q queries) run(ctx context.Context, fn func() error) error {
 	return retry(ctx, fn)
 }
 
+// storableKey reports whether a text column can hold key: PostgreSQL's
+// text takes neither a NUL nor invalid UTF-8 and refuses a query comparing
+// with one, where SQLite simply finds no row. No record has such a key, so
+// a lookup of one is not found, as on SQLite.
+func storableKey(key string) bool {
+	return utf8.ValidString(key) && !strings.ContainsRune(key, 0)
+}
+
 // getRecord reads the one blob a query selects, or returns ErrNotFound
 // naming kind and key.
 func (q queries) getRecord(ctx context.Context, kind, key, query string, args ...any) ([]byte, error) {
+	if !storableKey(key) {
+		return nil, notFound(kind, key)
+	}
 	var b []byte
 	err := q.run(ctx, func() error { return q.db.QueryRow(ctx, query, args...).Scan(&b) })
 	if errors.Is(err, pgx.ErrNoRows) {

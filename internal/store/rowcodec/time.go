@@ -32,6 +32,20 @@ func TimeToDB(backend string, t time.Time) (sql.NullInt64, error) {
 	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}, nil
 }
 
+// BeforeBound is an upper bound "strictly before t" as stored times can be
+// compared with it: no bound (Valid false) for the zero time or a time past
+// the storable range, which every stored time is before; empty true for a
+// time before the range, which none is.
+func BeforeBound(t time.Time) (bound sql.NullInt64, empty bool) {
+	switch {
+	case t.IsZero() || t.After(maxNanoTime):
+		return sql.NullInt64{}, false
+	case t.Before(minNanoTime):
+		return sql.NullInt64{}, true
+	}
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}, false
+}
+
 // TimeFromDB is the time TimeToDB stored as n, in UTC.
 func TimeFromDB(n sql.NullInt64) time.Time {
 	if !n.Valid {

@@ -831,11 +831,14 @@ const (
 
 func (q queries) ListAttempts(ctx context.Context, job string, limit int, before time.Time) ([]store.Attempt, error) {
 	n := rowcodec.Limit(limit)
-	b, err := timeToDB(before)
-	if err != nil {
-		return nil, err
+	b, empty := rowcodec.BeforeBound(before)
+	if empty {
+		return nil, nil
 	}
-	var rows *sql.Rows
+	var (
+		rows *sql.Rows
+		err  error
+	)
 	if b.Valid {
 		rows, err = q.r.QueryContext(ctx, listAttemptsBeforeSQL, job, b, n)
 	} else {
