@@ -55,6 +55,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Operations", testOperations},
 		{"SigningKeys", testSigningKeys},
 		{"Settings", testSettings},
+		{"OddKeys", testOddKeys},
+		{"AttemptsBeforeAnyInstant", testAttemptsBeforeAnyInstant},
 	}
 	views := []struct {
 		name string
