@@ -39,7 +39,7 @@
 //	schedule         the next five fire times; DST gaps and overlaps at fixed hours, day-of-month OR day-of-week
 //	target           the uri is a function hosted here (canonical URL or gateway path form), or external
 //	access           whether the function requires authentication (allUsers holds the invoke permission)
-//	token            what the job sends: an OIDC ID token, an OAuth access token, or nothing
+//	token            what the job sends: an OIDC ID token, an OAuth access token, or nothing; the kind the target's host takes
 //	service-account  the token's account exists, is in the job's project, is enabled
 //	service-agent    the project's Cloud Scheduler service agent may mint the account's tokens
 //	audience         the ID token's audience is exactly a URL of the function
@@ -240,6 +240,10 @@ const (
 	invokerAccount   = "scheduler-invoker"
 )
 
+// roleServiceAccountUser grants iam.serviceAccounts.actAs, which giving a
+// job an account's token takes.
+const roleServiceAccountUser = "roles/iam.serviceAccountUser"
+
 // diag is one diagnosis in progress.
 type diag struct {
 	d   *Doctor
@@ -270,6 +274,9 @@ type diag struct {
 	// mintVisible: the caller may read everything the minting reads, so its
 	// error may be shown as it is.
 	mintVisible bool
+	// fixNotes explains a fix command to the check that prints it (why a
+	// grant to the caller comes before a job update).
+	fixNotes map[string]string
 }
 
 // Diagnose walks the chain for job (as stored) and predicts its next
@@ -315,6 +322,11 @@ func (d *Doctor) Diagnose(ctx context.Context, sub iam.Subject, job *schedulerpb
 }
 
 func (g *diag) add(id string, r Result, detail string, fix ...string) {
+	for _, f := range fix {
+		if n := g.fixNotes[f]; n != "" {
+			detail += ". " + n
+		}
+	}
 	g.rep.Checks = append(g.rep.Checks, Check{ID: id, Result: r, Detail: detail, Fix: fix})
 }
 
@@ -403,6 +415,42 @@ func (g *diag) invokerCmd(email string) string {
 	p, l, n, _ := functions.Parts(g.fn.GetName())
 	return command("functions", "add-invoker-policy-binding", quote(n), "--region="+quote(l),
 		"--member="+quote("serviceAccount:"+email), "--project="+quote(p))
+}
+
+// actAs returns what must come before a job update that gives the job a
+// token of email, an account of the job's project: Google refuses the
+// update to a caller without iam.serviceAccounts.actAs on the account
+// (reference §5.5), so a caller who lacks it is first granted
+// roles/iam.serviceAccountUser on the account.
+func (g *diag) actAs(email string) ([]string, error) {
+	resource := iam.ServiceAccountResource(g.project, email)
+	why, err := g.may("iam.serviceAccounts.actAs", resource)
+	if err != nil || why == "" || g.sub.Member == "" {
+		return nil, err
+	}
+	grant := command("iam", "service-accounts", "add-iam-policy-binding", quote(email),
+		"--member="+quote(g.sub.Member), "--role="+roleServiceAccountUser, "--project="+quote(g.project))
+	note := fmt.Sprintf("Giving the job %s's token needs iam.serviceAccounts.actAs on that account, which you lack: the command before the job's update grants you %s on it", email, roleServiceAccountUser)
+	if why, err := g.may("iam.serviceAccounts.setIamPolicy", resource); err != nil {
+		return nil, err
+	} else if why != "" {
+		note += " (you may not set the account's IAM policy either: someone who may, with iam.serviceAccounts.setIamPolicy, must run it)"
+	}
+	if g.fixNotes == nil {
+		g.fixNotes = map[string]string{}
+	}
+	g.fixNotes[grant] = note
+	return []string{grant}, nil
+}
+
+// withActAs is fix followed by update, a job update giving the job a token
+// of email, with what the caller needs for it in between (actAs).
+func (g *diag) withActAs(fix []string, email, update string) ([]string, error) {
+	grant, err := g.actAs(email)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(fix, grant...), update), nil
 }
 
 func agentRoleCmd(project, agent string) string {
@@ -635,12 +683,13 @@ func (g *diag) checkTarget() error {
 
 // functionAt names the function Gateway.Resolve looks up for host and path
 // ("" when it looks up none), so that the caller's permission on it can be
-// asked before the lookup, whatever the lookup would find.
+// asked before the lookup, whatever the lookup would find. The path is
+// cleaned as Resolve cleans it: "//hello" and "/x/../hello" reach hello.
 func functionAt(host, path string) string {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	segs := strings.SplitN(strings.TrimPrefix(path, "/"), "/", 4)
+	segs := strings.SplitN(strings.TrimPrefix(gateway.CleanPath(path), "/"), "/", 4)
 	if sub, ok := strings.CutSuffix(strings.ToLower(host), ".cloudfunctions.net"); ok && len(segs) >= 1 && segs[0] != "" {
 		region, project, ok := functions.SplitHost(sub)
 		if !ok {
@@ -726,11 +775,28 @@ func (g *diag) checkToken() error {
 		if aud == "" {
 			aud, how = t.GetUri(), ", defaulted to the uri"
 		}
-		g.add("token", Pass, fmt.Sprintf("the job sends an OIDC ID token of %s (audience %q%s)", g.email, aud, how))
+		detail := fmt.Sprintf("the job sends an OIDC ID token of %s (audience %q%s)", g.email, aud, how)
+		if kind, _ := hostKind(t.GetUri()); g.fn == nil && kind == "OAUTH" {
+			fix, err := g.kindFix()
+			if err != nil {
+				return err
+			}
+			g.add("token", Warn, detail+fmt.Sprintf(", but %s is a Google API (*.googleapis.com), which takes OAuth access tokens and answers 401 UNAUTHENTICATED to an ID token: switch the job to an OAuth token", hostOf(t.GetUri())), fix...)
+			return nil
+		}
+		g.add("token", Pass, detail)
 	case "OAUTH":
 		scope := t.GetOauthToken().GetScope()
 		if scope == "" {
 			scope = "https://www.googleapis.com/auth/cloud-platform"
+		}
+		if kind, _ := hostKind(t.GetUri()); g.fn == nil && kind == "OIDC" {
+			fix, err := g.kindFix()
+			if err != nil {
+				return err
+			}
+			g.add("token", Warn, fmt.Sprintf("the job sends an OAuth access token of %s (scope %s), but %s is a Cloud Run service or Cloud Function (*.run.app, *.cloudfunctions.net), which accepts only OIDC ID tokens and answers 401 to an access token: switch the job to an OIDC token with the service's or function's URL as audience", g.email, scope, hostOf(t.GetUri())), fix...)
+			return nil
 		}
 		if g.fn == nil {
 			g.add("token", Pass, fmt.Sprintf("the job sends an OAuth access token of %s (scope %s): right for Google APIs (*.googleapis.com); a function or Cloud Run service would answer 401", g.email, scope))
@@ -787,7 +853,7 @@ func (g *diag) checkToken() error {
 // an account that may invoke the function (accountFix).
 func (g *diag) oidcFix() ([]string, error) {
 	if g.local {
-		return []string{g.updateOIDCCmd(g.email, g.fnURL)}, nil
+		return g.withActAs(nil, g.email, g.updateOIDCCmd(g.email, g.fnURL))
 	}
 	return g.accountFix()
 }
@@ -830,14 +896,14 @@ func (g *diag) accountFix() ([]string, error) {
 	}
 	if len(found) > 0 {
 		slices.Sort(found)
-		return []string{g.updateOIDCCmd(found[0], g.fnURL)}, nil
+		return g.withActAs(nil, found[0], g.updateOIDCCmd(found[0], g.fnURL))
 	}
 	email := invokerAccount + "@" + g.project + ".iam.gserviceaccount.com"
 	fix, err := g.ensureInvokerAccount(email)
 	if err != nil {
 		return nil, err
 	}
-	return append(fix, g.invokerCmd(email), g.updateOIDCCmd(email, g.fnURL)), nil
+	return g.withActAs(append(fix, g.invokerCmd(email)), email, g.updateOIDCCmd(email, g.fnURL))
 }
 
 // readAccount reads an account of the job's project if the caller may
@@ -880,8 +946,8 @@ func (g *diag) ensureInvokerAccount(email string) ([]string, error) {
 // localAccountFix replaces an account that cannot serve (of another
 // project, or not a service account at all) with one of the job's project:
 // for a function hosted here, an OIDC token of an account that may invoke
-// it; for any other target, scheduler-invoker in place of the account, the
-// token's kind, audience and scope kept.
+// it; for any other target, scheduler-invoker in place of the account
+// (updateTokenCmd).
 func (g *diag) localAccountFix() ([]string, error) {
 	if g.fn != nil {
 		return g.accountFix()
@@ -891,12 +957,66 @@ func (g *diag) localAccountFix() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	flag := "--oidc-service-account-email="
-	if g.kind == "OAUTH" {
-		flag = "--oauth-service-account-email="
+	return g.withActAs(fix, email, g.updateTokenCmd(email))
+}
+
+// kindFix switches a job whose target is not hosted here to the token kind
+// the target's host takes (hostKind): of its own account when that is of
+// the job's project, else of the one localAccountFix gives it, so that the
+// token and service-account checks print the same command.
+func (g *diag) kindFix() ([]string, error) {
+	if !g.local {
+		return g.localAccountFix()
 	}
+	return g.withActAs(nil, g.email, g.updateTokenCmd(g.email))
+}
+
+// updateTokenCmd gives a job whose target is not hosted here a token of
+// email: of the kind the target's host takes (hostKind), with its audience
+// when it becomes an ID token; for any other host, of the kind the job
+// has, its audience and scope kept.
+func (g *diag) updateTokenCmd(email string) string {
 	w := append([]string{"scheduler", "jobs", "update", "http", quote(g.jobID)}, g.jobFlags()...)
-	return append(fix, command(append(w, flag+quote(email))...)), nil
+	want, aud := hostKind(g.job.GetHttpTarget().GetUri())
+	if want == "" {
+		want = g.kind
+	}
+	switch {
+	case want == "OAUTH":
+		w = append(w, "--oauth-service-account-email="+quote(email))
+	case g.kind != "OIDC" && aud != "":
+		w = append(w, "--oidc-service-account-email="+quote(email), "--oidc-token-audience="+quote(aud))
+	default:
+		w = append(w, "--oidc-service-account-email="+quote(email))
+	}
+	return command(w...)
+}
+
+// hostKind is the token kind Google's hosts take (reference §8): an OIDC ID
+// token for a Cloud Run service (*.run.app) or a Cloud Function
+// (*.cloudfunctions.net), with aud its audience (the service's base URL,
+// the function's URL); an OAuth access token for a Google API
+// (*.googleapis.com). Each answers 401 to the other kind. "" for any other
+// host.
+func hostKind(uri string) (kind, aud string) {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return "", ""
+	}
+	host := strings.ToLower(u.Hostname())
+	switch {
+	case strings.HasSuffix(host, ".run.app"):
+		return "OIDC", "https://" + host
+	case strings.HasSuffix(host, ".cloudfunctions.net"):
+		name, _, _ := strings.Cut(strings.TrimPrefix(gateway.CleanPath(u.Path), "/"), "/")
+		if name == "" {
+			return "OIDC", "" // no function named: its audience is unknown
+		}
+		return "OIDC", "https://" + host + "/" + name
+	case strings.HasSuffix(host, ".googleapis.com"):
+		return "OAUTH", ""
+	}
+	return "", ""
 }
 
 // ---- service account ----
@@ -1160,9 +1280,40 @@ func (g *diag) audienceProblem(aud string, accepted []string) (string, error) {
 			_, _, n, _ := functions.Parts(name)
 			return "it is the URL of another function, " + n, nil
 		}
-		return "it has a path after the function's name; the audience is the function's URL itself", nil
+		if r.Rest != "/" {
+			return "it has a path after the function's name; the audience is the function's URL itself", nil
+		}
+		return misspelt(u, accepted), nil
 	}
 	return other, nil
+}
+
+// misspelt says how u, which the gateway routes to the function itself with
+// nothing after its name, differs from the function's URL: routing forgives
+// a scheme, a host's case or port, an unclean path, but a token's audience
+// is compared with the URL as a string.
+func misspelt(u *url.URL, accepted []string) string {
+	const tail = ": the gateway routes it to the function, but an audience must be one of the function's URLs exactly as written"
+	for _, a := range accepted {
+		w, err := url.Parse(a)
+		if err != nil || !strings.EqualFold(w.Hostname(), u.Hostname()) {
+			continue
+		}
+		var diffs []string
+		if u.Scheme != w.Scheme {
+			diffs = append(diffs, fmt.Sprintf("its scheme is %s, not %s", u.Scheme, w.Scheme))
+		}
+		if u.Host != w.Host {
+			diffs = append(diffs, fmt.Sprintf("its host is %s, not %s", u.Host, w.Host))
+		}
+		if u.EscapedPath() != w.EscapedPath() {
+			diffs = append(diffs, fmt.Sprintf("its path is %s, not %s", u.EscapedPath(), w.EscapedPath()))
+		}
+		if len(diffs) > 0 {
+			return strings.Join(diffs, "; ") + tail
+		}
+	}
+	return fmt.Sprintf("it names the function by its path, but its host %s is not the host of the function's URLs", u.Host)
 }
 
 // ---- invoker ----

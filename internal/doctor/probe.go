@@ -3,6 +3,7 @@ package doctor
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	rpccode "google.golang.org/genproto/googleapis/rpc/code"
@@ -99,9 +100,9 @@ func (r *Report) Compare(a store.Attempt) {
 	case Unknown:
 		p.Agreement = NoPrediction
 	case Allowed:
-		// Through the gateway, the function answers as it likes; only a
-		// gateway denial contradicts the prediction.
-		ok = a.HTTPStatus != 0 && a.HTTPStatus != 401 && a.HTTPStatus != 403
+		// Through the gateway, the function answers as it likes, 401 and
+		// 403 included; only a gateway denial contradicts the prediction.
+		ok = a.HTTPStatus != 0 && !gatewayDenied(a)
 	case NotSent:
 		ok = a.HTTPStatus == 0 && code == pr.Code
 	default:
@@ -117,8 +118,25 @@ func (r *Report) Compare(a store.Attempt) {
 		p.Agreement = Mismatch
 		p.Summary = got + "; NOT as predicted (" + pr.Summary + ")"
 	}
+	if ok && pr.Outcome == Allowed && (a.HTTPStatus == 401 || a.HTTPStatus == 403) {
+		p.Summary += " (no gateway denial reason was recorded, so it is taken as the function's own)"
+	}
 	if a.Message != "" {
 		p.Summary += ". Recorded: " + a.Message
 	}
 	r.Probe = p
+}
+
+// denialReason is how the dispatcher's message quotes the reason the
+// gateway gives when it answers a request itself instead of passing it to
+// the function (scheduler.DenialReasonHeader). The gateway sends it in dev
+// mode only; with authentication required it sends none, and its 401/403
+// pages are Google's bytes, which a function may send too: the attempt
+// then cannot tell who answered, and the prediction (the gateway's own
+// Decide) stands.
+const denialReason = ". Denial reason: "
+
+// gatewayDenied reports whether the gateway answered the attempt itself.
+func gatewayDenied(a store.Attempt) bool {
+	return strings.Contains(a.Message, denialReason)
 }

@@ -108,7 +108,7 @@ func (g *Gateway) Resolve(ctx context.Context, host, p string) (Route, bool) {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	segs := strings.SplitN(strings.TrimPrefix(cleanPath(p), "/"), "/", 4)
+	segs := strings.SplitN(strings.TrimPrefix(CleanPath(p), "/"), "/", 4)
 	if sub, ok := strings.CutSuffix(strings.ToLower(host), ".cloudfunctions.net"); ok && len(segs) >= 1 && segs[0] != "" {
 		region, project, ok := functions.SplitHost(sub)
 		if !ok {
@@ -127,11 +127,12 @@ func (g *Gateway) Resolve(ctx context.Context, host, p string) (Route, bool) {
 	return Route{}, false
 }
 
-// cleanPath resolves the dot segments of a request path (decoded, so
+// CleanPath resolves the dot segments of a request path (decoded, so
 // %2e%2e and ..%2F count) as a browser or a normalising front end would,
 // keeping a trailing slash: the function is resolved from the clean path,
-// and its rest can never climb out of the upstream's base path.
-func cleanPath(p string) string {
+// and its rest can never climb out of the upstream's base path. Exported
+// for the doctor, which must name the function Resolve will look up.
+func CleanPath(p string) string {
 	c := path.Clean("/" + p)
 	if strings.HasSuffix(p, "/") && c != "/" {
 		c += "/"
