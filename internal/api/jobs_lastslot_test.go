@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/oidcron/oidcron/internal/directory"
 	"github.com/oidcron/oidcron/internal/iam"
 	"github.com/oidcron/oidcron/internal/store"
-	"github.com/oidcron/oidcron/internal/store/sqlite"
 )
 
 // A slot fired by a replica whose clock is right; the API, served by a
@@ -24,11 +22,7 @@ import (
 // after the one fired, not that slot again.
 func TestScheduleChangeAfterAFiredSlotOnAClockBehind(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "oidcron.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openTestStore(t)
 	slot := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	clk := clock.NewFake(slot.Add(-30 * time.Second))
 	x := &Scheduler{s: New(Config{Store: st, Dir: directory.New(st, clk, 0), Clock: clk, Logger: slog.New(slog.DiscardHandler)})}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/oidcron/oidcron/internal/directory"
 	"github.com/oidcron/oidcron/internal/iam"
 	"github.com/oidcron/oidcron/internal/store"
-	"github.com/oidcron/oidcron/internal/store/sqlite"
 )
 
 // txHookStore lets a test hold one transaction at its door, before it starts,
@@ -52,12 +50,7 @@ func (s *txHookStore) arm() {
 func policyServer(t *testing.T) (*Server, *txHookStore, context.Context) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	st := &txHookStore{Store: db}
+	st := &txHookStore{Store: openTestStore(t)}
 	clk := clock.Real{}
 	s := New(Config{Store: st, Dir: directory.New(st, clk, 0), Clock: clk})
 	ctx = WithSubject(ctx, iam.Subject{Member: "user:owner@example.com"})

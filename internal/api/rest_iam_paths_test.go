@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,19 +15,13 @@ import (
 	"github.com/oidcron/oidcron/internal/api/rest"
 	"github.com/oidcron/oidcron/internal/clock"
 	"github.com/oidcron/oidcron/internal/directory"
-	"github.com/oidcron/oidcron/internal/store/sqlite"
 )
 
 // restWithAdmin serves every API over REST exactly as the server does
 // (Register + the transcoder + the interceptor), in dev mode.
 func restWithAdmin(t *testing.T) string {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openTestStore(t)
 	clk := clock.Real{}
 	s := New(Config{Store: db, Dir: directory.New(db, clk, 0), Clock: clk, DefaultLocation: "us-central1"})
 	tr := rest.New(rest.Options{Interceptor: s.Interceptor})
