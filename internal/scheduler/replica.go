@@ -640,6 +640,7 @@ type replicaExec struct {
 	key       schedKey
 	manual    bool
 	recovered bool
+	lastCode  codes.Code // of the last attempt
 }
 
 // attempt makes one attempt and hands what follows to the writer.
@@ -679,7 +680,7 @@ func (x *replicaExec) attempt() {
 	}
 	result := &store.JobResult{Status: res, LastAttemptTime: start}
 	next := retryDecision(x.job.GetRetryConfig(), out.Code == codes.OK, n, x.exec.FirstAttempt, end)
-	x.exec.Attempts = n
+	x.exec.Attempts, x.lastCode = n, out.Code
 
 	if x.manual {
 		r.w.add(replicaWrite{manual: true, name: name, incarnation: x.incarnation, result: result, last: next.IsZero()}, att)
@@ -700,23 +701,7 @@ func (x *replicaExec) attempt() {
 		// A manual execution lives in this replica's memory: its retry
 		// waits here, without holding a dispatcher. Armed before the
 		// AttemptFinished signal, which promises what follows is decided.
-		r.mu.Lock()
-		if r.stopping {
-			r.mu.Unlock()
-			r.holdManual(-1) // the execution ends unfinished
-		} else {
-			r.retryTimers[x] = r.clk.AfterFunc(next.Sub(end), func() {
-				r.mu.Lock()
-				delete(r.retryTimers, x)
-				r.mu.Unlock()
-				if r.begin() {
-					go x.attempt() // not on the clock's goroutine: a fake clock runs f inside Advance
-				} else {
-					r.holdManual(-1) // stopping: the execution ends unfinished
-				}
-			})
-			r.mu.Unlock()
-		}
+		x.armRetry(next.Sub(end))
 	}
 	// A scheduled execution's retry is claimed again from the store; either
 	// way the dispatcher is free for due work, which only a claim loop
@@ -734,6 +719,59 @@ func (x *replicaExec) attempt() {
 
 // begin counts an execution's attempt as started unless the replica is
 // stopping (Stop waits for the counted ones).
+// armRetry makes a manual execution's next attempt (retry) after d.
+func (x *replicaExec) armRetry(d time.Duration) {
+	r := x.r
+	r.mu.Lock()
+	if r.stopping {
+		r.mu.Unlock()
+		r.holdManual(-1) // the execution ends unfinished
+		return
+	}
+	r.retryTimers[x] = r.clk.AfterFunc(d, func() {
+		r.mu.Lock()
+		delete(r.retryTimers, x)
+		r.mu.Unlock()
+		if r.begin() {
+			go x.retry() // not on the clock's goroutine: a fake clock runs f inside Advance
+		} else {
+			r.holdManual(-1) // stopping: the execution ends unfinished
+		}
+	})
+	r.mu.Unlock()
+}
+
+// retry makes a manual execution's next attempt with its job as stored
+// now, which any replica may have changed since: a job deleted (or deleted
+// and created again) ends the execution, as Engine's delete drops its
+// retries; an updated one is sent, and retried, as updated. A failed read
+// is tried again after retryRead, the attempt waiting.
+func (x *replicaExec) retry() {
+	r := x.r
+	ctx, cancel := context.WithTimeout(r.runCtx, r.storeTimeout)
+	rec, err := r.st.GetJob(ctx, x.job.GetName())
+	cancel()
+	if err == nil && rec.Incarnation == x.incarnation {
+		x.job = rec.Job
+		x.attempt()
+		return
+	}
+	// No attempt now: the dispatcher begin took is free again.
+	r.inflight.Add(-1)
+	defer r.execs.Done()
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil:
+		r.holdManual(-1)
+		signal(r.sig.ExecutionDone, ExecutionDone{Job: x.job.GetName(), ScheduleTime: x.exec.ScheduleTime, Manual: true,
+			Attempts: x.exec.Attempts, Code: x.lastCode})
+	case r.runCtx.Err() != nil:
+		r.holdManual(-1) // stopping: the execution ends unfinished
+	default:
+		r.log.Warn("reading a job before its manual retry", "replica", r.name, "job", x.job.GetName(), "err", err)
+		x.armRetry(retryRead)
+	}
+}
+
 func (r *Replica) begin() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
