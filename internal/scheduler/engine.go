@@ -266,10 +266,11 @@ func (j *jobState) dueTime() time.Time {
 }
 
 // scheduleTime is the Job's schedule_time as the engine shows it: the
-// next retry of the execution in flight once it has made an attempt, else
-// the next slot (none while paused).
+// next retry of the execution in flight while one waits in the queue, else
+// the next slot (none while paused). A retry attempt under way is not
+// next: its ex.next is its own start, already past.
 func (j *jobState) scheduleTime() time.Time {
-	if ex := j.exec; ex != nil && ex.attempts > 0 {
+	if ex := j.exec; ex != nil && j.enabled && ex.attempts > 0 && ex.item.idx >= 0 {
 		return ex.next
 	}
 	return j.nextFire
