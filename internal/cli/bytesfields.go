@@ -26,7 +26,7 @@ var (
 // Print: a resource, or a slice of them).
 func bytesFields(v any) [][]string {
 	switch v.(type) {
-	case *crm.Policy, *iamv1.Policy, *cfv1.Policy, *cfv2.Policy, *runv2.GoogleIamV1Policy, *iamv1.ServiceAccount, []*iamv1.ServiceAccount:
+	case *Policy, *crm.Policy, *iamv1.Policy, *cfv1.Policy, *cfv2.Policy, *runv2.GoogleIamV1Policy, *iamv1.ServiceAccount, []*iamv1.ServiceAccount:
 		return etagField
 	case *cloudscheduler.Job, []*cloudscheduler.Job:
 		return jobBytes

@@ -78,15 +78,47 @@ func (g *Globals) AddFlags(root *cobra.Command) {
 	f.StringVar(&g.Fmt.Filter, "filter", "", "print only the records matching this expression, e.g. bindings.members:EMAIL")
 	f.IntVar(&g.Fmt.Limit, "limit", 0, "print at most this many records")
 	f.StringSliceVar(&g.Fmt.SortBy, "sort-by", nil, "sort records by these fields (~field for descending)")
+	// gcloud words an unknown flag as it does an extra argument.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		msg := err.Error()
+		for _, p := range []string{"unknown flag: ", "unknown shorthand flag: "} {
+			if rest, ok := strings.CutPrefix(msg, p); ok {
+				// The flag as typed ends the message ("--bogus", "'b' in -b").
+				return fmt.Errorf("unrecognized arguments: %s", rest[strings.LastIndex(rest, " ")+1:])
+			}
+		}
+		return err
+	})
 }
 
 // Commands returns every client command group.
 func Commands(g *Globals) []*cobra.Command {
 	var cmds []*cobra.Command
 	for _, mk := range groups {
-		cmds = append(cmds, mk(g))
+		c := mk(g)
+		refuseUnknownSubcommands(c)
+		cmds = append(cmds, c)
 	}
 	return cmds
+}
+
+// refuseUnknownSubcommands makes every group below c (a command with
+// subcommands and nothing to run) fail as gcloud's do, on a misspelt or
+// missing subcommand, instead of printing its help and succeeding: a typo
+// in a script must not read as done.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("Invalid choice: '%s'.", args[0])
+			}
+			return errors.New("Command name argument expected.")
+		}
+	}
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
 }
 
 // groups are the top-level command groups; each file of this package adds

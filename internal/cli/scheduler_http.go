@@ -505,6 +505,9 @@ func schedDictFlag(flag, v string) (map[string]string, error) {
 			sep, v = v[1:1+end], v[2+end:]
 		}
 	}
+	// gcloud drops one trailing delimiter ("A=1," is {A: 1}; "A=1,," is
+	// still bad syntax).
+	v = strings.TrimSuffix(v, sep)
 	if v == "" {
 		return out, nil
 	}
