@@ -18,24 +18,32 @@ func manualRetryJob(j *schedulerpb.Job) {
 		MaxBackoffDuration: durationpb.New(time.Minute), MaxDoublings: 1}
 }
 
-// A RunJob's retry waiting in a replica's memory must end when the job is
-// deleted (the package comment: "deleting it drops them too"; Engine's
-// heldLocked ends a manual execution of a deleted job): nothing is sent
-// with the deleted job's target and token.
-func TestReplicaManualRetryEndsWithItsJob(t *testing.T) {
-	sts := openShared(t, 1)
+// failedManualAttempt starts one replica with a job whose RunJob attempt
+// has just failed, its retry due 5 s later.
+func failedManualAttempt(t *testing.T) (SharedStore, *Replica, *clock.Fake, *fakeSender, *TestSignals, string) {
+	t.Helper()
+	st := openShared(t, 1)[0]
 	clk := clock.NewFake(t0)
-	name := addDueJob(t, sts[0], "j", "every 1h", t0, manualRetryJob)
+	name := addDueJob(t, st, "j", "every 1h", t0, manualRetryJob)
 	snd := &fakeSender{clk: clk, calls: make(chan *call, 10)}
 	sig := NewTestSignals(10)
-	r := startReplicaCfg(t, ReplicaConfig{Store: sts[0], Clock: clk, Sender: snd, Name: "r", Signals: sig, Lease: steadyLease})
+	r := startReplicaCfg(t, ReplicaConfig{Store: st, Clock: clk, Sender: snd, Name: "r", Signals: sig, Lease: steadyLease})
 	if err := r.RunNow(context.Background(), name); err != nil {
 		t.Fatal(err)
 	}
 	recv(t, snd.calls, "the manual attempt").answer(codes.Internal, 500)
 	recv(t, sig.AttemptFinished, "the manual attempt's outcome")
+	return st, r, clk, snd, sig, name
+}
 
-	if err := sts[0].DeleteJob(context.Background(), name); err != nil {
+// A RunJob's retry waiting in a replica's memory must end when the job is
+// deleted (the package comment: "deleting it drops them too"; Engine's
+// heldLocked ends a manual execution of a deleted job): nothing is sent
+// with the deleted job's target and token.
+func TestReplicaManualRetryEndsWithItsJob(t *testing.T) {
+	st, r, clk, snd, sig, name := failedManualAttempt(t)
+
+	if err := st.DeleteJob(context.Background(), name); err != nil {
 		t.Fatal(err)
 	}
 	r.Changed(name)
@@ -58,25 +66,15 @@ func TestReplicaManualRetryEndsWithItsJob(t *testing.T) {
 // the job as it is now (Engine's Changed replaces the message its
 // executions send), not the message read at RunJob.
 func TestReplicaManualRetrySendsTheUpdatedJob(t *testing.T) {
-	sts := openShared(t, 1)
-	clk := clock.NewFake(t0)
-	name := addDueJob(t, sts[0], "j", "every 1h", t0, manualRetryJob)
-	snd := &fakeSender{clk: clk, calls: make(chan *call, 10)}
-	sig := NewTestSignals(10)
-	r := startReplicaCfg(t, ReplicaConfig{Store: sts[0], Clock: clk, Sender: snd, Name: "r", Signals: sig, Lease: steadyLease})
-	if err := r.RunNow(context.Background(), name); err != nil {
-		t.Fatal(err)
-	}
-	recv(t, snd.calls, "the manual attempt").answer(codes.Internal, 500)
-	recv(t, sig.AttemptFinished, "the manual attempt's outcome")
+	st, r, clk, snd, _, name := failedManualAttempt(t)
 
-	rec, err := sts[0].GetJob(context.Background(), name)
+	rec, err := st.GetJob(context.Background(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const moved = "http://moved.test/j"
 	rec.Job.GetHttpTarget().Uri = moved
-	if err := sts[0].UpdateJob(context.Background(), rec, rec.Version); err != nil {
+	if err := st.UpdateJob(context.Background(), rec, rec.Version); err != nil {
 		t.Fatal(err)
 	}
 	r.Changed(name)
