@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
+	"slices"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -11,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/oidcron/oidcron/internal/iam"
+	"github.com/oidcron/oidcron/internal/identity"
 )
 
 // DevUser is who an unauthenticated request acts as in dev mode.
@@ -22,6 +25,7 @@ const AdminUser = "user:admin@oidcron.local"
 // Google's texts for requests without, or with bad, credentials.
 const (
 	msgMissingCredentials = "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project."
+	msgInsufficientScopes = "Request had insufficient authentication scopes."
 	msgInvalidCredentials = "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project."
 )
 
@@ -82,8 +86,12 @@ func (s *Server) authenticate(ctx context.Context) (iam.Subject, error) {
 	if strings.HasPrefix(token, "ya29.") {
 		c, err := s.cfg.Verifier.VerifyAccessToken(ctx, token)
 		if err != nil {
-			s.log.Info("access token refused", "reason", err)
-			return iam.Subject{}, status.Error(codes.Unauthenticated, msgInvalidCredentials)
+			return iam.Subject{}, s.refused("access token", err)
+		}
+		// Every API served here is a cloud-platform API: a token minted
+		// narrower (userinfo.email, say) is refused, as Google refuses it.
+		if !slices.Contains(c.Scopes, identity.CloudPlatformScope) {
+			return iam.Subject{}, status.Error(codes.PermissionDenied, msgInsufficientScopes)
 		}
 		email = c.Account.Email
 	} else {
@@ -92,10 +100,21 @@ func (s *Server) authenticate(ctx context.Context) (iam.Subject, error) {
 		// here.
 		c, err := s.cfg.Verifier.VerifyIDToken(ctx, token, []string{s.cfg.Issuer})
 		if err != nil {
-			s.log.Info("identity token refused", "reason", err)
-			return iam.Subject{}, status.Error(codes.Unauthenticated, msgInvalidCredentials)
+			return iam.Subject{}, s.refused("identity token", err)
 		}
 		email = c.Account.Email // resolved from sub even when the token carries no email
 	}
 	return iam.Subject{Member: "serviceAccount:" + email}, nil
+}
+
+// refused is the answer to a token the verifier did not accept: 401 for a
+// token it judged bad (a VerifyError); any other error means it could not
+// judge (its store failed), which is not the caller's fault and must not
+// read as bad credentials.
+func (s *Server) refused(what string, err error) error {
+	if _, bad := errors.AsType[*identity.VerifyError](err); !bad {
+		return internal(err)
+	}
+	s.log.Info(what+" refused", "reason", err)
+	return status.Error(codes.Unauthenticated, msgInvalidCredentials)
 }

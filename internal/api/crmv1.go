@@ -67,11 +67,7 @@ func (s *Server) HandleV1Projects(mux *http.ServeMux) {
 // as every gRPC and transcoded call.
 func (s *Server) v1(fn func(ctx context.Context, r *http.Request) (any, error), fullMethod string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		md := metadata.MD{}
-		for k, vs := range r.Header {
-			md.Append(strings.ToLower(k), vs...)
-		}
-		ctx := metadata.NewIncomingContext(r.Context(), md)
+		ctx := metadata.NewIncomingContext(r.Context(), rest.IncomingMetadata(r))
 		resp, err := s.Interceptor(ctx, r, &grpc.UnaryServerInfo{FullMethod: fullMethod}, func(ctx context.Context, _ any) (any, error) {
 			return fn(ctx, r)
 		})

@@ -107,6 +107,7 @@ import (
 	"github.com/oidcron/oidcron/internal/functions"
 	"github.com/oidcron/oidcron/internal/gateway"
 	"github.com/oidcron/oidcron/internal/iam"
+	"github.com/oidcron/oidcron/internal/identity"
 	"github.com/oidcron/oidcron/internal/scheduler"
 	"github.com/oidcron/oidcron/internal/store"
 )
@@ -788,7 +789,7 @@ func (g *diag) checkToken() error {
 	case "OAUTH":
 		scope := t.GetOauthToken().GetScope()
 		if scope == "" {
-			scope = "https://www.googleapis.com/auth/cloud-platform"
+			scope = identity.CloudPlatformScope
 		}
 		if kind, _ := hostKind(t.GetUri()); g.fn == nil && kind == "OIDC" {
 			fix, err := g.kindFix()

@@ -26,7 +26,7 @@ func FuzzVerifyIDToken(f *testing.F) {
 			f.Add(tok)
 		}
 	}
-	at, _, err := e.minter.AccessToken(e.ctx, saJobs, []string{cloudPlatformScope}, time.Hour)
+	at, _, err := e.minter.AccessToken(e.ctx, saJobs, []string{CloudPlatformScope}, time.Hour)
 	if err != nil {
 		f.Fatal(err)
 	}

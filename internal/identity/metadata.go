@@ -27,10 +27,11 @@ type MetadataOptions struct {
 	Scopes []string
 }
 
-const (
-	metadataAccountsPrefix = "/computeMetadata/v1/instance/service-accounts/"
-	cloudPlatformScope     = "https://www.googleapis.com/auth/cloud-platform"
-)
+const metadataAccountsPrefix = "/computeMetadata/v1/instance/service-accounts/"
+
+// CloudPlatformScope is the OAuth scope of every API oidcron serves, and
+// the default of its access tokens (the metadata server's, a job's).
+const CloudPlatformScope = "https://www.googleapis.com/auth/cloud-platform"
 
 // MetadataHandler serves the service-account part of the GCE metadata
 // server (reference §3.4) for workloads beside oidcron, so that Google's
@@ -58,7 +59,7 @@ func MetadataHandler(opts MetadataOptions) http.Handler {
 		panic("identity: MetadataHandler needs Minter, Email and Lookup")
 	}
 	if len(opts.Scopes) == 0 {
-		opts.Scopes = []string{cloudPlatformScope}
+		opts.Scopes = []string{CloudPlatformScope}
 	}
 	return &metadataServer{opts: opts}
 }

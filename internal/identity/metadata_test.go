@@ -36,7 +36,7 @@ func TestMetadataWithGoogleClient(t *testing.T) {
 		t.Fatalf("email %q, %v", email, err)
 	}
 	scopes, err := c.ScopesWithContext(ctx, "default")
-	if err != nil || !slices.Equal(scopes, []string{cloudPlatformScope}) {
+	if err != nil || !slices.Equal(scopes, []string{CloudPlatformScope}) {
 		t.Fatalf("scopes %q, %v", scopes, err)
 	}
 	if p, err := c.GetWithContext(ctx, "project/project-id"); err != nil || p != saJobs.ProjectID {
@@ -72,7 +72,7 @@ func TestMetadataWithGoogleClient(t *testing.T) {
 	if err := json.Unmarshal([]byte(raw), &at); err != nil || at.TokenType != "Bearer" || at.ExpiresIn != 3600 || !strings.HasPrefix(at.AccessToken, "ya29.") {
 		t.Fatalf("token response %s (%v)", raw, err)
 	}
-	if c, err := e.verifier.VerifyAccessToken(ctx, at.AccessToken); err != nil || !slices.Equal(c.Scopes, []string{cloudPlatformScope}) {
+	if c, err := e.verifier.VerifyAccessToken(ctx, at.AccessToken); err != nil || !slices.Equal(c.Scopes, []string{CloudPlatformScope}) {
 		t.Fatalf("access token: %+v %v", c, err)
 	}
 	raw, err = c.GetWithContext(ctx, "instance/service-accounts/default/token?scopes=a,b")

@@ -109,9 +109,9 @@ func TestMintRefusals(t *testing.T) {
 		{"empty audience", errOf(e.minter.IDToken(e.ctx, saJobs, "", true)), ErrInvalidArgument},
 		{"no unique id", errOf(e.minter.IDToken(e.ctx, Account{Email: "x@y"}, testAudience, true)), ErrInvalidArgument},
 		{"email asked, none known", errOf(e.minter.IDToken(e.ctx, noEmail, testAudience, true)), ErrInvalidArgument},
-		{"access: disabled", errOf(e.minter.AccessToken(e.ctx, disabled, []string{cloudPlatformScope}, 0)), ErrAccountDisabled},
-		{"access: over 1h", errOf(e.minter.AccessToken(e.ctx, saJobs, []string{cloudPlatformScope}, time.Hour+time.Second)), ErrInvalidArgument},
-		{"access: negative", errOf(e.minter.AccessToken(e.ctx, saJobs, []string{cloudPlatformScope}, -time.Second)), ErrInvalidArgument},
+		{"access: disabled", errOf(e.minter.AccessToken(e.ctx, disabled, []string{CloudPlatformScope}, 0)), ErrAccountDisabled},
+		{"access: over 1h", errOf(e.minter.AccessToken(e.ctx, saJobs, []string{CloudPlatformScope}, time.Hour+time.Second)), ErrInvalidArgument},
+		{"access: negative", errOf(e.minter.AccessToken(e.ctx, saJobs, []string{CloudPlatformScope}, -time.Second)), ErrInvalidArgument},
 		{"access: no scopes", errOf(e.minter.AccessToken(e.ctx, saJobs, nil, 0)), ErrInvalidArgument},
 		{"access: blank scope", errOf(e.minter.AccessToken(e.ctx, saJobs, []string{"a b"}, 0)), ErrInvalidArgument},
 		{"signJwt: disabled", errOf2(e.minter.SignJWT(e.ctx, disabled, `{}`)), ErrAccountDisabled},
@@ -128,7 +128,7 @@ func errOf2[A, B any](_ A, _ B, err error) error     { return err }
 
 func TestAccessToken(t *testing.T) {
 	e := newEnv(t)
-	scopes := []string{cloudPlatformScope, "https://www.googleapis.com/auth/userinfo.email"}
+	scopes := []string{CloudPlatformScope, "https://www.googleapis.com/auth/userinfo.email"}
 	tok, exp, err := e.minter.AccessToken(e.ctx, saJobs, scopes, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +170,7 @@ func TestAccessTokenLifetimeBoundByKeyOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := NewMinter(k, e.clk, testIssuer)
-	if _, _, err := m.AccessToken(e.ctx, saJobs, []string{cloudPlatformScope}, time.Hour); !errors.Is(err, ErrInvalidArgument) {
+	if _, _, err := m.AccessToken(e.ctx, saJobs, []string{CloudPlatformScope}, time.Hour); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("1h token with 30m keys: %v", err)
 	}
 	_, exp, err := m.IDToken(e.ctx, saJobs, testAudience, false)

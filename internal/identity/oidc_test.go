@@ -95,7 +95,7 @@ func TestGoOIDCVerifiesMintedTokensThroughDiscovery(t *testing.T) {
 	if _, err := other.Verify(ctx, tok); err == nil || !strings.Contains(err.Error(), "expected audience") {
 		t.Fatalf("host-only audience: %v", err)
 	}
-	access, _, _ := s.minter.AccessToken(ctx, saJobs, []string{cloudPlatformScope}, 0)
+	access, _, _ := s.minter.AccessToken(ctx, saJobs, []string{CloudPlatformScope}, 0)
 	for _, raw := range []string{access, strings.TrimPrefix(access, AccessTokenPrefix)} {
 		if _, err := verifier.Verify(ctx, raw); err == nil {
 			t.Fatal("go-oidc accepted an access token")

@@ -157,7 +157,7 @@ func TestVerifyIDTokenAttacks(t *testing.T) {
 		}
 		return tok
 	}
-	access, _, err := e.minter.AccessToken(e.ctx, saJobs, []string{cloudPlatformScope}, time.Hour)
+	access, _, err := e.minter.AccessToken(e.ctx, saJobs, []string{CloudPlatformScope}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

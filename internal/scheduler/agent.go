@@ -15,9 +15,6 @@ import (
 	"github.com/oidcron/oidcron/internal/store"
 )
 
-// cloudPlatformScope is an OAuth token's scope when the job names none.
-const cloudPlatformScope = "https://www.googleapis.com/auth/cloud-platform"
-
 // AgentCredentials mints a job's token as Google does: the project's Cloud
 // Scheduler service agent asks for a token of the job's service account,
 // which it may do only while it holds a role with getOpenIdToken (or
@@ -80,7 +77,7 @@ func (a AgentCredentials) Authorization(ctx context.Context, job *schedulerpb.Jo
 	}
 	scope := t.GetOauthToken().GetScope()
 	if scope == "" {
-		scope = cloudPlatformScope
+		scope = identity.CloudPlatformScope // when the job names none
 	}
 	tok, _, err := a.Minter.AccessToken(ctx, acct, strings.Fields(scope), 0)
 	if err != nil {

@@ -560,14 +560,7 @@ func (rt *route) marshal(resp proto.Message, out outputOptions) ([]byte, error) 
 // interceptor authenticates both transports), the peer, a transport stream
 // (so grpc.Method and grpc.SetHeader work), and the FromREST marker.
 func newCallContext(r *http.Request, fullMethod string) (context.Context, *transportStream) {
-	md := metadata.MD{}
-	for k, vs := range r.Header {
-		lk := strings.ToLower(k)
-		if hopByHop[lk] {
-			continue
-		}
-		md[lk] = append(md[lk], vs...)
-	}
+	md := IncomingMetadata(r)
 	if r.Host != "" {
 		md[":authority"] = []string{r.Host}
 	}
@@ -580,6 +573,32 @@ func newCallContext(r *http.Request, fullMethod string) (context.Context, *trans
 	ctx = peer.NewContext(ctx, p)
 	stream := &transportStream{method: fullMethod}
 	return grpc.NewContextWithServerTransportStream(ctx, stream), stream
+}
+
+// IncomingMetadata is r's headers as a gRPC call's incoming metadata
+// (lower-cased keys, hop-by-hop headers left out). Without an
+// Authorization header, the access_token (or oauth_token) system parameter
+// stands for one, as on Google's APIs: "OAuth 2.0 token for the current
+// user".
+func IncomingMetadata(r *http.Request) metadata.MD {
+	md := metadata.MD{}
+	for k, vs := range r.Header {
+		lk := strings.ToLower(k)
+		if hopByHop[lk] {
+			continue
+		}
+		md[lk] = append(md[lk], vs...)
+	}
+	if len(md["authorization"]) == 0 {
+		q := r.URL.Query()
+		for _, k := range []string{"access_token", "oauth_token"} {
+			if v := q.Get(k); v != "" {
+				md["authorization"] = []string{"Bearer " + v}
+				break
+			}
+		}
+	}
+	return md
 }
 
 // hopByHop headers belong to one HTTP connection, never to a gRPC call.
