@@ -103,9 +103,17 @@ var (
 
 const acceptGzip = "Accept-Encoding: gzip\r\n"
 
-// maxBody is the largest request body sent here: it fits in the socket
-// buffers of both ends, so writing it never waits for the target to read.
-const maxBody = 64 << 10
+// maxWire is the largest request (head and body) sent here: it fits in a
+// new or idle connection's send buffer (Linux starts one at 16 KiB,
+// tcp_wmem's default, its bookkeeping included), so writing it never waits
+// for the target to read, whatever the target's window. A target may
+// answer before reading the body (a 401, a 413) and stop reading; net/http
+// reads that answer while it writes, this package writes first, so a
+// larger request goes to Fallback.
+const maxWire = 8 << 10
+
+// maxBody: a body this large alone makes the request too large.
+const maxBody = maxWire
 
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.handles(req) {
@@ -132,6 +140,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// same error, though only after dialing.
 		return nil, err
 	}
+	if buf.Len() > maxWire { // large headers: see maxWire
+		return t.fallback(req)
+	}
 	port := req.URL.Port()
 	if port == "" {
 		port = "80"
@@ -155,6 +166,21 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// fallback sends req, whose body encode has consumed, through Fallback
+// with its body afresh (handles requires GetBody for a body).
+func (t *Transport) fallback(req *http.Request) (*http.Response, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return t.Fallback.RoundTrip(req)
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return nil, err
+	}
+	r := req.Clone(req.Context())
+	r.Body = body
+	return t.Fallback.RoundTrip(r)
+}
+
 // handles reports whether req can be sent here exactly as net/http would
 // send it. Everything else, including requests net/http rejects, goes to
 // Fallback so that the outcome and the error text are net/http's own.
@@ -168,9 +194,7 @@ func (t *Transport) handles(req *http.Request) bool {
 	}
 	// The body must have a known length (net/http would otherwise probe it or
 	// send it chunked) and be replayable (net/http's retry rules need GetBody).
-	// A large one goes to Fallback too: a target may answer before reading
-	// it all (a 413, a 401) and stop reading; net/http reads that answer
-	// while it writes, this package writes first and would block or fail.
+	// A large one goes to Fallback too (maxWire).
 	if req.Body != nil && req.Body != http.NoBody && (req.ContentLength <= 0 || req.ContentLength > maxBody || req.GetBody == nil) {
 		return false
 	}
