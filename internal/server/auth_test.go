@@ -3,7 +3,6 @@ package server_test
 import (
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
@@ -16,7 +15,8 @@ import (
 // Google's text; the admin token, an ID token and an access token from
 // this issuer all authenticate, as their principals.
 func TestRequireAuth(t *testing.T) {
-	e := start(t, withRequireAuth())
+	f := newAuthFixture(t)
+	e, sa, creds := f.e, f.sa, f.creds
 	anon, _ := crm.NewService(e.ctx, e.rest("")...)
 	_, err := anon.Projects.Get("acme-prod").Do()
 	apiErr(t, err, 401, "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.")
@@ -24,31 +24,11 @@ func TestRequireAuth(t *testing.T) {
 	_, err = bad.Projects.Get("acme-prod").Do()
 	apiErr(t, err, 401, "")
 
-	b, err := os.ReadFile(e.s.Addrs.AdminToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := string(b)
-	crmAdmin, _ := crm.NewService(e.ctx, e.rest(admin)...)
+	crmAdmin, _ := crm.NewService(e.ctx, e.rest(f.admin)...)
 	// No project is created by reference any more.
-	_, err = crmAdmin.Projects.Get("acme-prod").Do()
+	_, err = crmAdmin.Projects.Get("never-created").Do()
 	apiErr(t, err, 403, "The caller does not have permission")
-	if _, err := crmAdmin.Projects.Create(&crm.Project{ProjectId: "acme-prod"}).Do(); err != nil {
-		t.Fatal(err)
-	}
-	iamAdmin, _ := iamv1.NewService(e.ctx, e.rest(admin)...)
-	sa, err := iamAdmin.Projects.ServiceAccounts.Create("projects/acme-prod", &iamv1.CreateServiceAccountRequest{AccountId: "deployer"}).Do()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol, _ := crmAdmin.Projects.GetIamPolicy("acme-prod", &crm.GetIamPolicyRequest{}).Do()
-	pol.Bindings = append(pol.Bindings,
-		&crm.Binding{Role: "roles/iam.serviceAccountTokenCreator", Members: []string{"user:admin@oidcron.local"}},
-		&crm.Binding{Role: "roles/viewer", Members: []string{"serviceAccount:" + sa.Email}})
-	if _, err := crmAdmin.Projects.SetIamPolicy("acme-prod", &crm.SetIamPolicyRequest{Policy: pol}).Do(); err != nil {
-		t.Fatal(err)
-	}
-	creds, _ := iamcredentials.NewService(e.ctx, e.rest(admin)...)
+
 	idt, err := creds.Projects.ServiceAccounts.GenerateIdToken("projects/-/serviceAccounts/"+sa.Email, &iamcredentials.GenerateIdTokenRequest{Audience: e.s.Addrs.Issuer}).Do()
 	if err != nil {
 		t.Fatal(err)
