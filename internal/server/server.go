@@ -93,6 +93,7 @@ type Server struct {
 	ready         atomic.Bool
 	stopKeys      context.CancelFunc
 	keysDone      chan struct{}
+	lock          *os.File // DATA/lock, held while serving from SQLite
 }
 
 // Engine is the server's dispatch engine: scheduler.Engine on SQLite, a
@@ -136,19 +137,32 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}()
 	var err error
 	if s.apiLn, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+		return nil, fmt.Errorf("--listen %s: %w", cfg.Listen, err)
 	}
 	if s.gwLn, err = net.Listen("tcp", cfg.GatewayListen); err != nil {
-		return nil, fmt.Errorf("gateway listen %s: %w", cfg.GatewayListen, err)
+		return nil, fmt.Errorf("--gateway-listen %s: %w", cfg.GatewayListen, err)
 	}
 	s.Addrs = Addrs{API: s.apiLn.Addr().String(), Gateway: s.gwLn.Addr().String(), DataDir: cfg.DataDir}
 	s.Addrs.Issuer = strings.TrimSuffix(orDefault(cfg.Issuer, "http://"+s.Addrs.API), "/")
 	s.Addrs.GatewayURL = strings.TrimSuffix(orDefault(cfg.GatewayURL, "http://"+s.Addrs.Gateway), "/")
 
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
+	// The data folder holds the SQLite database and the admin token; a
+	// replica on PostgreSQL without --require-auth writes nothing there.
+	onSQLite := cfg.Store == ""
+	if onSQLite || cfg.RequireAuth {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("--data %s: %w", cfg.DataDir, err)
+		}
+	}
+	if onSQLite {
+		if s.lock, err = lockDataDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
 	}
 	db, err := openStore(ctx, cfg)
+	if err != nil && onSQLite {
+		return nil, fmt.Errorf("--data %s: %w", cfg.DataDir, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -320,7 +334,12 @@ func (s *Server) bootstrapAccess(ctx context.Context) (string, error) {
 		}
 		token = string(b)
 		path := filepath.Join(s.cfg.DataDir, "admin-token")
+		// WriteFile sets the mode only on a file it creates: one left
+		// looser (a restore, a copy) is tightened too.
 		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return "", fmt.Errorf("admin token: %w", err)
+		}
+		if err := os.Chmod(path, 0o600); err != nil {
 			return "", fmt.Errorf("admin token: %w", err)
 		}
 		s.Addrs.AdminToken = path
@@ -362,6 +381,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.Store != nil {
 		errs = append(errs, s.Store.Close())
 	}
+	if s.lock != nil {
+		errs = append(errs, s.lock.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -374,6 +396,9 @@ func (s *Server) closeAll() {
 	}
 	if s.Store != nil {
 		s.Store.Close()
+	}
+	if s.lock != nil {
+		s.lock.Close()
 	}
 }
 

@@ -79,6 +79,19 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: create the database directory: %w", err)
 	}
+	// The database holds signing keys and the admin token: it, and the WAL
+	// and shared-memory files SQLite makes with its mode, are the owner's
+	// alone, whatever the umask or a looser file left from before.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	f.Close()
+	for _, p := range []string{abs, abs + "-wal", abs + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
+	}
 	// A file: URI, with the path escaped, so that a '?' or '#' in it is part
 	// of the name and not the start of the parameters.
 	base := "file:" + (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath()
