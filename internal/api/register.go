@@ -43,8 +43,9 @@ func (s *Server) Register(g *grpc.Server, t *rest.Transcoder) error {
 	// serves only the function paths below (aliases), not its compiled
 	// "/v1/{resource=**}" rules, which would catch any resource's IAM path
 	// (a job's, which Google does not serve) with a function-name error.
-	g.RegisterService(&iampb.IAMPolicy_ServiceDesc, &FunctionsIAM{s: s})
-	if err := t.RegisterServiceUnrouted(&iampb.IAMPolicy_ServiceDesc, &FunctionsIAM{s: s}); err != nil {
+	fnIAM := &FunctionsIAM{s: s}
+	g.RegisterService(&iampb.IAMPolicy_ServiceDesc, fnIAM)
+	if err := t.RegisterServiceUnrouted(&iampb.IAMPolicy_ServiceDesc, fnIAM); err != nil {
 		return fmt.Errorf("rest %s: %w", iampb.IAMPolicy_ServiceDesc.ServiceName, err)
 	}
 	// Locations keeps its ServiceDesc unexported too.

@@ -101,8 +101,8 @@ func (d *Directory) Authorize(ctx context.Context, sub iam.Subject, permission, 
 	// The decision lives no longer than the oldest cached answer it was
 	// made from: one read up to a TTL ago must not keep granting for a
 	// further TTL (another replica's revocation reaches here in one TTL).
-	read := &readExpiry{at: now.Add(d.ttl)}
-	dec, err := iam.Authorize(context.WithValue(ctx, readExpiryKey{}, read), d, sub, permission, resource)
+	src := &decisionSource{d: d, until: now.Add(d.ttl)}
+	dec, err := iam.Authorize(ctx, src, sub, permission, resource)
 	if err != nil {
 		return dec, err
 	}
@@ -111,38 +111,34 @@ func (d *Directory) Authorize(ctx context.Context, sub iam.Subject, permission, 
 		if len(d.decisions) >= maxDecisions {
 			d.decisions = map[decisionKey]decision{}
 		}
-		d.decisions[k] = decision{d: dec, expires: read.at}
+		d.decisions[k] = decision{d: dec, expires: src.until}
 	}
 	d.mu.Unlock()
 	return dec, nil
 }
 
-// readExpiry collects, through a decision's context, the earliest expiry of
-// the cached answers the decision read. One decision's reads are
-// sequential, so it needs no lock.
-type readExpiry struct{ at time.Time }
-
-type readExpiryKey struct{}
-
 // cached returns the value for key, loading it on a miss. Not-found answers
 // are cached too: a gateway flooded with requests for a missing function must
 // not turn each into a query.
 func cached[T any](ctx context.Context, d *Directory, key string, load func(context.Context) (T, error)) (T, error) {
+	v, _, err := cachedUntil(ctx, d, key, load)
+	return v, err
+}
+
+// cachedUntil is cached, also telling until when the answer is kept.
+func cachedUntil[T any](ctx context.Context, d *Directory, key string, load func(context.Context) (T, error)) (T, time.Time, error) {
 	now := d.clk.Now()
 	d.mu.Lock()
 	e, ok := d.entries[key]
 	gen := d.gen
 	d.mu.Unlock()
 	if ok && now.Before(e.expires) {
-		if r, _ := ctx.Value(readExpiryKey{}).(*readExpiry); r != nil && e.expires.Before(r.at) {
-			r.at = e.expires
-		}
 		v, _ := e.val.(T)
-		return v, e.err
+		return v, e.expires, e.err
 	}
 	v, err := load(ctx)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return v, err // transient: do not cache
+		return v, now, err // transient: do not cache
 	}
 	d.mu.Lock()
 	if d.gen == gen { // a write since the load began may have made v stale
@@ -152,7 +148,7 @@ func cached[T any](ctx context.Context, d *Directory, key string, load func(cont
 		d.entries[key] = entry{val: v, err: err, expires: now.Add(d.ttl)}
 	}
 	d.mu.Unlock()
-	return v, err
+	return v, now.Add(d.ttl), err
 }
 
 // Project finds a project by id or by number.
@@ -224,28 +220,55 @@ func (d *Directory) Function(ctx context.Context, name string) (*functionspb.Fun
 
 // Policy returns the policy stored on resource, or nil when none was set.
 func (d *Directory) Policy(ctx context.Context, resource string) (*iampb.Policy, error) {
-	p, err := cached(ctx, d, "policy/"+resource, func(ctx context.Context) (*iampb.Policy, error) {
+	p, _, err := d.policyUntil(ctx, resource)
+	return p, err
+}
+
+// policyUntil is Policy, also telling until when the answer is kept.
+func (d *Directory) policyUntil(ctx context.Context, resource string) (*iampb.Policy, time.Time, error) {
+	p, until, err := cachedUntil(ctx, d, "policy/"+resource, func(ctx context.Context) (*iampb.Policy, error) {
 		return d.st.GetPolicy(ctx, resource)
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
+		return nil, until, nil
 	}
-	return p, err
+	return p, until, err
 }
 
 // Ancestry implements iam.PolicySource: the resource's own policy, then its
 // project's, then the root's. Resource names must be canonical (project ids,
 // not numbers); CanonicalResource makes them so.
 func (d *Directory) Ancestry(ctx context.Context, resource string) ([]iam.Node, error) {
+	var until time.Time
+	return d.ancestry(ctx, resource, &until)
+}
+
+// ancestry is Ancestry, lowering *until to the earliest time an answer it
+// read is kept until.
+func (d *Directory) ancestry(ctx context.Context, resource string, until *time.Time) ([]iam.Node, error) {
 	var chain []iam.Node
 	for r, ok := resource, true; ok; r, ok = iam.Parent(r) {
-		p, err := d.Policy(ctx, r)
+		p, kept, err := d.policyUntil(ctx, r)
 		if err != nil {
 			return nil, err
+		}
+		if until.IsZero() || kept.Before(*until) {
+			*until = kept
 		}
 		chain = append(chain, iam.Node{Resource: r, Policy: p})
 	}
 	return chain, nil
+}
+
+// decisionSource is the PolicySource of one Authorize: until ends up the
+// earliest time an answer the decision was made from is kept until.
+type decisionSource struct {
+	d     *Directory
+	until time.Time
+}
+
+func (s *decisionSource) Ancestry(ctx context.Context, resource string) ([]iam.Node, error) {
+	return s.d.ancestry(ctx, resource, &s.until)
 }
 
 // CanonicalResource rewrites a resource name that names its project by

@@ -3,11 +3,11 @@ package doctor
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	rpccode "google.golang.org/genproto/googleapis/rpc/code"
 
+	"github.com/oidcron/oidcron/internal/scheduler"
 	"github.com/oidcron/oidcron/internal/store"
 )
 
@@ -102,7 +102,7 @@ func (r *Report) Compare(a store.Attempt) {
 	case Allowed:
 		// Through the gateway, the function answers as it likes, 401 and
 		// 403 included; only a gateway denial contradicts the prediction.
-		ok = a.HTTPStatus != 0 && !gatewayDenied(a)
+		ok = a.HTTPStatus != 0 && !scheduler.GatewayDenied(a.Message)
 	case NotSent:
 		ok = a.HTTPStatus == 0 && code == pr.Code
 	default:
@@ -125,18 +125,4 @@ func (r *Report) Compare(a store.Attempt) {
 		p.Summary += ". Recorded: " + a.Message
 	}
 	r.Probe = p
-}
-
-// denialReason is how the dispatcher's message quotes the reason the
-// gateway gives when it answers a request itself instead of passing it to
-// the function (scheduler.DenialReasonHeader). The gateway sends it in dev
-// mode only; with authentication required it sends none, and its 401/403
-// pages are Google's bytes, which a function may send too: the attempt
-// then cannot tell who answered, and the prediction (the gateway's own
-// Decide) stands.
-const denialReason = ". Denial reason: "
-
-// gatewayDenied reports whether the gateway answered the attempt itself.
-func gatewayDenied(a store.Attempt) bool {
-	return strings.Contains(a.Message, denialReason)
 }

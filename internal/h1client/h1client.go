@@ -112,9 +112,6 @@ const acceptGzip = "Accept-Encoding: gzip\r\n"
 // larger request goes to Fallback.
 const maxWire = 8 << 10
 
-// maxBody: a body this large alone makes the request too large.
-const maxBody = maxWire
-
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.handles(req) {
 		return t.Fallback.RoundTrip(req)
@@ -195,7 +192,7 @@ func (t *Transport) handles(req *http.Request) bool {
 	// The body must have a known length (net/http would otherwise probe it or
 	// send it chunked) and be replayable (net/http's retry rules need GetBody).
 	// A large one goes to Fallback too (maxWire).
-	if req.Body != nil && req.Body != http.NoBody && (req.ContentLength <= 0 || req.ContentLength > maxBody || req.GetBody == nil) {
+	if req.Body != nil && req.Body != http.NoBody && (req.ContentLength <= 0 || req.ContentLength > maxWire || req.GetBody == nil) {
 		return false
 	}
 	if f.ResponseHeaderTimeout != 0 || f.MaxConnsPerHost > 0 || (f.Dial != nil && f.DialContext == nil) {

@@ -30,12 +30,12 @@ const (
 	MaxPolicyGroups  = 250
 )
 
-// conditionOf returns the binding's condition, treating an all-empty Expr
-// (what `"condition": {}` decodes to) as no condition at all.
 // Conditional reports whether b has a condition: an all-empty one counts as
 // none, as everywhere in this package.
 func Conditional(b *iampb.Binding) bool { return conditionOf(b) != nil }
 
+// conditionOf returns the binding's condition, treating an all-empty Expr
+// (what `"condition": {}` decodes to) as no condition at all.
 func conditionOf(b *iampb.Binding) *expr.Expr {
 	c := b.GetCondition()
 	if c == nil || (c.GetTitle() == "" && c.GetDescription() == "" && c.GetExpression() == "" && c.GetLocation() == "") {

@@ -323,10 +323,20 @@ func debugInfo(status int, denial string) string {
 	}
 	s := fmt.Sprintf("%s. Original HTTP response code number = %d", fam, status)
 	if denial != "" {
-		s += ". Denial reason: " + denial
+		s += denialMarker + denial
 	}
 	return s
 }
+
+// denialMarker introduces, in an attempt's message, the reason the gateway
+// gave when it answered the request itself (DenialReasonHeader).
+const denialMarker = ". Denial reason: "
+
+// GatewayDenied reports whether an attempt's message carries a gateway's
+// denial reason: the gateway, not the function, answered it. The gateway
+// gives reasons in dev mode only; without one a 401/403 cannot be told
+// from the function's own.
+func GatewayDenied(message string) bool { return strings.Contains(message, denialMarker) }
 
 // cleanText makes s storable as text anywhere: invalid UTF-8 becomes
 // U+FFFD, NUL is dropped.
