@@ -278,6 +278,18 @@ func (e *env) issuerRecords() []store.SigningKey {
 	return out
 }
 
+// accountRecord returns the stored per-account key with this kid.
+func (e *env) accountRecord(kid string) store.SigningKey {
+	e.t.Helper()
+	for _, r := range e.st.snapshot() {
+		if acct, k := splitKeyID(r.KeyID); acct != "" && k == kid {
+			return r
+		}
+	}
+	e.t.Fatalf("no account key %s in the store", kid)
+	return store.SigningKey{}
+}
+
 func jwksKids(k *KeySet) []string {
 	var kids []string
 	for _, j := range k.JWKS().Keys {

@@ -91,8 +91,9 @@ func (k *KeySet) PEMCertsHandler() http.Handler {
 // ServiceAccountKeysHandler serves the public keys of the per-account keys
 // that sign signJwt and signBlob, as Google publishes a service account's
 // keys: GET /service_accounts/v1/metadata/x509/{EMAIL_OR_UNIQUE_ID} ({kid:
-// PEM}) and .../jwk/{EMAIL_OR_UNIQUE_ID} (a JWK set). An account that never
-// signed has an empty set; an unknown or deleted account is 404.
+// PEM}) and .../jwk/{EMAIL_OR_UNIQUE_ID} (a JWK set), with Cache-Control
+// max-age = AccountCacheMaxAge. An account that never signed has an empty
+// set; an unknown or deleted account is 404.
 func (k *KeySet) ServiceAccountKeysHandler(lookup AccountLookup) http.Handler {
 	return getOnly(func(w http.ResponseWriter, r *http.Request) {
 		rest, ok := strings.CutPrefix(r.URL.Path, ServiceAccountKeysPath)
@@ -110,7 +111,11 @@ func (k *KeySet) ServiceAccountKeysHandler(lookup AccountLookup) http.Handler {
 			writeGoogleError(w, http.StatusInternalServerError, "INTERNAL", err.Error())
 			return
 		}
-		maxAge := int(k.CacheMaxAge().Seconds())
+		if err := k.refreshAccount(r.Context(), acct.UniqueID); err != nil {
+			writeGoogleError(w, http.StatusInternalServerError, "INTERNAL", err.Error())
+			return
+		}
+		maxAge := int(k.AccountCacheMaxAge(acct.UniqueID).Seconds())
 		if format == "jwk" {
 			body, err := json.Marshal(k.AccountJWKS(acct.UniqueID))
 			if err != nil {

@@ -408,59 +408,142 @@ func (k *KeySet) published(kid string, now time.Time) bool {
 	return k.snap.Load().publishedIssuerKid(kid, now) != nil
 }
 
-// accountSigner returns the key that signs for the account now, creating
-// one (in a transaction that first looks for one another replica made) when
-// there is none or the last has reached the end of its signing life.
+// accountSigner returns the key that signs for the account now. When the
+// account has no such key, or that key has no successor yet, it creates
+// what is missing (planAccountKeys) in a transaction that first looks for
+// keys another replica made.
+//
+// A successor is made at the first signature of its predecessor and
+// activates when the predecessor's signing life ends, so an account in use
+// always has its next key published ahead of use, as Google publishes a
+// system-managed key hours before it signs. Only an account's first key, or
+// the first after a whole idle period, signs at once; AccountCacheMaxAge
+// keeps verifiers' cached documents from outliving the moment that can
+// happen.
 func (k *KeySet) accountSigner(ctx context.Context, uniqueID string) (*signingKey, error) {
-	if sk := k.snap.Load().accountSignerAt(uniqueID, k.clk.Now(), k.opts.RotationPeriod); sk != nil {
+	period := k.opts.RotationPeriod
+	if sk, ok := k.snap.Load().accountSignerAt(uniqueID, k.clk.Now(), period); ok {
 		return sk, nil
 	}
 	k.accountMu.Lock()
 	defer k.accountMu.Unlock()
-	if sk := k.snap.Load().accountSignerAt(uniqueID, k.clk.Now(), k.opts.RotationPeriod); sk != nil {
+	if sk, ok := k.snap.Load().accountSignerAt(uniqueID, k.clk.Now(), period); ok {
 		return sk, nil
 	}
-	fresh, err := k.generateN(1)
+	// Plan from the snapshot to know how many keys to generate outside the
+	// transaction; the transaction plans again from the store.
+	fresh, err := k.generateN(len(planAccountKeys(k.snap.Load().accountRecords(uniqueID), uniqueID, k.clk.Now(), period)))
 	if err != nil {
 		return nil, err
 	}
 	k.writeMu.Lock()
 	defer k.writeMu.Unlock()
 	now := k.clk.Now()
-	var final []store.SigningKey
-	err = k.st.InTx(ctx, func(tx store.Tx) error {
-		recs, err := tx.ListSigningKeys(ctx)
-		if err != nil {
-			return err
-		}
-		usable := false
-		for _, r := range recs {
-			if acct, _ := splitKeyID(r.KeyID); acct == uniqueID && accountKeySignsAt(r, now, k.opts.RotationPeriod) {
-				usable = true
-			}
-		}
-		if !usable {
-			r, err := newRecord(fresh[0], uniqueID, now, now)
+	for attempt := 0; ; attempt++ {
+		var final []store.SigningKey
+		short := 0
+		err := k.st.InTx(ctx, func(tx store.Tx) error {
+			recs, err := tx.ListSigningKeys(ctx)
 			if err != nil {
 				return err
 			}
-			if err := tx.PutSigningKey(ctx, r); err != nil {
-				return err
+			slots := planAccountKeys(recs, uniqueID, now, period)
+			if len(slots) > len(fresh) {
+				short = len(slots) - len(fresh)
+				return errNeedKeys
+			}
+			for i, slot := range slots {
+				r, err := newRecord(fresh[i], uniqueID, slot.create, slot.activate)
+				if err != nil {
+					return err
+				}
+				if err := tx.PutSigningKey(ctx, r); err != nil {
+					return err
+				}
+			}
+			final, err = tx.ListSigningKeys(ctx)
+			return err
+		})
+		if errors.Is(err, errNeedKeys) && attempt < 3 {
+			more, gerr := k.generateN(short)
+			if gerr != nil {
+				return nil, gerr
+			}
+			fresh = append(fresh, more...)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("identity: creating a signing key for account %s: %w", uniqueID, err)
+		}
+		if err := k.install(final); err != nil {
+			return nil, err
+		}
+		if sk, _ := k.snap.Load().accountSignerAt(uniqueID, now, period); sk != nil {
+			return sk, nil
+		}
+		return nil, fmt.Errorf("identity: %w for account %s after creating one", ErrNoSigningKey, uniqueID)
+	}
+}
+
+// planAccountKeys decides, from the stored keys alone, which keys of one
+// account to create at now: one that signs at once if none signs now, and
+// a successor, activating when the signer's life ends, if none is stored.
+func planAccountKeys(recs []store.SigningKey, uniqueID string, now time.Time, period time.Duration) []keySlot {
+	var signer *store.SigningKey
+	for i, r := range recs {
+		if acct, _ := splitKeyID(r.KeyID); acct == uniqueID && accountKeySignsAt(r, now, period) && (signer == nil || later(r, *signer)) {
+			signer = &recs[i]
+		}
+	}
+	var slots []keySlot
+	activate := now
+	if signer == nil {
+		slots = append(slots, keySlot{create: now, activate: now})
+	} else {
+		activate = signer.ActivateTime
+	}
+	for _, r := range recs {
+		if acct, _ := splitKeyID(r.KeyID); acct == uniqueID && r.RetireTime.IsZero() && r.ActivateTime.After(activate) && !deletedAt(r, now) {
+			return slots
+		}
+	}
+	return append(slots, keySlot{create: now, activate: activate.Add(period)})
+}
+
+// AccountCacheMaxAge is the Cache-Control max-age of one account's key
+// documents: CacheMaxAge, but never past the end of the signing life of
+// the account's last key. After that instant the account's next signature
+// needs a new key that signs at once, which a copy cached from before
+// could not hold. An account without a key gets 0.
+func (k *KeySet) AccountCacheMaxAge(uniqueID string) time.Duration {
+	now := k.clk.Now()
+	end := now
+	for _, sk := range k.snap.Load().accounts[uniqueID] {
+		if sk.rec.RetireTime.IsZero() && !deletedAt(sk.rec, now) {
+			if e := sk.rec.ActivateTime.Add(k.opts.RotationPeriod); e.After(end) {
+				end = e
 			}
 		}
-		final, err = tx.ListSigningKeys(ctx)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("identity: creating a signing key for account %s: %w", uniqueID, err)
 	}
-	if err := k.install(final); err != nil {
-		return nil, err
+	return min(k.CacheMaxAge(), end.Sub(now).Truncate(time.Second))
+}
+
+// refreshAccount re-reads the store (rate-limited, as for an unknown issuer
+// kid) when the snapshot holds no key that signs for the account now:
+// another replica may have created one, which the account's documents must
+// list.
+func (k *KeySet) refreshAccount(ctx context.Context, uniqueID string) error {
+	if sk, _ := k.snap.Load().accountSignerAt(uniqueID, k.clk.Now(), k.opts.RotationPeriod); sk != nil {
+		return nil
 	}
-	if sk := k.snap.Load().accountSignerAt(uniqueID, now, k.opts.RotationPeriod); sk != nil {
-		return sk, nil
+	k.missMu.Lock()
+	defer k.missMu.Unlock()
+	now := k.clk.Now()
+	if !k.lastMiss.IsZero() && now.Sub(k.lastMiss) < unknownKeyReloadInterval {
+		return nil
 	}
-	return nil, fmt.Errorf("identity: %w for account %s after creating one", ErrNoSigningKey, uniqueID)
+	k.lastMiss = now
+	return k.Reload(ctx)
 }
 
 func (k *KeySet) generateN(n int) ([]*rsa.PrivateKey, error) {
@@ -662,14 +745,27 @@ func (s *keySnapshot) issuerSignerAt(now time.Time) *signingKey {
 	return best
 }
 
-func (s *keySnapshot) accountSignerAt(uniqueID string, now time.Time, period time.Duration) *signingKey {
+// accountSignerAt returns the account's key that signs at now, and whether
+// its successor is in the snapshot too.
+func (s *keySnapshot) accountSignerAt(uniqueID string, now time.Time, period time.Duration) (*signingKey, bool) {
 	var best *signingKey
-	for _, sk := range s.accounts[uniqueID] {
+	l := s.accounts[uniqueID]
+	for _, sk := range l {
 		if accountKeySignsAt(sk.rec, now, period) && (best == nil || later(sk.rec, best.rec)) {
 			best = sk
 		}
 	}
-	return best
+	// l is ordered by ActivateTime: a successor activates after best.
+	return best, best != nil && l[len(l)-1].rec.ActivateTime.After(best.rec.ActivateTime)
+}
+
+func (s *keySnapshot) accountRecords(uniqueID string) []store.SigningKey {
+	l := s.accounts[uniqueID]
+	out := make([]store.SigningKey, len(l))
+	for i, sk := range l {
+		out[i] = sk.rec
+	}
+	return out
 }
 
 func deletedAt(r store.SigningKey, now time.Time) bool {

@@ -197,15 +197,17 @@ func TestSignJWT(t *testing.T) {
 	if slices.Contains(jwksKids(e.keys), kid) {
 		t.Fatal("signJwt used an issuer key")
 	}
+	// The account's document lists the signer and, published ahead, the
+	// key that takes over when the signer's life ends.
 	jwks := e.keys.AccountJWKS(saJobs.UniqueID)
-	if len(jwks.Keys) != 1 || jwks.Keys[0].KeyID != kid {
-		t.Fatalf("account JWKS %v, want the key %s", jwks.Keys, kid)
+	if len(jwks.Keys) != 2 || !hasKid(jwks, kid) {
+		t.Fatalf("account JWKS %v, want the key %s and its successor", jwks.Keys, kid)
 	}
 	obj, err := jose.ParseSignedCompact(signed, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := obj.Verify(jwks.Keys[0].Key); err != nil {
+	if _, err := obj.Verify(jwks.Key(kid)[0].Key); err != nil {
 		t.Fatalf("does not verify with the published account key: %v", err)
 	}
 
@@ -218,7 +220,7 @@ func TestSignJWT(t *testing.T) {
 	if err != nil || otherKid == kid {
 		t.Fatalf("another account: kid %s err %v", otherKid, err)
 	}
-	if k := e.keys.AccountJWKS(saOther.UniqueID).Keys; len(k) != 1 || k[0].KeyID != otherKid {
+	if k := e.keys.AccountJWKS(saOther.UniqueID); len(k.Keys) != 2 || !hasKid(k, otherKid) || hasKid(k, kid) {
 		t.Fatal("accounts share keys")
 	}
 }
@@ -318,7 +320,7 @@ func TestAccountKeysRotateAndOutliveTheirJWTsBy12Hours(t *testing.T) {
 	}
 }
 
-func TestConcurrentFirstSignJWTCreatesOneKey(t *testing.T) {
+func TestConcurrentFirstSignJWTCreatesOneKeyAndItsSuccessor(t *testing.T) {
 	e := newEnv(t)
 	other := e.newKeySet()
 	minters := []*Minter{e.minter, NewMinter(other, e.clk, testIssuer), e.minter}
@@ -340,8 +342,8 @@ func TestConcurrentFirstSignJWTCreatesOneKey(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := len(e.st.created) - created; n != 1 {
-		t.Fatalf("%d account keys created, want 1", n)
+	if n := len(e.st.created) - created; n != 2 {
+		t.Fatalf("%d account keys created, want 2 (the signer and its successor)", n)
 	}
 	if kids[0] != kids[1] || kids[1] != kids[2] {
 		t.Fatalf("kids %v differ", kids)

@@ -236,7 +236,7 @@ func TestServiceAccountKeyDocuments(t *testing.T) {
 	for _, id := range []string{saJobs.Email, saJobs.UniqueID} {
 		res, body := s.get(t, ServiceAccountKeysPath+"jwk/"+id)
 		var set jose.JSONWebKeySet
-		if err := json.Unmarshal(body, &set); err != nil || res.StatusCode != 200 || len(set.Keys) != 1 || set.Keys[0].KeyID != kid {
+		if err := json.Unmarshal(body, &set); err != nil || res.StatusCode != 200 || len(set.Keys) != 2 || !hasKid(set, kid) {
 			t.Fatalf("jwk/%s: %d %s (%v)", id, res.StatusCode, body, err)
 		}
 		res, body = s.get(t, ServiceAccountKeysPath+"x509/"+id)
