@@ -87,11 +87,19 @@ func serve(parent context.Context, cfg server.Config) error {
 		fmt.Fprintf(os.Stderr, "  mode:            dev (unauthenticated calls act as user:dev@oidcron.local; --require-auth turns this off)\n")
 	}
 	<-ctx.Done()
-	cfg.Logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// From here a second signal has its default effect, ending the process
+	// at once; what that cuts short is sent again at the next start.
+	stop()
+	cfg.Logger.Info("shutting down: attempts in flight get up to "+shutdownGrace.String()+" to finish; a second signal stops at once", "cause", context.Cause(ctx))
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	return s.Shutdown(sctx)
 }
+
+// shutdownGrace is how long attempts in flight may run on after a SIGTERM
+// or SIGINT, as Kubernetes' default termination grace period; see
+// server.Shutdown for what follows.
+const shutdownGrace = 30 * time.Second
 
 // defaultDataDir is oidcron's folder in the user's data directory
 // ($XDG_DATA_HOME, else ~/.local/share on Linux, the OS config dir elsewhere).

@@ -1172,9 +1172,11 @@ func (e *Engine) kick() {
 	}
 }
 
-// Stop stops firing, waits for the attempts in flight (cancelling them when
-// ctx ends first; a cancelled scheduled execution is resumed by the next
-// Start), and writes what is pending.
+// Stop stops firing, waits for the attempts in flight, and writes what is
+// pending. Attempts still running when ctx ends are cancelled, which is no
+// failure (Stop logs it and returns nil): their scheduled executions stay
+// in the store and the next Start resumes them, with the same
+// ScheduleTime.
 func (e *Engine) Stop(ctx context.Context) error {
 	e.mu.Lock()
 	if !e.started || e.stopping {
@@ -1197,11 +1199,11 @@ func (e *Engine) Stop(ctx context.Context) error {
 
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
-	var err error
 	select {
 	case <-done:
 	case <-ctx.Done():
-		err = ctx.Err()
+		e.log.Warn("stopping: attempts still running at the shutdown deadline are cancelled; the next start sends their scheduled executions again",
+			"cause", context.Cause(ctx))
 		e.cancelRun()
 		<-done
 	}
@@ -1210,7 +1212,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	<-e.loaderDone
 	close(e.quit)
 	<-e.wrDone
-	return err
+	return nil
 }
 
 // Flush returns once every write pending when it was called (job state and

@@ -915,9 +915,11 @@ func (r *Replica) Attempts(ctx context.Context, job string, limit int, before ti
 // written (how many).
 func (r *Replica) Flush(ctx context.Context) error { return r.w.flush(ctx) }
 
-// Stop stops claiming, waits for the attempts in flight (cancelling them
-// when ctx ends first: they are then orphaned, and another replica sends
-// them again), writes what is pending, and retires the replica.
+// Stop stops claiming, waits for the attempts in flight, writes what is
+// pending, and retires the replica. Attempts still running when ctx ends
+// are cancelled, which is no failure (Stop logs it): their executions are
+// orphaned, and sent again, by another replica or by this one restarted,
+// when their claim lapses.
 //
 // The final writes get one lease, or until ctx's deadline if that is
 // later. A store that does not answer by then is left behind: Stop logs
@@ -954,14 +956,15 @@ func (r *Replica) Stop(ctx context.Context) error {
 	r.staleMu.Unlock()
 	done := make(chan struct{})
 	go func() { r.execs.Wait(); close(done) }()
-	var err error
 	select {
 	case <-done:
 	case <-ctx.Done():
-		err = ctx.Err()
+		r.log.Warn("stopping: attempts still running at the shutdown deadline are cancelled; their executions are sent again when their claim lapses",
+			"replica", r.name, "cause", context.Cause(ctx))
 		r.cancelRun()
 		<-done
 	}
+	var err error
 	deadline := time.Now().Add(r.lease)
 	if d, ok := ctx.Deadline(); ok && d.After(deadline) {
 		deadline = d

@@ -19,7 +19,7 @@ func manualRetryJob(j *schedulerpb.Job) {
 }
 
 // failedManualAttempt starts one replica with a job whose RunJob attempt
-// has just failed, its retry due 5 s later.
+// has just failed and been written, its retry due 5 s later.
 func failedManualAttempt(t *testing.T) (SharedStore, *Replica, *clock.Fake, *fakeSender, *TestSignals, string) {
 	t.Helper()
 	st := openShared(t, 1)[0]
@@ -33,6 +33,9 @@ func failedManualAttempt(t *testing.T) (SharedStore, *Replica, *clock.Fake, *fak
 	}
 	recv(t, snd.calls, "the manual attempt").answer(codes.Internal, 500)
 	recv(t, sig.AttemptFinished, "the manual attempt's outcome")
+	// The outcome's write bumps the job's version; the tests then edit the
+	// job themselves, so it must have landed.
+	flushAll(t, r)
 	return st, r, clk, snd, sig, name
 }
 

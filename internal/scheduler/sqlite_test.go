@@ -46,8 +46,8 @@ func TestSQLiteRetryStopAndResume(t *testing.T) {
 	}
 	stopCtx, cancel := context.WithCancel(ctx)
 	cancel() // stop now: the attempt in flight is abandoned, not recorded
-	if err := h1.e.Stop(stopCtx); err == nil {
-		t.Fatal("Stop with an ended context reported no error")
+	if err := h1.e.Stop(stopCtx); err != nil {
+		t.Fatalf("Stop with an ended context: %v; cutting an attempt short loses nothing, so it is no failure", err)
 	}
 	r, err := st.GetJob(ctx, name)
 	if err != nil {

@@ -360,23 +360,39 @@ func (s *Server) metadataOptions() identity.MetadataOptions {
 	}
 }
 
-// Shutdown stops accepting, lets in-flight requests finish (until ctx
-// ends), and closes the store.
+// httpDrain is how long the HTTP servers get to finish the requests they
+// are serving once the engine has stopped, before their connections are
+// closed.
+const httpDrain = 5 * time.Second
+
+// Shutdown stops the server in the order that loses nothing. The engine
+// stops first, while the gateway its attempts may go through still serves:
+// attempts in flight run until ctx ends and are then cancelled, to be sent
+// again at the next start. Then the HTTP servers stop accepting and get
+// httpDrain of their own (the engine may have used all of ctx) to finish
+// their requests; connections still busy after that are closed. Neither
+// cut is an error, as neither loses anything; both are logged. The store
+// closes last.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.ready.Store(false)
 	var errs []error
 	if s.Engine != nil {
-		errs = append(errs, s.Engine.Stop(ctx)) // attempts in flight finish and are recorded
+		errs = append(errs, s.Engine.Stop(ctx))
 	}
 	if s.stopKeys != nil {
 		s.stopKeys()
 		<-s.keysDone
 	}
-	if s.apiSrv != nil {
-		errs = append(errs, s.apiSrv.Shutdown(ctx))
-	}
-	if s.gwSrv != nil {
-		errs = append(errs, s.gwSrv.Shutdown(ctx))
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), httpDrain)
+	defer cancel()
+	for _, srv := range []*http.Server{s.apiSrv, s.gwSrv} {
+		if srv == nil {
+			continue
+		}
+		if err := srv.Shutdown(hctx); err != nil {
+			s.cfg.Logger.Warn("stopping: closing connections with requests still in flight", "err", err)
+			_ = srv.Close() // its listeners are closed already; this closes the connections
+		}
 	}
 	if s.Store != nil {
 		errs = append(errs, s.Store.Close())
