@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -87,10 +89,13 @@ func (s *sink) waitFor(t *testing.T, deadline time.Time, what string, p *proc, c
 }
 
 // TestCrashRecovery kills the real binary with SIGKILL while a burst of
-// executions is in flight, restarts it on the same data, and checks that no
-// job and no execution is lost: every execution of the burst is sent again
-// once, with the same X-CloudScheduler-ScheduleTime, at start (not at the
-// next slot), and its attempt history shows it succeeded.
+// executions is in flight, keeps it down across two more slots, restarts it
+// on the same data, and checks that no job and no execution is lost: every
+// execution of the burst is sent again once, with the same
+// X-CloudScheduler-ScheduleTime, at start (not at the next slot), and its
+// attempt history shows it succeeded; the latest slot missed while down
+// then fires once per job, and the ones before it are counted as skipped,
+// never backfilled.
 func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary, and waits for a minute boundary")
@@ -233,6 +238,13 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("burst reached the sink by %v after the slot; killed at +%v with %d requests received",
 		lastHit(hits1, burstHdr).Sub(burstAt).Round(time.Millisecond), killedAt.Sub(burstAt).Round(time.Millisecond), len(hits1))
 
+	// Stay down across two more minute boundaries: the later one is a slot
+	// missed while down, which must run once on start, and the one before
+	// it is skipped, which must be counted. The binary runs on the wall
+	// clock, so this waits for the wall clock to pass them.
+	downUntil := burstAt.Add(2*time.Minute + time.Second)
+	<-time.After(time.Until(downUntil))
+
 	// Drop everything of the dead process: its listener (and backlog) and
 	// connections, then let the held handlers return. The same port is
 	// then served by a new sink, whose every request was therefore sent by
@@ -249,10 +261,17 @@ func TestCrashRecovery(t *testing.T) {
 	t.Cleanup(func() { _ = srv2.Close() })
 
 	// Restart on the same data. Its AttemptFinished lines (JSON) are the
-	// event that an attempt's outcome is recorded.
+	// event that an attempt's outcome is recorded; its "slots skipped"
+	// lines say, per job, which missed slot fires and how many before it
+	// are skipped.
 	type finished struct{ job, scheduleTime, status string }
+	type skip struct {
+		scheduleTime string
+		skipped      int
+	}
 	var fmu sync.Mutex
 	var fins []finished
+	skips := map[string][]skip{} // by job id
 	fkick := make(chan struct{}, 1)
 	restartAt := time.Now()
 	p2 := startServer(t, bin, data, jsonLogs, func(line string) {
@@ -263,12 +282,21 @@ func TestCrashRecovery(t *testing.T) {
 				ScheduledTime string `json:"scheduledTime"`
 				Status        string `json:"status"`
 			} `json:"jsonPayload"`
+			Job          string `json:"job"`
+			ScheduleTime string `json:"scheduleTime"`
+			Skipped      int    `json:"skipped"`
 		}
-		if !strings.HasPrefix(line, "{") || json.Unmarshal([]byte(line), &l) != nil || l.Msg != "AttemptFinished" {
+		if !strings.HasPrefix(line, "{") || json.Unmarshal([]byte(line), &l) != nil {
 			return
 		}
 		fmu.Lock()
-		fins = append(fins, finished{l.Payload.JobName, l.Payload.ScheduledTime, l.Payload.Status})
+		switch {
+		case l.Msg == "AttemptFinished":
+			fins = append(fins, finished{l.Payload.JobName, l.Payload.ScheduledTime, l.Payload.Status})
+		case strings.HasPrefix(l.Msg, "slots skipped"):
+			id := l.Job[strings.LastIndex(l.Job, "/")+1:]
+			skips[id] = append(skips[id], skip{l.ScheduleTime, l.Skipped})
+		}
 		fmu.Unlock()
 		select {
 		case fkick <- struct{}{}:
@@ -311,11 +339,54 @@ func TestCrashRecovery(t *testing.T) {
 			t.Fatalf("timed out waiting for the recovered attempts to finish OK: %d of %d\n%s", len(ok), len(want), p2.logText(40))
 		}
 	}
-	hits2 = s2.snapshot()
 
-	// At-least-once with the same header, and not twice; a later slot (the
-	// restart crossed a minute boundary) may fire too, once per job, after
-	// the recovered execution.
+	// The slot missed while down fires once per job, after the recovered
+	// execution, and the slots between the burst and it are counted as
+	// skipped: in the job's log line and in the metric.
+	missed := map[string]time.Time{} // by job id: the missed slot that fired
+	skippedTotal := 0
+	missedSent := func(hits []sinkHit) (bool, string) {
+		fmu.Lock()
+		defer fmu.Unlock()
+		for id := range want {
+			if _, ok := missed[id]; ok {
+				continue
+			}
+			l := skips[id]
+			if len(l) == 0 {
+				continue
+			}
+			if len(l) != 1 {
+				fail("%s: %d \"slots skipped\" lines %v, want 1", id, len(l), l)
+			}
+			st, err := time.Parse(time.RFC3339Nano, l[0].scheduleTime)
+			if err != nil || st.Before(restartAt.Truncate(time.Minute)) {
+				fail("%s: the missed slot fired is %q, want the latest before the restart at %s or later", id, l[0].scheduleTime, restartAt.UTC().Format(time.RFC3339Nano))
+			}
+			if want := int(st.Sub(burstAt)/time.Minute) - 1; l[0].skipped != want {
+				fail("%s: %d slots counted skipped before %s, want %d (every slot after the burst's %s)", id, l[0].skipped, l[0].scheduleTime, want, burstHdr)
+			}
+			missed[id] = st
+			skippedTotal += l[0].skipped
+		}
+		sent := 0
+		for _, h := range hits {
+			if st, ok := missed[h.job]; ok && h.scheduleTime == st.Format(time.RFC3339Nano) {
+				sent++
+			}
+		}
+		return sent >= len(want), fmt.Sprintf("%d of %d jobs logged their skipped slots; %d missed slots sent", len(missed), len(want), sent)
+	}
+	hits2 = s2.waitFor(t, time.Now().Add(90*time.Second), "the missed slots", p2, missedSent)
+	metrics, err := scrapeCounter(p2.api+"/metrics", "oidcron_scheduler_skipped_slots_total")
+	if err != nil || metrics != float64(skippedTotal) {
+		fail("oidcron_scheduler_skipped_slots_total = %v (%v), want %d, the sum of the jobs' skipped slots", metrics, err, skippedTotal)
+	}
+	t.Logf("after the restart: every job fired its missed slot once; %d slots skipped in all", skippedTotal)
+
+	// At-least-once with the same header, and not twice; the missed slot,
+	// and a later one when the test crosses another minute boundary, fire
+	// once per job, after the recovered execution.
 	type pair struct{ job, st string }
 	count := map[pair]int{}
 	firstAt := map[pair]time.Time{}
@@ -340,8 +411,8 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		st, err := time.Parse(time.RFC3339Nano, k.st)
 		switch {
-		case err != nil || !st.After(burstAt):
-			fail("%s: unexpected schedule time %q after the restart (the burst's is %s)", k.job, k.st, burstHdr)
+		case err != nil || st.Before(missed[k.job]):
+			fail("%s: unexpected schedule time %q after the restart: the burst's is %s, and the slots before %s were skipped", k.job, k.st, burstHdr, missed[k.job].Format(time.RFC3339))
 		case n != 1:
 			fail("%s: later slot %s sent %d times", k.job, k.st, n)
 		case firstAt[k].Before(firstAt[pair{k.job, burstHdr}]):
@@ -351,14 +422,14 @@ func TestCrashRecovery(t *testing.T) {
 		}
 	}
 	t.Logf("after the restart: %d requests, %d of them for later slots", len(hits2), later)
-	// Recovery happens at start, not at the next slot: when the restart was
-	// ready well before the next boundary, every recovered request came
-	// before it.
-	if nextSlot := burstAt.Add(time.Minute); ready.Before(nextSlot.Add(-15 * time.Second)) {
+	// Recovery and the missed slot happen at start, not at the next slot:
+	// when the restart was ready well before the next boundary, every
+	// recovered and missed request came before it.
+	if nextSlot := ready.Truncate(time.Minute).Add(time.Minute); ready.Before(nextSlot.Add(-15 * time.Second)) {
 		for _, h := range hits2 {
-			if h.scheduleTime == burstHdr && !h.at.Before(nextSlot) {
-				fail("%s: recovered execution sent at %s, not before the next slot %s (restart ready at %s)",
-					h.job, h.at.UTC().Format(time.RFC3339Nano), nextSlot.Format(time.RFC3339), ready.UTC().Format(time.RFC3339Nano))
+			if (h.scheduleTime == burstHdr || h.scheduleTime == missed[h.job].Format(time.RFC3339Nano)) && !h.at.Before(nextSlot) {
+				fail("%s: execution %s sent at %s, not before the next slot %s (restart ready at %s)",
+					h.job, h.scheduleTime, h.at.UTC().Format(time.RFC3339Nano), nextSlot.Format(time.RFC3339), ready.UTC().Format(time.RFC3339Nano))
 			}
 		}
 	}
@@ -452,4 +523,23 @@ func getJSON(url string, v any) error {
 		return errors.New(b.String())
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// scrapeCounter reads an unlabelled counter from a Prometheus text page.
+func scrapeCounter(url, name string) (float64, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s not on %s", name, url)
 }
