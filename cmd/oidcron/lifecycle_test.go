@@ -153,6 +153,8 @@ func TestMisconfigurationNamesFlag(t *testing.T) {
 		{"bad listen", "--listen", []string{"--data", data, "--listen", "bogus"}},
 		{"bad gateway listen", "--gateway-listen", []string{"--data", data, "--gateway-listen", "bogus"}},
 		{"unusable data dir", "--data", []string{"--data", filepath.Join(file, "data")}},
+		{"issuer without a scheme", "--issuer", []string{"--data", data, "--issuer", "oidcron.example"}},
+		{"gateway URL with a query", "--gateway-url", []string{"--data", data, "--gateway-url", "http://gw.example/?x=1"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -105,6 +105,29 @@ func TestProbeFunctionOwnDenialMatchesAllowed(t *testing.T) {
 	}
 }
 
+// A prediction that the gateway denies the request holds only for the
+// gateway's own 401/403, which carries its reason (the gateway gives it to
+// the dispatcher in every mode): the same status without one is the
+// function's, the gateway having let the request through.
+func TestProbeDeniedNeedsTheGatewaysReason(t *testing.T) {
+	r := &doctor.Report{Prediction: doctor.Prediction{Outcome: doctor.Denied, HTTPStatus: 403,
+		Summary: "403 PERMISSION_DENIED (the gateway refuses the request)"}}
+	r.Compare(store.Attempt{
+		Manual: true, Number: 1, HTTPStatus: 403, Code: 7,
+		Message: "URL_ERROR-ERROR_OTHER. Original HTTP response code number = 403. Denial reason: no cloudfunctions.functions.invoke",
+	})
+	if r.Probe.Agreement != doctor.Match {
+		t.Errorf("the gateway's 403: agreement %s (%s)", r.Probe.Agreement, r.Probe.Summary)
+	}
+	r.Compare(store.Attempt{
+		Manual: true, Number: 1, HTTPStatus: 403, Code: 7,
+		Message: "URL_ERROR-ERROR_OTHER. Original HTTP response code number = 403",
+	})
+	if r.Probe.Agreement != doctor.Mismatch || !strings.Contains(r.Probe.Summary, "the function itself answered 403") {
+		t.Errorf("the function's own 403 against a prediction of DENIED: agreement %s (%s)", r.Probe.Agreement, r.Probe.Summary)
+	}
+}
+
 // The doctor names the function a uri reaches after cleaning its path as
 // the gateway does (gateway.CleanPath: "//hello" and "/x/../hello" reach
 // hello), so the caller (here dev mode's owner, who may read everything) is

@@ -105,6 +105,11 @@ func (r *Report) Compare(a store.Attempt) {
 		ok = a.HTTPStatus != 0 && !scheduler.GatewayDenied(a.Message)
 	case NotSent:
 		ok = a.HTTPStatus == 0 && code == pr.Code
+	case Denied:
+		// The gateway's own 401/403, with its reason: the same status
+		// without one came from the function, the gateway having let the
+		// request through.
+		ok = int(a.HTTPStatus) == pr.HTTPStatus && scheduler.GatewayDenied(a.Message)
 	default:
 		ok = int(a.HTTPStatus) == pr.HTTPStatus
 	}
@@ -118,8 +123,8 @@ func (r *Report) Compare(a store.Attempt) {
 		p.Agreement = Mismatch
 		p.Summary = got + "; NOT as predicted (" + pr.Summary + ")"
 	}
-	if ok && pr.Outcome == Allowed && (a.HTTPStatus == 401 || a.HTTPStatus == 403) {
-		p.Summary += " (no gateway denial reason was recorded, so it is taken as the function's own)"
+	if pr.Outcome != NotSent && pr.Outcome != Unknown && (a.HTTPStatus == 401 || a.HTTPStatus == 403) && !scheduler.GatewayDenied(a.Message) {
+		p.Summary += " (the gateway let the request through: the function itself answered " + fmt.Sprint(a.HTTPStatus) + ")"
 	}
 	if a.Message != "" {
 		p.Summary += ". Recorded: " + a.Message

@@ -8,6 +8,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net"
@@ -27,8 +28,13 @@ import (
 	"github.com/oidcron/oidcron/internal/store"
 )
 
-// ReasonHeader carries the denial reason to the caller in dev mode.
+// ReasonHeader carries the denial reason to the caller in dev mode, and to
+// requests that prove they are the dispatcher's own (ReasonKeyHeader).
 const ReasonHeader = "X-Oidcron-Denial-Reason"
+
+// ReasonKeyHeader carries Config.ReasonKey on the dispatcher's requests.
+// The gateway removes it before proxying: no function sees it.
+const ReasonKeyHeader = "X-Oidcron-Reason-Key"
 
 // Config is what the gateway needs.
 type Config struct {
@@ -39,7 +45,13 @@ type Config struct {
 	BaseURL string
 	// ExposeReasons returns each denial's reason in ReasonHeader (dev mode).
 	ExposeReasons bool
-	Logger        *slog.Logger
+	// ReasonKey, when set, returns the reason in every mode to requests
+	// carrying it in ReasonKeyHeader: the dispatcher's own, a secret of the
+	// process. Their reason goes into the job's status, which only those
+	// who may read the job see, and lets the doctor tell the gateway's
+	// 401/403 from a function's.
+	ReasonKey string
+	Logger    *slog.Logger
 	// Transport reaches the upstreams; nil means a tuned default.
 	Transport http.RoundTripper
 	// Observe, if set, is told the outcome of every request (for metrics).
@@ -231,7 +243,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if v.Status != 0 {
 		g.observe(v.Outcome)
 		g.log.Info("gateway denied", "function", f.GetName(), "status", v.Status, "outcome", string(v.Outcome), "subject", v.Subject, "reason", v.Reason, "path", r.URL.Path)
-		if g.cfg.ExposeReasons {
+		if g.cfg.ExposeReasons || g.dispatcher(r) {
 			w.Header().Set(ReasonHeader, v.Reason)
 		}
 		switch v.Status {
@@ -272,13 +284,21 @@ func targetFrom(ctx context.Context) target {
 // rewrite sends the request to the function's upstream: the path after the
 // function name is appended to the upstream's path, the query joined to the
 // upstream URL's own (SetURL), the Authorization header kept (the function
-// may verify the token itself), and X-Forwarded-* set.
+// may verify the token itself) and ReasonKeyHeader removed, and
+// X-Forwarded-* set.
 func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	t := targetFrom(pr.In.Context())
 	pr.SetURL(t.upstream)
 	pr.Out.URL.Path = joinPath(t.upstream.Path, t.rest)
 	pr.Out.URL.RawPath = ""
+	pr.Out.Header.Del(ReasonKeyHeader)
 	pr.SetXForwarded()
+}
+
+// dispatcher reports whether r carries the process's ReasonKey.
+func (g *Gateway) dispatcher(r *http.Request) bool {
+	key := r.Header.Get(ReasonKeyHeader)
+	return g.cfg.ReasonKey != "" && subtle.ConstantTimeCompare([]byte(key), []byte(g.cfg.ReasonKey)) == 1
 }
 
 func joinPath(base, rest string) string {

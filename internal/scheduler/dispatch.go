@@ -334,8 +334,8 @@ const denialMarker = ". Denial reason: "
 
 // GatewayDenied reports whether an attempt's message carries a gateway's
 // denial reason: the gateway, not the function, answered it. The gateway
-// gives reasons in dev mode only; without one a 401/403 cannot be told
-// from the function's own.
+// gives its reasons to the dispatcher in every mode, so a 401/403 through
+// the gateway without one is the function's own.
 func GatewayDenied(message string) bool { return strings.Contains(message, denialMarker) }
 
 // cleanText makes s storable as text anywhere: invalid UTF-8 becomes

@@ -25,9 +25,9 @@ type authFixture struct {
 	creds *iamcredentials.Service
 }
 
-func newAuthFixture(t *testing.T) *authFixture {
+func newAuthFixture(t *testing.T, opts ...envOption) *authFixture {
 	t.Helper()
-	e := start(t, withRequireAuth())
+	e := start(t, append(opts, withRequireAuth())...)
 	b, err := os.ReadFile(e.s.Addrs.AdminToken)
 	if err != nil {
 		t.Fatal(err)

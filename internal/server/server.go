@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,6 +146,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.Addrs = Addrs{API: s.apiLn.Addr().String(), Gateway: s.gwLn.Addr().String(), DataDir: cfg.DataDir}
 	s.Addrs.Issuer = strings.TrimSuffix(orDefault(cfg.Issuer, "http://"+s.Addrs.API), "/")
 	s.Addrs.GatewayURL = strings.TrimSuffix(orDefault(cfg.GatewayURL, "http://"+s.Addrs.Gateway), "/")
+	if _, err := baseURL("--issuer", s.Addrs.Issuer); err != nil {
+		return nil, err
+	}
+	gwSelf, err := baseURL("--gateway-url", s.Addrs.GatewayURL)
+	if err != nil {
+		return nil, err
+	}
 
 	// The data folder holds the SQLite database and the admin token; a
 	// replica on PostgreSQL without --require-auth writes nothing there.
@@ -184,12 +192,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Name: "oidcron_gateway_requests_total", Help: "Requests at the invoker gateway by outcome.",
 	}, []string{"outcome"})
 	s.Registry.MustRegister(gwRequests)
+	// The dispatcher's requests prove themselves to the gateway with this
+	// key, to learn its denial reasons in every mode (gateway.Config).
+	reasonKey := rand.Text()
 	s.Gateway = gateway.New(gateway.Config{
-		Dir: s.Dir, Verifier: s.Verifier, BaseURL: s.Addrs.GatewayURL, ExposeReasons: !cfg.RequireAuth, Logger: cfg.Logger,
+		Dir: s.Dir, Verifier: s.Verifier, BaseURL: s.Addrs.GatewayURL, ExposeReasons: !cfg.RequireAuth, ReasonKey: reasonKey, Logger: cfg.Logger,
 		Observe: func(o gateway.Outcome) { gwRequests.WithLabelValues(string(o)).Inc() },
 	})
 	sender := &scheduler.Dispatcher{
-		Client:      &http.Client{Transport: viaGateway{gw: s.Gateway, addr: s.Addrs.Gateway, next: dispatchTransport()}},
+		Client:      &http.Client{Transport: viaGateway{gw: s.Gateway, addr: s.Addrs.Gateway, self: gwSelf, reasonKey: reasonKey, next: dispatchTransport()}},
 		Credentials: scheduler.AgentCredentials{Dir: s.Dir, Minter: s.Minter},
 		Clock:       cfg.Clock,
 	}
@@ -434,15 +445,32 @@ func loopbackOnly(h http.Handler) http.Handler {
 	})
 }
 
+// baseURL checks a URL the server publishes (the issuer, the gateway's
+// public URL): tokens and function URLs are built on it, so it must be an
+// absolute http(s) URL with a host and nothing after its path.
+func baseURL(flag, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err == nil && ((u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "") {
+		err = errors.New("must be an absolute http:// or https:// URL with a host, no user, query or fragment")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", flag, raw, err)
+	}
+	return u, nil
+}
+
 // viaGateway sends a job's request for a function hosted here through the
 // invoker gateway, as Cloud Scheduler's request reaches a Cloud Function
 // through Google's front end: the canonical https://REGION-PROJECT.
 // cloudfunctions.net URL is answered by the gateway (plain HTTP on its
-// address), with the 401/403 rules applied. Other URLs go out as they are.
+// address), with the 401/403 rules applied and, for a denial, its reason
+// (reasonKey). Other URLs go out as they are.
 type viaGateway struct {
-	gw   *gateway.Gateway
-	addr string
-	next http.RoundTripper
+	gw        *gateway.Gateway
+	addr      string   // the gateway's listen address
+	self      *url.URL // its public URL (--gateway-url), where path-form URLs point
+	reasonKey string
+	next      http.RoundTripper
 }
 
 // CloseIdleConnections lets http.Client.CloseIdleConnections reach the
@@ -454,12 +482,18 @@ func (v viaGateway) CloseIdleConnections() {
 }
 
 func (v viaGateway) RoundTrip(r *http.Request) (*http.Response, error) {
-	if strings.HasSuffix(strings.ToLower(r.URL.Hostname()), ".cloudfunctions.net") {
+	switch {
+	case strings.HasSuffix(strings.ToLower(r.URL.Hostname()), ".cloudfunctions.net"):
 		if _, ok := v.gw.Resolve(r.Context(), r.URL.Host, r.URL.Path); ok {
 			r = r.Clone(r.Context())
 			r.Host = r.URL.Host // the gateway routes by it
 			r.URL.Scheme, r.URL.Host = "http", v.addr
+			r.Header.Set(gateway.ReasonKeyHeader, v.reasonKey)
 		}
+	case r.URL.Host == v.addr || (r.URL.Scheme == v.self.Scheme && r.URL.Host == v.self.Host):
+		// The path form of a function URL, on the gateway's own address.
+		r = r.Clone(r.Context())
+		r.Header.Set(gateway.ReasonKeyHeader, v.reasonKey)
 	}
 	return v.next.RoundTrip(r)
 }

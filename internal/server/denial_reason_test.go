@@ -1,0 +1,111 @@
+package server_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	scheduler "cloud.google.com/go/scheduler/apiv1"
+	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
+	cfv1 "google.golang.org/api/cloudfunctions/v1"
+	cfv2 "google.golang.org/api/cloudfunctions/v2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/oidcron/oidcron/internal/gateway"
+	sched "github.com/oidcron/oidcron/internal/scheduler"
+)
+
+// With --require-auth the gateway tells no caller why it refused, except
+// the dispatcher, which proves itself with the process's key: the job's
+// status then names the reason (and the doctor can tell the gateway's
+// 403 from the function's). A forged key gets nothing, and no function
+// ever sees the key.
+func TestGatewayGivesDenialReasonsOnlyToTheDispatcher(t *testing.T) {
+	sig := sched.NewTestSignals(16)
+	f := newAuthFixture(t, withSignals(sig))
+	e := f.e
+	up := newUpstream(t)
+	cf, _ := cfv2.NewService(e.ctx, e.rest(f.admin)...)
+	if _, err := cf.Projects.Locations.Functions.Create("projects/acme-prod/locations/us-central1", &cfv2.Function{
+		ServiceConfig: &cfv2.ServiceConfig{EnvironmentVariables: map[string]string{"OIDCRON_UPSTREAM": up.URL}},
+	}).FunctionId("hello").Do(); err != nil {
+		t.Fatal(err)
+	}
+	const fnURL = "https://us-central1-acme-prod.cloudfunctions.net/hello"
+	c, err := scheduler.NewCloudSchedulerClient(e.ctx, e.grpc(f.admin)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	j := &schedulerpb.Job{
+		Name: "projects/acme-prod/locations/us-central1/jobs/ping", Schedule: "0 0 1 1 *", TimeZone: "UTC",
+		Target: &schedulerpb.Job_HttpTarget{HttpTarget: &schedulerpb.HttpTarget{Uri: fnURL, HttpMethod: schedulerpb.HttpMethod_GET,
+			AuthorizationHeader: &schedulerpb.HttpTarget_OidcToken{OidcToken: &schedulerpb.OidcToken{ServiceAccountEmail: f.sa.Email}}}},
+		AttemptDeadline: durationpb.New(30 * time.Second),
+	}
+	if _, err := c.CreateJob(e.ctx, &schedulerpb.CreateJobRequest{Parent: "projects/acme-prod/locations/us-central1", Job: j}); err != nil {
+		t.Fatal(err)
+	}
+	run := func() *schedulerpb.Job {
+		t.Helper()
+		if _, err := c.RunJob(e.ctx, &schedulerpb.RunJobRequest{Name: j.GetName()}); err != nil {
+			t.Fatal(err)
+		}
+		<-sig.ExecutionDone
+		if err := e.s.Engine.Flush(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.GetJob(e.ctx, &schedulerpb.GetJobRequest{Name: j.GetName()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	got := run()
+	if got.GetStatus().GetCode() != int32(codes.PermissionDenied) || !sched.GatewayDenied(got.GetStatus().GetMessage()) ||
+		!strings.Contains(got.GetStatus().GetMessage(), "cloudfunctions.functions.invoke") {
+		t.Fatalf("status through the gateway without the invoker role: %v", got.GetStatus())
+	}
+	// The same through the path form of the function's URL, on the
+	// gateway's own address.
+	j.GetHttpTarget().Uri = e.s.Addrs.GatewayURL + "/acme-prod/us-central1/hello"
+	if up, err := c.UpdateJob(e.ctx, &schedulerpb.UpdateJobRequest{Job: j, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"http_target.uri"}}}); err != nil || up.GetHttpTarget().GetUri() != j.GetHttpTarget().GetUri() {
+		t.Fatalf("update to the path form: %v %v", err, up)
+	}
+	if got := run(); got.GetStatus().GetCode() != int32(codes.PermissionDenied) || !sched.GatewayDenied(got.GetStatus().GetMessage()) {
+		t.Fatalf("status through the path form without the invoker role: %v", got.GetStatus())
+	}
+
+	// Anyone else, with or without a guessed key, gets the bare 403.
+	for _, key := range []string{"", "guess"} {
+		req, _ := http.NewRequest("GET", "http://"+e.s.Addrs.Gateway+"/hello", nil)
+		req.Host = "us-central1-acme-prod.cloudfunctions.net"
+		if key != "" {
+			req.Header.Set(gateway.ReasonKeyHeader, key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 403 || resp.Header.Get(gateway.ReasonHeader) != "" {
+			t.Fatalf("key %q: %d, reason %q", key, resp.StatusCode, resp.Header.Get(gateway.ReasonHeader))
+		}
+	}
+
+	cfv1s, _ := cfv1.NewService(e.ctx, e.rest(f.admin)...)
+	if _, err := cfv1s.Projects.Locations.Functions.SetIamPolicy("projects/acme-prod/locations/us-central1/functions/hello", &cfv1.SetIamPolicyRequest{
+		Policy: &cfv1.Policy{Bindings: []*cfv1.Binding{{Role: "roles/cloudfunctions.invoker", Members: []string{"serviceAccount:" + f.sa.Email}}}}}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(); got.GetStatus().GetCode() != int32(codes.OK) {
+		t.Fatalf("status with the invoker role: %v", got.GetStatus())
+	}
+	req := up.last()
+	if req == nil || req.Header.Get("Authorization") == "" || req.Header.Get(gateway.ReasonKeyHeader) != "" {
+		t.Fatalf("what the function received: %v", req)
+	}
+}
