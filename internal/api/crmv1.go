@@ -35,7 +35,12 @@ func (s *Server) HandleV1Projects(mux *http.ServeMux) {
 		if err != nil {
 			return nil, err
 		}
-		size, _ := strconv.Atoi(r.URL.Query().Get("pageSize"))
+		var size int64
+		if raw := r.URL.Query().Get("pageSize"); raw != "" {
+			if size, err = strconv.ParseInt(raw, 10, 32); err != nil {
+				return nil, invalid("Invalid value at 'page_size' (TYPE_INT32), %q", raw)
+			}
+		}
 		ps, next, err := s.visibleProjects(ctx, int32(size), r.URL.Query().Get("pageToken"))
 		if err != nil {
 			return nil, err

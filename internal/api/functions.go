@@ -222,9 +222,9 @@ func (x *FunctionsV2) ListFunctions(ctx context.Context, req *functionspb.ListFu
 	}); err != nil {
 		return nil, err
 	}
-	size := int(req.GetPageSize())
-	if size <= 0 || size > 1000 {
-		size = 1000
+	size, err := pageSize(req.GetPageSize(), 1000, 1000)
+	if err != nil {
+		return nil, err
 	}
 	after, err := decodePageToken(req.GetPageToken())
 	if err != nil {

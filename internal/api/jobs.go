@@ -453,12 +453,9 @@ func (x *Scheduler) ListJobs(ctx context.Context, req *schedulerpb.ListJobsReque
 	if err := x.s.check(ctx, "cloudscheduler.jobs.list", iam.ProjectResource(p.GetProjectId()), deny); err != nil {
 		return nil, err
 	}
-	size := int(req.GetPageSize())
-	if size < 0 {
-		return nil, invalid("page_size: must not be negative.")
-	}
-	if size == 0 || size > maxJobPageSize {
-		size = maxJobPageSize // unspecified means the maximum; more is clamped to it
+	size, err := pageSize(req.GetPageSize(), maxJobPageSize, maxJobPageSize) // unspecified means the maximum
+	if err != nil {
+		return nil, err
 	}
 	after, err := decodePageToken(req.GetPageToken())
 	if err != nil {

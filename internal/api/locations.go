@@ -57,9 +57,9 @@ func (x *Locations) ListLocations(ctx context.Context, req *location.ListLocatio
 	if err := x.s.check(ctx, "cloudscheduler.locations.list", iam.ProjectResource(p.GetProjectId()), deny); err != nil {
 		return nil, err
 	}
-	size := int(req.GetPageSize())
-	if size <= 0 {
-		size = 100
+	size, err := pageSize(req.GetPageSize(), 100, 1000)
+	if err != nil {
+		return nil, err
 	}
 	after, err := decodePageToken(req.GetPageToken())
 	if err != nil {

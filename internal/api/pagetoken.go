@@ -29,6 +29,21 @@ func decodePageToken(tok string) (string, error) {
 	return string(b), nil
 }
 
+// pageSize applies a list method's page size rules: 0 means def, more than
+// max is cut to max (fewer than requested may be returned), and a negative
+// size is INVALID_ARGUMENT, as AIP-158 asks.
+func pageSize(n int32, def, max int) (int, error) {
+	switch {
+	case n < 0:
+		return 0, invalid("page_size: must not be negative.")
+	case n == 0:
+		return def, nil
+	case int(n) > max:
+		return max, nil
+	}
+	return int(n), nil
+}
+
 // pageOf cuts a list read with size+1 records into one page and the token
 // of the next (empty on the last page).
 func pageOf[T any](list []T, size int, key func(T) string) ([]T, string) {

@@ -131,10 +131,10 @@ func (x *Projects) GetProject(ctx context.Context, req *resourcemanagerpb.GetPro
 // visibleProjects pages through the projects the caller may get. The
 // store pages by id; projects the caller may not see are skipped, so a page
 // may need several reads.
-func (s *Server) visibleProjects(ctx context.Context, pageSize int32, pageToken string) ([]*resourcemanagerpb.Project, string, error) {
-	size := int(pageSize)
-	if size <= 0 || size > 500 {
-		size = 500
+func (s *Server) visibleProjects(ctx context.Context, n int32, pageToken string) ([]*resourcemanagerpb.Project, string, error) {
+	size, err := pageSize(n, 500, 500)
+	if err != nil {
+		return nil, "", err
 	}
 	after, err := decodePageToken(pageToken)
 	if err != nil {

@@ -155,12 +155,9 @@ func (x *IAMAdmin) ListServiceAccounts(ctx context.Context, req *adminpb.ListSer
 	if err := x.s.check(ctx, "iam.serviceAccounts.list", iam.ProjectResource(p.GetProjectId()), deny); err != nil {
 		return nil, err
 	}
-	size := int(req.GetPageSize())
-	if size <= 0 {
-		size = 20
-	}
-	if size > 100 {
-		size = 100
+	size, err := pageSize(req.GetPageSize(), 20, 100)
+	if err != nil {
+		return nil, err
 	}
 	after, err := decodePageToken(req.GetPageToken())
 	if err != nil {
@@ -377,9 +374,9 @@ func (x *IAMAdmin) ListRoles(ctx context.Context, req *adminpb.ListRolesRequest)
 	if req.GetParent() != "" {
 		return nil, invalid("parent: custom roles are not supported by oidcron; leave parent empty to list predefined roles.")
 	}
-	size := int(req.GetPageSize())
-	if size <= 0 || size > 1000 {
-		size = 300
+	size, err := pageSize(req.GetPageSize(), 300, 1000)
+	if err != nil {
+		return nil, err
 	}
 	after, err := decodePageToken(req.GetPageToken())
 	if err != nil {
