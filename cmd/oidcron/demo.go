@@ -25,7 +25,7 @@ invoker account, the invoker role, the job's OIDC token for the function's URL),
 it again (200) and show the claims the function verified. Each step is printed as
 the oidcron command you would type. Exits non-zero, naming the step, if any outcome
 is not the expected one.`,
-		Args: cobra.NoArgs,
+		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

@@ -191,3 +191,28 @@ func TestPostgresStartWithoutDataDir(t *testing.T) {
 		t.Fatalf("serve --store postgres:// did not start (exit %v):\n%s", err, stderr)
 	}
 }
+
+// The binary exits as gcloud does: 2 for a command line it cannot use, 1
+// when a call fails.
+func TestExitCodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	for _, c := range []struct {
+		want int
+		args []string
+	}{
+		{2, []string{"scheduler", "jobz"}},
+		{2, []string{"scheduler", "jobs", "describe", "j", "--location", "us-central1", "--bogus"}},
+		{2, []string{"serve", "extra"}},
+		// Nothing listens on port 1: the call fails.
+		{1, []string{"scheduler", "jobs", "describe", "j", "--location", "us-central1", "--project", "p1", "--endpoint", "http://127.0.0.1:1"}},
+	} {
+		cmd := exec.Command(bin, c.args...)
+		out, err := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != c.want {
+			t.Errorf("oidcron %s: exit %d (%v), want %d\n%s", strings.Join(c.args, " "), code, err, c.want, out)
+		}
+	}
+}

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -28,6 +29,9 @@ func main() {
 	if cmd, err := root.ExecuteC(); err != nil {
 		// gcloud's shape: ERROR: (gcloud.scheduler.jobs.run) NOT_FOUND: ...
 		fmt.Fprintf(os.Stderr, "ERROR: (%s) %s\n", strings.ReplaceAll(cmd.CommandPath(), " ", "."), err)
+		if _, usage := errors.AsType[*cli.UsageError](err); usage {
+			os.Exit(2) // as gcloud: a command line it could not use
+		}
 		os.Exit(1)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/oidcron/oidcron/internal/cli"
 	"github.com/oidcron/oidcron/internal/server"
 )
 
@@ -29,7 +30,7 @@ func serveCmd() *cobra.Command {
 discovery document and JWKS, /healthz, /readyz and /metrics; the gateway address
 fronts the functions. Every flag can also be set as OIDCRON_<FLAG> (for example
 OIDCRON_GATEWAY_LISTEN).`,
-		Args: cobra.NoArgs,
+		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bindEnv(cmd); err != nil {
 				return err

@@ -40,7 +40,7 @@ func authPrintIdentityTokenCmd(g *Globals) *cobra.Command {
 		Args: positionalArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if impersonate == "" {
-				return errors.New("argument --impersonate-service-account: Must be specified: oidcron keeps no " +
+				return usagef("argument --impersonate-service-account: Must be specified: oidcron keeps no " +
 					"credentials of its own, so it mints identity tokens for a service account.")
 			}
 			chain := strings.Split(impersonate, ",")

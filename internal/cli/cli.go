@@ -84,10 +84,10 @@ func (g *Globals) AddFlags(root *cobra.Command) {
 		for _, p := range []string{"unknown flag: ", "unknown shorthand flag: "} {
 			if rest, ok := strings.CutPrefix(msg, p); ok {
 				// The flag as typed ends the message ("--bogus", "'b' in -b").
-				return fmt.Errorf("unrecognized arguments: %s", rest[strings.LastIndex(rest, " ")+1:])
+				return usagef("unrecognized arguments: %s", rest[strings.LastIndex(rest, " ")+1:])
 			}
 		}
-		return err
+		return &UsageError{Msg: msg}
 	})
 }
 
@@ -111,9 +111,9 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 		c.Args = cobra.ArbitraryArgs
 		c.RunE = func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return fmt.Errorf("Invalid choice: '%s'.", args[0])
+				return usagef("Invalid choice: '%s'.", args[0])
 			}
-			return errors.New("Command name argument expected.")
+			return usagef("Command name argument expected.")
 		}
 	}
 	for _, sub := range c.Commands() {
@@ -477,6 +477,17 @@ func ctx(cmd *cobra.Command) context.Context {
 
 // ---- argument checks shared by the commands ----
 
+// UsageError is a mistake on the command line, found before any call is
+// made. gcloud (argparse) exits 2 for these and 1 when a call fails.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+func usagef(format string, a ...any) error { return &UsageError{Msg: fmt.Sprintf(format, a...)} }
+
+// NoArgs refuses every positional argument, in gcloud's words.
+var NoArgs = positionalArgs()
+
 // positionalArgs is gcloud's positional-argument check: each name is
 // required, extra arguments are refused.
 func positionalArgs(names ...string) cobra.PositionalArgs {
@@ -488,10 +499,10 @@ func positionalArgs(names ...string) cobra.PositionalArgs {
 func positionalArgsOpt(required int, names ...string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) < required {
-			return fmt.Errorf("argument %s: Must be specified.", strings.Join(names[len(args):required], " "))
+			return usagef("argument %s: Must be specified.", strings.Join(names[len(args):required], " "))
 		}
 		if len(args) > len(names) {
-			return fmt.Errorf("unrecognized arguments: %s", strings.Join(args[len(names):], " "))
+			return usagef("unrecognized arguments: %s", strings.Join(args[len(names):], " "))
 		}
 		return nil
 	}
@@ -506,7 +517,7 @@ func requireFlags(cmd *cobra.Command, names ...string) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("argument %s: Must be specified.", strings.Join(missing, " "))
+		return usagef("argument %s: Must be specified.", strings.Join(missing, " "))
 	}
 	return nil
 }

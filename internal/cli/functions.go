@@ -94,9 +94,9 @@ func (f *fnFlags) add(cmd *cobra.Command, verb string) {
 func nameArg(cmd *cobra.Command, args []string) error {
 	switch {
 	case len(args) == 0:
-		return errors.New("argument NAME: Must be specified.")
+		return usagef("argument NAME: Must be specified.")
 	case len(args) > 1:
-		return fmt.Errorf("unrecognized arguments: %s", strings.Join(args[1:], " "))
+		return usagef("unrecognized arguments: %s", strings.Join(args[1:], " "))
 	}
 	return nil
 }
@@ -105,15 +105,15 @@ func nameArg(cmd *cobra.Command, args []string) error {
 // project, or a full resource name.
 func (f *fnFlags) ref(g *Globals, name string) (fnRef, error) {
 	if !fnNameRule.MatchString(name) {
-		return fnRef{}, fmt.Errorf("argument NAME: Invalid value '%s': %s", name, fnNameError)
+		return fnRef{}, usagef("argument NAME: Invalid value '%s': %s", name, fnNameError)
 	}
 	if f.gen2 && f.noGen2 {
-		return fnRef{}, errors.New("argument --gen2: At most one of --gen2 | --no-gen2 may be specified.")
+		return fnRef{}, usagef("argument --gen2: At most one of --gen2 | --no-gen2 may be specified.")
 	}
 	if strings.Contains(name, "/") {
 		p := strings.Split(name, "/")
 		if len(p) != 6 || p[0] != "projects" || p[2] != "locations" || p[4] != "functions" || p[1] == "" || p[3] == "" {
-			return fnRef{}, fmt.Errorf("argument NAME: Invalid value '%s': give a function id, or a full name of the form projects/PROJECT/locations/REGION/functions/FUNCTION.", name)
+			return fnRef{}, usagef("argument NAME: Invalid value '%s': give a function id, or a full name of the form projects/PROJECT/locations/REGION/functions/FUNCTION.", name)
 		}
 		return fnRef{Project: p[1], Region: p[3], ID: p[5]}, nil
 	}
@@ -340,7 +340,7 @@ func functionsListCmd(g *Globals) *cobra.Command {
 		Short: "List functions",
 		Long: "List functions as gcloud does: 2nd gen functions as the v2 API shows them, then 1st gen\n" +
 			"functions as the v1 API shows them.",
-		Args: cobra.NoArgs,
+		Args: NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			project, err := g.RequireProject()
 			if err != nil {

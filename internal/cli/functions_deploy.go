@@ -49,7 +49,7 @@ func functionsDeployCmd(g *Globals) *cobra.Command {
 				{"--source", source}, {"--runtime", runtime}, {"--entry-point", entryPoint}, {"--stage-bucket", stageBucket},
 			} {
 				if unsupported.value != "" {
-					return fmt.Errorf("argument %s: oidcron runs no code, so it takes no source or runtime; give the function's HTTP upstream with --upstream URL.", unsupported.flag)
+					return usagef("argument %s: oidcron runs no code, so it takes no source or runtime; give the function's HTTP upstream with --upstream URL.", unsupported.flag)
 				}
 			}
 			ref, err := f.ref(g, args[0])
@@ -57,7 +57,7 @@ func functionsDeployCmd(g *Globals) *cobra.Command {
 				return err
 			}
 			if allow && noAllow {
-				return errors.New("argument --allow-unauthenticated: At most one of --allow-unauthenticated | --no-allow-unauthenticated may be specified.")
+				return usagef("argument --allow-unauthenticated: At most one of --allow-unauthenticated | --no-allow-unauthenticated may be specified.")
 			}
 			if upstream != "" {
 				if u, err := url.Parse(upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -1,9 +1,12 @@
 package cli_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/oidcron/oidcron/internal/cli"
 )
 
 // gcloud's group commands reject an unknown subcommand ("Invalid choice")
@@ -74,5 +77,32 @@ func TestRemoveInvokerNotFoundEtagAlphabet(t *testing.T) {
 	r := e.must("functions", "remove-invoker-policy-binding", "hello", "--region=us-central1", "--member=user:nobody@example.com", "--format=value(etag)")
 	if got := strings.TrimSpace(r.out); got != etag {
 		t.Fatalf("remove-invoker-policy-binding printed etag %q; get-iam-policy prints %q (URL-safe, as gcloud)", got, etag)
+	}
+}
+
+// A command line gcloud could not use is a *cli.UsageError (the binary
+// exits 2 for it, as gcloud does) and sends nothing; a failed call is not.
+func TestUsageMistakesAreUsageErrors(t *testing.T) {
+	e := startSched(t)
+	for _, args := range [][]string{
+		{"scheduler", "jobz"},
+		{"scheduler"},
+		{"scheduler", "jobs", "describe", "j", "--location", "us-central1", "--bogus"},
+		{"scheduler", "jobs", "describe", "--location", "us-central1"},
+		{"scheduler", "jobs", "describe", "a", "b", "--location", "us-central1"},
+		{"scheduler", "jobs", "create", "http", "j", "--location", "us-central1", "--schedule", "* * * * *", "--uri", "http://x/", "--max-retry-attempts", "9"},
+		{"scheduler", "jobs", "list", "--location", "us-central1", "--limit", "many"},
+	} {
+		r := e.run("", args...)
+		if _, ok := errors.AsType[*cli.UsageError](r.code); !ok {
+			t.Errorf("oidcron %s: %v (%T), want a usage error", strings.Join(args, " "), r.code, r.code)
+		}
+	}
+	if reqs := e.rec.take(); len(reqs) != 0 {
+		t.Errorf("usage mistakes sent requests: %v", reqs)
+	}
+	r := e.run("", "scheduler", "jobs", "describe", "missing", "--location", "us-central1", "--project", "p1")
+	if _, ok := errors.AsType[*cli.UsageError](r.code); r.code == nil || ok {
+		t.Errorf("describing a missing job: %v (%T), want the call's error", r.code, r.code)
 	}
 }

@@ -58,7 +58,7 @@ func iamAccountArg(v string) error {
 	if saIdentifierRule.MatchString(v) {
 		return nil
 	}
-	return fmt.Errorf("argument SERVICE_ACCOUNT: Bad value [%s]: Not a valid service account identifier. "+
+	return usagef("argument SERVICE_ACCOUNT: Bad value [%s]: Not a valid service account identifier. "+
 		"It should be either a numeric string representing the unique_id or an email of the form: "+
 		"my-iam-account@somedomain.com or my-iam-account@PROJECT_ID.iam.gserviceaccount.com", v)
 }
@@ -317,7 +317,7 @@ func rolesListCmd(g *Globals) *cobra.Command {
 				project = g.Project
 			}
 			if project != "" && org != "" {
-				return errors.New("arguments not allowed simultaneously: --organization, --project")
+				return usagef("arguments not allowed simultaneously: --organization, --project")
 			}
 			var roles []*iamv1.Role
 			collect := func(resp *iamv1.ListRolesResponse) error {
@@ -408,7 +408,7 @@ func iamRoleName(org, project, role string) (string, error) {
 	case org == "" && project == "":
 		return "", errors.New("Missing required argument [--organization or --project]: Should specify the project or organization name for custom roles.")
 	case org != "" && project != "":
-		return "", errors.New("arguments not allowed simultaneously: --organization, --project")
+		return "", usagef("arguments not allowed simultaneously: --organization, --project")
 	case org != "":
 		return "organizations/" + org + "/roles/" + role, nil
 	}

@@ -71,7 +71,7 @@ func projectsParseLabels(v string) (map[string]string, error) {
 	for _, kv := range strings.Split(v, ",") {
 		k, val, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("argument --labels: Bad syntax for dict arg: [%s].", kv)
+			return nil, usagef("argument --labels: Bad syntax for dict arg: [%s].", kv)
 		}
 		out[k] = val
 	}
@@ -93,7 +93,7 @@ func projectsCreateCmd(g *Globals) *cobra.Command {
 			if len(args) == 1 {
 				id = args[0]
 				if !projectIDArgRule.MatchString(id) {
-					return fmt.Errorf("argument PROJECT_ID: Bad value [%s]: %s", id, projectIDDescription)
+					return usagef("argument PROJECT_ID: Bad value [%s]: %s", id, projectIDDescription)
 				}
 			}
 			if id == "" && name != "" {

@@ -56,9 +56,9 @@ func schedulerCmd(g *Globals) *cobra.Command {
 func schedulerJobArg(_ *cobra.Command, args []string) error {
 	switch {
 	case len(args) == 0:
-		return errors.New("argument JOB: Must be specified.")
+		return usagef("argument JOB: Must be specified.")
 	case len(args) > 1:
-		return fmt.Errorf("unrecognized arguments: %s", strings.Join(args[1:], " "))
+		return usagef("unrecognized arguments: %s", strings.Join(args[1:], " "))
 	}
 	return nil
 }
@@ -66,7 +66,7 @@ func schedulerJobArg(_ *cobra.Command, args []string) error {
 // schedulerNoArgs rejects positionals, with gcloud's error.
 func schedulerNoArgs(_ *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return fmt.Errorf("unrecognized arguments: %s", strings.Join(args, " "))
+		return usagef("unrecognized arguments: %s", strings.Join(args, " "))
 	}
 	return nil
 }
@@ -100,12 +100,12 @@ func (s *schedulerSession) job(arg, location string) (schedJobRef, error) {
 	if strings.Contains(arg, "/") {
 		p := strings.Split(arg, "/")
 		if len(p) != 6 || p[0] != "projects" || p[2] != "locations" || p[4] != "jobs" || p[1] == "" || p[3] == "" || p[5] == "" {
-			return schedJobRef{}, fmt.Errorf("argument JOB: [%s] is neither a job ID nor a job name of the form projects/PROJECT/locations/LOCATION/jobs/JOB.", arg)
+			return schedJobRef{}, usagef("argument JOB: [%s] is neither a job ID nor a job name of the form projects/PROJECT/locations/LOCATION/jobs/JOB.", arg)
 		}
 		return schedJobRef{Project: p[1], Location: p[3], ID: p[5]}, nil
 	}
 	if arg == "" {
-		return schedJobRef{}, errors.New("argument JOB: Must be specified.")
+		return schedJobRef{}, usagef("argument JOB: Must be specified.")
 	}
 	project, err := s.g.RequireProject()
 	if err != nil {

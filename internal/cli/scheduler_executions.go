@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -59,7 +58,7 @@ func schedulerExecutionsCmd(g *Globals) *cobra.Command {
 			if before != "" {
 				t, err := time.Parse(time.RFC3339Nano, before)
 				if err != nil {
-					return fmt.Errorf("argument --before: Bad value [%s]: give an RFC 3339 time such as 2026-01-02T15:04:05Z.", before)
+					return usagef("argument --before: Bad value [%s]: give an RFC 3339 time such as 2026-01-02T15:04:05Z.", before)
 				}
 				q.Set("before", t.UTC().Format(time.RFC3339Nano))
 			}

@@ -3,7 +3,6 @@ package cli
 import (
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"math"
 	"os"
 	"regexp"
@@ -172,7 +171,7 @@ func schedCheckHTTPJobFlags(fs *pflag.FlagSet, create bool) error {
 			}
 		}
 		if len(missing) > 0 {
-			return fmt.Errorf("argument %s: Must be specified.", strings.Join(missing, " "))
+			return usagef("argument %s: Must be specified.", strings.Join(missing, " "))
 		}
 	}
 	groups := [][][]string{
@@ -194,7 +193,7 @@ func schedCheckHTTPJobFlags(fs *pflag.FlagSet, create bool) error {
 	// Within the token groups the account is required.
 	for _, pair := range [][2]string{{"oidc-token-audience", "oidc-service-account-email"}, {"oauth-token-scope", "oauth-service-account-email"}} {
 		if fs.Changed(pair[0]) && !fs.Changed(pair[1]) {
-			return fmt.Errorf("argument --%s: Must be specified.", pair[1])
+			return usagef("argument --%s: Must be specified.", pair[1])
 		}
 	}
 	return nil
@@ -210,7 +209,7 @@ func schedMutexFlags(fs *pflag.FlagSet, alts [][]string) error {
 				continue
 			}
 			if first >= 0 && first != i {
-				return fmt.Errorf("argument --%s: At most one of %s may be specified.", n, strings.Join(schedAltNames(fs, alts), " | "))
+				return usagef("argument --%s: At most one of %s may be specified.", n, strings.Join(schedAltNames(fs, alts), " | "))
 			}
 			first = i
 		}
@@ -415,7 +414,7 @@ func (f *schedHTTPJobFlags) body(fs *pflag.FlagSet) (string, error) {
 	case fs.Changed("message-body-from-file"):
 		b, err := os.ReadFile(f.messageBodyFile)
 		if err != nil {
-			return "", fmt.Errorf("argument --message-body-from-file: Unable to read file [%s]: %v", f.messageBodyFile, errors.Unwrap(err))
+			return "", usagef("argument --message-body-from-file: Unable to read file [%s]: %v", f.messageBodyFile, errors.Unwrap(err))
 		}
 		return base64.StdEncoding.EncodeToString(b), nil
 	}
@@ -424,7 +423,7 @@ func (f *schedHTTPJobFlags) body(fs *pflag.FlagSet) (string, error) {
 
 func schedURIFlag(v string) error {
 	if !schedURIRule.MatchString(v) {
-		return fmt.Errorf("argument --uri: Bad value [%s]: Must be a valid HTTP or HTTPS URL.", v)
+		return usagef("argument --uri: Bad value [%s]: Must be a valid HTTP or HTTPS URL.", v)
 	}
 	return nil
 }
@@ -433,13 +432,13 @@ func schedMethodFlag(v string) (string, error) {
 	if slices.Contains(schedHTTPMethods, strings.ToLower(v)) {
 		return strings.ToUpper(v), nil
 	}
-	return "", fmt.Errorf("argument --http-method: Invalid choice: '%s'. Valid choices are [%s].", v, strings.Join(schedHTTPMethods, ", "))
+	return "", usagef("argument --http-method: Invalid choice: '%s'. Valid choices are [%s].", v, strings.Join(schedHTTPMethods, ", "))
 }
 
 func schedIntFlag(flag, v string) (int64, error) {
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("argument --%s: invalid int value: '%s'", flag, v)
+		return 0, usagef("argument --%s: invalid int value: '%s'", flag, v)
 	}
 	return n, nil
 }
@@ -450,7 +449,7 @@ func schedRetryAttemptsFlag(v string) (int64, error) {
 		return 0, err
 	}
 	if n < 0 || n > 5 {
-		return 0, fmt.Errorf("argument --max-retry-attempts: Value must be greater than or equal to 0 and less than or equal to 5; received: %d", n)
+		return 0, usagef("argument --max-retry-attempts: Value must be greater than or equal to 0 and less than or equal to 5; received: %d", n)
 	}
 	return n, nil
 }
@@ -461,7 +460,7 @@ func schedRetryAttemptsFlag(v string) (int64, error) {
 func schedDurationFlag(flag, v string) (string, error) {
 	secs, ok := schedParseDuration(v)
 	if !ok {
-		return "", fmt.Errorf("argument --%s: Failed to parse duration: [%s]; give seconds or a number with a unit s, m, h or d, e.g. 20s, 10m, 1h.", flag, v)
+		return "", usagef("argument --%s: Failed to parse duration: [%s]; give seconds or a number with a unit s, m, h or d, e.g. 20s, 10m, 1h.", flag, v)
 	}
 	return strconv.FormatFloat(secs, 'f', -1, 64) + "s", nil
 }
@@ -514,7 +513,7 @@ func schedDictFlag(flag, v string) (map[string]string, error) {
 	for _, kv := range strings.Split(v, sep) {
 		k, val, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("argument --%s: Bad syntax for dict arg: [%s]. Give KEY=VALUE pairs separated by commas, e.g. Accept=text/plain,X-Trace=1.", flag, kv)
+			return nil, usagef("argument --%s: Bad syntax for dict arg: [%s]. Give KEY=VALUE pairs separated by commas, e.g. Accept=text/plain,X-Trace=1.", flag, kv)
 		}
 		out[k] = val
 	}

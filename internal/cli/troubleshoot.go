@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -36,16 +35,16 @@ func troubleshootCmd(g *Globals) *cobra.Command {
 			"    --principal=scheduler-invoker@demo-project.iam.gserviceaccount.com --permission=cloudfunctions.functions.invoke",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
-				return fmt.Errorf("unrecognized arguments: %s", strings.Join(args[1:], " "))
+				return usagef("unrecognized arguments: %s", strings.Join(args[1:], " "))
 			}
 			if len(args) == 1 {
 				if resource != "" && resource != args[0] {
-					return errors.New("argument RESOURCE: give the resource once, as the argument or with --resource, not both.")
+					return usagef("argument RESOURCE: give the resource once, as the argument or with --resource, not both.")
 				}
 				resource = args[0]
 			}
 			if principal != "" && principalEmail != "" && principal != principalEmail {
-				return errors.New("argument --principal: --principal and --principal-email name the same principal; give one of them.")
+				return usagef("argument --principal: --principal and --principal-email name the same principal; give one of them.")
 			}
 			if principal == "" {
 				principal = principalEmail
@@ -61,7 +60,7 @@ func troubleshootCmd(g *Globals) *cobra.Command {
 				missing = append(missing, "--principal")
 			}
 			if len(missing) > 0 {
-				return fmt.Errorf("argument %s: Must be specified.", strings.Join(missing, " "))
+				return usagef("argument %s: Must be specified.", strings.Join(missing, " "))
 			}
 			if !strings.HasPrefix(resource, "//") {
 				hint := ""
