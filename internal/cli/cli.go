@@ -32,6 +32,7 @@ type Globals struct {
 	Project  string // --project, OIDCRON_PROJECT
 	Quiet    bool   // --quiet: answer every prompt with its default
 	Fmt      gcloudfmt.Options
+	PageSize int // --page-size: records per page a list asks the API for
 
 	// AccessToken, when set (OIDCRON_ACCESS_TOKEN), is sent as a bearer
 	// token; a server started with --require-auth needs one (its admin
@@ -78,6 +79,13 @@ func (g *Globals) AddFlags(root *cobra.Command) {
 	f.StringVar(&g.Fmt.Filter, "filter", "", "print only the records matching this expression, e.g. bindings.members:EMAIL")
 	f.IntVar(&g.Fmt.Limit, "limit", 0, "print at most this many records")
 	f.StringSliceVar(&g.Fmt.SortBy, "sort-by", nil, "sort records by these fields (~field for descending)")
+	f.IntVar(&g.PageSize, "page-size", 0, "records per page a list asks the API for (default: the command's or the service's)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if cmd.Flags().Changed("page-size") && g.PageSize < 1 {
+			return usagef("argument --page-size: Value must be greater than or equal to 1; received: %d", g.PageSize)
+		}
+		return nil
+	}
 	// gcloud words an unknown flag as it does an extra argument.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		msg := err.Error()
@@ -527,9 +535,14 @@ func invalidArg(name, format string, args ...any) error {
 	return fmt.Errorf("Invalid value for [%s]: %s", name, fmt.Sprintf(format, args...))
 }
 
-// pageSize is the page size gcloud's list pager asks for: its batch
-// size, or --limit when smaller (and no --filter needs more records).
+// pageSize is the page size gcloud's list pager asks for: --page-size or
+// else the command's batch size, cut to --limit when smaller (and no
+// --filter needs more records). 0 (a batch of 0 and no --page-size)
+// means none: the service's default.
 func (g *Globals) pageSize(batch int64) int64 {
+	if g.PageSize > 0 {
+		batch = int64(g.PageSize)
+	}
 	if g.Fmt.Limit > 0 && int64(g.Fmt.Limit) < batch && g.Fmt.Filter == "" {
 		return int64(g.Fmt.Limit)
 	}

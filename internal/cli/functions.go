@@ -363,7 +363,11 @@ func functionsListCmd(g *Globals) *cobra.Command {
 			// gcloud asks the v2 API for environment="GEN_2"; oidcron's v2
 			// API lists without filters, so the filter runs here.
 			for _, r := range regions {
-				err := c.v2.Projects.Locations.Functions.List("projects/"+project+"/locations/"+r).Pages(ctx(cmd), func(resp *cfv2.ListFunctionsResponse) error {
+				call := c.v2.Projects.Locations.Functions.List("projects/" + project + "/locations/" + r)
+				if n := g.pageSize(0); n > 0 {
+					call.PageSize(n)
+				}
+				err := call.Pages(ctx(cmd), func(resp *cfv2.ListFunctionsResponse) error {
 					for _, fn := range resp.Functions {
 						if fn.Environment == "GEN_2" {
 							if err := keep(fn); err != nil {
@@ -378,7 +382,11 @@ func functionsListCmd(g *Globals) *cobra.Command {
 				}
 			}
 			for _, r := range regions {
-				err := c.v1.Projects.Locations.Functions.List("projects/"+project+"/locations/"+r).Pages(ctx(cmd), func(resp *cfv1.ListFunctionsResponse) error {
+				call := c.v1.Projects.Locations.Functions.List("projects/" + project + "/locations/" + r)
+				if n := g.pageSize(0); n > 0 {
+					call.PageSize(n)
+				}
+				err := call.Pages(ctx(cmd), func(resp *cfv1.ListFunctionsResponse) error {
 					for _, fn := range resp.Functions {
 						if err := keep(fn); err != nil {
 							return err

@@ -231,7 +231,11 @@ func schedulerListCmd(g *Globals) *cobra.Command {
 				return err
 			}
 			jobs := []*cloudscheduler.Job{}
-			err = s.svc.Projects.Locations.Jobs.List("projects/"+project+"/locations/"+loc).Pages(s.ctx, func(r *cloudscheduler.ListJobsResponse) error {
+			call := s.svc.Projects.Locations.Jobs.List("projects/" + project + "/locations/" + loc)
+			if n := g.pageSize(0); n > 0 {
+				call.PageSize(n)
+			}
+			err = call.Pages(s.ctx, func(r *cloudscheduler.ListJobsResponse) error {
 				jobs = append(jobs, r.Jobs...)
 				return nil
 			})
@@ -315,7 +319,11 @@ func schedulerLocationsListCmd(g *Globals) *cobra.Command {
 				return err
 			}
 			locs := []*cloudscheduler.Location{}
-			err = s.svc.Projects.Locations.List("projects/"+project).Pages(s.ctx, func(r *cloudscheduler.ListLocationsResponse) error {
+			call := s.svc.Projects.Locations.List("projects/" + project)
+			if n := g.pageSize(0); n > 0 {
+				call.PageSize(n)
+			}
+			err = call.Pages(s.ctx, func(r *cloudscheduler.ListLocationsResponse) error {
 				locs = append(locs, r.Locations...)
 				return nil
 			})

@@ -504,6 +504,19 @@ func TestSchedulerJobCommands(t *testing.T) {
 		t.Errorf("list:\n%s\nwant:\n%s", r.out, want)
 	}
 	schedSameRequests(t, e.rec.take(), "GET /v1/projects/acme/locations/us-central1/jobs")
+	// --page-size pages the API's answer and not the output; --limit
+	// alone leaves the page size to the service, as gcloud's declarative
+	// list commands do.
+	if r := e.ok("scheduler", "jobs", "list", "--location", "us-central1", "--page-size", "1"); r.out != want {
+		t.Errorf("list --page-size 1:\n%s\nwant:\n%s", r.out, want)
+	}
+	reqs := e.rec.take()
+	if len(reqs) != 2 || reqs[0].Query != "pageSize=1" || !strings.HasPrefix(reqs[1].Query, "pageSize=1&pageToken=") {
+		t.Errorf("list --page-size 1 sent %v, want two pages of one", reqs)
+	}
+	e.ok("scheduler", "jobs", "list", "--location", "us-central1", "--limit", "1")
+	schedSameRequests(t, e.rec.take(), "GET /v1/projects/acme/locations/us-central1/jobs")
+	e.fails("argument --page-size: Value must be greater than or equal to 1; received: 0", "scheduler", "jobs", "list", "--location", "us-central1", "--page-size", "0")
 
 	r = e.ok("scheduler", "jobs", "pause", "b", "--location", "us-central1")
 	if r.out != "" || r.err != "Job has been paused.\n" {
