@@ -49,6 +49,21 @@ func TestRealGcloud(t *testing.T) {
 		}
 		return o.String(), e.String()
 	}
+	// gcFails runs a gcloud command that must fail, for its exit status and
+	// its error line.
+	gcFails := func(args ...string) (int, string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // a bound on a hang
+		defer cancel()
+		cmd := exec.CommandContext(ctx, gcloud, args...)
+		cmd.Env = append(os.Environ(), "CLOUDSDK_CONFIG="+cfg, "CLOUDSDK_CORE_DISABLE_PROMPTS=1")
+		var e bytes.Buffer
+		cmd.Stderr = &e
+		if err := cmd.Run(); err == nil {
+			t.Fatalf("gcloud %s succeeded, want a failure", strings.Join(args, " "))
+		}
+		return cmd.ProcessState.ExitCode(), e.String()
+	}
 	gc("config", "set", "auth/disable_credentials", "true")
 	gc("config", "set", "core/disable_usage_reporting", "true")
 	for _, api := range []string{"cloudscheduler", "cloudresourcemanager", "iam", "iamcredentials", "cloudfunctions", "appengine", "run"} {
@@ -119,5 +134,44 @@ func TestRealGcloud(t *testing.T) {
 		gOut, gErr := gc(args...)
 		oOut, oErr := sh.ok(args...)
 		same(strings.Join(args, " "), gOut, gErr, oOut, oErr)
+	}
+
+	// A service account's bindings take conditions (gcloud's GA commands
+	// have --condition and, on remove, --all). Once a policy has one,
+	// both tools refuse to add or remove without a condition when they
+	// cannot prompt, word for word, and --all removes every binding of the
+	// member and role.
+	sa := "scheduler-invoker@demo-project.iam.gserviceaccount.com"
+	binding := []string{"--member=user:a@example.com", "--role=roles/iam.serviceAccountUser"}
+	withSA := func(verb string, extra ...string) []string {
+		return append(append([]string{"iam", "service-accounts", verb, sa}, binding...), extra...)
+	}
+	gOut, gErr = gc(withSA("add-iam-policy-binding", `--condition=expression=request.time < timestamp("2030-01-01T00:00:00Z"),title=until-2030`)...)
+	oOut, oErr = sh.ok("iam", "service-accounts", "get-iam-policy", sa)
+	if mask(gOut) != mask(oOut) || !strings.Contains(gOut, "title: until-2030") {
+		t.Errorf("gcloud's conditional binding:\n%s\noidcron reads:\n%s", gOut, oOut)
+	}
+	for _, args := range [][]string{
+		withSA("add-iam-policy-binding"),
+		withSA("remove-iam-policy-binding"),
+		withSA("remove-iam-policy-binding", "--condition=None"),
+		withSA("remove-iam-policy-binding", "--all", "--condition=None"),
+	} {
+		gCode, gErr := gcFails(args...)
+		_, oErr, err := sh.run(args...)
+		oCode := -1
+		if ee, ok := err.(*exec.ExitError); ok {
+			oCode = ee.ExitCode()
+		}
+		gLine, _, _ := strings.Cut(strings.Replace(gErr, "(gcloud.", "(oidcron.", 1), "\n")
+		oLine, _, _ := strings.Cut(oErr, "\n")
+		if gCode != oCode || gLine != oLine {
+			t.Errorf("%s:\ngcloud  exit %d: %s\noidcron exit %d: %s", strings.Join(args, " "), gCode, gLine, oCode, oLine)
+		}
+	}
+	_, _ = gc(withSA("add-iam-policy-binding", "--condition=None")...)
+	oOut, oErr = sh.ok(withSA("remove-iam-policy-binding", "--all")...)
+	if strings.Contains(oOut, "user:a@example.com") || oErr != "Updated IAM policy for serviceAccount ["+sa+"].\n" {
+		t.Errorf("oidcron's --all left the member:\n%s%s", oOut, oErr)
 	}
 }

@@ -248,18 +248,19 @@ func saGetIamPolicyCmd(g *Globals) *cobra.Command {
 	}, g)
 }
 
-// saBindingNotFound is gcloud's text for the service account commands,
-// which (in the GA track) take no --condition.
-var saBindingNotFound = errors.New("Policy binding with the specified principal and role not found!")
-
 func saBindingCmd(g *Globals, add bool) *cobra.Command {
 	var member, role string
+	var cf condFlags
 	use, short := "add-iam-policy-binding", "Add an IAM policy binding to a service account"
 	if !add {
 		use, short = "remove-iam-policy-binding", "Remove an IAM policy binding from a service account"
 	}
 	cmd := saAccountCmd(use, short, func(cmd *cobra.Command, svc *iamv1.Service, account string) error {
 		m, err := checkBinding(cmd, member, role)
+		if err != nil {
+			return err
+		}
+		cond, err := cf.read(cmd)
 		if err != nil {
 			return err
 		}
@@ -275,15 +276,9 @@ func saBindingCmd(g *Globals, add bool) *cobra.Command {
 		}
 		out, err := api.edit(ctx(cmd), func(p *Policy) error {
 			if add {
-				p.AddBinding(m, role, nil)
-				return nil
+				return g.addBinding(p, m, role, cond)
 			}
-			if err := p.RemoveBinding(m, role, nil); errors.Is(err, ErrBindingNotFound) {
-				return saBindingNotFound
-			} else if err != nil {
-				return err
-			}
-			return nil
+			return g.removeBinding(p, m, role, cond)
 		})
 		if err != nil {
 			return APIError(err)
@@ -291,8 +286,9 @@ func saBindingCmd(g *Globals, add bool) *cobra.Command {
 		g.Status("Updated IAM policy for serviceAccount [%s].", account)
 		return g.Print(out, false, "yaml")
 	}, g)
-	cmd.Use = use + " SERVICE_ACCOUNT --member=PRINCIPAL --role=ROLE"
+	cmd.Use = use + " SERVICE_ACCOUNT --member=PRINCIPAL --role=ROLE " + conditionUsage(!add)
 	bindingFlags(cmd, &member, &role, add)
+	cf.register(cmd, !add)
 	return cmd
 }
 

@@ -151,8 +151,9 @@ func TestIAMServiceAccountsPolicy(t *testing.T) {
 	iamSame(t, "add stdout", r.out, want)
 	iamSame(t, "get-iam-policy", e.ok("iam", "service-accounts", "get-iam-policy", sa), want)
 
-	// Not there: gcloud's message for service accounts (no conditions in GA).
-	iamFails(t, e, "Policy binding with the specified principal and role not found!",
+	// Not there: gcloud's message for the commands that take conditions,
+	// as the service account ones do in every track.
+	iamFails(t, e, "Policy binding with the specified principal, role, and condition not found!",
 		"iam", "service-accounts", "remove-iam-policy-binding", sa, "--member=user:other@example.com", "--role=roles/iam.serviceAccountTokenCreator")
 	iamFails(t, e, "argument --member --role: Must be specified.", "iam", "service-accounts", "add-iam-policy-binding", sa)
 	r = e.run("", "iam", "service-accounts", "add-iam-policy-binding", sa, "--member=serviceAccount:not-an-email", "--role=roles/iam.serviceAccountUser")

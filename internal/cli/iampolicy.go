@@ -39,58 +39,236 @@ func bindingFlags(cmd *cobra.Command, member, role *string, add bool) {
 	}
 }
 
-// conditionFlags adds gcloud's --condition and --condition-from-file.
-func conditionFlags(cmd *cobra.Command, condition, file *string) {
-	cmd.Flags().StringVar(condition, "condition", "", "The binding's condition: expression=EXPR,title=TITLE[,description=DESC] "+
-		"(^D^ before the pairs splits them on D instead of commas), or None for a binding without one")
-	cmd.Flags().StringVar(file, "condition-from-file", "", "A JSON or YAML file holding the condition: expression, title and description")
-	cmd.MarkFlagsMutuallyExclusive("condition", "condition-from-file")
+// condFlags are gcloud's condition flags of the binding commands that take
+// them (iam_util's): --condition and --condition-from-file, and on remove
+// --all, one mutually exclusive group.
+type condFlags struct {
+	condition, file string
+	all             bool
+	remove          bool
 }
 
-// readCondition reads --condition or --condition-from-file: nil for none
-// (neither flag, or --condition=None), else a condition with an expression
-// and a title, which gcloud requires.
-func readCondition(cmd *cobra.Command, condition, file string) (*Condition, error) {
-	var c Condition
-	flag := "--condition"
+func (f *condFlags) register(cmd *cobra.Command, remove bool) {
+	f.remove = remove
+	cmd.Flags().StringVar(&f.condition, "condition", "", "The binding's condition: expression=EXPR,title=TITLE[,description=DESC] "+
+		"(^D^ before the pairs splits them on D instead of commas), or None for a binding without one")
+	cmd.Flags().StringVar(&f.file, "condition-from-file", "", "A JSON or YAML file holding the condition: expression, title and description")
+	if remove {
+		cmd.Flags().BoolVar(&f.all, "all", false, "Remove all bindings with this role and principal, irrespective of any conditions.")
+	}
+}
+
+// conditionUsage is the condition flags' part of a binding command's usage.
+func conditionUsage(remove bool) string {
+	if remove {
+		return "[--condition=KEY=VALUE,...|None | --condition-from-file=PATH | --all]"
+	}
+	return "[--condition=KEY=VALUE,...|None | --condition-from-file=PATH]"
+}
+
+// condChoice is what the condition flags say.
+type condChoice struct {
+	given bool       // --condition or --condition-from-file, None included
+	cond  *Condition // the condition; nil for none
+	all   bool       // --all: every binding of the member and role
+}
+
+// read reads the flags. A condition needs an expression and a title, as
+// gcloud requires.
+func (f *condFlags) read(cmd *cobra.Command) (condChoice, error) {
+	var set []string
+	for _, n := range []string{"all", "condition", "condition-from-file"} {
+		if cmd.Flags().Changed(n) {
+			set = append(set, "--"+n)
+		}
+	}
+	if len(set) > 1 {
+		group := "--condition | --condition-from-file"
+		if f.remove {
+			group = "--all | --condition | --condition-from-file"
+		}
+		return condChoice{}, usagef("argument %s: At most one of %s can be specified.", set[0], group) // gcloud names the first, by name
+	}
 	switch {
-	case file != "":
-		flag = "--condition-from-file"
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return nil, invalidArg(flag, "%v", err)
-		}
-		var raw map[string]any
-		if err := yaml.Unmarshal(b, &raw); err != nil { // JSON is YAML too
-			return nil, invalidArg(flag, "the file is not JSON or YAML: %v", err)
-		}
-		if err := Convert(&c, raw); err != nil {
-			return nil, invalidArg(flag, "%v", err)
-		}
-	case !cmd.Flags().Changed("condition") || condition == "None":
+	case f.all:
+		return condChoice{all: true}, nil
+	case cmd.Flags().Changed("condition-from-file"):
+		c, err := conditionFromFile(f.file)
+		return condChoice{given: true, cond: c}, err
+	case cmd.Flags().Changed("condition"):
+		c, err := parseCondition(f.condition)
+		return condChoice{given: true, cond: c}, err
+	}
+	return condChoice{}, nil
+}
+
+func conditionFromFile(file string) (*Condition, error) {
+	const flag = "--condition-from-file"
+	var c Condition
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, invalidArg(flag, "%v", err)
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(b, &raw); err != nil { // JSON is YAML too
+		return nil, invalidArg(flag, "the file is not JSON or YAML: %v", err)
+	}
+	if err := Convert(&c, raw); err != nil {
+		return nil, invalidArg(flag, "%v", err)
+	}
+	if c.Expression == "" || c.Title == "" {
+		return nil, invalidArg(flag, "a condition needs an expression and a title.")
+	}
+	return &c, nil
+}
+
+// parseCondition reads --condition's value (or the answer to the prompt
+// for a new one): None, or key=value pairs.
+func parseCondition(v string) (*Condition, error) {
+	const flag = "--condition"
+	if v == "None" {
 		return nil, nil
-	default:
-		kv, err := schedDictFlag("condition", condition)
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range kv {
-			switch k {
-			case "expression":
-				c.Expression = v
-			case "title":
-				c.Title = v
-			case "description":
-				c.Description = v
-			default:
-				return nil, invalidArg(flag, "unknown key %q: the keys are expression, title and description.", k)
-			}
+	}
+	kv, err := schedDictFlag("condition", v)
+	if err != nil {
+		return nil, err
+	}
+	var c Condition
+	for k, v := range kv {
+		switch k {
+		case "expression":
+			c.Expression = v
+		case "title":
+			c.Title = v
+		case "description":
+			c.Description = v
+		default:
+			return nil, invalidArg(flag, "unknown key %q: the keys are expression, title and description.", k)
 		}
 	}
 	if c.Expression == "" || c.Title == "" {
 		return nil, invalidArg(flag, "a condition needs an expression and a title.")
 	}
 	return &c, nil
+}
+
+// addBinding is gcloud's AddBindingToIamPolicyWithCondition: to a policy
+// that has conditions, a binding is added only under a condition the
+// caller chose (the flags, or the prompt on a terminal).
+func (g *Globals) addBinding(p *Policy, member, role string, c condChoice) error {
+	if p.conditional() && !c.given {
+		if !g.canPrompt() {
+			return errors.New("Adding a binding without specifying a condition to a policy containing conditions is prohibited in non-interactive mode. Run the command again with `--condition=None`")
+		}
+		conds := p.conditions("", "")
+		if n := len(conds); n == 0 || conds[n-1] != nil {
+			conds = append(conds, nil)
+		}
+		i, err := g.promptChoice(append(conditionLabels(conds), "Specify a new condition"),
+			"The policy contains bindings with conditions, so specifying a condition is required when adding a binding. Please specify a condition.")
+		if err != nil {
+			return err
+		}
+		c = condChoice{given: true}
+		if i < len(conds) {
+			c.cond = conds[i]
+		} else if c.cond, err = g.promptNewCondition(); err != nil {
+			return err
+		}
+	}
+	if !p.conditional() && c.cond != nil {
+		g.warn("Adding binding with condition to a policy without condition will change the behavior of add-iam-policy-binding and remove-iam-policy-binding commands.")
+	}
+	p.AddBinding(member, role, c.cond)
+	return nil
+}
+
+// removeBinding is gcloud's RemoveBindingFromIamPolicyWithCondition: from
+// a policy that has conditions, the caller says which binding goes (the
+// flags, or the prompt on a terminal), or --all of them.
+func (g *Globals) removeBinding(p *Policy, member, role string, c condChoice) error {
+	if !c.all && !c.given && p.conditional() {
+		if !g.canPrompt() {
+			return errors.New("Removing a binding without specifying a condition from a policy containing conditions is prohibited in non-interactive mode. " +
+				"Run the command again with `--condition=None` to remove a binding without condition or run command with `--all` to remove all bindings of the specified principal and role.")
+		}
+		conds := p.conditions(member, role)
+		if len(conds) == 0 {
+			return errors.New("Policy binding with the specified principal and role not found!")
+		}
+		i, err := g.promptChoice(append(conditionLabels(conds), "all conditions"),
+			"The policy contains bindings with conditions, so specifying a condition is required when removing a binding. Please specify a condition.")
+		if err != nil {
+			return err
+		}
+		if i == len(conds) {
+			c = condChoice{all: true}
+		} else {
+			c = condChoice{given: true, cond: conds[i]}
+		}
+	}
+	if c.all {
+		return p.RemoveAllConditions(member, role)
+	}
+	return p.RemoveBinding(member, role, c.cond)
+}
+
+// promptChoice is gcloud's console_io.PromptChoice without a default: the
+// options numbered from 1, then the prompt, until a number in range is
+// given. The end of the input is ErrUnattended.
+func (g *Globals) promptChoice(options []string, prompt string) (int, error) {
+	var b strings.Builder
+	for i, o := range options {
+		fmt.Fprintf(&b, " [%d] %s\n", i+1, o)
+	}
+	b.WriteString(wrapText(prompt + ":  "))
+	fmt.Fprint(g.Err, b.String())
+	for {
+		line, err := readLine(g.In)
+		if line == "" && err != nil {
+			fmt.Fprintln(g.Err)
+			return 0, ErrUnattended
+		}
+		if n, perr := strconv.Atoi(strings.TrimSpace(line)); perr == nil && n >= 1 && n <= len(options) {
+			fmt.Fprintln(g.Err)
+			return n - 1, nil
+		}
+		fmt.Fprintf(g.Err, "Please enter a value between 1 and %d:  ", len(options))
+	}
+}
+
+// promptNewCondition is gcloud's _PromptForNewCondition.
+func (g *Globals) promptNewCondition() (*Condition, error) {
+	fmt.Fprint(g.Err, wrapText("Condition is either `None` or a list of key=value pairs. If not `None`, `expression` and `title` are required keys.\n"+
+		"Example: --condition=expression=[expression],title=[title],description=[description].\nSpecify the condition:  "))
+	line, err := readLine(g.In)
+	if line == "" && err != nil {
+		return nil, ErrUnattended
+	}
+	return parseCondition(strings.TrimSpace(line))
+}
+
+// conditionLabels are gcloud's _ConditionToString of each condition:
+// "EXPRESSION=..., TITLE=..., DESCRIPTION=..." (the fields set), or None.
+func conditionLabels(conds []*Condition) []string {
+	out := make([]string, len(conds))
+	for i, c := range conds {
+		out[i] = conditionLabel(c)
+	}
+	return out
+}
+
+func conditionLabel(c *Condition) string {
+	if c == nil {
+		return "None"
+	}
+	var parts []string
+	for _, f := range [][2]string{{"EXPRESSION", c.Expression}, {"TITLE", c.Title}, {"DESCRIPTION", c.Description}} {
+		if f[1] != "" {
+			parts = append(parts, f[0]+"="+f[1])
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // checkMember validates --member (required) and returns it in its

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 )
 
@@ -44,17 +45,11 @@ type Condition struct {
 
 // has reports whether b is the binding of role under cond (nil: none).
 func (b *Binding) has(role string, cond *Condition) bool {
-	if b.Role != role {
+	c, ok := b.condition()
+	if b.Role != role || !ok { // a condition this package cannot read matches nothing
 		return false
 	}
-	var c Condition
-	if len(b.Condition) > 0 && json.Unmarshal(b.Condition, &c) != nil {
-		return false // a condition this package cannot read matches nothing
-	}
-	if cond == nil {
-		return c == Condition{}
-	}
-	return c == *cond
+	return (c == nil && cond == nil) || (c != nil && cond != nil && *c == *cond)
 }
 
 // AddBinding adds member to role under cond (nil: none) as gcloud does: to
@@ -76,16 +71,77 @@ func (p *Policy) AddBinding(member, role string, cond *Condition) {
 	p.Bindings = append(p.Bindings, nb)
 }
 
-// ErrBindingNotFound is gcloud's text when a removed binding is not there.
-var ErrBindingNotFound = errors.New("Policy binding with the specified principal, role, and condition not found!")
+// condition returns b's condition, nil for none; ok is false for one this
+// package cannot read.
+func (b *Binding) condition() (c *Condition, ok bool) {
+	if len(b.Condition) == 0 {
+		return nil, true
+	}
+	var v Condition
+	if json.Unmarshal(b.Condition, &v) != nil {
+		return nil, false
+	}
+	if v == (Condition{}) {
+		return nil, true
+	}
+	return &v, true
+}
 
-// RemoveBinding removes member from the bindings of role under cond (nil:
-// the unconditional ones), dropping bindings left empty.
-func (p *Policy) RemoveBinding(member, role string, cond *Condition) error {
+// conditional reports whether any binding of p has a condition.
+func (p *Policy) conditional() bool {
+	for _, b := range p.Bindings {
+		if c, ok := b.condition(); c != nil || !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// conditions lists the distinct conditions of the bindings that hold
+// member with role (every binding when both are empty), as gcloud's
+// _ConditionsInPolicy orders them: by their label, none (nil) last.
+func (p *Policy) conditions(member, role string) []*Condition {
+	seen := map[string]*Condition{}
+	none := false
+	for _, b := range p.Bindings {
+		if (role != "" && b.Role != role) || (member != "" && !slices.Contains(b.Members, member)) {
+			continue
+		}
+		c, ok := b.condition()
+		switch {
+		case !ok:
+		case c == nil:
+			none = true
+		default:
+			seen[conditionLabel(c)] = c
+		}
+	}
+	var out []*Condition
+	for _, label := range slices.Sorted(maps.Keys(seen)) {
+		out = append(out, seen[label])
+	}
+	if none {
+		out = append(out, nil)
+	}
+	return out
+}
+
+// RemoveAllConditions removes member from every binding of role, whatever
+// its condition (gcloud's --all), dropping bindings left empty.
+func (p *Policy) RemoveAllConditions(member, role string) error {
+	if !p.remove(member, func(b *Binding) bool { return b.Role == role }) {
+		return errors.New("Policy bindings with the specified principal and role not found!")
+	}
+	return nil
+}
+
+// remove takes member out of the bindings match selects, dropping those
+// left empty, and reports whether it was in any.
+func (p *Policy) remove(member string, match func(*Binding) bool) bool {
 	found := false
 	kept := p.Bindings[:0]
 	for _, b := range p.Bindings {
-		if b.has(role, cond) {
+		if match(b) {
 			if i := slices.Index(b.Members, member); i >= 0 {
 				b.Members = slices.Delete(b.Members, i, i+1)
 				found = true
@@ -97,7 +153,16 @@ func (p *Policy) RemoveBinding(member, role string, cond *Condition) error {
 		kept = append(kept, b)
 	}
 	p.Bindings = kept
-	if !found {
+	return found
+}
+
+// ErrBindingNotFound is gcloud's text when a removed binding is not there.
+var ErrBindingNotFound = errors.New("Policy binding with the specified principal, role, and condition not found!")
+
+// RemoveBinding removes member from the bindings of role under cond (nil:
+// the unconditional ones), dropping bindings left empty.
+func (p *Policy) RemoveBinding(member, role string, cond *Condition) error {
+	if !p.remove(member, func(b *Binding) bool { return b.has(role, cond) }) {
 		return ErrBindingNotFound
 	}
 	return nil

@@ -310,13 +310,14 @@ func projectsSetIamPolicyCmd(g *Globals) *cobra.Command {
 }
 
 func projectsBindingCmd(g *Globals, add bool) *cobra.Command {
-	var member, role, condition, conditionFile string
+	var member, role string
+	var cf condFlags
 	use, short := "add-iam-policy-binding", "Add an IAM policy binding to a project"
 	if !add {
 		use, short = "remove-iam-policy-binding", "Remove an IAM policy binding from a project"
 	}
 	cmd := &cobra.Command{
-		Use:   use + " PROJECT_ID --member=PRINCIPAL --role=ROLE [--condition=KEY=VALUE,...|None | --condition-from-file=PATH]",
+		Use:   use + " PROJECT_ID --member=PRINCIPAL --role=ROLE " + conditionUsage(!add),
 		Short: short,
 		Args:  positionalArgs("PROJECT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -325,7 +326,7 @@ func projectsBindingCmd(g *Globals, add bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cond, err := readCondition(cmd, condition, conditionFile)
+			cond, err := cf.read(cmd)
 			if err != nil {
 				return err
 			}
@@ -345,10 +346,9 @@ func projectsBindingCmd(g *Globals, add bool) *cobra.Command {
 			}
 			out, err := api.edit(ctx(cmd), func(p *Policy) error {
 				if add {
-					p.AddBinding(m, role, cond)
-					return nil
+					return g.addBinding(p, m, role, cond)
 				}
-				return p.RemoveBinding(m, role, cond)
+				return g.removeBinding(p, m, role, cond)
 			})
 			if err != nil {
 				return APIError(err)
@@ -358,6 +358,6 @@ func projectsBindingCmd(g *Globals, add bool) *cobra.Command {
 		},
 	}
 	bindingFlags(cmd, &member, &role, add)
-	conditionFlags(cmd, &condition, &conditionFile)
+	cf.register(cmd, !add)
 	return cmd
 }
