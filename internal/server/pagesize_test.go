@@ -22,11 +22,14 @@ func TestNegativePageSizeIsInvalid(t *testing.T) {
 	cf, _ := cloudfunctions.NewService(e.ctx, e.rest("")...)
 	// Dev mode creates the project acme on first reference.
 	for name, call := range map[string]func() error{
-		"ListJobs":            func() error { _, err := sch.Projects.Locations.Jobs.List(parent).PageSize(-1).Do(); return err },
-		"ListLocations":       func() error { _, err := sch.Projects.Locations.List("projects/acme").PageSize(-1).Do(); return err },
-		"ListServiceAccounts": func() error { _, err := iam.Projects.ServiceAccounts.List("projects/acme").PageSize(-1).Do(); return err },
-		"ListRoles":           func() error { _, err := iam.Roles.List().PageSize(-1).Do(); return err },
-		"ListProjects":        func() error { _, err := rm.Projects.List().PageSize(-1).Do(); return err },
+		"ListJobs":      func() error { _, err := sch.Projects.Locations.Jobs.List(parent).PageSize(-1).Do(); return err },
+		"ListLocations": func() error { _, err := sch.Projects.Locations.List("projects/acme").PageSize(-1).Do(); return err },
+		"ListServiceAccounts": func() error {
+			_, err := iam.Projects.ServiceAccounts.List("projects/acme").PageSize(-1).Do()
+			return err
+		},
+		"ListRoles":    func() error { _, err := iam.Roles.List().PageSize(-1).Do(); return err },
+		"ListProjects": func() error { _, err := rm.Projects.List().PageSize(-1).Do(); return err },
 		"ListFunctions": func() error {
 			_, err := cf.Projects.Locations.Functions.List("projects/acme/locations/us-central1").PageSize(-1).Do()
 			return err
