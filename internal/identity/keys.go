@@ -228,14 +228,24 @@ func (k *KeySet) Maintain(ctx context.Context) error {
 	if plan.empty() {
 		return k.install(recs)
 	}
-	// RSA generation takes tens of milliseconds; do it before the
-	// transaction so it never holds the store's write lock. If the store
-	// has changed meanwhile, the transaction asks for more keys
-	// (errNeedKeys) or leaves some unused.
+	// RSA generation takes tens of milliseconds: the keys are made before
+	// the transaction (commit).
 	fresh, err := k.generateN(len(plan.create))
 	if err != nil {
 		return err
 	}
+	if err := k.commit(ctx, fresh, func(recs []store.SigningKey) keyPlan { return planMaintenance(recs, now, k.opts) }); err != nil {
+		return fmt.Errorf("identity: maintaining signing keys: %w", err)
+	}
+	return nil
+}
+
+// commit writes, in one transaction that re-reads the keys first, what
+// plan decides from them, and installs the result. New keys come from
+// fresh, made beforehand so that RSA generation never holds the store's
+// write lock; if the store changed meanwhile and the plan needs more, it
+// generates them and tries again. The caller holds writeMu.
+func (k *KeySet) commit(ctx context.Context, fresh []*rsa.PrivateKey, plan func([]store.SigningKey) keyPlan) error {
 	for attempt := 0; ; attempt++ {
 		var final []store.SigningKey
 		short := 0
@@ -244,7 +254,7 @@ func (k *KeySet) Maintain(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			p := planMaintenance(recs, now, k.opts)
+			p := plan(recs)
 			if len(p.create) > len(fresh) {
 				short = len(p.create) - len(fresh)
 				return errNeedKeys
@@ -264,7 +274,7 @@ func (k *KeySet) Maintain(ctx context.Context) error {
 				}
 			}
 			for i, slot := range p.create {
-				r, err := newRecord(fresh[i], "", slot.create, slot.activate)
+				r, err := newRecord(fresh[i], slot.account, slot.create, slot.activate)
 				if err != nil {
 					return err
 				}
@@ -284,7 +294,7 @@ func (k *KeySet) Maintain(ctx context.Context) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("identity: maintaining signing keys: %w", err)
+			return err
 		}
 		return k.install(final)
 	}
@@ -439,50 +449,16 @@ func (k *KeySet) accountSigner(ctx context.Context, uniqueID string) (*signingKe
 	k.writeMu.Lock()
 	defer k.writeMu.Unlock()
 	now := k.clk.Now()
-	for attempt := 0; ; attempt++ {
-		var final []store.SigningKey
-		short := 0
-		err := k.st.InTx(ctx, func(tx store.Tx) error {
-			recs, err := tx.ListSigningKeys(ctx)
-			if err != nil {
-				return err
-			}
-			slots := planAccountKeys(recs, uniqueID, now, period)
-			if len(slots) > len(fresh) {
-				short = len(slots) - len(fresh)
-				return errNeedKeys
-			}
-			for i, slot := range slots {
-				r, err := newRecord(fresh[i], uniqueID, slot.create, slot.activate)
-				if err != nil {
-					return err
-				}
-				if err := tx.PutSigningKey(ctx, r); err != nil {
-					return err
-				}
-			}
-			final, err = tx.ListSigningKeys(ctx)
-			return err
-		})
-		if errors.Is(err, errNeedKeys) && attempt < 3 {
-			more, gerr := k.generateN(short)
-			if gerr != nil {
-				return nil, gerr
-			}
-			fresh = append(fresh, more...)
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("identity: creating a signing key for account %s: %w", uniqueID, err)
-		}
-		if err := k.install(final); err != nil {
-			return nil, err
-		}
-		if sk, _ := k.snap.Load().accountSignerAt(uniqueID, now, period); sk != nil {
-			return sk, nil
-		}
-		return nil, fmt.Errorf("identity: %w for account %s after creating one", ErrNoSigningKey, uniqueID)
+	err = k.commit(ctx, fresh, func(recs []store.SigningKey) keyPlan {
+		return keyPlan{create: planAccountKeys(recs, uniqueID, now, period)}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("identity: creating a signing key for account %s: %w", uniqueID, err)
 	}
+	if sk, _ := k.snap.Load().accountSignerAt(uniqueID, now, period); sk != nil {
+		return sk, nil
+	}
+	return nil, fmt.Errorf("identity: %w for account %s after creating one", ErrNoSigningKey, uniqueID)
 }
 
 // planAccountKeys decides, from the stored keys alone, which keys of one
@@ -498,7 +474,7 @@ func planAccountKeys(recs []store.SigningKey, uniqueID string, now time.Time, pe
 	var slots []keySlot
 	activate := now
 	if signer == nil {
-		slots = append(slots, keySlot{create: now, activate: now})
+		slots = append(slots, keySlot{account: uniqueID, create: now, activate: now})
 	} else {
 		activate = signer.ActivateTime
 	}
@@ -507,7 +483,7 @@ func planAccountKeys(recs []store.SigningKey, uniqueID string, now time.Time, pe
 			return slots
 		}
 	}
-	return append(slots, keySlot{create: now, activate: activate.Add(period)})
+	return append(slots, keySlot{account: uniqueID, create: now, activate: activate.Add(period)})
 }
 
 // AccountCacheMaxAge is the Cache-Control max-age of one account's key
@@ -795,12 +771,17 @@ func later(a, b store.SigningKey) bool {
 	return a.KeyID > b.KeyID
 }
 
-type keySlot struct{ create, activate time.Time }
+// keySlot is a key to create: for account ("" for the issuer), made at
+// create, signing from activate.
+type keySlot struct {
+	account          string
+	create, activate time.Time
+}
 
 type keyPlan struct {
 	deletes []string
 	updates []store.SigningKey
-	create  []keySlot // issuer keys to create
+	create  []keySlot
 }
 
 func (p keyPlan) empty() bool {
