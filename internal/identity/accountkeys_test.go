@@ -70,14 +70,16 @@ func TestAccountDocumentMaxAgeEndsWithTheLastKeysSigningLife(t *testing.T) {
 	if got, want := maxAge(), "public, max-age="+strconv.Itoa(int(e.keys.CacheMaxAge().Seconds()))+","; !strings.HasPrefix(got, want) {
 		t.Fatalf("account in use: Cache-Control %q, want %q...", got, want)
 	}
-	// Idle: the successor's life ends at t0+2*period with nothing after it.
+	// Idle: the successor's life ends at t0+2*period with nothing after it;
+	// copies must lapse by then, less the clock skew allowed between
+	// replicas (one may create the next key that much early).
 	e.clk.Set(t0.Add(2*period - 10*time.Minute))
-	if got := maxAge(); !strings.HasPrefix(got, "public, max-age=600,") {
+	if got := maxAge(); !strings.HasPrefix(got, "public, max-age=300,") {
 		t.Fatalf("10 minutes before the last key's life ends: Cache-Control %q", got)
 	}
-	e.clk.Set(t0.Add(2 * period))
+	e.clk.Set(t0.Add(2*period - clockSkew))
 	if got := maxAge(); !strings.HasPrefix(got, "public, max-age=0,") {
-		t.Fatalf("after the last key's life: Cache-Control %q", got)
+		t.Fatalf("a clock skew before the last key's life ends: Cache-Control %q", got)
 	}
 }
 
@@ -144,5 +146,73 @@ func TestCachedAccountDocumentsHoldEveryKeyThatSigns(t *testing.T) {
 	}
 	if signatures < 150 || len(copies) < 300 {
 		t.Fatalf("only %d signatures and %d copies", signatures, len(copies))
+	}
+}
+
+// After a restart with a shorter --key-rotation, the stored successor
+// activates after the current key's (new, shorter) life ends: there is a
+// gap in which the next signature makes a key that signs at once. The
+// account documents' max-age stops at the gap, so no cached copy lacks
+// that key.
+func TestAccountMaxAgeStopsAtAGapAfterAShorterRotation(t *testing.T) {
+	e := newEnv(t) // period 24h
+	if _, _, err := e.minter.SignJWT(e.ctx, saJobs, `{}`); err != nil {
+		t.Fatal(err)
+	}
+	// Restart with a 12h period.
+	short, err := NewKeySet(e.ctx, e.st, e.clk, KeyOptions{RotationPeriod: 12 * time.Hour, generate: e.gen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Set(t0.Add(12*time.Hour - 30*time.Minute))
+	rec := httptest.NewRecorder()
+	short.ServiceAccountKeysHandler(e.accounts.Lookup).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, ServiceAccountKeysPath+"jwk/"+saJobs.Email, nil))
+	var set jose.JSONWebKeySet
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &set) != nil {
+		t.Fatalf("document: %d %s", rec.Code, rec.Body)
+	}
+	cc := rec.Header().Get("Cache-Control")
+	age, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(cc, "public, max-age="), ", must-revalidate, no-transform"))
+	if err != nil {
+		t.Fatalf("Cache-Control %q", cc)
+	}
+	fresh := e.clk.Now().Add(time.Duration(age) * time.Second)
+
+	e.clk.Set(t0.Add(12 * time.Hour))
+	kid, _, err := NewMinter(short, e.clk, testIssuer).SignJWT(e.ctx, saJobs, `{}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.clk.Now().Before(fresh) && len(set.Key(kid)) == 0 {
+		t.Fatalf("key %s signs at %v, but a copy fresh until %v (max-age %d) lists only %v", kid, e.clk.Now(), fresh, age, set.Keys)
+	}
+}
+
+// The same gap, with the account in use: its next signature plans a
+// successor that takes over when the signer's shorter life ends, rather
+// than counting on the stored one beyond the gap.
+func TestAccountSuccessorFillsAGapAfterAShorterRotation(t *testing.T) {
+	e := newEnv(t) // period 24h
+	if _, _, err := e.minter.SignJWT(e.ctx, saJobs, `{}`); err != nil {
+		t.Fatal(err)
+	}
+	short, err := NewKeySet(e.ctx, e.st, e.clk, KeyOptions{RotationPeriod: 12 * time.Hour, generate: e.gen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Set(t0.Add(time.Hour))
+	created := len(e.st.created)
+	if _, _, err := NewMinter(short, e.clk, testIssuer).SignJWT(e.ctx, saJobs, `{}`); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.st.created) - created; n != 1 {
+		t.Fatalf("%d keys created, want the successor that fills the gap", n)
+	}
+	_, kid := splitKeyID(e.st.created[len(e.st.created)-1])
+	if got := e.accountRecord(kid).ActivateTime; !got.Equal(t0.Add(12 * time.Hour)) {
+		t.Fatalf("successor activates at %v, want %v", got, t0.Add(12*time.Hour))
+	}
+	if got := short.AccountCacheMaxAge(saJobs.UniqueID); got != short.CacheMaxAge() {
+		t.Fatalf("max-age %v with the gap filled, want %v", got, short.CacheMaxAge())
 	}
 }

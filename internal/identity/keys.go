@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -120,8 +121,10 @@ type KeySet struct {
 	// that concurrent first signJwt calls for one account create one key.
 	accountMu sync.Mutex
 
-	missMu   sync.Mutex
-	lastMiss time.Time
+	// Re-reads of the store on a miss, rate-limited: an unknown issuer kid
+	// (verification) and an account without a signer (its documents) each
+	// have their own, so that requests for one cannot starve the other.
+	issuerMiss, accountMiss missLimiter
 
 	onMaintain func(error) // test hook: called by Run after each Maintain
 }
@@ -393,24 +396,34 @@ func (k *KeySet) issuerSigner(now time.Time) (*signingKey, error) {
 // store once (rate-limited) on a miss in case another replica created it.
 // The error, if any, is the reload's; nil key and nil error mean unknown.
 func (k *KeySet) issuerKey(ctx context.Context, kid string) (*signingKey, error) {
-	if sk := k.snap.Load().publishedIssuerKid(kid, k.clk.Now()); sk != nil {
+	known := func() *signingKey { return k.snap.Load().publishedIssuerKid(kid, k.clk.Now()) }
+	if sk := known(); sk != nil {
 		return sk, nil
 	}
-	k.missMu.Lock()
-	defer k.missMu.Unlock()
-	now := k.clk.Now()
-	// Another caller may have reloaded while this one waited.
-	if sk := k.snap.Load().publishedIssuerKid(kid, now); sk != nil {
-		return sk, nil
-	}
-	if !k.lastMiss.IsZero() && now.Sub(k.lastMiss) < unknownKeyReloadInterval {
-		return nil, nil
-	}
-	k.lastMiss = now
-	if err := k.Reload(ctx); err != nil {
+	if err := k.issuerMiss.reload(k.clk.Now(), func() bool { return known() != nil }, func() error { return k.Reload(ctx) }); err != nil {
 		return nil, err
 	}
-	return k.snap.Load().publishedIssuerKid(kid, now), nil
+	return known(), nil
+}
+
+// missLimiter serializes the store re-reads that misses trigger and lets
+// one through per unknownKeyReloadInterval, so that made-up kids or names
+// cannot hammer the store.
+type missLimiter struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+// reload calls load, unless found holds once the lock is held (another
+// caller reloaded meanwhile) or a reload ran within the interval.
+func (m *missLimiter) reload(now time.Time, found func() bool, load func() error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if found() || (!m.last.IsZero() && now.Sub(m.last) < unknownKeyReloadInterval) {
+		return nil
+	}
+	m.last = now
+	return load()
 }
 
 // published reports whether the issuer key kid is still published at now.
@@ -432,12 +445,12 @@ func (k *KeySet) published(kid string, now time.Time) bool {
 // happen.
 func (k *KeySet) accountSigner(ctx context.Context, uniqueID string) (*signingKey, error) {
 	period := k.opts.RotationPeriod
-	if sk, ok := k.snap.Load().accountSignerAt(uniqueID, k.clk.Now(), period); ok {
+	if sk, ok := k.snap.Load().accountSigner(uniqueID, k.clk.Now(), period); ok {
 		return sk, nil
 	}
 	k.accountMu.Lock()
 	defer k.accountMu.Unlock()
-	if sk, ok := k.snap.Load().accountSignerAt(uniqueID, k.clk.Now(), period); ok {
+	if sk, ok := k.snap.Load().accountSigner(uniqueID, k.clk.Now(), period); ok {
 		return sk, nil
 	}
 	// Plan from the snapshot to know how many keys to generate outside the
@@ -455,7 +468,7 @@ func (k *KeySet) accountSigner(ctx context.Context, uniqueID string) (*signingKe
 	if err != nil {
 		return nil, fmt.Errorf("identity: creating a signing key for account %s: %w", uniqueID, err)
 	}
-	if sk, _ := k.snap.Load().accountSignerAt(uniqueID, now, period); sk != nil {
+	if sk, _ := k.snap.Load().accountSigner(uniqueID, now, period); sk != nil {
 		return sk, nil
 	}
 	return nil, fmt.Errorf("identity: %w for account %s after creating one", ErrNoSigningKey, uniqueID)
@@ -463,63 +476,90 @@ func (k *KeySet) accountSigner(ctx context.Context, uniqueID string) (*signingKe
 
 // planAccountKeys decides, from the stored keys alone, which keys of one
 // account to create at now: one that signs at once if none signs now, and
-// a successor, activating when the signer's life ends, if none is stored.
+// a successor, activating when the signer's life ends, if none is stored
+// that takes over without a gap.
 func planAccountKeys(recs []store.SigningKey, uniqueID string, now time.Time, period time.Duration) []keySlot {
-	var signer *store.SigningKey
-	for i, r := range recs {
-		if acct, _ := splitKeyID(r.KeyID); acct == uniqueID && accountKeySignsAt(r, now, period) && (signer == nil || later(r, *signer)) {
-			signer = &recs[i]
+	var mine []store.SigningKey
+	for _, r := range recs {
+		if acct, _ := splitKeyID(r.KeyID); acct == uniqueID {
+			mine = append(mine, r)
 		}
 	}
 	var slots []keySlot
-	activate := now
+	signer, successor, _ := accountChain(mine, now, period)
 	if signer == nil {
 		slots = append(slots, keySlot{account: uniqueID, create: now, activate: now})
-	} else {
-		activate = signer.ActivateTime
+		// Plan the successor of the key about to be made.
+		signer, successor, _ = accountChain(append(mine, store.SigningKey{ActivateTime: now, CreateTime: now}), now, period)
 	}
-	for _, r := range recs {
-		if acct, _ := splitKeyID(r.KeyID); acct == uniqueID && r.RetireTime.IsZero() && r.ActivateTime.After(activate) && !deletedAt(r, now) {
-			return slots
+	if !successor {
+		slots = append(slots, keySlot{account: uniqueID, create: now, activate: signer.ActivateTime.Add(period)})
+	}
+	return slots
+}
+
+// accountChain reads one account's keys (recs) at now: the key that signs
+// (nil for none); whether a successor is stored that takes over from it
+// without a gap (activating after it, by the end of its signing life);
+// and the end of the chain of keys that follow each other so, from which
+// on the account's next signature would need a key that signs at once
+// (now when none signs). Keys are planned a period apart, but a restart
+// with a shorter --key-rotation can leave a gap.
+func accountChain(recs []store.SigningKey, now time.Time, period time.Duration) (signer *store.SigningKey, successor bool, end time.Time) {
+	for i, r := range recs {
+		if accountKeySignsAt(r, now, period) && (signer == nil || later(r, *signer)) {
+			signer = &recs[i]
 		}
 	}
-	return append(slots, keySlot{account: uniqueID, create: now, activate: activate.Add(period)})
+	if signer == nil {
+		return nil, false, now
+	}
+	var next []time.Time // activations of the keys stored to sign after the signer
+	for _, r := range recs {
+		if r.RetireTime.IsZero() && !deletedAt(r, now) && r.ActivateTime.After(signer.ActivateTime) {
+			next = append(next, r.ActivateTime)
+		}
+	}
+	slices.SortFunc(next, time.Time.Compare)
+	end = signer.ActivateTime.Add(period)
+	for _, a := range next {
+		if a.After(end) {
+			break // a gap
+		}
+		successor = true
+		if e := a.Add(period); e.After(end) {
+			end = e
+		}
+	}
+	return signer, successor, end
 }
 
 // AccountCacheMaxAge is the Cache-Control max-age of one account's key
-// documents: CacheMaxAge, but never past the end of the signing life of
-// the account's last key. After that instant the account's next signature
-// needs a new key that signs at once, which a copy cached from before
-// could not hold. An account without a key gets 0.
+// documents: CacheMaxAge, but never past the end of the account's chain of
+// keys (accountChain), less the clock skew allowed between replicas. From
+// then on the account's next signature needs a new key that signs at once,
+// which a copy cached from before could not hold. An account without a
+// key that signs gets 0.
 func (k *KeySet) AccountCacheMaxAge(uniqueID string) time.Duration {
 	now := k.clk.Now()
-	end := now
-	for _, sk := range k.snap.Load().accounts[uniqueID] {
-		if sk.rec.RetireTime.IsZero() && !deletedAt(sk.rec, now) {
-			if e := sk.rec.ActivateTime.Add(k.opts.RotationPeriod); e.After(end) {
-				end = e
-			}
-		}
-	}
-	return min(k.CacheMaxAge(), end.Sub(now).Truncate(time.Second))
+	_, _, end := accountChain(k.snap.Load().accountRecords(uniqueID), now, k.opts.RotationPeriod)
+	return max(0, min(k.CacheMaxAge(), end.Add(-clockSkew).Sub(now).Truncate(time.Second)))
 }
 
-// refreshAccount re-reads the store (rate-limited, as for an unknown issuer
-// kid) when the snapshot holds no key that signs for the account now:
+// refreshAccount re-reads the store (rate-limited as for an unknown issuer
+// kid, on its own limiter) when the snapshot holds no key that signs for
+// the account now:
 // another replica may have created one, which the account's documents must
 // list.
 func (k *KeySet) refreshAccount(ctx context.Context, uniqueID string) error {
-	if sk, _ := k.snap.Load().accountSignerAt(uniqueID, k.clk.Now(), k.opts.RotationPeriod); sk != nil {
+	signs := func() bool {
+		sk, _ := k.snap.Load().accountSigner(uniqueID, k.clk.Now(), k.opts.RotationPeriod)
+		return sk != nil
+	}
+	if signs() {
 		return nil
 	}
-	k.missMu.Lock()
-	defer k.missMu.Unlock()
-	now := k.clk.Now()
-	if !k.lastMiss.IsZero() && now.Sub(k.lastMiss) < unknownKeyReloadInterval {
-		return nil
-	}
-	k.lastMiss = now
-	return k.Reload(ctx)
+	return k.accountMiss.reload(k.clk.Now(), signs, func() error { return k.Reload(ctx) })
 }
 
 func (k *KeySet) generateN(n int) ([]*rsa.PrivateKey, error) {
@@ -721,18 +761,14 @@ func (s *keySnapshot) issuerSignerAt(now time.Time) *signingKey {
 	return best
 }
 
-// accountSignerAt returns the account's key that signs at now, and whether
-// its successor is in the snapshot too.
-func (s *keySnapshot) accountSignerAt(uniqueID string, now time.Time, period time.Duration) (*signingKey, bool) {
-	var best *signingKey
-	l := s.accounts[uniqueID]
-	for _, sk := range l {
-		if accountKeySignsAt(sk.rec, now, period) && (best == nil || later(sk.rec, best.rec)) {
-			best = sk
-		}
+// accountSigner returns the account's key that signs at now, and whether
+// its successor is in the snapshot too (accountChain).
+func (s *keySnapshot) accountSigner(uniqueID string, now time.Time, period time.Duration) (*signingKey, bool) {
+	signer, successor, _ := accountChain(s.accountRecords(uniqueID), now, period)
+	if signer == nil {
+		return nil, false
 	}
-	// l is ordered by ActivateTime: a successor activates after best.
-	return best, best != nil && l[len(l)-1].rec.ActivateTime.After(best.rec.ActivateTime)
+	return s.all[signer.KeyID], successor
 }
 
 func (s *keySnapshot) accountRecords(uniqueID string) []store.SigningKey {
