@@ -96,6 +96,12 @@ func New(cfg Config) *Gateway {
 	g.proxy = &httputil.ReverseProxy{
 		Rewrite:   g.rewrite,
 		Transport: cfg.Transport,
+		// A function cannot speak for the gateway: a reason it sends would
+		// read as the gateway's denial.
+		ModifyResponse: func(resp *http.Response) error {
+			resp.Header.Del(ReasonHeader)
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			t := targetFrom(r.Context())
 			g.log.Warn("gateway upstream failed", "function", t.fn.GetName(), "upstream", t.upstream.String(), "error", err)

@@ -2,7 +2,11 @@ package server_test
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +20,8 @@ import (
 
 	"github.com/oidcron/oidcron/internal/gateway"
 	sched "github.com/oidcron/oidcron/internal/scheduler"
+	"github.com/oidcron/oidcron/internal/server"
+	"github.com/oidcron/oidcron/internal/store/postgres/pgtest"
 )
 
 // With --require-auth the gateway tells no caller why it refused, except
@@ -107,5 +113,117 @@ func TestGatewayGivesDenialReasonsOnlyToTheDispatcher(t *testing.T) {
 	req := up.last()
 	if req == nil || req.Header.Get("Authorization") == "" || req.Header.Get(gateway.ReasonKeyHeader) != "" {
 		t.Fatalf("what the function received: %v", req)
+	}
+}
+
+// A function cannot speak for the gateway: its 403 with the gateway's
+// reason header, the request having been let through, is recorded as the
+// function's own (the gateway drops the header from upstream answers).
+func TestAFunctionCannotSpeakForTheGateway(t *testing.T) {
+	sig := sched.NewTestSignals(16)
+	f := newAuthFixture(t, withSignals(sig))
+	e := f.e
+	fn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(gateway.ReasonHeader, "made up by the function")
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	defer fn.Close()
+	cf, _ := cfv2.NewService(e.ctx, e.rest(f.admin)...)
+	if _, err := cf.Projects.Locations.Functions.Create("projects/acme-prod/locations/us-central1", &cfv2.Function{
+		ServiceConfig: &cfv2.ServiceConfig{EnvironmentVariables: map[string]string{"OIDCRON_UPSTREAM": fn.URL}},
+	}).FunctionId("hello").Do(); err != nil {
+		t.Fatal(err)
+	}
+	cfv1s, _ := cfv1.NewService(e.ctx, e.rest(f.admin)...)
+	if _, err := cfv1s.Projects.Locations.Functions.SetIamPolicy("projects/acme-prod/locations/us-central1/functions/hello", &cfv1.SetIamPolicyRequest{
+		Policy: &cfv1.Policy{Bindings: []*cfv1.Binding{{Role: "roles/cloudfunctions.invoker", Members: []string{"allUsers"}}}}}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := scheduler.NewCloudSchedulerClient(e.ctx, e.grpc(f.admin)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	j := &schedulerpb.Job{
+		Name: "projects/acme-prod/locations/us-central1/jobs/ping", Schedule: "0 0 1 1 *", TimeZone: "UTC",
+		Target:          &schedulerpb.Job_HttpTarget{HttpTarget: &schedulerpb.HttpTarget{Uri: "https://us-central1-acme-prod.cloudfunctions.net/hello", HttpMethod: schedulerpb.HttpMethod_GET}},
+		AttemptDeadline: durationpb.New(30 * time.Second),
+	}
+	if _, err := c.CreateJob(e.ctx, &schedulerpb.CreateJobRequest{Parent: "projects/acme-prod/locations/us-central1", Job: j}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RunJob(e.ctx, &schedulerpb.RunJobRequest{Name: j.GetName()}); err != nil {
+		t.Fatal(err)
+	}
+	<-sig.ExecutionDone
+	if err := e.s.Engine.Flush(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetJob(e.ctx, &schedulerpb.GetJobRequest{Name: j.GetName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sched.GatewayDenied(got.GetStatus().GetMessage()) {
+		t.Fatalf("the function's own 403 is recorded as the gateway's denial: %v", got.GetStatus())
+	}
+}
+
+// Replicas share --gateway-url (the load balancer, as the README says). A
+// path-form job URL on it is served by the dispatching replica's own
+// gateway, which knows its reason key, so the denial keeps its reason; the
+// key never goes out to the balancer, which here would pick replica b.
+func TestPathFormOnASharedGatewayURLKeepsTheDenialReason(t *testing.T) {
+	dbURL := pgtest.NewDatabase(t)
+	var target atomic.Pointer[url.URL]
+	lb := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target.Load())
+		pr.Out.Host = pr.In.Host
+	}})
+	defer lb.Close()
+	withGW := func(c *server.Config) { c.GatewayURL = lb.URL }
+	sig := sched.NewTestSignals(16)
+	f := newAuthFixture(t, withStore(dbURL), withGW, withIssuer("http://oidcron.test"), withSignals(sig))
+	b := start(t, withStore(dbURL), withGW, withIssuer("http://oidcron.test"), withRequireAuth(), withSignals(sig))
+	bu, _ := url.Parse("http://" + b.s.Addrs.Gateway)
+	target.Store(bu) // the balancer picks b
+
+	e := f.e
+	up := newUpstream(t)
+	cf, _ := cfv2.NewService(e.ctx, e.rest(f.admin)...)
+	if _, err := cf.Projects.Locations.Functions.Create("projects/acme-prod/locations/us-central1", &cfv2.Function{
+		ServiceConfig: &cfv2.ServiceConfig{EnvironmentVariables: map[string]string{"OIDCRON_UPSTREAM": up.URL}},
+	}).FunctionId("hello").Do(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := scheduler.NewCloudSchedulerClient(e.ctx, e.grpc(f.admin)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	j := &schedulerpb.Job{
+		Name: "projects/acme-prod/locations/us-central1/jobs/ping", Schedule: "0 0 1 1 *", TimeZone: "UTC",
+		Target: &schedulerpb.Job_HttpTarget{HttpTarget: &schedulerpb.HttpTarget{Uri: lb.URL + "/acme-prod/us-central1/hello", HttpMethod: schedulerpb.HttpMethod_GET,
+			AuthorizationHeader: &schedulerpb.HttpTarget_OidcToken{OidcToken: &schedulerpb.OidcToken{ServiceAccountEmail: f.sa.Email}}}},
+		AttemptDeadline: durationpb.New(30 * time.Second),
+	}
+	if _, err := c.CreateJob(e.ctx, &schedulerpb.CreateJobRequest{Parent: "projects/acme-prod/locations/us-central1", Job: j}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RunJob(e.ctx, &schedulerpb.RunJobRequest{Name: j.GetName()}); err != nil {
+		t.Fatal(err)
+	}
+	<-sig.ExecutionDone
+	if err := e.s.Engine.Flush(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetJob(e.ctx, &schedulerpb.GetJobRequest{Name: j.GetName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.last() != nil {
+		t.Fatal("the function was reached")
+	}
+	if !sched.GatewayDenied(got.GetStatus().GetMessage()) {
+		t.Fatalf("the gateway (replica b) denied, but the status carries no reason: %v", got.GetStatus())
 	}
 }

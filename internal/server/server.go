@@ -482,20 +482,31 @@ func (v viaGateway) CloseIdleConnections() {
 }
 
 func (v viaGateway) RoundTrip(r *http.Request) (*http.Response, error) {
-	switch {
-	case strings.HasSuffix(strings.ToLower(r.URL.Hostname()), ".cloudfunctions.net"):
+	if v.mayHost(r.URL) {
 		if _, ok := v.gw.Resolve(r.Context(), r.URL.Host, r.URL.Path); ok {
+			// This process's gateway answers, whichever replica's
+			// address the URL names: its key is this process's.
 			r = r.Clone(r.Context())
 			r.Host = r.URL.Host // the gateway routes by it
 			r.URL.Scheme, r.URL.Host = "http", v.addr
 			r.Header.Set(gateway.ReasonKeyHeader, v.reasonKey)
+			return v.next.RoundTrip(r)
 		}
-	case r.URL.Host == v.addr || (r.URL.Scheme == v.self.Scheme && r.URL.Host == v.self.Host):
-		// The path form of a function URL, on the gateway's own address.
-		r = r.Clone(r.Context())
-		r.Header.Set(gateway.ReasonKeyHeader, v.reasonKey)
 	}
-	return v.next.RoundTrip(r)
+	resp, err := v.next.RoundTrip(r)
+	if resp != nil {
+		// Only this process's gateway gives denial reasons.
+		resp.Header.Del(gateway.ReasonHeader)
+	}
+	return resp, err
+}
+
+// mayHost reports whether u may name a function of the gateway: the
+// canonical https://REGION-PROJECT.cloudfunctions.net form, or the path
+// form on the gateway's address or its public URL (which replicas share).
+func (v viaGateway) mayHost(u *url.URL) bool {
+	return strings.HasSuffix(strings.ToLower(u.Hostname()), ".cloudfunctions.net") ||
+		u.Host == v.addr || (u.Scheme == v.self.Scheme && u.Host == v.self.Host)
 }
 
 // dispatchTransport reaches job targets: plain-http targets through
