@@ -28,7 +28,11 @@ func main() {
 	root.AddCommand(demoCmd(g))
 	if cmd, err := root.ExecuteC(); err != nil {
 		// gcloud's shape: ERROR: (gcloud.scheduler.jobs.run) NOT_FOUND: ...
-		fmt.Fprintf(os.Stderr, "ERROR: (%s) %s\n", strings.ReplaceAll(cmd.CommandPath(), " ", "."), err)
+		path := strings.ReplaceAll(cmd.CommandPath(), " ", ".")
+		if _, outside := errors.AsType[*cli.OutsideError](err); outside {
+			path = root.Name() // gcloud's "ERROR: (gcloud) ..."
+		}
+		fmt.Fprintf(os.Stderr, "ERROR: (%s) %s\n", path, err)
 		if _, usage := errors.AsType[*cli.UsageError](err); usage {
 			os.Exit(2) // as gcloud: a command line it could not use
 		}

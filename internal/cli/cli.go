@@ -17,6 +17,7 @@ import (
 	"unicode"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 
@@ -88,6 +89,13 @@ func (g *Globals) AddFlags(root *cobra.Command) {
 	}
 	// gcloud words an unknown flag as it does an extra argument.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		// A flag value refused with gcloud's own error (gcloudValue) keeps it.
+		if iv, ok := errors.AsType[*pflag.InvalidValueError](err); ok {
+			switch cause := iv.Unwrap(); cause.(type) {
+			case *UsageError, *OutsideError:
+				return cause
+			}
+		}
 		msg := err.Error()
 		for _, p := range []string{"unknown flag: ", "unknown shorthand flag: "} {
 			if rest, ok := strings.CutPrefix(msg, p); ok {
@@ -492,6 +500,14 @@ type UsageError struct{ Msg string }
 func (e *UsageError) Error() string { return e.Msg }
 
 func usagef(format string, a ...any) error { return &UsageError{Msg: fmt.Sprintf(format, a...)} }
+
+// OutsideError is an error gcloud raises outside the command, so that it
+// prints "ERROR: (gcloud) ..." without the command path, and exits 1 (an
+// exception escaping argparse, such as a bad duration). The binary prints
+// it as "ERROR: (oidcron) ...".
+type OutsideError struct{ Msg string }
+
+func (e *OutsideError) Error() string { return e.Msg }
 
 // NoArgs refuses every positional argument, in gcloud's words.
 var NoArgs = positionalArgs()

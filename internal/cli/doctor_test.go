@@ -534,7 +534,7 @@ func TestDoctorErrors(t *testing.T) {
 		t.Fatalf("unknown job: %v", r.code)
 	}
 	r = e.run("", "doctor", "job", "--location=us-central1", "--project=errs")
-	if r.code == nil || r.code.Error() != "argument JOB: Must be specified." {
+	if r.code == nil || r.code.Error() != "argument --location: JOB must be specified." {
 		t.Fatalf("no job: %v", r.code)
 	}
 }

@@ -76,17 +76,17 @@ var errNoRegion = errors.New("Missing required argument [region]: You must speci
 
 // fnFlags are the flags every command on one function has.
 type fnFlags struct {
-	region       string
-	gen2, noGen2 bool
-	withoutGen2  bool // the command has no --gen2 flag
+	region      string
+	gen2        *bool // --gen2 (true) or --no-gen2 (false), the last given
+	withoutGen2 bool  // the command has no --gen2 flag
 }
 
 func (f *fnFlags) add(cmd *cobra.Command, verb string) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.region, "region", "", "the region of the function "+verb+" (required unless NAME is a full resource name)")
 	if !f.withoutGen2 {
-		fl.BoolVar(&f.gen2, "gen2", false, "use Cloud Functions (2nd gen) without looking the function up first")
-		fl.BoolVar(&f.noGen2, "no-gen2", false, "use Cloud Functions (1st gen) without looking the function up first")
+		gcloudBoolPair(fl, &f.gen2, "gen2", "use Cloud Functions (2nd gen) without looking the function up first",
+			"use Cloud Functions (1st gen) without looking the function up first")
 	}
 }
 
@@ -106,9 +106,6 @@ func nameArg(cmd *cobra.Command, args []string) error {
 func (f *fnFlags) ref(g *Globals, name string) (fnRef, error) {
 	if !fnNameRule.MatchString(name) {
 		return fnRef{}, usagef("argument NAME: Invalid value '%s': %s", name, fnNameError)
-	}
-	if f.gen2 && f.noGen2 {
-		return fnRef{}, usagef("argument --gen2: At most one of --gen2 | --no-gen2 may be specified.")
 	}
 	if strings.Contains(name, "/") {
 		p := strings.Split(name, "/")
@@ -181,11 +178,8 @@ type fnTarget struct {
 // with the v2 API), else 2nd gen.
 func (c *fnClients) lookup(ctx context.Context, f *fnFlags, ref fnRef) (*fnTarget, error) {
 	t := &fnTarget{ref: ref}
-	switch {
-	case f.gen2:
-		t.gen2 = true
-		return t, nil
-	case f.noGen2:
+	if f.gen2 != nil {
+		t.gen2 = *f.gen2
 		return t, nil
 	}
 	fn, err := c.v2.Projects.Locations.Functions.Get(ref.Name()).Context(ctx).Do()

@@ -35,7 +35,8 @@ gcloud prints it (the v1 shape for a 1st gen function, the v2 shape for a 2nd ge
 func functionsDeployCmd(g *Globals) *cobra.Command {
 	f := &fnFlags{}
 	var upstream string
-	var allow, noAllow, triggerHTTP bool
+	var allow *bool // --allow-unauthenticated or --no-allow-unauthenticated, the last given
+	var triggerHTTP bool
 	var runtime, source, entryPoint, stageBucket string
 	cmd := &cobra.Command{
 		Use:   "deploy NAME --region REGION --upstream URL",
@@ -56,30 +57,20 @@ func functionsDeployCmd(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if allow && noAllow {
-				return usagef("argument --allow-unauthenticated: At most one of --allow-unauthenticated | --no-allow-unauthenticated may be specified.")
-			}
 			if upstream != "" {
 				if u, err := url.Parse(upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 					return fmt.Errorf("Invalid value for [--upstream]: %q is not an absolute http:// or https:// URL.", upstream)
 				}
 			}
-			d := &deploy{g: g, ref: ref, name: args[0], upstream: upstream}
-			switch {
-			case allow:
-				d.setAllow = &allow
-			case noAllow:
-				no := false
-				d.setAllow = &no
-			}
+			d := &deploy{g: g, ref: ref, name: args[0], upstream: upstream, setAllow: allow}
 			return d.run(ctx(cmd), f)
 		},
 	}
 	f.add(cmd, "to deploy")
 	fl := cmd.Flags()
 	fl.StringVar(&upstream, "upstream", "", "the http(s) URL the function forwards its invocations to (required for a new function); replaces gcloud's --source and --runtime")
-	fl.BoolVar(&allow, "allow-unauthenticated", false, "make this a public function: grant allUsers the invoker role")
-	fl.BoolVar(&noAllow, "no-allow-unauthenticated", false, "make this function private: remove allUsers' invoker role")
+	gcloudBoolPair(fl, &allow, "allow-unauthenticated", "make this a public function: grant allUsers the invoker role",
+		"make this function private: remove allUsers' invoker role")
 	fl.BoolVar(&triggerHTTP, "trigger-http", false, "accepted for gcloud compatibility: every oidcron function is HTTP-triggered")
 	for name, p := range map[string]*string{"runtime": &runtime, "source": &source, "entry-point": &entryPoint, "stage-bucket": &stageBucket} {
 		fl.StringVar(p, name, "", "not supported: use --upstream")
@@ -109,14 +100,15 @@ func (d *deploy) run(ctx context.Context, f *fnFlags) error {
 	if err != nil {
 		return functionsError(err)
 	}
-	gen2 := f.gen2
+	gen2 := f.gen2 != nil && *f.gen2
 	switch {
-	case f.gen2 && existing != nil && existing.Environment != "GEN_2":
+	case f.gen2 == nil:
+		gen2 = existing != nil && existing.Environment == "GEN_2"
+	case existing == nil:
+	case gen2 && existing.Environment != "GEN_2":
 		return errors.New("Invalid value for [--gen2]: Function already exists in 1st gen, can't change the environment.")
-	case f.noGen2 && existing != nil && existing.Environment == "GEN_2":
+	case !gen2 && existing.Environment == "GEN_2":
 		return errors.New("Invalid value for [--no-gen2]: Function already exists in 2nd gen, can't change the environment.")
-	case !f.gen2 && !f.noGen2 && existing != nil:
-		gen2 = existing.Environment == "GEN_2"
 	}
 	if existing == nil {
 		return d.create(ctx, c, gen2)

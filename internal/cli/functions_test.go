@@ -580,9 +580,9 @@ func TestFunctionsErrors(t *testing.T) {
 		"functions", "deploy", "hello", "--region=us-central1", "--upstream=ftp://example.com")
 	e.fails("argument --runtime: oidcron runs no code, so it takes no source or runtime; give the function's HTTP upstream with --upstream URL.",
 		"functions", "deploy", "hello", "--region=us-central1", "--runtime=python312")
-	e.fails("argument --allow-unauthenticated: At most one of --allow-unauthenticated | --no-allow-unauthenticated may be specified.",
-		"functions", "deploy", "hello", "--region=us-central1", "--upstream="+e.upstream, "--allow-unauthenticated", "--no-allow-unauthenticated")
-	e.fails("argument --gen2: At most one of --gen2 | --no-gen2 may be specified.", "functions", "describe", "hello", "--region=us-central1", "--gen2", "--no-gen2")
+	// gcloud takes both forms of a boolean flag: the last one wins.
+	e.fails("ResponseError: status=[404], code=[Not Found], message=[Function hello in region us-central1 in project demo does not exist]",
+		"functions", "describe", "hello", "--region=us-central1", "--gen2", "--no-gen2")
 
 	// A missing function: gcloud goes on with the 2nd gen command, which
 	// fails with the v2 API's NOT_FOUND.

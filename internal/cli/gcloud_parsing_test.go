@@ -90,7 +90,7 @@ func TestUsageMistakesAreUsageErrors(t *testing.T) {
 		{"scheduler", "jobs", "describe", "j", "--location", "us-central1", "--bogus"},
 		{"scheduler", "jobs", "describe", "--location", "us-central1"},
 		{"scheduler", "jobs", "describe", "a", "b", "--location", "us-central1"},
-		{"scheduler", "jobs", "create", "http", "j", "--location", "us-central1", "--schedule", "* * * * *", "--uri", "http://x/", "--max-retry-attempts", "9"},
+		{"scheduler", "jobs", "create", "http", "j", "--location", "us-central1", "--schedule", "* * * * *", "--uri", "http://x/", "--max-doublings", "9x"},
 		{"scheduler", "jobs", "list", "--location", "us-central1", "--limit", "many"},
 	} {
 		r := e.run("", args...)

@@ -129,7 +129,7 @@ func parseCondition(v string) (*Condition, error) {
 	if v == "None" {
 		return nil, nil
 	}
-	kv, err := schedDictFlag("condition", v)
+	kv, err := gcloudDict(flag, v)
 	if err != nil {
 		return nil, err
 	}

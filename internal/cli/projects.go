@@ -67,15 +67,7 @@ func projectsParseLabels(v string) (map[string]string, error) {
 	if v == "" {
 		return nil, nil
 	}
-	out := map[string]string{}
-	for _, kv := range strings.Split(v, ",") {
-		k, val, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, usagef("argument --labels: Bad syntax for dict arg: [%s].", kv)
-		}
-		out[k] = val
-	}
-	return out, nil
+	return gcloudDict("--labels", v)
 }
 
 func projectsCreateCmd(g *Globals) *cobra.Command {

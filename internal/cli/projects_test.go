@@ -325,7 +325,7 @@ func TestProjectsCreateDescribeList(t *testing.T) {
 		"They must start with a lowercase letter and can have lowercase ASCII letters, digits or hyphens. "+
 		"Project IDs must be between 6 and 30 characters.", "projects", "create", "My_Project")
 	iamFails(t, e, "Missing required argument [PROJECT_ID]: an id or a name must be provided for the new project", "projects", "create")
-	iamFails(t, e, "argument --labels: Bad syntax for dict arg: [team].", "projects", "create", "my-project-2", "--labels=env=dev,team")
+	iamFails(t, e, "argument --labels: Bad syntax for dict arg: [team]. Please see `gcloud topic flags-file` or `gcloud topic escaping` for information on providing list or dictionary flag values with special characters.", "projects", "create", "my-project-2", "--labels=env=dev,team")
 	// Only a name: gcloud proposes an id, which needs an answer.
 	iamFails(t, e, "This prompt could not be answered because you are not in an interactive session.  "+
 		"You can re-run the command with the --quiet flag to accept default answers for all prompts.",

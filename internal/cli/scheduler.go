@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"google.golang.org/api/appengine/v1"
 	"google.golang.org/api/cloudscheduler/v1"
 	"google.golang.org/api/googleapi"
@@ -52,13 +53,44 @@ func schedulerCmd(g *Globals) *cobra.Command {
 	return root
 }
 
-// schedulerJobArg accepts exactly one JOB positional, with gcloud's errors.
-func schedulerJobArg(_ *cobra.Command, args []string) error {
+// JOB and --location are gcloud's resource argument, the group
+// "(JOB : --location=LOCATION)": --location needs JOB.
+
+// schedulerJobArg accepts exactly one JOB, with gcloud's errors.
+func schedulerJobArg(cmd *cobra.Command, args []string) error {
+	if err := schedJobGroup(cmd, args); err != nil {
+		return err
+	}
+	return schedMissing(cmd.Flags(), args)
+}
+
+// schedJobGroup refuses extra arguments, and --location without JOB (the
+// group comes first in gcloud's checks); a missing JOB is left to
+// schedMissing, which gcloud checks after the other groups.
+func schedJobGroup(cmd *cobra.Command, args []string) error {
 	switch {
-	case len(args) == 0:
-		return usagef("argument JOB: Must be specified.")
 	case len(args) > 1:
 		return usagef("unrecognized arguments: %s", strings.Join(args[1:], " "))
+	case len(args) == 0 && cmd.Flags().Changed("location"):
+		return usagef("argument --location: JOB must be specified.")
+	}
+	return nil
+}
+
+// schedMissing is gcloud's error for the required arguments left out: the
+// JOB group and the flags named.
+func schedMissing(fs *pflag.FlagSet, args []string, flags ...string) error {
+	var missing []string
+	if len(args) == 0 {
+		missing = append(missing, "(JOB : --location=LOCATION)")
+	}
+	for _, n := range flags {
+		if !fs.Changed(n) {
+			missing = append(missing, "--"+n)
+		}
+	}
+	if len(missing) > 0 {
+		return usagef("argument %s: Must be specified.", strings.Join(missing, " "))
 	}
 	return nil
 }
@@ -95,17 +127,16 @@ func newSchedulerSession(cmd *cobra.Command, g *Globals) (*schedulerSession, err
 }
 
 // job resolves JOB (an ID or projects/P/locations/L/jobs/J) with --location
-// and --project, as gcloud's job resource argument does.
+// and --project, as gcloud's job resource argument does: anything else,
+// even with slashes, is an ID ("jobs/j" is sent as .../jobs/jobs/j).
 func (s *schedulerSession) job(arg, location string) (schedJobRef, error) {
-	if strings.Contains(arg, "/") {
-		p := strings.Split(arg, "/")
-		if len(p) != 6 || p[0] != "projects" || p[2] != "locations" || p[4] != "jobs" || p[1] == "" || p[3] == "" || p[5] == "" {
-			return schedJobRef{}, usagef("argument JOB: [%s] is neither a job ID nor a job name of the form projects/PROJECT/locations/LOCATION/jobs/JOB.", arg)
-		}
+	p := strings.Split(arg, "/")
+	if len(p) == 6 && p[0] == "projects" && p[2] == "locations" && p[4] == "jobs" && p[1] != "" && p[3] != "" && p[5] != "" {
 		return schedJobRef{Project: p[1], Location: p[3], ID: p[5]}, nil
 	}
-	if arg == "" {
-		return schedJobRef{}, usagef("argument JOB: Must be specified.")
+	if arg == "" { // gcloud 528, exit 1
+		return schedJobRef{}, errors.New("Error parsing [job].\nThe [job] resource is not properly specified.\n" +
+			"Failed to find attribute [job]. The attribute can be set in the following ways: \n- provide the argument `job` on the command line")
 	}
 	project, err := s.g.RequireProject()
 	if err != nil {

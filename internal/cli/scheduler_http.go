@@ -2,12 +2,9 @@ package cli
 
 import (
 	"encoding/base64"
-	"errors"
-	"math"
 	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -27,21 +24,22 @@ var schedHTTPMethods = []string{"delete", "get", "head", "post", "put"}
 // YAML cannot hold).
 var schedURIRule = regexp.MustCompile(`^https?.//`)
 
-// schedHTTPJobFlags are the flags of both commands, kept as typed so each can be
-// checked with gcloud's error naming it.
+// schedHTTPJobFlags are the flags of both commands. Each value is converted
+// as the command line is read (gcloudFlag), so a bad one fails in gcloud's
+// order, before the argument groups are checked.
 type schedHTTPJobFlags struct {
 	location string
 
-	schedule, timeZone, description, attemptDeadline       string
-	maxRetryAttempts, maxRetryDuration, minBackoff         string
-	maxBackoff, maxDoublings                               string
-	uri, httpMethod, headers, messageBody, messageBodyFile string
-	oidcEmail, oidcAudience, oauthEmail, oauthScope        string
-	updateHeaders                                          string
-	removeHeaders                                          []string
-	clearTimeZone, clearRetryAttempts, clearRetryDuration  bool
-	clearMinBackoff, clearMaxBackoff, clearMaxDoublings    bool
-	clearMessageBody, clearAuthToken, clearHeaders         bool
+	schedule, timeZone, description, attemptDeadline      string
+	maxRetryAttempts, maxDoublings                        int64
+	maxRetryDuration, minBackoff, maxBackoff              string // as JSON: "5s"
+	uri, httpMethod, body                                 string // body in base64
+	headers, updateHeaders                                map[string]string
+	oidcEmail, oidcAudience, oauthEmail, oauthScope       string
+	removeHeaders                                         []string
+	clearTimeZone, clearRetryAttempts, clearRetryDuration bool
+	clearMinBackoff, clearMaxBackoff, clearMaxDoublings   bool
+	clearMessageBody, clearAuthToken, clearHeaders        bool
 }
 
 func schedAddHTTPJobFlags(cmd *cobra.Command, f *schedHTTPJobFlags, create bool) {
@@ -56,22 +54,24 @@ func schedAddHTTPJobFlags(cmd *cobra.Command, f *schedHTTPJobFlags, create bool)
 	fs.StringVar(&f.schedule, "schedule", "", "schedule on which the job will be executed, unix-cron (e.g. \"*/5 * * * *\") or English-like (e.g. \"every 10 mins\")")
 	fs.StringVar(&f.timeZone, "time-zone", def("Etc/UTC"), "time zone of the schedule, a tz database name such as America/New_York")
 	fs.StringVar(&f.description, "description", "", "human-readable description of the job")
-	fs.StringVar(&f.attemptDeadline, "attempt-deadline", "", "deadline for job attempts, e.g. 20s; 15s to 30m for HTTP targets (server default 180s)")
-	fs.StringVar(&f.maxRetryAttempts, "max-retry-attempts", def("0"), "number of times to retry a failed attempt, 0 to 5")
-	fs.StringVar(&f.maxRetryDuration, "max-retry-duration", "", "time limit for retrying a failed execution, e.g. 10m; 0 means unlimited")
-	fs.StringVar(&f.minBackoff, "min-backoff", def("5s"), "minimum time to wait before retrying a failed attempt")
-	fs.StringVar(&f.maxBackoff, "max-backoff", def("3600s"), "maximum time to wait before retrying a failed attempt")
-	fs.StringVar(&f.maxDoublings, "max-doublings", def("5"), "times the retry interval doubles before it increases linearly")
-	fs.StringVar(&f.uri, "uri", "", "full URI the request is sent to; must begin with http:// or https://")
-	fs.StringVar(&f.httpMethod, "http-method", def("post"), "HTTP method of the request: "+strings.Join(schedHTTPMethods, ", "))
-	fs.StringVar(&f.messageBody, "message-body", "", "body of the request (only with PUT or POST)")
-	fs.StringVar(&f.messageBodyFile, "message-body-from-file", "", "file holding the body of the request (only with PUT or POST)")
+	gcloudFlag(fs, &f.attemptDeadline, "attempt-deadline", "", "deadline for job attempts, e.g. 20s; 15s to 30m for HTTP targets (server default 180s)", gcloudDuration)
+	gcloudFlag(fs, &f.maxRetryAttempts, "max-retry-attempts", def("0"), "number of times to retry a failed attempt, 0 to 5", gcloudInt)
+	gcloudFlag(fs, &f.maxRetryDuration, "max-retry-duration", "", "time limit for retrying a failed execution, e.g. 10m; 0s means unlimited", gcloudDuration)
+	gcloudFlag(fs, &f.minBackoff, "min-backoff", def("5s"), "minimum time to wait before retrying a failed attempt", gcloudDuration)
+	gcloudFlag(fs, &f.maxBackoff, "max-backoff", def("3600s"), "maximum time to wait before retrying a failed attempt", gcloudDuration)
+	gcloudFlag(fs, &f.maxDoublings, "max-doublings", def("5"), "times the retry interval doubles before it increases linearly", gcloudInt)
+	gcloudFlag(fs, &f.uri, "uri", "", "full URI the request is sent to; must begin with http:// or https://", schedURI)
+	gcloudFlag(fs, &f.httpMethod, "http-method", def("post"), "HTTP method of the request: "+strings.Join(schedHTTPMethods, ", "), schedMethod)
+	gcloudFlag(fs, &f.body, "message-body", "", "body of the request (only with PUT or POST)", func(_, v string) (string, error) {
+		return base64.StdEncoding.EncodeToString([]byte(v)), nil
+	})
+	gcloudFlag(fs, &f.body, "message-body-from-file", "", "file holding the body of the request (only with PUT or POST)", schedBodyFile)
 	fs.StringVar(&f.oidcEmail, "oidc-service-account-email", "", "service account whose OIDC ID token the request carries")
 	fs.StringVar(&f.oidcAudience, "oidc-token-audience", "", "audience of the OIDC token; defaults to --uri")
 	fs.StringVar(&f.oauthEmail, "oauth-service-account-email", "", "service account whose OAuth access token the request carries (for *.googleapis.com)")
 	fs.StringVar(&f.oauthScope, "oauth-token-scope", "", "scope of the OAuth token; defaults to https://www.googleapis.com/auth/cloud-platform")
 	if create {
-		fs.StringVar(&f.headers, "headers", "", "KEY=VALUE pairs of HTTP headers to include in the request, e.g. Accept-Language=en-us,Accept=text/plain")
+		gcloudFlag(fs, &f.headers, "headers", "", "KEY=VALUE pairs of HTTP headers to include in the request, e.g. Accept-Language=en-us,Accept=text/plain", gcloudDict)
 		return
 	}
 	fs.BoolVar(&f.clearTimeZone, "clear-time-zone", false, "clear the time zone (UTC)")
@@ -83,7 +83,7 @@ func schedAddHTTPJobFlags(cmd *cobra.Command, f *schedHTTPJobFlags, create bool)
 	fs.BoolVar(&f.clearMessageBody, "clear-message-body", false, "clear the request body")
 	fs.BoolVar(&f.clearAuthToken, "clear-auth-token", false, "clear the OIDC and OAuth token fields")
 	fs.BoolVar(&f.clearHeaders, "clear-headers", false, "clear the list of HTTP headers")
-	fs.StringVar(&f.updateHeaders, "update-headers", "", "KEY=VALUE pairs of HTTP headers to add or change, e.g. Accept-Language=en-us,Accept=text/plain")
+	gcloudFlag(fs, &f.updateHeaders, "update-headers", "", "KEY=VALUE pairs of HTTP headers to add or change, e.g. Accept-Language=en-us,Accept=text/plain", gcloudDict)
 	fs.StringSliceVar(&f.removeHeaders, "remove-headers", nil, "KEY1,KEY2 list of HTTP headers to remove")
 }
 
@@ -92,16 +92,13 @@ func schedulerCreateHTTPCmd(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "http JOB --schedule=SCHEDULE --uri=URI",
 		Short: "Create a Cloud Scheduler job that triggers an action via HTTP.",
-		Args:  schedulerJobArg,
+		Args:  schedJobGroup,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fs := cmd.Flags()
-			if err := schedCheckHTTPJobFlags(fs, true); err != nil {
+			if err := schedCheckHTTPJobFlags(fs, args, "schedule", "uri"); err != nil {
 				return err
 			}
-			job, err := f.createJob(fs)
-			if err != nil {
-				return err
-			}
+			job := f.createJob(fs)
 			s, err := newSchedulerSession(cmd, g)
 			if err != nil {
 				return err
@@ -128,19 +125,15 @@ func schedulerUpdateHTTPCmd(g *Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "http JOB",
 		Short: "Update a Cloud Scheduler job that triggers an action via HTTP.",
-		Args:  schedulerJobArg,
+		Args:  schedJobGroup,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fs := cmd.Flags()
-			if err := schedCheckHTTPJobFlags(fs, false); err != nil {
+			if err := schedCheckHTTPJobFlags(fs, args); err != nil {
 				return err
 			}
-			job, mask, err := f.updateJob(fs)
-			if err != nil {
-				return err
-			}
-			if len(mask) == 0 {
-				return errors.New("Must specify at least one valid parameter to update.")
-			}
+			// With no flag, gcloud 528 still sends the request, with an
+			// empty updateMask.
+			job, mask := f.updateJob(fs)
 			s, err := newSchedulerSession(cmd, g)
 			if err != nil {
 				return err
@@ -161,124 +154,86 @@ func schedulerUpdateHTTPCmd(g *Globals) *cobra.Command {
 	return cmd
 }
 
-// schedCheckHTTPJobFlags enforces gcloud's required flags and argument groups.
-func schedCheckHTTPJobFlags(fs *pflag.FlagSet, create bool) error {
-	if create {
-		var missing []string
-		for _, n := range []string{"schedule", "uri"} {
-			if !fs.Changed(n) {
-				missing = append(missing, "--"+n)
-			}
-		}
-		if len(missing) > 0 {
-			return usagef("argument %s: Must be specified.", strings.Join(missing, " "))
+// schedHTTPGroups are gcloud's argument groups of the two commands, each
+// alternative as gcloud writes it: a flag, independent flags ("--a --b"), or
+// a flag with its dependent ("[--a : --b]", --b needs --a). Alternatives are
+// in gcloud's order; flags the command lacks are left out.
+var schedHTTPGroups = [][]string{
+	{"--clear-auth-token", "[--oauth-service-account-email : --oauth-token-scope]", "[--oidc-service-account-email : --oidc-token-audience]"},
+	{"--clear-headers", "--remove-headers --update-headers"},
+	{"--clear-max-backoff", "--max-backoff"},
+	{"--clear-max-doublings", "--max-doublings"},
+	{"--clear-max-retry-attempts", "--max-retry-attempts"},
+	{"--clear-max-retry-duration", "--max-retry-duration"},
+	{"--clear-message-body", "--message-body", "--message-body-from-file"},
+	{"--clear-min-backoff", "--min-backoff"},
+	{"--clear-time-zone", "--time-zone"},
+}
+
+// schedCheckHTTPJobFlags checks the argument groups as gcloud does
+// (parser_extensions.validate_specified_args): groups sorted by name, a
+// group's inner pairs before the group, the required arguments last.
+func schedCheckHTTPJobFlags(fs *pflag.FlagSet, args []string, required ...string) error {
+	var groups [][]string
+	for _, grp := range schedHTTPGroups {
+		grp = slices.DeleteFunc(slices.Clone(grp), func(alt string) bool { return fs.Lookup(schedAltFlags(alt)[0]) == nil })
+		if len(grp) > 1 {
+			groups = append(groups, grp)
 		}
 	}
-	groups := [][][]string{
-		{{"message-body"}, {"message-body-from-file"}, {"clear-message-body"}},
-		{{"oidc-service-account-email", "oidc-token-audience"}, {"oauth-service-account-email", "oauth-token-scope"}, {"clear-auth-token"}},
-		{{"clear-headers"}, {"update-headers", "remove-headers"}},
-		{{"time-zone"}, {"clear-time-zone"}},
-		{{"max-retry-attempts"}, {"clear-max-retry-attempts"}},
-		{{"max-retry-duration"}, {"clear-max-retry-duration"}},
-		{{"min-backoff"}, {"clear-min-backoff"}},
-		{{"max-backoff"}, {"clear-max-backoff"}},
-		{{"max-doublings"}, {"clear-max-doublings"}},
-	}
+	slices.SortStableFunc(groups, func(a, b []string) int {
+		return strings.Compare(strings.Trim(a[0], "[]"), strings.Trim(b[0], "[]"))
+	})
 	for _, grp := range groups {
 		if err := schedMutexFlags(fs, grp); err != nil {
 			return err
 		}
 	}
-	// Within the token groups the account is required.
-	for _, pair := range [][2]string{{"oidc-token-audience", "oidc-service-account-email"}, {"oauth-token-scope", "oauth-service-account-email"}} {
-		if fs.Changed(pair[0]) && !fs.Changed(pair[1]) {
-			return usagef("argument --%s: Must be specified.", pair[1])
-		}
-	}
-	return nil
+	return schedMissing(fs, args, required...)
 }
 
-// schedMutexFlags fails when flags of more than one alternative are given, with
-// gcloud's "At most one of ... may be specified.".
-func schedMutexFlags(fs *pflag.FlagSet, alts [][]string) error {
-	first := -1
-	for i, alt := range alts {
-		for _, n := range alt {
-			if !fs.Changed(n) {
-				continue
-			}
-			if first >= 0 && first != i {
-				return usagef("argument --%s: At most one of %s may be specified.", n, strings.Join(schedAltNames(fs, alts), " | "))
-			}
-			first = i
+// schedAltFlags are the flag names of one alternative of a group.
+func schedAltFlags(alt string) []string {
+	var names []string
+	for _, w := range strings.Fields(strings.Trim(alt, "[]")) {
+		if n, ok := strings.CutPrefix(w, "--"); ok {
+			names = append(names, n)
 		}
 	}
-	return nil
+	return names
 }
 
-func schedAltNames(fs *pflag.FlagSet, alts [][]string) []string {
-	var out []string
+// schedMutexFlags fails, as gcloud, when a pair's dependent flag is given
+// without its flag, then when more than one alternative is given, naming
+// the first given.
+func schedMutexFlags(fs *pflag.FlagSet, alts []string) error {
+	var given []string
 	for _, alt := range alts {
-		var shown []string
-		for _, n := range alt {
-			if fs.Lookup(n) != nil {
-				shown = append(shown, "--"+n)
-			}
+		names := schedAltFlags(alt)
+		if strings.HasPrefix(alt, "[") && fs.Changed(names[1]) && !fs.Changed(names[0]) {
+			return usagef("argument --%s: --%s must be specified.", names[1], names[0])
 		}
-		if len(shown) > 0 {
-			out = append(out, strings.Join(shown, " "))
+		if slices.ContainsFunc(names, fs.Changed) {
+			given = append(given, alt)
 		}
 	}
-	return out
+	if len(given) > 1 {
+		return usagef("argument %s: At most one of %s can be specified.", given[0], strings.Join(alts, " | "))
+	}
+	return nil
 }
 
 // createJob builds the job gcloud sends on create: every flag with a
 // default is sent (time zone, method, retry settings), the rest only when
 // given.
-func (f *schedHTTPJobFlags) createJob(fs *pflag.FlagSet) (*cloudscheduler.Job, error) {
-	job := &cloudscheduler.Job{Schedule: f.schedule, TimeZone: f.timeZone, Description: f.description}
-	var err error
-	if fs.Changed("attempt-deadline") {
-		if job.AttemptDeadline, err = schedDurationFlag("attempt-deadline", f.attemptDeadline); err != nil {
-			return nil, err
-		}
+func (f *schedHTTPJobFlags) createJob(fs *pflag.FlagSet) *cloudscheduler.Job {
+	job := &cloudscheduler.Job{Schedule: f.schedule, TimeZone: f.timeZone, Description: f.description, AttemptDeadline: f.attemptDeadline}
+	job.RetryConfig = &cloudscheduler.RetryConfig{
+		RetryCount: f.maxRetryAttempts, MaxRetryDuration: f.maxRetryDuration,
+		MinBackoffDuration: f.minBackoff, MaxBackoffDuration: f.maxBackoff, MaxDoublings: f.maxDoublings,
+		ForceSendFields: []string{"RetryCount", "MaxDoublings"},
 	}
-	rc := &cloudscheduler.RetryConfig{ForceSendFields: []string{"RetryCount", "MaxDoublings"}}
-	if rc.RetryCount, err = schedRetryAttemptsFlag(f.maxRetryAttempts); err != nil {
-		return nil, err
-	}
-	if fs.Changed("max-retry-duration") {
-		if rc.MaxRetryDuration, err = schedDurationFlag("max-retry-duration", f.maxRetryDuration); err != nil {
-			return nil, err
-		}
-	}
-	if rc.MinBackoffDuration, err = schedDurationFlag("min-backoff", f.minBackoff); err != nil {
-		return nil, err
-	}
-	if rc.MaxBackoffDuration, err = schedDurationFlag("max-backoff", f.maxBackoff); err != nil {
-		return nil, err
-	}
-	if rc.MaxDoublings, err = schedIntFlag("max-doublings", f.maxDoublings); err != nil {
-		return nil, err
-	}
-	job.RetryConfig = rc
-	t := &cloudscheduler.HttpTarget{}
-	if err := schedURIFlag(f.uri); err != nil {
-		return nil, err
-	}
-	t.Uri = f.uri
-	if t.HttpMethod, err = schedMethodFlag(f.httpMethod); err != nil {
-		return nil, err
-	}
-	if fs.Changed("headers") {
-		if t.Headers, err = schedDictFlag("headers", f.headers); err != nil {
-			return nil, err
-		}
-	}
-	if t.Body, err = f.body(fs); err != nil {
-		return nil, err
-	}
+	t := &cloudscheduler.HttpTarget{Uri: f.uri, HttpMethod: f.httpMethod, Headers: f.headers, Body: f.body}
 	if fs.Changed("oidc-service-account-email") {
 		t.OidcToken = &cloudscheduler.OidcToken{ServiceAccountEmail: f.oidcEmail, Audience: f.oidcAudience}
 	}
@@ -286,13 +241,13 @@ func (f *schedHTTPJobFlags) createJob(fs *pflag.FlagSet) (*cloudscheduler.Job, e
 		t.OauthToken = &cloudscheduler.OAuthToken{ServiceAccountEmail: f.oauthEmail, Scope: f.oauthScope}
 	}
 	job.HttpTarget = t
-	return job, nil
+	return job
 }
 
 // updateJob builds the PATCH body and mask from the flags given, as
 // gcloud's UpdateHTTPMaskHook does: a --clear-* flag puts its path in the
 // mask and nothing in the body. The mask is sorted and without repeats.
-func (f *schedHTTPJobFlags) updateJob(fs *pflag.FlagSet) (*cloudscheduler.Job, []string, error) {
+func (f *schedHTTPJobFlags) updateJob(fs *pflag.FlagSet) (*cloudscheduler.Job, []string) {
 	job := &cloudscheduler.Job{}
 	rc := &cloudscheduler.RetryConfig{}
 	t := &cloudscheduler.HttpTarget{}
@@ -304,7 +259,6 @@ func (f *schedHTTPJobFlags) updateJob(fs *pflag.FlagSet) (*cloudscheduler.Job, [
 		mask = append(mask, strings.Split(path, ",")...)
 		return true
 	}
-	var err error
 	if given("schedule", "schedule") {
 		job.Schedule = f.schedule
 	}
@@ -316,61 +270,42 @@ func (f *schedHTTPJobFlags) updateJob(fs *pflag.FlagSet) (*cloudscheduler.Job, [
 		job.Description = f.description
 	}
 	if given("attempt-deadline", "attemptDeadline") {
-		if job.AttemptDeadline, err = schedDurationFlag("attempt-deadline", f.attemptDeadline); err != nil {
-			return nil, nil, err
-		}
+		job.AttemptDeadline = f.attemptDeadline
 	}
 	if given("max-retry-attempts", "retryConfig.retryCount") {
-		if rc.RetryCount, err = schedRetryAttemptsFlag(f.maxRetryAttempts); err != nil {
-			return nil, nil, err
-		}
+		rc.RetryCount = f.maxRetryAttempts
 		rc.ForceSendFields = append(rc.ForceSendFields, "RetryCount")
 	}
 	given("clear-max-retry-attempts", "retryConfig.retryCount")
 	if given("max-retry-duration", "retryConfig.maxRetryDuration") {
-		if rc.MaxRetryDuration, err = schedDurationFlag("max-retry-duration", f.maxRetryDuration); err != nil {
-			return nil, nil, err
-		}
+		rc.MaxRetryDuration = f.maxRetryDuration
 	}
 	given("clear-max-retry-duration", "retryConfig.maxRetryDuration")
 	if given("min-backoff", "retryConfig.minBackoffDuration") {
-		if rc.MinBackoffDuration, err = schedDurationFlag("min-backoff", f.minBackoff); err != nil {
-			return nil, nil, err
-		}
+		rc.MinBackoffDuration = f.minBackoff
 	}
 	given("clear-min-backoff", "retryConfig.minBackoffDuration")
 	if given("max-backoff", "retryConfig.maxBackoffDuration") {
-		if rc.MaxBackoffDuration, err = schedDurationFlag("max-backoff", f.maxBackoff); err != nil {
-			return nil, nil, err
-		}
+		rc.MaxBackoffDuration = f.maxBackoff
 	}
 	given("clear-max-backoff", "retryConfig.maxBackoffDuration")
 	if given("max-doublings", "retryConfig.maxDoublings") {
-		if rc.MaxDoublings, err = schedIntFlag("max-doublings", f.maxDoublings); err != nil {
-			return nil, nil, err
-		}
+		rc.MaxDoublings = f.maxDoublings
 		rc.ForceSendFields = append(rc.ForceSendFields, "MaxDoublings")
 	}
 	given("clear-max-doublings", "retryConfig.maxDoublings")
 	if given("uri", "httpTarget.uri") {
-		if err := schedURIFlag(f.uri); err != nil {
-			return nil, nil, err
-		}
 		t.Uri = f.uri
 	}
 	if given("http-method", "httpTarget.httpMethod") {
-		if t.HttpMethod, err = schedMethodFlag(f.httpMethod); err != nil {
-			return nil, nil, err
-		}
+		t.HttpMethod = f.httpMethod
 	}
 	given("clear-headers", "httpTarget.headers")
 	// gcloud's SetHTTPRequestUpdateHeaders: only the changes, each removed
 	// header as a null value (the server merges them into the job's);
 	// --clear-headers sends the mask alone.
 	if given("update-headers", "httpTarget.headers") {
-		if t.Headers, err = schedDictFlag("update-headers", f.updateHeaders); err != nil {
-			return nil, nil, err
-		}
+		t.Headers = f.updateHeaders
 	}
 	if given("remove-headers", "httpTarget.headers") {
 		t.ForceSendFields = append(t.ForceSendFields, "Headers")
@@ -379,9 +314,7 @@ func (f *schedHTTPJobFlags) updateJob(fs *pflag.FlagSet) (*cloudscheduler.Job, [
 		}
 	}
 	if given("message-body", "httpTarget.body") || given("message-body-from-file", "httpTarget.body") {
-		if t.Body, err = f.body(fs); err != nil {
-			return nil, nil, err
-		}
+		t.Body = f.body
 	}
 	given("clear-message-body", "httpTarget.body")
 	oidcEmail := given("oidc-service-account-email", "httpTarget.oidcToken.serviceAccountEmail")
@@ -402,120 +335,29 @@ func (f *schedHTTPJobFlags) updateJob(fs *pflag.FlagSet) (*cloudscheduler.Job, [
 	}
 	job.HttpTarget = t // always there, as in gcloud's request
 	slices.Sort(mask)
-	return job, slices.Compact(mask), nil
+	return job, slices.Compact(mask)
 }
 
-// body is --message-body or the bytes of --message-body-from-file, base64
-// as the JSON API carries bytes.
-func (f *schedHTTPJobFlags) body(fs *pflag.FlagSet) (string, error) {
-	switch {
-	case fs.Changed("message-body"):
-		return base64.StdEncoding.EncodeToString([]byte(f.messageBody)), nil
-	case fs.Changed("message-body-from-file"):
-		b, err := os.ReadFile(f.messageBodyFile)
-		if err != nil {
-			return "", usagef("argument --message-body-from-file: Unable to read file [%s]: %v", f.messageBodyFile, errors.Unwrap(err))
-		}
-		return base64.StdEncoding.EncodeToString(b), nil
+// schedBodyFile reads --message-body-from-file (gcloud's FileContents) into
+// base64, as the JSON API carries bytes.
+func schedBodyFile(flag, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", usagef("argument %s: Unable to read file [%s]: %s", flag, path, pyOSError(err))
 	}
-	return "", nil
+	return base64.StdEncoding.EncodeToString(b), nil
 }
 
-func schedURIFlag(v string) error {
+func schedURI(flag, v string) (string, error) {
 	if !schedURIRule.MatchString(v) {
-		return usagef("argument --uri: Bad value [%s]: Must be a valid HTTP or HTTPS URL.", v)
+		return "", usagef("argument %s: Bad value [%s]: Must be a valid HTTP or HTTPS URL.", flag, v)
 	}
-	return nil
+	return v, nil
 }
 
-func schedMethodFlag(v string) (string, error) {
+func schedMethod(flag, v string) (string, error) {
 	if slices.Contains(schedHTTPMethods, strings.ToLower(v)) {
 		return strings.ToUpper(v), nil
 	}
-	return "", usagef("argument --http-method: Invalid choice: '%s'. Valid choices are [%s].", v, strings.Join(schedHTTPMethods, ", "))
-}
-
-func schedIntFlag(flag, v string) (int64, error) {
-	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	if err != nil {
-		return 0, usagef("argument --%s: invalid int value: '%s'", flag, v)
-	}
-	return n, nil
-}
-
-func schedRetryAttemptsFlag(v string) (int64, error) {
-	n, err := schedIntFlag("max-retry-attempts", v)
-	if err != nil {
-		return 0, err
-	}
-	if n < 0 || n > 5 {
-		return 0, usagef("argument --max-retry-attempts: Value must be greater than or equal to 0 and less than or equal to 5; received: %d", n)
-	}
-	return n, nil
-}
-
-// schedDurationFlag parses gcloud's duration forms (a number of seconds, or
-// numbers with units s, m, h, d such as 1h30m or 2.5s) into the API's
-// "Ns" JSON form.
-func schedDurationFlag(flag, v string) (string, error) {
-	secs, ok := schedParseDuration(v)
-	if !ok {
-		return "", usagef("argument --%s: Failed to parse duration: [%s]; give seconds or a number with a unit s, m, h or d, e.g. 20s, 10m, 1h.", flag, v)
-	}
-	return strconv.FormatFloat(secs, 'f', -1, 64) + "s", nil
-}
-
-func schedParseDuration(v string) (float64, bool) {
-	s := strings.ToLower(strings.TrimSpace(v))
-	if s == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseFloat(s, 64); err == nil {
-		return n, n >= 0 && !math.IsInf(n, 0) && !math.IsNaN(n)
-	}
-	units := map[byte]float64{'s': 1, 'm': 60, 'h': 3600, 'd': 86400}
-	total := 0.0
-	for s != "" {
-		i := 0
-		for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
-			i++
-		}
-		if i == 0 || i == len(s) {
-			return 0, false
-		}
-		n, err := strconv.ParseFloat(s[:i], 64)
-		mult, ok := units[s[i]]
-		if err != nil || !ok {
-			return 0, false
-		}
-		total += n * mult
-		s = s[i+1:]
-	}
-	return total, true
-}
-
-// schedDictFlag parses gcloud's ArgDict: KEY=VALUE pairs split on commas, or on
-// the delimiter D of a value written "^D^KEY=VALUE D KEY=VALUE".
-func schedDictFlag(flag, v string) (map[string]string, error) {
-	out := map[string]string{}
-	sep := ","
-	if strings.HasPrefix(v, "^") {
-		if end := strings.Index(v[1:], "^"); end > 0 {
-			sep, v = v[1:1+end], v[2+end:]
-		}
-	}
-	// gcloud drops one trailing delimiter ("A=1," is {A: 1}; "A=1,," is
-	// still bad syntax).
-	v = strings.TrimSuffix(v, sep)
-	if v == "" {
-		return out, nil
-	}
-	for _, kv := range strings.Split(v, sep) {
-		k, val, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, usagef("argument --%s: Bad syntax for dict arg: [%s]. Give KEY=VALUE pairs separated by commas, e.g. Accept=text/plain,X-Trace=1.", flag, kv)
-		}
-		out[k] = val
-	}
-	return out, nil
+	return "", usagef("argument %s: Invalid choice: '%s'.\n\nValid choices are [%s].", flag, v, strings.Join(schedHTTPMethods, ", "))
 }

@@ -252,7 +252,7 @@ userUpdateTime: '2026-03-01T12:00:00Z'
 		"--headers", "Content-Type=application/json,X-Trace=1", "--message-body-from-file", body,
 		"--oidc-service-account-email", sa, "--oidc-token-audience", "https://aud.example",
 		"--time-zone", "Europe/Berlin", "--description", "weekly", "--attempt-deadline", "1m",
-		"--max-retry-attempts", "3", "--max-retry-duration", "1h", "--min-backoff", "10", "--max-backoff", "300s",
+		"--max-retry-attempts", "3", "--max-retry-duration", "1h", "--min-backoff", "10s", "--max-backoff", "300s",
 		"--max-doublings", "0")
 	reqs = e.rec.take()
 	schedSameRequests(t, reqs, "POST /v1/projects/acme/locations/us-central1/jobs")
@@ -289,33 +289,40 @@ func TestSchedulerHTTPFlagErrors(t *testing.T) {
 	}{
 		{"argument --schedule --uri: Must be specified.", create},
 		{"argument --uri: Must be specified.", with(create, "--schedule", "* * * * *")},
-		{"argument JOB: Must be specified.", []string{"scheduler", "jobs", "create", "http", "--schedule", "* * * * *", "--uri", schedFnURL}},
+		{"argument (JOB : --location=LOCATION): Must be specified.", []string{"scheduler", "jobs", "create", "http", "--schedule", "* * * * *", "--uri", schedFnURL}},
+		{"argument --location: JOB must be specified.", []string{"scheduler", "jobs", "create", "http", "--location", "us-central1"}},
+		{"argument (JOB : --location=LOCATION) --schedule --uri: Must be specified.", []string{"scheduler", "jobs", "create", "http"}},
 		{"unrecognized arguments: extra", with(ok, "extra")},
 		{"argument --uri: Bad value [ftp://x]: Must be a valid HTTP or HTTPS URL.", with(create, "--schedule", "* * * * *", "--uri", "ftp://x")},
-		{"argument --http-method: Invalid choice: 'patch'. Valid choices are [delete, get, head, post, put].", with(ok, "--http-method", "patch")},
-		{"argument --message-body-from-file: At most one of --message-body | --message-body-from-file may be specified.",
-			with(ok, "--message-body", "x", "--message-body-from-file", "f")},
-		{"argument --oauth-service-account-email: At most one of --oidc-service-account-email --oidc-token-audience | --oauth-service-account-email --oauth-token-scope may be specified.",
+		{"argument --http-method: Invalid choice: 'patch'.\n\nValid choices are [delete, get, head, post, put].", with(ok, "--http-method", "patch")},
+		// gcloud names the first given alternative in its (sorted) order.
+		{"argument --message-body: At most one of --message-body | --message-body-from-file can be specified.",
+			with(ok, "--message-body-from-file", "/etc/hostname", "--message-body", "x")},
+		{"argument [--oauth-service-account-email : --oauth-token-scope]: At most one of [--oauth-service-account-email : --oauth-token-scope] | [--oidc-service-account-email : --oidc-token-audience] can be specified.",
 			with(ok, "--oidc-service-account-email", "a@acme.iam.gserviceaccount.com", "--oauth-service-account-email", "a@acme.iam.gserviceaccount.com")},
-		{"argument --oidc-service-account-email: Must be specified.", with(ok, "--oidc-token-audience", "https://a")},
-		{"argument --oauth-service-account-email: Must be specified.", with(ok, "--oauth-token-scope", "s")},
-		{"argument --max-retry-attempts: Value must be greater than or equal to 0 and less than or equal to 5; received: 6", with(ok, "--max-retry-attempts", "6")},
+		{"argument --oidc-token-audience: --oidc-service-account-email must be specified.", with(ok, "--oidc-token-audience", "https://a")},
+		{"argument --oauth-token-scope: --oauth-service-account-email must be specified.", with(ok, "--oauth-token-scope", "s")},
 		{"argument --max-doublings: invalid int value: 'many'", with(ok, "--max-doublings", "many")},
-		{"argument --min-backoff: Failed to parse duration: [5x]; give seconds or a number with a unit s, m, h or d, e.g. 20s, 10m, 1h.", with(ok, "--min-backoff", "5x")},
-		{"argument --headers: Bad syntax for dict arg: [nope]. Give KEY=VALUE pairs separated by commas, e.g. Accept=text/plain,X-Trace=1.", with(ok, "--headers", "nope")},
-		{"argument --message-body-from-file: Unable to read file [/does/not/exist]: no such file or directory", with(ok, "--message-body-from-file", "/does/not/exist")},
-		{"Must specify at least one valid parameter to update.", update},
-		{"argument --update-headers: At most one of --clear-headers | --update-headers --remove-headers may be specified.",
-			with(update, "--clear-headers", "--update-headers", "A=1")},
-		{"argument --clear-auth-token: At most one of --oidc-service-account-email --oidc-token-audience | --oauth-service-account-email --oauth-token-scope | --clear-auth-token may be specified.",
+		// A bad value fails as the command line is read, before the groups.
+		{"argument --max-doublings: invalid int value: 'many'", with(ok, "--message-body", "x", "--message-body-from-file", "/etc/hostname", "--max-doublings", "many")},
+		{"argument --headers: Bad syntax for dict arg: [nope]. Please see `gcloud topic flags-file` or `gcloud topic escaping` for information on providing list or dictionary flag values with special characters.", with(ok, "--headers", "nope")},
+		{"argument --headers: Invalid flag value [=1]", with(ok, "--headers", "=1")},
+		{"argument --message-body-from-file: Unable to read file [/does/not/exist]: [Errno 2] No such file or directory: '/does/not/exist'", with(ok, "--message-body-from-file", "/does/not/exist")},
+		{"argument --clear-headers: At most one of --clear-headers | --remove-headers --update-headers can be specified.",
+			with(update, "--update-headers", "A=1", "--clear-headers")},
+		{"argument --clear-auth-token: At most one of --clear-auth-token | [--oauth-service-account-email : --oauth-token-scope] | [--oidc-service-account-email : --oidc-token-audience] can be specified.",
 			with(update, "--oidc-service-account-email", "a@b", "--clear-auth-token")},
-		{"argument --clear-message-body: At most one of --message-body | --message-body-from-file | --clear-message-body may be specified.",
+		// The pair's own check comes before the group's.
+		{"argument --oidc-token-audience: --oidc-service-account-email must be specified.", with(update, "--oidc-token-audience", "a", "--clear-auth-token")},
+		{"argument --clear-message-body: At most one of --clear-message-body | --message-body | --message-body-from-file can be specified.",
 			with(update, "--message-body", "x", "--clear-message-body")},
-		{"argument --clear-time-zone: At most one of --time-zone | --clear-time-zone may be specified.",
+		{"argument --clear-time-zone: At most one of --clear-time-zone | --time-zone can be specified.",
 			with(update, "--time-zone", "UTC", "--clear-time-zone")},
+		{"argument --clear-message-body: At most one of --clear-message-body | --message-body | --message-body-from-file can be specified.",
+			with(update, "--time-zone", "UTC", "--clear-time-zone", "--message-body", "x", "--clear-message-body")},
 		{"argument --uri: Bad value [example.com]: Must be a valid HTTP or HTTPS URL.", with(update, "--uri", "example.com")},
-		{"argument JOB: [jobs/j] is neither a job ID nor a job name of the form projects/PROJECT/locations/LOCATION/jobs/JOB.",
-			[]string{"scheduler", "jobs", "describe", "jobs/j"}},
+		{"argument --location: JOB must be specified.", []string{"scheduler", "jobs", "describe", "--location", "us-central1"}},
+		{"argument (JOB : --location=LOCATION): Must be specified.", []string{"scheduler", "jobs", "describe"}},
 	}
 	for _, c := range cases {
 		e.fails(c.msg, c.args...)
@@ -596,4 +603,41 @@ func TestSchedulerJobCommands(t *testing.T) {
 	if r.out != want {
 		t.Errorf("locations:\n%s\nwant:\n%s", r.out, want)
 	}
+}
+
+// What gcloud 528 does not check but sends: the server answers.
+func TestSchedulerHTTPSentAsGcloud(t *testing.T) {
+	e := startSched(t)
+	ok := []string{"scheduler", "jobs", "create", "http", "j", "--location", "us-central1", "--schedule", "* * * * *", "--uri", schedFnURL}
+	with := func(more ...string) []string { return append(ok[:len(ok):len(ok)], more...) }
+	e.fails("INVALID_ARGUMENT: retry_config.retry_count: 6 is out of range: values greater than 5 and negative values are not allowed.", with("--max-retry-attempts", "6")...)
+	e.fails("INVALID_ARGUMENT: retry_config.min_backoff_duration: must be a non-negative duration.", with("--min-backoff=-5s")...)
+	e.fails("NOT_FOUND: The requested URL /v1/projects/acme/locations/us-central1/jobs/jobs/j was not found on this server.",
+		"scheduler", "jobs", "describe", "jobs/j", "--location", "us-central1")
+	e.rec.take()
+	// Durations are gcloud's times.ParseDuration; its errors are raised
+	// outside the command: "ERROR: (gcloud) ...", exit 1.
+	for v, msg := range map[string]string{
+		"5":   "Duration must end with time part character.",
+		"1x":  "Unknown character 'X' in duration.",
+		"abc": "Duration unit 'abc' must be preceded by a number.",
+	} {
+		r := e.run("", with("--min-backoff", v)...)
+		if _, outside := errors.AsType[*cli.OutsideError](r.code); !outside || r.code.Error() != msg {
+			t.Errorf("--min-backoff %s: %v (%T), want OutsideError %q", v, r.code, r.code, msg)
+		}
+	}
+	if reqs := e.rec.take(); len(reqs) != 0 {
+		t.Fatalf("bad durations sent requests: %v", reqs)
+	}
+	e.ok(with("--min-backoff", "1.5s", "--max-backoff", "1h30m", "--attempt-deadline", "PT2M", "--max-retry-duration", "1d")...)
+	reqs := e.rec.take()
+	for _, want := range []string{`"minBackoffDuration":"1.5s"`, `"maxBackoffDuration":"5400s"`, `"attemptDeadline":"120s"`, `"maxRetryDuration":"86400s"`} {
+		if !strings.Contains(reqs[0].Body, want) {
+			t.Errorf("create body %s lacks %s", reqs[0].Body, want)
+		}
+	}
+	// With no flag, gcloud 528 sends an empty updateMask.
+	e.fails("INVALID_ARGUMENT: http_target.uri: required.", "scheduler", "jobs", "update", "http", "j", "--location", "us-central1")
+	schedSameRequests(t, e.rec.take(), "PATCH /v1/projects/acme/locations/us-central1/jobs/j?updateMask=")
 }
