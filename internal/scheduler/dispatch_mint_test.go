@@ -63,8 +63,8 @@ func TestStopDuringTokenMintIsNotAnOutcome(t *testing.T) {
 
 	stopCtx, cancel := context.WithCancel(context.Background())
 	cancel() // stop now: the attempt in flight is abandoned, not recorded
-	if err := h.e.Stop(stopCtx); err == nil {
-		t.Fatal("Stop with an ended context reported no error")
+	if err := h.e.Stop(stopCtx); err != nil {
+		t.Fatalf("Stop with an ended context: %v; cutting an attempt short loses nothing, so it is no failure", err)
 	}
 	r, err := st.GetJob(context.Background(), name)
 	if err != nil {
