@@ -33,7 +33,7 @@ type Globals struct {
 	Project  string // --project, OIDCRON_PROJECT
 	Quiet    bool   // --quiet: answer every prompt with its default
 	Fmt      gcloudfmt.Options
-	PageSize int // --page-size: records per page a list asks the API for
+	PageSize int // --page-size of the lists that honour it (pageSizeFlag)
 
 	// AccessToken, when set (OIDCRON_ACCESS_TOKEN), is sent as a bearer
 	// token; a server started with --require-auth needs one (its admin
@@ -78,15 +78,8 @@ func (g *Globals) AddFlags(root *cobra.Command) {
 	f.StringVar(&g.Fmt.Format, "format", "", "output format: json, yaml, none, value(...), table(...), csv(...)")
 	f.StringSliceVar(&g.Fmt.Flatten, "flatten", nil, "flatten the named list keys into one record per item, e.g. bindings[].members")
 	f.StringVar(&g.Fmt.Filter, "filter", "", "print only the records matching this expression, e.g. bindings.members:EMAIL")
-	f.IntVar(&g.Fmt.Limit, "limit", 0, "print at most this many records")
+	gcloudFlag(f, &g.Fmt.Limit, "limit", "", "print at most this many records", gcloudPositive)
 	f.StringSliceVar(&g.Fmt.SortBy, "sort-by", nil, "sort records by these fields (~field for descending)")
-	f.IntVar(&g.PageSize, "page-size", 0, "records per page a list asks the API for (default: the command's or the service's)")
-	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
-		if cmd.Flags().Changed("page-size") && g.PageSize < 1 {
-			return usagef("argument --page-size: Value must be greater than or equal to 1; received: %d", g.PageSize)
-		}
-		return nil
-	}
 	// gcloud words an unknown flag as it does an extra argument.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		// A flag value refused with gcloud's own error (gcloudValue) keeps it.
@@ -549,6 +542,13 @@ func requireFlags(cmd *cobra.Command, names ...string) error {
 // invalidArg is gcloud's InvalidArgumentException text.
 func invalidArg(name, format string, args ...any) error {
 	return fmt.Errorf("Invalid value for [%s]: %s", name, fmt.Sprintf(format, args...))
+}
+
+// pageSizeFlag adds --page-size to a list command, recording into p:
+// &g.PageSize where gcloud honours it, a variable of its own where gcloud
+// takes the flag and ignores it (projects list, functions list).
+func pageSizeFlag(cmd *cobra.Command, p *int) {
+	gcloudFlag(cmd.Flags(), p, "page-size", "", "records per page a list asks the API for", gcloudPositive)
 }
 
 // pageSize is the page size gcloud's list pager asks for: --page-size or

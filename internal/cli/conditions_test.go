@@ -14,9 +14,9 @@ func conditionalPolicy(t *testing.T) *Policy {
 	t.Helper()
 	var p Policy
 	if err := json.Unmarshal([]byte(`{"bindings":[
-		{"role":"roles/viewer","members":["user:a"],"condition":{"expression":"e1","title":"t1"}},
-		{"role":"roles/viewer","members":["user:a"]},
-		{"role":"roles/editor","members":["user:b"],"condition":{"expression":"e2","title":"t2","description":"d2"}}]}`), &p); err != nil {
+		{"role":"roles/run.invoker","members":["user:a"],"condition":{"expression":"e1","title":"t1"}},
+		{"role":"roles/run.invoker","members":["user:a"]},
+		{"role":"roles/run.developer","members":["user:b"],"condition":{"expression":"e2","title":"t2","description":"d2"}}]}`), &p); err != nil {
 		t.Fatal(err)
 	}
 	return &p
@@ -45,20 +45,20 @@ func bindingsOf(p *Policy) string {
 // binding change that does not name its condition.
 func TestConditionalPolicyRefusesUnnamedConditionWithoutATerminal(t *testing.T) {
 	g, _ := promptGlobals("", false)
-	err := g.addBinding(conditionalPolicy(t), "user:c", "roles/viewer", condChoice{})
+	err := g.addBinding(conditionalPolicy(t), "user:c", "roles/run.invoker", condChoice{})
 	if err == nil || err.Error() != "Adding a binding without specifying a condition to a policy containing conditions is prohibited in non-interactive mode. Run the command again with `--condition=None`" {
 		t.Errorf("add: %v", err)
 	}
-	err = g.removeBinding(conditionalPolicy(t), "user:a", "roles/viewer", condChoice{})
+	err = g.removeBinding(conditionalPolicy(t), "user:a", "roles/run.invoker", condChoice{})
 	if err == nil || !strings.HasPrefix(err.Error(), "Removing a binding without specifying a condition from a policy containing conditions is prohibited in non-interactive mode. Run the command again with `--condition=None`") {
 		t.Errorf("remove: %v", err)
 	}
 	// Named, it goes ahead.
 	p := conditionalPolicy(t)
-	if err := g.removeBinding(p, "user:a", "roles/viewer", condChoice{given: true}); err != nil {
+	if err := g.removeBinding(p, "user:a", "roles/run.invoker", condChoice{given: true}); err != nil {
 		t.Fatal(err)
 	}
-	if got := bindingsOf(p); got != "roles/viewer user:a t1\nroles/editor user:b t2\n" {
+	if got := bindingsOf(p); got != "roles/run.invoker user:a t1\nroles/run.developer user:b t2\n" {
 		t.Errorf("after removing the unconditional binding:\n%s", got)
 	}
 }
@@ -68,7 +68,7 @@ func TestConditionalPolicyRefusesUnnamedConditionWithoutATerminal(t *testing.T) 
 func TestConditionPrompts(t *testing.T) {
 	g, errb := promptGlobals("9\n4\nexpression=e3,title=t3\n", true)
 	p := conditionalPolicy(t)
-	if err := g.addBinding(p, "user:c", "roles/viewer", condChoice{}); err != nil {
+	if err := g.addBinding(p, "user:c", "roles/run.invoker", condChoice{}); err != nil {
 		t.Fatal(err)
 	}
 	wantPrompt := " [1] EXPRESSION=e1, TITLE=t1\n [2] EXPRESSION=e2, TITLE=t2, DESCRIPTION=d2\n [3] None\n [4] Specify a new condition\n" +
@@ -80,30 +80,30 @@ func TestConditionPrompts(t *testing.T) {
 	if errb.String() != wantPrompt {
 		t.Errorf("add prompt:\n%q\nwant\n%q", errb.String(), wantPrompt)
 	}
-	if got := bindingsOf(p); !strings.HasSuffix(got, "roles/viewer user:c t3\n") {
+	if got := bindingsOf(p); !strings.HasSuffix(got, "roles/run.invoker user:c t3\n") {
 		t.Errorf("added:\n%s", got)
 	}
 
 	g, errb = promptGlobals("3\n", true)
 	p = conditionalPolicy(t)
-	if err := g.removeBinding(p, "user:a", "roles/viewer", condChoice{}); err != nil {
+	if err := g.removeBinding(p, "user:a", "roles/run.invoker", condChoice{}); err != nil {
 		t.Fatal(err)
 	}
 	if want := " [1] EXPRESSION=e1, TITLE=t1\n [2] None\n [3] all conditions\n"; !strings.HasPrefix(errb.String(), want) {
 		t.Errorf("remove prompt:\n%q\nwant it to start\n%q", errb.String(), want)
 	}
-	if got := bindingsOf(p); got != "roles/editor user:b t2\n" {
+	if got := bindingsOf(p); got != "roles/run.developer user:b t2\n" {
 		t.Errorf("after removing all conditions:\n%s", got)
 	}
 
 	// The end of the input answers nothing.
 	g, _ = promptGlobals("", true)
-	if err := g.removeBinding(conditionalPolicy(t), "user:a", "roles/viewer", condChoice{}); !errors.Is(err, ErrUnattended) {
+	if err := g.removeBinding(conditionalPolicy(t), "user:a", "roles/run.invoker", condChoice{}); !errors.Is(err, ErrUnattended) {
 		t.Errorf("end of input: %v", err)
 	}
 	// A member and role with no binding: gcloud's message, before asking.
 	g, errb = promptGlobals("1\n", true)
-	if err := g.removeBinding(conditionalPolicy(t), "user:z", "roles/viewer", condChoice{}); err == nil || err.Error() != "Policy binding with the specified principal and role not found!" || errb.Len() != 0 {
+	if err := g.removeBinding(conditionalPolicy(t), "user:z", "roles/run.invoker", condChoice{}); err == nil || err.Error() != "Policy binding with the specified principal and role not found!" || errb.Len() != 0 {
 		t.Errorf("no such binding: %v (asked %q)", err, errb.String())
 	}
 }
@@ -111,18 +111,18 @@ func TestConditionPrompts(t *testing.T) {
 func TestRemoveAllConditionsAndWarnings(t *testing.T) {
 	g, errb := promptGlobals("", false)
 	p := conditionalPolicy(t)
-	if err := g.removeBinding(p, "user:a", "roles/viewer", condChoice{all: true}); err != nil {
+	if err := g.removeBinding(p, "user:a", "roles/run.invoker", condChoice{all: true}); err != nil {
 		t.Fatal(err)
 	}
-	if got := bindingsOf(p); got != "roles/editor user:b t2\n" {
+	if got := bindingsOf(p); got != "roles/run.developer user:b t2\n" {
 		t.Errorf("after --all:\n%s", got)
 	}
-	if err := g.removeBinding(p, "user:a", "roles/viewer", condChoice{all: true}); err == nil || err.Error() != "Policy bindings with the specified principal and role not found!" {
+	if err := g.removeBinding(p, "user:a", "roles/run.invoker", condChoice{all: true}); err == nil || err.Error() != "Policy bindings with the specified principal and role not found!" {
 		t.Errorf("--all again: %v", err)
 	}
 	// A first condition in a policy without any: gcloud warns.
 	p = &Policy{}
-	if err := g.addBinding(p, "user:a", "roles/viewer", condChoice{given: true, cond: &Condition{Expression: "e", Title: "t"}}); err != nil {
+	if err := g.addBinding(p, "user:a", "roles/run.invoker", condChoice{given: true, cond: &Condition{Expression: "e", Title: "t"}}); err != nil {
 		t.Fatal(err)
 	}
 	if want := "WARNING: Adding binding with condition to a policy without condition will change the behavior of add-iam-policy-binding and remove-iam-policy-binding commands.\n"; errb.String() != want {

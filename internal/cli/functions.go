@@ -358,9 +358,7 @@ func functionsListCmd(g *Globals) *cobra.Command {
 			// API lists without filters, so the filter runs here.
 			for _, r := range regions {
 				call := c.v2.Projects.Locations.Functions.List("projects/" + project + "/locations/" + r)
-				if n := g.pageSize(0); n > 0 {
-					call.PageSize(n)
-				}
+				call.PageSize(g.pageSize(100)) // gcloud: 100, or --limit when smaller
 				err := call.Pages(ctx(cmd), func(resp *cfv2.ListFunctionsResponse) error {
 					for _, fn := range resp.Functions {
 						if fn.Environment == "GEN_2" {
@@ -377,9 +375,7 @@ func functionsListCmd(g *Globals) *cobra.Command {
 			}
 			for _, r := range regions {
 				call := c.v1.Projects.Locations.Functions.List("projects/" + project + "/locations/" + r)
-				if n := g.pageSize(0); n > 0 {
-					call.PageSize(n)
-				}
+				call.PageSize(g.pageSize(100)) // gcloud: 100, or --limit when smaller
 				err := call.Pages(ctx(cmd), func(resp *cfv1.ListFunctionsResponse) error {
 					for _, fn := range resp.Functions {
 						if err := keep(fn); err != nil {
@@ -396,6 +392,7 @@ func functionsListCmd(g *Globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringSliceVar(&regions, "regions", []string{"-"}, "regions containing functions to list (default: all)")
+	pageSizeFlag(cmd, new(int)) // gcloud takes it and asks for 100 all the same
 	return cmd
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,6 +50,18 @@ func gcloudFlag[T any](fs *pflag.FlagSet, p *T, name, def, usage string, parse f
 	fs.Var(v, name, usage)
 }
 
+// gcloudPositive is gcloud's BoundedInt(1) (--limit, --page-size).
+func gcloudPositive(flag, v string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return 0, usagef("argument %s: Value must be an integer; received: %s", flag, v)
+	}
+	if n < 1 {
+		return 0, usagef("argument %s: Value must be greater than or equal to 1; received: %d", flag, n)
+	}
+	return n, nil
+}
+
 // gcloudInt is argparse's int.
 func gcloudInt(flag, v string) (int64, error) {
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
@@ -61,29 +75,75 @@ func gcloudInt(flag, v string) (int64, error) {
 // the delimiter D of a value written "^D^KEY=VALUE D KEY=VALUE"; one
 // trailing delimiter is dropped.
 func gcloudDict(flag, v string) (map[string]string, error) {
-	const help = "Please see `gcloud topic flags-file` or `gcloud topic escaping` for information on providing list or dictionary flag values with special characters."
-	sep := ","
-	if strings.HasPrefix(v, "^") && strings.Contains(v[1:], "^") {
-		sep, v, _ = strings.Cut(v[1:], "^")
-		if sep == "" {
-			return nil, usagef("argument %s: Invalid delimeter. %s", flag, help)
-		}
+	items, err := dictItems(flag, v)
+	if err != nil {
+		return nil, err
 	}
 	out := map[string]string{}
-	if v == "" {
-		return out, nil
-	}
-	for _, kv := range strings.Split(strings.TrimSuffix(v, sep), sep) {
+	for _, kv := range items {
 		k, val, ok := strings.Cut(kv, "=")
 		switch {
 		case k == "":
 			return nil, usagef("argument %s: Invalid flag value [%s]", flag, kv)
 		case !ok:
-			return nil, usagef("argument %s: Bad syntax for dict arg: [%s]. %s", flag, kv, help)
+			return nil, usagef("argument %s: Bad syntax for dict arg: [%s]. %s", flag, kv, dictHelp)
 		}
 		out[k] = val
 	}
 	return out, nil
+}
+
+const dictHelp = "Please see `gcloud topic flags-file` or `gcloud topic escaping` for information on providing list or dictionary flag values with special characters."
+
+// dictItems splits an ArgDict's value into its items.
+func dictItems(flag, v string) ([]string, error) {
+	sep := ","
+	if strings.HasPrefix(v, "^") && strings.Contains(v[1:], "^") {
+		sep, v, _ = strings.Cut(v[1:], "^")
+		if sep == "" {
+			return nil, usagef("argument %s: Invalid delimeter. %s", flag, dictHelp)
+		}
+	}
+	if v == "" {
+		return nil, nil
+	}
+	return strings.Split(strings.TrimSuffix(v, sep), sep), nil
+}
+
+// conditionKeys are the keys of gcloud's --condition (_ConditionArgDict).
+var conditionKeys = []string{"None", "description", "expression", "title"}
+
+// gcloudCondition is --condition as gcloud's ArgDict reads it: only
+// conditionKeys, each alone or with a value, but None takes none.
+func gcloudCondition(flag, v string) (map[string]string, error) {
+	items, err := dictItems(flag, v)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, kv := range items {
+		k, val, _ := strings.Cut(kv, "=")
+		switch {
+		case k == "":
+			return nil, usagef("argument %s: Invalid flag value [%s]", flag, kv)
+		case !slices.Contains(conditionKeys, k):
+			return nil, usagef("argument %s: valid keys are [%s]; received: %s", flag, strings.Join(conditionKeys, ", "), k)
+		case k == "None" && val != "":
+			return nil, usagef("argument %s: Key [None] does not take a value", flag)
+		}
+		out[k] = val
+	}
+	return out, nil
+}
+
+// gcloudFileContents is gcloud's FileContents: the file is read as the
+// command line is.
+func gcloudFileContents(flag, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", usagef("argument %s: Unable to read file [%s]: %s", flag, path, pyOSError(err))
+	}
+	return string(b), nil
 }
 
 // pyOSError renders a file error as Python's OSError does:
@@ -260,16 +320,18 @@ func isoTotalSeconds(years, months, days, hours, minutes, seconds float64) (floa
 // record into one tri-state (nil: neither given), and the last given on
 // the command line wins, without error, as in gcloud.
 type lastBool struct {
-	p   **bool
-	val bool
+	p    **bool
+	val  bool
+	name string
 }
 
+// Set takes no value of its own: gcloud's are store_true flags, for which
+// --gen2=false is an argparse error.
 func (b lastBool) Set(s string) error {
-	v, err := strconv.ParseBool(s)
-	if err != nil {
-		return err
+	if s != "true" {
+		return usagef("argument --%s: ignored explicit argument '%s'", b.name, s)
 	}
-	v = v == b.val
+	v := b.val
 	*b.p = &v
 	return nil
 }
@@ -280,6 +342,6 @@ func (b lastBool) IsBoolFlag() bool { return true }
 
 // gcloudBoolPair adds --name and --no-name, recording into *p.
 func gcloudBoolPair(fs *pflag.FlagSet, p **bool, name, usage, noUsage string) {
-	fs.VarPF(lastBool{p, true}, name, "", usage).NoOptDefVal = "true"
-	fs.VarPF(lastBool{p, false}, "no-"+name, "", noUsage).NoOptDefVal = "true"
+	fs.VarPF(lastBool{p, true, name}, name, "", usage).NoOptDefVal = "true"
+	fs.VarPF(lastBool{p, false, "no-" + name}, "no-"+name, "", noUsage).NoOptDefVal = "true"
 }

@@ -264,6 +264,11 @@ func saBindingCmd(g *Globals, add bool) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if add {
+			if err := cond.forRole(role); err != nil {
+				return err
+			}
+		}
 		api := policyAPI{
 			get: func(c context.Context) (*Policy, error) { return saGetPolicy(c, svc, account) },
 			set: func(c context.Context, p *Policy) (any, error) {

@@ -43,16 +43,17 @@ func bindingFlags(cmd *cobra.Command, member, role *string, add bool) {
 // them (iam_util's): --condition and --condition-from-file, and on remove
 // --all, one mutually exclusive group.
 type condFlags struct {
-	condition, file string
-	all             bool
-	remove          bool
+	condition map[string]string // gcloudCondition
+	file      string            // the file's contents (gcloudFileContents)
+	all       bool
+	remove    bool
 }
 
 func (f *condFlags) register(cmd *cobra.Command, remove bool) {
 	f.remove = remove
-	cmd.Flags().StringVar(&f.condition, "condition", "", "The binding's condition: expression=EXPR,title=TITLE[,description=DESC] "+
-		"(^D^ before the pairs splits them on D instead of commas), or None for a binding without one")
-	cmd.Flags().StringVar(&f.file, "condition-from-file", "", "A JSON or YAML file holding the condition: expression, title and description")
+	gcloudFlag(cmd.Flags(), &f.condition, "condition", "", "The binding's condition: expression=EXPR,title=TITLE[,description=DESC] "+
+		"(^D^ before the pairs splits them on D instead of commas), or None for a binding without one", gcloudCondition)
+	gcloudFlag(cmd.Flags(), &f.file, "condition-from-file", "", "A JSON or YAML file holding the condition: expression, title and description", gcloudFileContents)
 	if remove {
 		cmd.Flags().BoolVar(&f.all, "all", false, "Remove all bindings with this role and principal, irrespective of any conditions.")
 	}
@@ -73,8 +74,16 @@ type condChoice struct {
 	all   bool       // --all: every binding of the member and role
 }
 
-// read reads the flags. A condition needs an expression and a title, as
-// gcloud requires.
+// The run-time errors of gcloud's ValidateConditionArgument.
+var (
+	errConditionFormat = invalidArg("condition", "condition must be either `None` or a list of key=value pairs. "+
+		"If not `None`, `expression` and `title` are required keys.\n"+
+		"Example: --condition=expression=[expression],title=[title],description=[description]")
+	errConditionFileFormat = invalidArg("condition-from-file", "condition-from-file must be a path to a YAML or JSON file containing the "+
+		"condition. `expression` and `title` are required keys. `description` is optional. To specify a `None` condition, use --condition=None.")
+)
+
+// read reads the flags (gcloud's ValidateAndExtractCondition).
 func (f *condFlags) read(cmd *cobra.Command) (condChoice, error) {
 	var set []string
 	for _, n := range []string{"all", "condition", "condition-from-file"} {
@@ -93,63 +102,51 @@ func (f *condFlags) read(cmd *cobra.Command) (condChoice, error) {
 	case f.all:
 		return condChoice{all: true}, nil
 	case cmd.Flags().Changed("condition-from-file"):
-		c, err := conditionFromFile(f.file)
+		var raw map[string]any
+		if yaml.Unmarshal([]byte(f.file), &raw) != nil { // JSON is YAML too
+			return condChoice{}, errConditionFileFormat
+		}
+		kv := map[string]string{}
+		for k, v := range raw {
+			if v != nil {
+				kv[k] = fmt.Sprint(v)
+			} else {
+				kv[k] = ""
+			}
+		}
+		c, err := conditionOf(kv, errConditionFileFormat)
 		return condChoice{given: true, cond: c}, err
 	case cmd.Flags().Changed("condition"):
-		c, err := parseCondition(f.condition)
+		c, err := conditionOf(f.condition, errConditionFormat)
 		return condChoice{given: true, cond: c}, err
 	}
 	return condChoice{}, nil
 }
 
-func conditionFromFile(file string) (*Condition, error) {
-	const flag = "--condition-from-file"
-	var c Condition
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, invalidArg(flag, "%v", err)
+// conditionOf is gcloud's ValidateConditionArgument: None alone, or a
+// condition with an expression and a title; bad is the error otherwise.
+func conditionOf(kv map[string]string, bad error) (*Condition, error) {
+	if _, none := kv["None"]; none {
+		if len(kv) > 1 {
+			return nil, bad
+		}
+		return nil, nil
 	}
-	var raw map[string]any
-	if err := yaml.Unmarshal(b, &raw); err != nil { // JSON is YAML too
-		return nil, invalidArg(flag, "the file is not JSON or YAML: %v", err)
-	}
-	if err := Convert(&c, raw); err != nil {
-		return nil, invalidArg(flag, "%v", err)
-	}
+	c := Condition{Expression: kv["expression"], Title: kv["title"], Description: kv["description"]}
 	if c.Expression == "" || c.Title == "" {
-		return nil, invalidArg(flag, "a condition needs an expression and a title.")
+		return nil, bad
 	}
 	return &c, nil
 }
 
-// parseCondition reads --condition's value (or the answer to the prompt
-// for a new one): None, or key=value pairs.
-func parseCondition(v string) (*Condition, error) {
-	const flag = "--condition"
-	if v == "None" {
-		return nil, nil
+// forRole is gcloud's ValidateMutexConditionAndPrimitiveRoles, which the
+// add commands apply before any call (and to a condition chosen at the
+// prompt).
+func (c condChoice) forRole(role string) error {
+	if c.cond != nil && basicRoles[role] {
+		return errors.New("Binding with a condition and a basic role is not allowed. Basic roles are `roles/editor`, `roles/owner`, and `roles/viewer`.")
 	}
-	kv, err := gcloudDict(flag, v)
-	if err != nil {
-		return nil, err
-	}
-	var c Condition
-	for k, v := range kv {
-		switch k {
-		case "expression":
-			c.Expression = v
-		case "title":
-			c.Title = v
-		case "description":
-			c.Description = v
-		default:
-			return nil, invalidArg(flag, "unknown key %q: the keys are expression, title and description.", k)
-		}
-	}
-	if c.Expression == "" || c.Title == "" {
-		return nil, invalidArg(flag, "a condition needs an expression and a title.")
-	}
-	return &c, nil
+	return nil
 }
 
 // addBinding is gcloud's AddBindingToIamPolicyWithCondition: to a policy
@@ -173,6 +170,9 @@ func (g *Globals) addBinding(p *Policy, member, role string, c condChoice) error
 		if i < len(conds) {
 			c.cond = conds[i]
 		} else if c.cond, err = g.promptNewCondition(); err != nil {
+			return err
+		}
+		if err := c.forRole(role); err != nil {
 			return err
 		}
 	}
@@ -245,7 +245,11 @@ func (g *Globals) promptNewCondition() (*Condition, error) {
 	if line == "" && err != nil {
 		return nil, ErrUnattended
 	}
-	return parseCondition(strings.TrimSpace(line))
+	kv, err := gcloudCondition("--condition", strings.TrimSpace(line))
+	if err != nil {
+		return nil, err
+	}
+	return conditionOf(kv, errConditionFormat)
 }
 
 // conditionLabels are gcloud's _ConditionToString of each condition:

@@ -189,7 +189,7 @@ func projectsDescribeCmd(g *Globals) *cobra.Command {
 const projectsListFormat = "table(projectId, name, projectNumber)"
 
 func projectsListCmd(g *Globals) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the projects the caller may get",
 		Args:  positionalArgs(),
@@ -222,6 +222,8 @@ func projectsListCmd(g *Globals) *cobra.Command {
 			return g.PrintList(projects, projectsListFormat)
 		},
 	}
+	pageSizeFlag(cmd, new(int)) // gcloud takes it and asks for 500 all the same
+	return cmd
 }
 
 func projectsGetPolicy(cmd *cobra.Command, crm *crmv1.Service, project string) (*crmv1.Policy, error) {
@@ -321,6 +323,11 @@ func projectsBindingCmd(g *Globals, add bool) *cobra.Command {
 			cond, err := cf.read(cmd)
 			if err != nil {
 				return err
+			}
+			if add {
+				if err := cond.forRole(role); err != nil {
+					return err
+				}
 			}
 			crm, err := crmClient(cmd, g)
 			if err != nil {

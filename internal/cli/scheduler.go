@@ -277,6 +277,7 @@ func schedulerListCmd(g *Globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&location, "location", "", "location of the jobs; defaults to the project's App Engine app location")
+	pageSizeFlag(cmd, &g.PageSize)
 	return cmd
 }
 
@@ -336,7 +337,7 @@ func schedulerRunCmd(g *Globals) *cobra.Command {
 }
 
 func schedulerLocationsListCmd(g *Globals) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "Lists the locations where Cloud Scheduler is available.",
 		Args:  schedulerNoArgs,
@@ -364,4 +365,6 @@ func schedulerLocationsListCmd(g *Globals) *cobra.Command {
 			return g.PrintList(locs, schedulerLocationListFormat)
 		},
 	}
+	pageSizeFlag(cmd, &g.PageSize)
+	return cmd
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/base64"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -341,11 +340,8 @@ func (f *schedHTTPJobFlags) updateJob(fs *pflag.FlagSet) (*cloudscheduler.Job, [
 // schedBodyFile reads --message-body-from-file (gcloud's FileContents) into
 // base64, as the JSON API carries bytes.
 func schedBodyFile(flag, path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", usagef("argument %s: Unable to read file [%s]: %s", flag, path, pyOSError(err))
-	}
-	return base64.StdEncoding.EncodeToString(b), nil
+	b, err := gcloudFileContents(flag, path)
+	return base64.StdEncoding.EncodeToString([]byte(b)), err
 }
 
 func schedURI(flag, v string) (string, error) {
