@@ -24,6 +24,76 @@ import (
 	"github.com/oidcron/oidcron/internal/store/postgres/pgtest"
 )
 
+// gatewayJob is the auth fixture's project acme-prod with a function
+// hello fronting upstream, and a job ping calling uri (the function's URL
+// by default) with the fixture account's ID token, or none.
+type gatewayJob struct {
+	t   *testing.T
+	f   *authFixture
+	sig *sched.TestSignals
+	c   *scheduler.CloudSchedulerClient
+	job *schedulerpb.Job
+}
+
+const helloURL = "https://us-central1-acme-prod.cloudfunctions.net/hello"
+
+func newGatewayJob(t *testing.T, f *authFixture, sig *sched.TestSignals, upstream, uri string, token bool) *gatewayJob {
+	t.Helper()
+	e := f.e
+	cf, _ := cfv2.NewService(e.ctx, e.rest(f.admin)...)
+	if _, err := cf.Projects.Locations.Functions.Create("projects/acme-prod/locations/us-central1", &cfv2.Function{
+		ServiceConfig: &cfv2.ServiceConfig{EnvironmentVariables: map[string]string{"OIDCRON_UPSTREAM": upstream}},
+	}).FunctionId("hello").Do(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := scheduler.NewCloudSchedulerClient(e.ctx, e.grpc(f.admin)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	target := &schedulerpb.HttpTarget{Uri: uri, HttpMethod: schedulerpb.HttpMethod_GET}
+	if token {
+		target.AuthorizationHeader = &schedulerpb.HttpTarget_OidcToken{OidcToken: &schedulerpb.OidcToken{ServiceAccountEmail: f.sa.Email}}
+	}
+	j := &schedulerpb.Job{
+		Name: "projects/acme-prod/locations/us-central1/jobs/ping", Schedule: "0 0 1 1 *", TimeZone: "UTC",
+		Target: &schedulerpb.Job_HttpTarget{HttpTarget: target}, AttemptDeadline: durationpb.New(30 * time.Second),
+	}
+	if _, err := c.CreateJob(e.ctx, &schedulerpb.CreateJobRequest{Parent: "projects/acme-prod/locations/us-central1", Job: j}); err != nil {
+		t.Fatal(err)
+	}
+	return &gatewayJob{t: t, f: f, sig: sig, c: c, job: j}
+}
+
+// run runs the job once and returns it with the attempt's outcome.
+func (g *gatewayJob) run() *schedulerpb.Job {
+	g.t.Helper()
+	e := g.f.e
+	if _, err := g.c.RunJob(e.ctx, &schedulerpb.RunJobRequest{Name: g.job.GetName()}); err != nil {
+		g.t.Fatal(err)
+	}
+	<-g.sig.ExecutionDone
+	if err := e.s.Engine.Flush(e.ctx); err != nil {
+		g.t.Fatal(err)
+	}
+	got, err := g.c.GetJob(e.ctx, &schedulerpb.GetJobRequest{Name: g.job.GetName()})
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return got
+}
+
+// invoker grants the function's invoker role to member.
+func (g *gatewayJob) invoker(member string) {
+	g.t.Helper()
+	e := g.f.e
+	cfv1s, _ := cfv1.NewService(e.ctx, e.rest(g.f.admin)...)
+	if _, err := cfv1s.Projects.Locations.Functions.SetIamPolicy("projects/acme-prod/locations/us-central1/functions/hello", &cfv1.SetIamPolicyRequest{
+		Policy: &cfv1.Policy{Bindings: []*cfv1.Binding{{Role: "roles/cloudfunctions.invoker", Members: []string{member}}}}}).Do(); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
 // With --require-auth the gateway tells no caller why it refused, except
 // the dispatcher, which proves itself with the process's key: the job's
 // status then names the reason (and the doctor can tell the gateway's
@@ -34,54 +104,20 @@ func TestGatewayGivesDenialReasonsOnlyToTheDispatcher(t *testing.T) {
 	f := newAuthFixture(t, withSignals(sig))
 	e := f.e
 	up := newUpstream(t)
-	cf, _ := cfv2.NewService(e.ctx, e.rest(f.admin)...)
-	if _, err := cf.Projects.Locations.Functions.Create("projects/acme-prod/locations/us-central1", &cfv2.Function{
-		ServiceConfig: &cfv2.ServiceConfig{EnvironmentVariables: map[string]string{"OIDCRON_UPSTREAM": up.URL}},
-	}).FunctionId("hello").Do(); err != nil {
-		t.Fatal(err)
-	}
-	const fnURL = "https://us-central1-acme-prod.cloudfunctions.net/hello"
-	c, err := scheduler.NewCloudSchedulerClient(e.ctx, e.grpc(f.admin)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	j := &schedulerpb.Job{
-		Name: "projects/acme-prod/locations/us-central1/jobs/ping", Schedule: "0 0 1 1 *", TimeZone: "UTC",
-		Target: &schedulerpb.Job_HttpTarget{HttpTarget: &schedulerpb.HttpTarget{Uri: fnURL, HttpMethod: schedulerpb.HttpMethod_GET,
-			AuthorizationHeader: &schedulerpb.HttpTarget_OidcToken{OidcToken: &schedulerpb.OidcToken{ServiceAccountEmail: f.sa.Email}}}},
-		AttemptDeadline: durationpb.New(30 * time.Second),
-	}
-	if _, err := c.CreateJob(e.ctx, &schedulerpb.CreateJobRequest{Parent: "projects/acme-prod/locations/us-central1", Job: j}); err != nil {
-		t.Fatal(err)
-	}
-	run := func() *schedulerpb.Job {
-		t.Helper()
-		if _, err := c.RunJob(e.ctx, &schedulerpb.RunJobRequest{Name: j.GetName()}); err != nil {
-			t.Fatal(err)
-		}
-		<-sig.ExecutionDone
-		if err := e.s.Engine.Flush(e.ctx); err != nil {
-			t.Fatal(err)
-		}
-		got, err := c.GetJob(e.ctx, &schedulerpb.GetJobRequest{Name: j.GetName()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
-	got := run()
+	g := newGatewayJob(t, f, sig, up.URL, helloURL, true)
+	got := g.run()
 	if got.GetStatus().GetCode() != int32(codes.PermissionDenied) || !sched.GatewayDenied(got.GetStatus().GetMessage()) ||
 		!strings.Contains(got.GetStatus().GetMessage(), "cloudfunctions.functions.invoke") {
 		t.Fatalf("status through the gateway without the invoker role: %v", got.GetStatus())
 	}
 	// The same through the path form of the function's URL, on the
 	// gateway's own address.
+	j := g.job
 	j.GetHttpTarget().Uri = e.s.Addrs.GatewayURL + "/acme-prod/us-central1/hello"
-	if up, err := c.UpdateJob(e.ctx, &schedulerpb.UpdateJobRequest{Job: j, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"http_target.uri"}}}); err != nil || up.GetHttpTarget().GetUri() != j.GetHttpTarget().GetUri() {
+	if up, err := g.c.UpdateJob(e.ctx, &schedulerpb.UpdateJobRequest{Job: j, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"http_target.uri"}}}); err != nil || up.GetHttpTarget().GetUri() != j.GetHttpTarget().GetUri() {
 		t.Fatalf("update to the path form: %v %v", err, up)
 	}
-	if got := run(); got.GetStatus().GetCode() != int32(codes.PermissionDenied) || !sched.GatewayDenied(got.GetStatus().GetMessage()) {
+	if got := g.run(); got.GetStatus().GetCode() != int32(codes.PermissionDenied) || !sched.GatewayDenied(got.GetStatus().GetMessage()) {
 		t.Fatalf("status through the path form without the invoker role: %v", got.GetStatus())
 	}
 
@@ -102,12 +138,8 @@ func TestGatewayGivesDenialReasonsOnlyToTheDispatcher(t *testing.T) {
 		}
 	}
 
-	cfv1s, _ := cfv1.NewService(e.ctx, e.rest(f.admin)...)
-	if _, err := cfv1s.Projects.Locations.Functions.SetIamPolicy("projects/acme-prod/locations/us-central1/functions/hello", &cfv1.SetIamPolicyRequest{
-		Policy: &cfv1.Policy{Bindings: []*cfv1.Binding{{Role: "roles/cloudfunctions.invoker", Members: []string{"serviceAccount:" + f.sa.Email}}}}}).Do(); err != nil {
-		t.Fatal(err)
-	}
-	if got := run(); got.GetStatus().GetCode() != int32(codes.OK) {
+	g.invoker("serviceAccount:" + f.sa.Email)
+	if got := g.run(); got.GetStatus().GetCode() != int32(codes.OK) {
 		t.Fatalf("status with the invoker role: %v", got.GetStatus())
 	}
 	req := up.last()
@@ -122,48 +154,14 @@ func TestGatewayGivesDenialReasonsOnlyToTheDispatcher(t *testing.T) {
 func TestAFunctionCannotSpeakForTheGateway(t *testing.T) {
 	sig := sched.NewTestSignals(16)
 	f := newAuthFixture(t, withSignals(sig))
-	e := f.e
 	fn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(gateway.ReasonHeader, "made up by the function")
 		w.WriteHeader(http.StatusForbidden)
 	}))
 	defer fn.Close()
-	cf, _ := cfv2.NewService(e.ctx, e.rest(f.admin)...)
-	if _, err := cf.Projects.Locations.Functions.Create("projects/acme-prod/locations/us-central1", &cfv2.Function{
-		ServiceConfig: &cfv2.ServiceConfig{EnvironmentVariables: map[string]string{"OIDCRON_UPSTREAM": fn.URL}},
-	}).FunctionId("hello").Do(); err != nil {
-		t.Fatal(err)
-	}
-	cfv1s, _ := cfv1.NewService(e.ctx, e.rest(f.admin)...)
-	if _, err := cfv1s.Projects.Locations.Functions.SetIamPolicy("projects/acme-prod/locations/us-central1/functions/hello", &cfv1.SetIamPolicyRequest{
-		Policy: &cfv1.Policy{Bindings: []*cfv1.Binding{{Role: "roles/cloudfunctions.invoker", Members: []string{"allUsers"}}}}}).Do(); err != nil {
-		t.Fatal(err)
-	}
-	c, err := scheduler.NewCloudSchedulerClient(e.ctx, e.grpc(f.admin)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	j := &schedulerpb.Job{
-		Name: "projects/acme-prod/locations/us-central1/jobs/ping", Schedule: "0 0 1 1 *", TimeZone: "UTC",
-		Target:          &schedulerpb.Job_HttpTarget{HttpTarget: &schedulerpb.HttpTarget{Uri: "https://us-central1-acme-prod.cloudfunctions.net/hello", HttpMethod: schedulerpb.HttpMethod_GET}},
-		AttemptDeadline: durationpb.New(30 * time.Second),
-	}
-	if _, err := c.CreateJob(e.ctx, &schedulerpb.CreateJobRequest{Parent: "projects/acme-prod/locations/us-central1", Job: j}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.RunJob(e.ctx, &schedulerpb.RunJobRequest{Name: j.GetName()}); err != nil {
-		t.Fatal(err)
-	}
-	<-sig.ExecutionDone
-	if err := e.s.Engine.Flush(e.ctx); err != nil {
-		t.Fatal(err)
-	}
-	got, err := c.GetJob(e.ctx, &schedulerpb.GetJobRequest{Name: j.GetName()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sched.GatewayDenied(got.GetStatus().GetMessage()) {
+	g := newGatewayJob(t, f, sig, fn.URL, helloURL, false)
+	g.invoker("allUsers")
+	if got := g.run(); got.GetStatus().GetCode() != int32(codes.PermissionDenied) || sched.GatewayDenied(got.GetStatus().GetMessage()) {
 		t.Fatalf("the function's own 403 is recorded as the gateway's denial: %v", got.GetStatus())
 	}
 }
@@ -187,39 +185,9 @@ func TestPathFormOnASharedGatewayURLKeepsTheDenialReason(t *testing.T) {
 	bu, _ := url.Parse("http://" + b.s.Addrs.Gateway)
 	target.Store(bu) // the balancer picks b
 
-	e := f.e
 	up := newUpstream(t)
-	cf, _ := cfv2.NewService(e.ctx, e.rest(f.admin)...)
-	if _, err := cf.Projects.Locations.Functions.Create("projects/acme-prod/locations/us-central1", &cfv2.Function{
-		ServiceConfig: &cfv2.ServiceConfig{EnvironmentVariables: map[string]string{"OIDCRON_UPSTREAM": up.URL}},
-	}).FunctionId("hello").Do(); err != nil {
-		t.Fatal(err)
-	}
-	c, err := scheduler.NewCloudSchedulerClient(e.ctx, e.grpc(f.admin)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	j := &schedulerpb.Job{
-		Name: "projects/acme-prod/locations/us-central1/jobs/ping", Schedule: "0 0 1 1 *", TimeZone: "UTC",
-		Target: &schedulerpb.Job_HttpTarget{HttpTarget: &schedulerpb.HttpTarget{Uri: lb.URL + "/acme-prod/us-central1/hello", HttpMethod: schedulerpb.HttpMethod_GET,
-			AuthorizationHeader: &schedulerpb.HttpTarget_OidcToken{OidcToken: &schedulerpb.OidcToken{ServiceAccountEmail: f.sa.Email}}}},
-		AttemptDeadline: durationpb.New(30 * time.Second),
-	}
-	if _, err := c.CreateJob(e.ctx, &schedulerpb.CreateJobRequest{Parent: "projects/acme-prod/locations/us-central1", Job: j}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.RunJob(e.ctx, &schedulerpb.RunJobRequest{Name: j.GetName()}); err != nil {
-		t.Fatal(err)
-	}
-	<-sig.ExecutionDone
-	if err := e.s.Engine.Flush(e.ctx); err != nil {
-		t.Fatal(err)
-	}
-	got, err := c.GetJob(e.ctx, &schedulerpb.GetJobRequest{Name: j.GetName()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := newGatewayJob(t, f, sig, up.URL, lb.URL+"/acme-prod/us-central1/hello", true)
+	got := g.run()
 	if up.last() != nil {
 		t.Fatal("the function was reached")
 	}
