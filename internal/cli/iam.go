@@ -260,14 +260,9 @@ func saBindingCmd(g *Globals, add bool) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		cond, err := cf.read(cmd)
+		cond, err := cf.read(cmd, role)
 		if err != nil {
 			return err
-		}
-		if add {
-			if err := cond.forRole(role); err != nil {
-				return err
-			}
 		}
 		api := policyAPI{
 			get: func(c context.Context) (*Policy, error) { return saGetPolicy(c, svc, account) },

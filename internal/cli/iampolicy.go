@@ -83,8 +83,17 @@ var (
 		"condition. `expression` and `title` are required keys. `description` is optional. To specify a `None` condition, use --condition=None.")
 )
 
-// read reads the flags (gcloud's ValidateAndExtractCondition).
-func (f *condFlags) read(cmd *cobra.Command) (condChoice, error) {
+// read reads the flags (gcloud's ValidateAndExtractCondition, and on add
+// ValidateMutexConditionAndPrimitiveRoles for role).
+func (f *condFlags) read(cmd *cobra.Command, role string) (condChoice, error) {
+	c, err := f.choice(cmd)
+	if err == nil && !f.remove {
+		err = c.forRole(role)
+	}
+	return c, err
+}
+
+func (f *condFlags) choice(cmd *cobra.Command) (condChoice, error) {
 	var set []string
 	for _, n := range []string{"all", "condition", "condition-from-file"} {
 		if cmd.Flags().Changed(n) {
@@ -140,8 +149,8 @@ func conditionOf(kv map[string]string, bad error) (*Condition, error) {
 }
 
 // forRole is gcloud's ValidateMutexConditionAndPrimitiveRoles, which the
-// add commands apply before any call (and to a condition chosen at the
-// prompt).
+// add commands apply before any call (read) and to a condition chosen at
+// the prompt.
 func (c condChoice) forRole(role string) error {
 	if c.cond != nil && basicRoles[role] {
 		return errors.New("Binding with a condition and a basic role is not allowed. Basic roles are `roles/editor`, `roles/owner`, and `roles/viewer`.")

@@ -320,14 +320,9 @@ func projectsBindingCmd(g *Globals, add bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cond, err := cf.read(cmd)
+			cond, err := cf.read(cmd, role)
 			if err != nil {
 				return err
-			}
-			if add {
-				if err := cond.forRole(role); err != nil {
-					return err
-				}
 			}
 			crm, err := crmClient(cmd, g)
 			if err != nil {
