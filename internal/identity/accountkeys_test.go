@@ -98,18 +98,8 @@ func TestCachedAccountDocumentsHoldEveryKeyThatSigns(t *testing.T) {
 	var copies []copyOf
 	fetch := func(k *KeySet) {
 		t.Helper()
-		rec := httptest.NewRecorder()
-		k.ServiceAccountKeysHandler(e.accounts.Lookup).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, ServiceAccountKeysPath+"jwk/"+saJobs.Email, nil))
-		var set jose.JSONWebKeySet
-		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &set) != nil {
-			t.Fatalf("document: %d %s", rec.Code, rec.Body)
-		}
-		cc := rec.Header().Get("Cache-Control")
-		age, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(cc, "public, max-age="), ", must-revalidate, no-transform"))
-		if err != nil {
-			t.Fatalf("Cache-Control %q", cc)
-		}
-		c := copyOf{fetched: e.clk.Now(), until: e.clk.Now().Add(time.Duration(age) * time.Second)}
+		set, age := accountDocument(t, e, k)
+		c := copyOf{fetched: e.clk.Now(), until: e.clk.Now().Add(age)}
 		for _, key := range set.Keys {
 			c.kids = append(c.kids, key.KeyID)
 		}
@@ -165,18 +155,8 @@ func TestAccountMaxAgeStopsAtAGapAfterAShorterRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.clk.Set(t0.Add(12*time.Hour - 30*time.Minute))
-	rec := httptest.NewRecorder()
-	short.ServiceAccountKeysHandler(e.accounts.Lookup).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, ServiceAccountKeysPath+"jwk/"+saJobs.Email, nil))
-	var set jose.JSONWebKeySet
-	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &set) != nil {
-		t.Fatalf("document: %d %s", rec.Code, rec.Body)
-	}
-	cc := rec.Header().Get("Cache-Control")
-	age, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(cc, "public, max-age="), ", must-revalidate, no-transform"))
-	if err != nil {
-		t.Fatalf("Cache-Control %q", cc)
-	}
-	fresh := e.clk.Now().Add(time.Duration(age) * time.Second)
+	set, age := accountDocument(t, e, short)
+	fresh := e.clk.Now().Add(age)
 
 	e.clk.Set(t0.Add(12 * time.Hour))
 	kid, _, err := NewMinter(short, e.clk, testIssuer).SignJWT(e.ctx, saJobs, `{}`)
@@ -184,7 +164,7 @@ func TestAccountMaxAgeStopsAtAGapAfterAShorterRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	if e.clk.Now().Before(fresh) && len(set.Key(kid)) == 0 {
-		t.Fatalf("key %s signs at %v, but a copy fresh until %v (max-age %d) lists only %v", kid, e.clk.Now(), fresh, age, set.Keys)
+		t.Fatalf("key %s signs at %v, but a copy fresh until %v (max-age %v) lists only %v", kid, e.clk.Now(), fresh, age, set.Keys)
 	}
 }
 
@@ -215,4 +195,22 @@ func TestAccountSuccessorFillsAGapAfterAShorterRotation(t *testing.T) {
 	if got := short.AccountCacheMaxAge(saJobs.UniqueID); got != short.CacheMaxAge() {
 		t.Fatalf("max-age %v with the gap filled, want %v", got, short.CacheMaxAge())
 	}
+}
+
+// accountDocument fetches saJobs's JWK document from k's handler, with its
+// Cache-Control max-age.
+func accountDocument(t *testing.T, e *env, k *KeySet) (jose.JSONWebKeySet, time.Duration) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	k.ServiceAccountKeysHandler(e.accounts.Lookup).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, ServiceAccountKeysPath+"jwk/"+saJobs.Email, nil))
+	var set jose.JSONWebKeySet
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &set) != nil {
+		t.Fatalf("document: %d %s", rec.Code, rec.Body)
+	}
+	cc := rec.Header().Get("Cache-Control")
+	age, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(cc, "public, max-age="), ", must-revalidate, no-transform"))
+	if err != nil {
+		t.Fatalf("Cache-Control %q", cc)
+	}
+	return set, time.Duration(age) * time.Second
 }
