@@ -36,33 +36,34 @@ func TestRealGcloud(t *testing.T) {
 	up := newUpstream(t)
 	sh := &story{t: t, bin: bin, api: p.api, attempts: attempts}
 	cfg := t.TempDir()
-	gc := func(args ...string) (string, string) {
-		t.Helper()
+	// runGcloud runs gcloud with this test's configuration.
+	runGcloud := func(args ...string) (stdout, stderr string, code int) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // a bound on a hang
 		defer cancel()
 		cmd := exec.CommandContext(ctx, gcloud, args...)
 		cmd.Env = append(os.Environ(), "CLOUDSDK_CONFIG="+cfg, "CLOUDSDK_CORE_DISABLE_PROMPTS=1")
 		var o, e bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &o, &e
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("gcloud %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, o.String(), e.String())
+		_ = cmd.Run()
+		return o.String(), e.String(), cmd.ProcessState.ExitCode()
+	}
+	gc := func(args ...string) (string, string) {
+		t.Helper()
+		o, e, code := runGcloud(args...)
+		if code != 0 {
+			t.Fatalf("gcloud %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, o, e)
 		}
-		return o.String(), e.String()
+		return o, e
 	}
 	// gcFails runs a gcloud command that must fail, for its exit status and
 	// its error line.
 	gcFails := func(args ...string) (int, string) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // a bound on a hang
-		defer cancel()
-		cmd := exec.CommandContext(ctx, gcloud, args...)
-		cmd.Env = append(os.Environ(), "CLOUDSDK_CONFIG="+cfg, "CLOUDSDK_CORE_DISABLE_PROMPTS=1")
-		var e bytes.Buffer
-		cmd.Stderr = &e
-		if err := cmd.Run(); err == nil {
+		_, e, code := runGcloud(args...)
+		if code == 0 {
 			t.Fatalf("gcloud %s succeeded, want a failure", strings.Join(args, " "))
 		}
-		return cmd.ProcessState.ExitCode(), e.String()
+		return code, e
 	}
 	gc("config", "set", "auth/disable_credentials", "true")
 	gc("config", "set", "core/disable_usage_reporting", "true")

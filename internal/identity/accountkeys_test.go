@@ -145,15 +145,7 @@ func TestCachedAccountDocumentsHoldEveryKeyThatSigns(t *testing.T) {
 // account documents' max-age stops at the gap, so no cached copy lacks
 // that key.
 func TestAccountMaxAgeStopsAtAGapAfterAShorterRotation(t *testing.T) {
-	e := newEnv(t) // period 24h
-	if _, _, err := e.minter.SignJWT(e.ctx, saJobs, `{}`); err != nil {
-		t.Fatal(err)
-	}
-	// Restart with a 12h period.
-	short, err := NewKeySet(e.ctx, e.st, e.clk, KeyOptions{RotationPeriod: 12 * time.Hour, generate: e.gen})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, short := signedThenShorterRotation(t)
 	e.clk.Set(t0.Add(12*time.Hour - 30*time.Minute))
 	set, age := accountDocument(t, e, short)
 	fresh := e.clk.Now().Add(age)
@@ -172,14 +164,7 @@ func TestAccountMaxAgeStopsAtAGapAfterAShorterRotation(t *testing.T) {
 // successor that takes over when the signer's shorter life ends, rather
 // than counting on the stored one beyond the gap.
 func TestAccountSuccessorFillsAGapAfterAShorterRotation(t *testing.T) {
-	e := newEnv(t) // period 24h
-	if _, _, err := e.minter.SignJWT(e.ctx, saJobs, `{}`); err != nil {
-		t.Fatal(err)
-	}
-	short, err := NewKeySet(e.ctx, e.st, e.clk, KeyOptions{RotationPeriod: 12 * time.Hour, generate: e.gen})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, short := signedThenShorterRotation(t)
 	e.clk.Set(t0.Add(time.Hour))
 	created := len(e.st.created)
 	if _, _, err := NewMinter(short, e.clk, testIssuer).SignJWT(e.ctx, saJobs, `{}`); err != nil {
@@ -213,4 +198,20 @@ func accountDocument(t *testing.T, e *env, k *KeySet) (jose.JSONWebKeySet, time.
 		t.Fatalf("Cache-Control %q", cc)
 	}
 	return set, time.Duration(age) * time.Second
+}
+
+// signedThenShorterRotation: saJobs signs at t0 with the default 24h
+// period (its key and a successor at t0+24h are stored), then a replica
+// restarts with a 12h period, which leaves a gap from t0+12h.
+func signedThenShorterRotation(t *testing.T) (*env, *KeySet) {
+	t.Helper()
+	e := newEnv(t)
+	if _, _, err := e.minter.SignJWT(e.ctx, saJobs, `{}`); err != nil {
+		t.Fatal(err)
+	}
+	short, err := NewKeySet(e.ctx, e.st, e.clk, KeyOptions{RotationPeriod: 12 * time.Hour, generate: e.gen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, short
 }
