@@ -65,6 +65,15 @@ func TestRealGcloud(t *testing.T) {
 		}
 		return code, e
 	}
+	// ocFails runs an oidcron command that must fail, for its exit status
+	// (-1: it did not fail) and its stderr.
+	ocFails := func(args ...string) (int, string) {
+		_, e, err := sh.run(args...)
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), e
+		}
+		return -1, e
+	}
 	gc("config", "set", "auth/disable_credentials", "true")
 	gc("config", "set", "core/disable_usage_reporting", "true")
 	for _, api := range []string{"cloudscheduler", "cloudresourcemanager", "iam", "iamcredentials", "cloudfunctions", "appengine", "run"} {
@@ -159,15 +168,23 @@ func TestRealGcloud(t *testing.T) {
 		withSA("remove-iam-policy-binding", "--all", "--condition=None"),
 	} {
 		gCode, gErr := gcFails(args...)
-		_, oErr, err := sh.run(args...)
-		oCode := -1
-		if ee, ok := err.(*exec.ExitError); ok {
-			oCode = ee.ExitCode()
-		}
+		oCode, oErr := ocFails(args...)
 		gLine, _, _ := strings.Cut(strings.Replace(gErr, "(gcloud.", "(oidcron.", 1), "\n")
 		oLine, _, _ := strings.Cut(oErr, "\n")
 		if gCode != oCode || gLine != oLine {
 			t.Errorf("%s:\ngcloud  exit %d: %s\noidcron exit %d: %s", strings.Join(args, " "), gCode, gLine, oCode, oLine)
+		}
+	}
+	// Arguments left over: the whole message, suggestions and hint included.
+	for _, args := range [][]string{
+		{"scheduler", "jobs", "describe", "hello-job", "--locaton", "us-central1"},
+		{"scheduler", "jobs", "list", "--limt", "3", "-z"},
+		{"scheduler", "jobs", "create", "http", "j", "--bogus"},
+	} {
+		gCode, gErr := gcFails(args...)
+		oCode, oErr := ocFails(args...)
+		if want := strings.ReplaceAll(gErr, "gcloud", "oidcron"); gCode != oCode || oErr != want {
+			t.Errorf("%s:\ngcloud  exit %d: %q\noidcron exit %d: %q", strings.Join(args, " "), gCode, want, oCode, oErr)
 		}
 	}
 	_, _ = gc(withSA("add-iam-policy-binding", "--condition=None")...)

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -26,7 +27,7 @@ func main() {
 	root.AddCommand(serveCmd())
 	root.AddCommand(cli.Commands(g)...)
 	root.AddCommand(demoCmd(g))
-	if cmd, err := root.ExecuteC(); err != nil {
+	if cmd, err := cli.Execute(context.Background(), root, os.Args[1:]); err != nil {
 		// gcloud's shape: ERROR: (gcloud.scheduler.jobs.run) NOT_FOUND: ...
 		path := strings.ReplaceAll(cmd.CommandPath(), " ", ".")
 		if _, outside := errors.AsType[*cli.OutsideError](err); outside {

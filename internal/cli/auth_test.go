@@ -81,5 +81,5 @@ func TestAuthPrintIdentityToken(t *testing.T) {
 		"so it mints identity tokens for a service account.", "auth", "print-identity-token", "--audiences="+aud)
 	iamFails(t, e, `Invalid value for [--impersonate-service-account]: "scheduler-invoker" is not a service account email.`,
 		"auth", "print-identity-token", "--impersonate-service-account=scheduler-invoker")
-	iamFails(t, e, "unrecognized arguments: extra", "auth", "print-identity-token", "extra", "--impersonate-service-account="+sa)
+	iamFails(t, e, unrecognizedOne("extra"), "auth", "print-identity-token", "extra", "--impersonate-service-account="+sa)
 }

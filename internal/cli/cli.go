@@ -93,7 +93,7 @@ func (g *Globals) AddFlags(root *cobra.Command) {
 		for _, p := range []string{"unknown flag: ", "unknown shorthand flag: "} {
 			if rest, ok := strings.CutPrefix(msg, p); ok {
 				// The flag as typed ends the message ("--bogus", "'b' in -b").
-				return usagef("unrecognized arguments: %s", rest[strings.LastIndex(rest, " ")+1:])
+				return unrecognizedArgs(rest[strings.LastIndex(rest, " ")+1:])
 			}
 		}
 		return &UsageError{Msg: msg}
@@ -519,7 +519,7 @@ func positionalArgsOpt(required int, names ...string) cobra.PositionalArgs {
 			return usagef("argument %s: Must be specified.", strings.Join(names[len(args):required], " "))
 		}
 		if len(args) > len(names) {
-			return usagef("unrecognized arguments: %s", strings.Join(args[len(names):], " "))
+			return unrecognizedArgs(args[len(names):]...)
 		}
 		return nil
 	}

@@ -27,7 +27,8 @@ func TestProjectsAddBindingConditionNone(t *testing.T) {
 	}
 }
 
-// --condition=KEY=VALUE,... and --condition-from-file add (and remove) a
+// --condition=KEY=VALUE,... and --condition-from-file (a path, or - for
+// standard input) add (and remove) a
 // conditional binding (of a role that is not basic: gcloud refuses a
 // condition on those); the policy is written as version 3.
 func TestProjectsBindingWithCondition(t *testing.T) {
@@ -52,6 +53,12 @@ func TestProjectsBindingWithCondition(t *testing.T) {
 		"--condition-from-file="+file)
 	if r.code != nil || strings.Contains(r.out, "carol") {
 		t.Fatalf("remove with --condition-from-file: %v\n%s", r.code, r.out)
+	}
+	// "-" reads the condition from standard input.
+	r = e.run(yml, "projects", "add-iam-policy-binding", "demo-project", "--member=user:carol@example.com", "--role=roles/cloudscheduler.viewer",
+		"--condition-from-file=-")
+	if r.code != nil || !strings.Contains(r.out, "    title: until 2030\n") {
+		t.Fatalf("add with --condition-from-file=-: %v\n%s", r.code, r.out)
 	}
 	r = e.run("", "projects", "add-iam-policy-binding", "demo-project", "--member=user:carol@example.com", "--role=roles/cloudscheduler.viewer",
 		"--condition=expression=true")

@@ -96,7 +96,7 @@ func nameArg(cmd *cobra.Command, args []string) error {
 	case len(args) == 0:
 		return usagef("argument NAME: Must be specified.")
 	case len(args) > 1:
-		return usagef("unrecognized arguments: %s", strings.Join(args[1:], " "))
+		return unrecognizedArgs(args[1:]...)
 	}
 	return nil
 }

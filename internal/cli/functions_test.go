@@ -97,10 +97,9 @@ func (e *fnEnv) fn(stdin string, interactive bool, args ...string) result {
 	root := &cobra.Command{Use: "oidcron", SilenceUsage: true, SilenceErrors: true}
 	g.AddFlags(root)
 	root.AddCommand(cli.Commands(g)...)
-	root.SetArgs(append([]string{"--project", "demo"}, args...))
 	root.SetOut(&out)
 	root.SetErr(&errb)
-	_, err := root.ExecuteC()
+	_, err := cli.Execute(context.Background(), root, append([]string{"--project", "demo"}, args...))
 	return result{out: out.String(), err: errb.String(), code: err}
 }
 

@@ -48,11 +48,75 @@ func TestHeadersTrailingComma(t *testing.T) {
 	}
 }
 
-// gcloud reports an unknown flag as "unrecognized arguments: --flag", as it
-// does for an extra positional argument.
-func TestUnknownFlagMessage(t *testing.T) {
+// Arguments a command has no place for are reported as gcloud 528 reports
+// them, word for word (printed by gcloud with "gcloud" for "oidcron"): all
+// of them, in the order typed, as typed; each flag with the closest flag
+// name (difflib's); the help-search hint last. Nothing is sent.
+func TestUnrecognizedArgumentsAsGcloud(t *testing.T) {
 	e := startSched(t)
-	e.fails("unrecognized arguments: --bogus", "scheduler", "jobs", "describe", "j", "--location", "us-central1", "--bogus")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"scheduler", "jobs", "describe", "j", "--location", "us-central1", "--bogus"},
+			unrecognizedOne("--bogus")},
+		{[]string{"scheduler", "jobs", "describe", "j", "--location", "us-central1", "--bogus=4", "extra"},
+			"unrecognized arguments:\n  --bogus=4\n  extra\n  " + searchHint},
+		{[]string{"scheduler", "jobs", "describe", "j", "--locaton", "us-central1"},
+			"unrecognized arguments:\n  --locaton (did you mean '--location'?)\n  us-central1\n  " + searchHint},
+		// An unknown flag is reported before a missing JOB.
+		{[]string{"scheduler", "jobs", "describe", "--locaton"},
+			"unrecognized arguments: --locaton (did you mean '--location'?) \n\n" + searchHint},
+		{[]string{"scheduler", "jobs", "describe", "a", "b", "--bogus"},
+			"unrecognized arguments:\n  b\n  --bogus\n  " + searchHint},
+		{[]string{"scheduler", "jobs", "list", "--limt", "3", "-z"},
+			"unrecognized arguments:\n  --limt (did you mean '--limit'?)\n  3\n  -z\n  " + searchHint},
+		{[]string{"scheduler", "jobs", "list", "--limit", "3", "--", "extra", "--x"},
+			"unrecognized arguments:\n  --\n  extra\n  --x\n  " + searchHint},
+		{[]string{"scheduler", "jobs", "create", "http", "j", "--bogus"},
+			unrecognizedOne("--bogus")},
+		{[]string{"iam", "service-accounts", "create", "--bogus=1", "x", "y"},
+			"unrecognized arguments:\n  --bogus=1\n  y\n  " + searchHint},
+	} {
+		e.fails(c.want, c.args...)
+	}
+	if reqs := e.rec.take(); len(reqs) != 0 {
+		t.Errorf("requests sent: %v", reqs)
+	}
+}
+
+// searchHint ends every unrecognized-arguments error.
+const searchHint = "To search the help text of oidcron commands, run:\n  oidcron help -- SEARCH_TERMS"
+
+// unrecognizedOne is the error for one argument left over, with no suggestion.
+func unrecognizedOne(arg string) string {
+	return "unrecognized arguments: " + arg + " \n\n" + searchHint
+}
+
+// The hint's search: `help -- TERMS` lists the commands whose help text
+// holds every term; `help COMMAND...` is that command's help.
+func TestHelpSearch(t *testing.T) {
+	e := startSched(t)
+	r := e.run("", "help", "--", "MAX-DOUBLINGS")
+	if r.code != nil || !strings.Contains(r.out, "oidcron scheduler jobs create http\n") ||
+		!strings.Contains(r.out, "oidcron scheduler jobs update http\n") || strings.Contains(r.out, "jobs list") {
+		t.Errorf("help -- MAX-DOUBLINGS: %v\n%s", r.code, r.out)
+	}
+	r = e.run("", "help", "--", "max-doublings", "no-such-word")
+	if r.code != nil || r.out != "No commands found matching: max-doublings no-such-word\n" {
+		t.Errorf("help -- max-doublings no-such-word: %v %q", r.code, r.out)
+	}
+	r = e.run("", "help", "scheduler", "jobs", "list")
+	if r.code != nil || !strings.Contains(r.out, "--page-size") {
+		t.Errorf("help scheduler jobs list: %v\n%s", r.code, r.out)
+	}
+	for args, want := range map[string]string{
+		"help --":           "argument SEARCH_TERMS: Must be specified.",
+		"help nosuch":       "Invalid choice: 'nosuch'.",
+		"help scheduler jx": "Invalid choice: 'jx'.",
+	} {
+		e.fails(want, strings.Fields(args)...)
+	}
 }
 
 // README: "Bytes fields (a policy's etag, ...) print in URL-safe base64, as

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -136,9 +137,16 @@ func gcloudCondition(flag, v string) (map[string]string, error) {
 	return out, nil
 }
 
-// gcloudFileContents is gcloud's FileContents: the file is read as the
-// command line is.
-func gcloudFileContents(flag, path string) (string, error) {
+// fileContents is gcloud's FileContents: the file, or standard input for
+// "-", is read as the command line is.
+func (g *Globals) fileContents(flag, path string) (string, error) {
+	if path == "-" {
+		b, err := io.ReadAll(g.In)
+		if err != nil {
+			return "", usagef("argument %s: Unable to read from standard input: %v", flag, err)
+		}
+		return string(b), nil
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", usagef("argument %s: Unable to read file [%s]: %s", flag, path, pyOSError(err))

@@ -66,10 +66,9 @@ func (e *env) run(stdin string, args ...string) result {
 	root := &cobra.Command{Use: "oidcron", SilenceUsage: true, SilenceErrors: true}
 	g.AddFlags(root)
 	root.AddCommand(cli.Commands(g)...)
-	root.SetArgs(args)
 	root.SetOut(&out)
 	root.SetErr(&errb)
-	_, err := root.ExecuteC()
+	_, err := cli.Execute(context.Background(), root, args)
 	return result{out: out.String(), err: errb.String(), code: err}
 }
 

@@ -288,7 +288,7 @@ func saBindingCmd(g *Globals, add bool) *cobra.Command {
 	}, g)
 	cmd.Use = use + " SERVICE_ACCOUNT --member=PRINCIPAL --role=ROLE " + conditionUsage(!add)
 	bindingFlags(cmd, &member, &role, add)
-	cf.register(cmd, !add)
+	cf.register(g, cmd, !add)
 	return cmd
 }
 

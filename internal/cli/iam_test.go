@@ -131,7 +131,7 @@ func TestIAMServiceAccountsLifecycle(t *testing.T) {
 		"my-iam-account@somedomain.com or my-iam-account@PROJECT_ID.iam.gserviceaccount.com",
 		"iam", "service-accounts", "describe", "scheduler-invoker")
 	iamFails(t, e, "argument SERVICE_ACCOUNT: Must be specified.", "iam", "service-accounts", "disable")
-	iamFails(t, e, "unrecognized arguments: extra", "iam", "service-accounts", "list", "extra", "--project", "demo-project")
+	iamFails(t, e, unrecognizedOne("extra"), "iam", "service-accounts", "list", "extra", "--project", "demo-project")
 }
 
 func TestIAMServiceAccountsPolicy(t *testing.T) {

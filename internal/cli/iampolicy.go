@@ -44,16 +44,16 @@ func bindingFlags(cmd *cobra.Command, member, role *string, add bool) {
 // --all, one mutually exclusive group.
 type condFlags struct {
 	condition map[string]string // gcloudCondition
-	file      string            // the file's contents (gcloudFileContents)
+	file      string            // the file's contents (Globals.fileContents)
 	all       bool
 	remove    bool
 }
 
-func (f *condFlags) register(cmd *cobra.Command, remove bool) {
+func (f *condFlags) register(g *Globals, cmd *cobra.Command, remove bool) {
 	f.remove = remove
 	gcloudFlag(cmd.Flags(), &f.condition, "condition", "", "The binding's condition: expression=EXPR,title=TITLE[,description=DESC] "+
 		"(^D^ before the pairs splits them on D instead of commas), or None for a binding without one", gcloudCondition)
-	gcloudFlag(cmd.Flags(), &f.file, "condition-from-file", "", "A JSON or YAML file holding the condition: expression, title and description", gcloudFileContents)
+	gcloudFlag(cmd.Flags(), &f.file, "condition-from-file", "", "A JSON or YAML file (- for standard input) holding the condition: expression, title and description", g.fileContents)
 	if remove {
 		cmd.Flags().BoolVar(&f.all, "all", false, "Remove all bindings with this role and principal, irrespective of any conditions.")
 	}

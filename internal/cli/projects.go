@@ -352,6 +352,6 @@ func projectsBindingCmd(g *Globals, add bool) *cobra.Command {
 		},
 	}
 	bindingFlags(cmd, &member, &role, add)
-	cf.register(cmd, !add)
+	cf.register(g, cmd, !add)
 	return cmd
 }

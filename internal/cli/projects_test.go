@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -36,10 +37,9 @@ func iamRunWith(e *env, token string, hc *http.Client, stdin string, args ...str
 	root := &cobra.Command{Use: "oidcron", SilenceUsage: true, SilenceErrors: true}
 	g.AddFlags(root)
 	root.AddCommand(cli.Commands(g)...)
-	root.SetArgs(args)
 	root.SetOut(&out)
 	root.SetErr(&errb)
-	_, err := root.ExecuteC()
+	_, err := cli.Execute(context.Background(), root, args)
 	return result{out: out.String(), err: errb.String(), code: err}
 }
 
@@ -200,7 +200,7 @@ func TestProjectsBindingFlagErrors(t *testing.T) {
 		{[]string{"projects", "add-iam-policy-binding", "demo-project", "--member=user:a@example.com"}, "argument --role: Must be specified."},
 		{[]string{"projects", "remove-iam-policy-binding", "demo-project", "--role=roles/viewer"}, "argument --member: Must be specified."},
 		{[]string{"projects", "add-iam-policy-binding", "--member=user:a@example.com", "--role=roles/viewer"}, "argument PROJECT_ID: Must be specified."},
-		{[]string{"projects", "add-iam-policy-binding", "a", "b", "--member=user:a@example.com", "--role=roles/viewer"}, "unrecognized arguments: b"},
+		{[]string{"projects", "add-iam-policy-binding", "a", "b", "--member=user:a@example.com", "--role=roles/viewer"}, unrecognizedOne("b")},
 		{[]string{"projects", "add-iam-policy-binding", "demo-project", "--member=alice@example.com", "--role=roles/viewer"},
 			`Invalid value for [--member]: policy members must be of the form "<type>:<value>", e.g. user:alice@example.com. ` +
 				"Principals are user:EMAIL, serviceAccount:EMAIL, group:EMAIL, domain:DOMAIN, allUsers or allAuthenticatedUsers."},

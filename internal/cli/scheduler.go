@@ -70,7 +70,7 @@ func schedulerJobArg(cmd *cobra.Command, args []string) error {
 func schedJobGroup(cmd *cobra.Command, args []string) error {
 	switch {
 	case len(args) > 1:
-		return usagef("unrecognized arguments: %s", strings.Join(args[1:], " "))
+		return unrecognizedArgs(args[1:]...)
 	case len(args) == 0 && cmd.Flags().Changed("location"):
 		return usagef("argument --location: JOB must be specified.")
 	}
@@ -98,7 +98,7 @@ func schedMissing(fs *pflag.FlagSet, args []string, flags ...string) error {
 // schedulerNoArgs rejects positionals, with gcloud's error.
 func schedulerNoArgs(_ *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return usagef("unrecognized arguments: %s", strings.Join(args, " "))
+		return unrecognizedArgs(args...)
 	}
 	return nil
 }

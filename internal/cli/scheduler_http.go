@@ -41,7 +41,7 @@ type schedHTTPJobFlags struct {
 	clearMessageBody, clearAuthToken, clearHeaders        bool
 }
 
-func schedAddHTTPJobFlags(cmd *cobra.Command, f *schedHTTPJobFlags, create bool) {
+func schedAddHTTPJobFlags(g *Globals, cmd *cobra.Command, f *schedHTTPJobFlags, create bool) {
 	fs := cmd.Flags()
 	def := func(v string) string {
 		if create {
@@ -64,7 +64,11 @@ func schedAddHTTPJobFlags(cmd *cobra.Command, f *schedHTTPJobFlags, create bool)
 	gcloudFlag(fs, &f.body, "message-body", "", "body of the request (only with PUT or POST)", func(_, v string) (string, error) {
 		return base64.StdEncoding.EncodeToString([]byte(v)), nil
 	})
-	gcloudFlag(fs, &f.body, "message-body-from-file", "", "file holding the body of the request (only with PUT or POST)", schedBodyFile)
+	gcloudFlag(fs, &f.body, "message-body-from-file", "", "file holding the body of the request, - for standard input (only with PUT or POST)",
+		func(flag, path string) (string, error) { // base64, as the JSON API carries bytes
+			b, err := g.fileContents(flag, path)
+			return base64.StdEncoding.EncodeToString([]byte(b)), err
+		})
 	fs.StringVar(&f.oidcEmail, "oidc-service-account-email", "", "service account whose OIDC ID token the request carries")
 	fs.StringVar(&f.oidcAudience, "oidc-token-audience", "", "audience of the OIDC token; defaults to --uri")
 	fs.StringVar(&f.oauthEmail, "oauth-service-account-email", "", "service account whose OAuth access token the request carries (for *.googleapis.com)")
@@ -115,7 +119,7 @@ func schedulerCreateHTTPCmd(g *Globals) *cobra.Command {
 			return g.Print(out, false, "yaml")
 		},
 	}
-	schedAddHTTPJobFlags(cmd, &f, true)
+	schedAddHTTPJobFlags(g, cmd, &f, true)
 	return cmd
 }
 
@@ -149,7 +153,7 @@ func schedulerUpdateHTTPCmd(g *Globals) *cobra.Command {
 			return g.Print(out, false, "yaml") // as gcloud 528: the job, no status line
 		},
 	}
-	schedAddHTTPJobFlags(cmd, &f, false)
+	schedAddHTTPJobFlags(g, cmd, &f, false)
 	return cmd
 }
 
@@ -335,13 +339,6 @@ func (f *schedHTTPJobFlags) updateJob(fs *pflag.FlagSet) (*cloudscheduler.Job, [
 	job.HttpTarget = t // always there, as in gcloud's request
 	slices.Sort(mask)
 	return job, slices.Compact(mask)
-}
-
-// schedBodyFile reads --message-body-from-file (gcloud's FileContents) into
-// base64, as the JSON API carries bytes.
-func schedBodyFile(flag, path string) (string, error) {
-	b, err := gcloudFileContents(flag, path)
-	return base64.StdEncoding.EncodeToString([]byte(b)), err
 }
 
 func schedURI(flag, v string) (string, error) {

@@ -33,10 +33,8 @@ func troubleshootCmd(g *Globals) *cobra.Command {
 			"user:EMAIL / serviceAccount:EMAIL; --principal-email is gcloud's spelling of it.",
 		Example: "  oidcron iam troubleshoot //cloudfunctions.googleapis.com/projects/demo-project/locations/us-central1/functions/hello \\\n" +
 			"    --principal=scheduler-invoker@demo-project.iam.gserviceaccount.com --permission=cloudfunctions.functions.invoke",
+		Args: positionalArgsOpt(0, "RESOURCE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 1 {
-				return usagef("unrecognized arguments: %s", strings.Join(args[1:], " "))
-			}
 			if len(args) == 1 {
 				if resource != "" && resource != args[0] {
 					return usagef("argument RESOURCE: give the resource once, as the argument or with --resource, not both.")

@@ -86,7 +86,7 @@ func TestIAMTroubleshootErrors(t *testing.T) {
 		{[]string{fn, "--resource=//cloudresourcemanager.googleapis.com/projects/tsproj", "--principal=a@example.com", "--permission=x.y.z"}, "argument RESOURCE: give the resource once"},
 		{[]string{fn, "--principal=a@example.com", "--principal-email=b@example.com", "--permission=x.y.z"}, "argument --principal: --principal and --principal-email name the same principal"},
 		{[]string{"projects/tsproj", "--principal=a@example.com", "--permission=x.y.z"}, `Invalid value for [RESOURCE]: "projects/tsproj" is not a full resource name (//SERVICE.googleapis.com/NAME); for a project: //cloudresourcemanager.googleapis.com/projects/tsproj.`},
-		{[]string{fn, "extra", "--principal=a@example.com", "--permission=x.y.z"}, "unrecognized arguments: extra"},
+		{[]string{fn, "extra", "--principal=a@example.com", "--permission=x.y.z"}, unrecognizedOne("extra")},
 		{[]string{fn, "--principal=group:g@example.com", "--permission=cloudfunctions.functions.invoke"}, `INVALID_ARGUMENT: access_tuple.principal: "group:g@example.com" is not supported`},
 		{[]string{fn, "--principal=a@example.com", "--permission=invoke"}, `INVALID_ARGUMENT: access_tuple.permission: "invoke" is not a permission of the form SERVICE.RESOURCE.VERB`},
 	} {

@@ -254,10 +254,9 @@ func (d *demo) oidcron(args ...string) (string, error) {
 	root := &cobra.Command{Use: "oidcron", SilenceUsage: true, SilenceErrors: true}
 	g.AddFlags(root)
 	root.AddCommand(cli.Commands(g)...)
-	root.SetArgs(args)
 	root.SetOut(g.Out)
 	root.SetErr(g.Err)
-	cmd, err := root.ExecuteContextC(d.ctx)
+	cmd, err := cli.Execute(d.ctx, root, args)
 	if err != nil {
 		if cmd == nil {
 			cmd = root

@@ -1,0 +1,319 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// Execute runs root on args as gcloud runs a command line. Arguments the
+// command has no place for are reported all together, in the order typed,
+// each flag with the closest flag name the command has, and with the hint
+// gcloud ends that error with; `help -- TERMS` searches every command's
+// help text, the search that hint names.
+func Execute(ctx context.Context, root *cobra.Command, args []string) (*cobra.Command, error) {
+	root.SetHelpCommand(helpCommand(root))
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if e, ok := errors.AsType[*extraArgsError](err); ok && cmd != nil {
+		found := e.found
+		// What cobra parsed for cmd: the command line less the command's path.
+		if _, rest, ferr := root.Find(args); ferr == nil {
+			if all := leftovers(cmd, rest); len(all) > 0 {
+				found = all
+			}
+		}
+		err = &UsageError{Msg: unrecognizedMessage(root.Name(), found, flagNames(cmd))}
+	}
+	return cmd, err
+}
+
+// extraArgsError is an argument the command has no place for, found by the
+// flag parser (an unknown flag) or by a command's positional check (an
+// argument too many). It says only what its finder saw; Execute replaces
+// it with gcloud's whole message.
+type extraArgsError struct{ found []string }
+
+func (e *extraArgsError) Error() string {
+	return "unrecognized arguments: " + strings.Join(e.found, " ")
+}
+
+func unrecognizedArgs(found ...string) error { return &extraArgsError{found: found} }
+
+// leftovers returns the arguments of rest (the command line after cmd's
+// path) that cmd has no place for, as typed and in the order typed: the
+// unknown flags, the positional arguments past the last one cmd takes, and
+// a "--" before such arguments, which is what argparse leaves over.
+func leftovers(cmd *cobra.Command, rest []string) []string {
+	fs := cmd.Flags()
+	var extra, positional []int
+	dash := -1
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
+		switch {
+		case dash >= 0 || a == "-" || !strings.HasPrefix(a, "-"):
+			positional = append(positional, i)
+		case a == "--":
+			dash = i
+		case strings.HasPrefix(a, "--"):
+			name, _, inline := strings.Cut(a[2:], "=")
+			f := fs.Lookup(name)
+			switch {
+			case f == nil:
+				extra = append(extra, i)
+			case !inline && f.NoOptDefVal == "":
+				i++ // the flag's value
+			}
+		default:
+			f := fs.ShorthandLookup(a[1:2])
+			switch {
+			case f == nil:
+				extra = append(extra, i)
+			case len(a) == 2 && f.NoOptDefVal == "":
+				i++
+			}
+		}
+	}
+	// The command's positional check knows how many it takes: the extras it
+	// names are the last ones given.
+	args := make([]string, len(positional))
+	for k, i := range positional {
+		args[k] = rest[i]
+	}
+	if cmd.Args != nil {
+		if e, ok := errors.AsType[*extraArgsError](cmd.Args(cmd, args)); ok {
+			tail := positional[len(positional)-min(len(e.found), len(positional)):]
+			if dash >= 0 && len(tail) > 0 && tail[len(tail)-1] > dash {
+				extra = append(extra, dash)
+			}
+			extra = append(extra, tail...)
+		}
+	}
+	slices.Sort(extra)
+	found := make([]string, len(extra))
+	for k, i := range extra {
+		found[k] = rest[i]
+	}
+	return found
+}
+
+// flagNames is every name cmd's flags answer to, which gcloud offers as
+// suggestions: long and short, hidden flags left out.
+func flagNames(cmd *cobra.Command) []string {
+	var names []string
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		names = append(names, "--"+f.Name)
+		if f.Shorthand != "" {
+			names = append(names, "-"+f.Shorthand)
+		}
+	})
+	return names
+}
+
+// unrecognizedMessage is gcloud's error for arguments left over
+// (calliope's parser_extensions _Suggest): one argument on the line, several
+// one to a line; a flag (or an argument with a value after "=") gets the
+// closest flag name; the help-search hint ends it.
+func unrecognizedMessage(bin string, found, flags []string) string {
+	var msgs []string
+	for _, arg := range found {
+		parts := strings.Split(arg, "=")
+		suggestion := ""
+		if strings.HasPrefix(parts[0], "--") || (len(parts) > 1 && parts[1] != "") {
+			suggestion = closeMatch(strings.ToLower(parts[0]), flags)
+		}
+		// gcloud compares the argument with the lines so far, so only an
+		// argument with no suggestion is listed once.
+		if slices.Contains(msgs, arg) {
+			continue
+		}
+		if suggestion != "" {
+			arg += " (did you mean '" + suggestion + "'?)"
+		}
+		msgs = append(msgs, arg)
+	}
+	sep, prefix := "\n  ", ""
+	if len(msgs) <= 1 {
+		sep, prefix = " ", "\n\n"
+	}
+	msgs = append(msgs, prefix+"To search the help text of "+bin+" commands, run:\n  "+bin+" help -- SEARCH_TERMS")
+	return "unrecognized arguments:" + sep + strings.Join(msgs, sep)
+}
+
+// helpCommand is `help [COMMAND...]`, a command's help, and
+// `help -- SEARCH_TERMS`, the commands whose help text holds every term.
+func helpCommand(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [COMMAND...] | help -- SEARCH_TERMS...",
+		Short: "Show a command's help, or search every command's help text",
+		// The flag parser would drop the "--" that asks for a search.
+		DisableFlagParsing: true,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 && args[0] == "--" {
+				if len(args) == 1 {
+					return usagef("argument SEARCH_TERMS: Must be specified.")
+				}
+				searchHelp(c.OutOrStdout(), root, args[1:])
+				return nil
+			}
+			target, rest, err := root.Find(args)
+			if err != nil {
+				return usagef("Invalid choice: '%s'.", args[0])
+			}
+			if len(rest) > 0 {
+				return usagef("Invalid choice: '%s'.", rest[0])
+			}
+			return target.Help()
+		},
+	}
+}
+
+// searchHelp prints each command whose path, descriptions or own flags
+// hold every term (case does not matter), with its one-line description.
+func searchHelp(w io.Writer, root *cobra.Command, terms []string) {
+	for k := range terms {
+		terms[k] = strings.ToLower(terms[k])
+	}
+	n := 0
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Hidden || c.Name() == "help" {
+			return
+		}
+		if c.HasParent() {
+			var text strings.Builder
+			fmt.Fprintf(&text, "%s\n%s\n%s\n", c.CommandPath(), c.Short, c.Long)
+			c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+				if !f.Hidden {
+					fmt.Fprintf(&text, "--%s %s\n", f.Name, f.Usage)
+				}
+			})
+			hay := strings.ToLower(text.String())
+			if !slices.ContainsFunc(terms, func(t string) bool { return !strings.Contains(hay, t) }) {
+				fmt.Fprintf(w, "%s\n    %s\n", c.CommandPath(), c.Short)
+				n++
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	if n == 0 {
+		fmt.Fprintf(w, "No commands found matching: %s\n", strings.Join(terms, " "))
+	}
+}
+
+// closeMatch is Python's difflib.get_close_matches(word, choices, 1, 0.6),
+// with which gcloud picks the flag it suggests: the choice most like word
+// by SequenceMatcher.ratio, at least 0.6, the greater string on a tie; ""
+// when none is close enough.
+func closeMatch(word string, choices []string) string {
+	m := newSeqMatcher([]rune(word))
+	best, bestRatio := "", 0.0
+	for _, c := range choices {
+		r := m.ratio([]rune(c))
+		if r >= 0.6 && (best == "" || r > bestRatio || (r == bestRatio && c > best)) {
+			best, bestRatio = c, r
+		}
+	}
+	return best
+}
+
+// seqMatcher is difflib.SequenceMatcher with b fixed and no junk function:
+// b2j indexes b, less the popular elements of a b of 200 or more (autojunk).
+type seqMatcher struct {
+	b   []rune
+	b2j map[rune][]int
+}
+
+func newSeqMatcher(b []rune) *seqMatcher {
+	b2j := make(map[rune][]int)
+	for j, r := range b {
+		b2j[r] = append(b2j[r], j)
+	}
+	if n := len(b); n >= 200 {
+		most := n/100 + 1
+		for r, js := range b2j {
+			if len(js) > most {
+				delete(b2j, r)
+			}
+		}
+	}
+	return &seqMatcher{b: b, b2j: b2j}
+}
+
+// ratio is SequenceMatcher(None, a, b).ratio(): twice the matched elements
+// over the elements of both.
+func (m *seqMatcher) ratio(a []rune) float64 {
+	total := len(a) + len(m.b)
+	if total == 0 {
+		return 1
+	}
+	return 2.0 * float64(m.matched(a)) / float64(total)
+}
+
+// matched sums the sizes of get_matching_blocks: the longest match, then
+// the same on each side of it.
+func (m *seqMatcher) matched(a []rune) int {
+	sum := 0
+	queue := [][4]int{{0, len(a), 0, len(m.b)}}
+	for len(queue) > 0 {
+		q := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		alo, ahi, blo, bhi := q[0], q[1], q[2], q[3]
+		i, j, k := m.longest(a, alo, ahi, blo, bhi)
+		if k == 0 {
+			continue
+		}
+		sum += k
+		if alo < i && blo < j {
+			queue = append(queue, [4]int{alo, i, blo, j})
+		}
+		if i+k < ahi && j+k < bhi {
+			queue = append(queue, [4]int{i + k, ahi, j + k, bhi})
+		}
+	}
+	return sum
+}
+
+// longest is find_longest_match: the earliest longest block of a[alo:ahi]
+// equal to a block of b[blo:bhi], then grown over equal elements around it
+// (which only autojunk's dropped elements can add).
+func (m *seqMatcher) longest(a []rune, alo, ahi, blo, bhi int) (besti, bestj, bestsize int) {
+	besti, bestj = alo, blo
+	j2len := map[int]int{}
+	for i := alo; i < ahi; i++ {
+		next := map[int]int{}
+		for _, j := range m.b2j[a[i]] {
+			if j < blo {
+				continue
+			}
+			if j >= bhi {
+				break
+			}
+			k := j2len[j-1] + 1
+			next[j] = k
+			if k > bestsize {
+				besti, bestj, bestsize = i-k+1, j-k+1, k
+			}
+		}
+		j2len = next
+	}
+	for besti > alo && bestj > blo && a[besti-1] == m.b[bestj-1] {
+		besti, bestj, bestsize = besti-1, bestj-1, bestsize+1
+	}
+	for besti+bestsize < ahi && bestj+bestsize < bhi && a[besti+bestsize] == m.b[bestj+bestsize] {
+		bestsize++
+	}
+	return besti, bestj, bestsize
+}

@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+)
+
+// closeMatch answers as Python's difflib.get_close_matches(word, flags, 1)
+// does; the expected values were printed by Python 3.11's difflib.
+func TestCloseMatchIsDifflibs(t *testing.T) {
+	flags := []string{"--location", "--limit", "--page-size", "--filter", "--sort-by", "--uri", "--help", "-h",
+		"--project", "--format", "--quiet", "-q", "--schedule", "--time-zone", "--max-doublings",
+		"--max-retry-attempts", "--min-backoff", "--max-backoff", "--oidc-service-account-email",
+		"--oidc-token-audience", "--headers", "--message-body"}
+	for word, want := range map[string]string{
+		"--locaton": "--location", "--limt": "--limit", "--page-size": "--page-size", "--bogus": "",
+		"--schedul": "--schedule", "--timezone": "--time-zone", "--time_zone": "--time-zone",
+		"--max-doubling": "--max-doublings", "--min-backoff": "--min-backoff",
+		"--oidc-service-account": "--oidc-service-account-email", "-z": "", "--fliter": "--filter",
+		"--q": "-q", "--projet": "--project", "--locationlocation": "--location", "x": "",
+		"--maxbackoff": "--max-backoff", "--sortby": "--sort-by", "--h": "-h",
+	} {
+		if got := closeMatch(word, flags); got != want {
+			t.Errorf("closeMatch(%q) = %q, difflib: %q", word, got, want)
+		}
+	}
+	// Equal ratios: the greater string, as nlargest over (ratio, choice).
+	if got := closeMatch("--ab", []string{"--ac", "--ad"}); got != "--ad" {
+		t.Errorf("tie: %q, difflib: --ad", got)
+	}
+	for _, c := range []struct {
+		a, b string
+		want float64
+	}{
+		{"abcd", "bcde", 0.75},
+		{"--locaton", "--location", 0.9473684210526315},
+		// A b of 200 or more loses its popular elements (autojunk): here all.
+		{strings.Repeat("ab", 150), strings.Repeat("ba", 120) + strings.Repeat("zz", 20), 0},
+	} {
+		if got := newSeqMatcher([]rune(c.b)).ratio([]rune(c.a)); got != c.want {
+			t.Errorf("ratio(%.10q, %.10q) = %v, difflib: %v", c.a, c.b, got, c.want)
+		}
+	}
+}
