@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // closeMatch answers as Python's difflib.get_close_matches(word, flags, 1)
@@ -41,4 +44,36 @@ func TestCloseMatchIsDifflibs(t *testing.T) {
 			t.Errorf("ratio(%.10q, %.10q) = %v, difflib: %v", c.a, c.b, got, c.want)
 		}
 	}
+}
+
+// leftovers and the message never fail on any command line, and report
+// only arguments that were typed, in the order typed.
+func FuzzLeftovers(f *testing.F) {
+	for _, s := range []string{"j --locaton us-central1", "a b --bogus", "--limit 3 -- extra --x", "-qz -", "--=x -- --", "- -é"} {
+		f.Add(s)
+	}
+	root := &cobra.Command{Use: "oidcron"}
+	g := NewGlobals()
+	g.AddFlags(root)
+	root.AddCommand(Commands(g)...)
+	cmd, _, err := root.Find([]string{"scheduler", "jobs", "describe"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	cmd.InitDefaultHelpFlag()
+	f.Fuzz(func(t *testing.T, line string) {
+		args := strings.Fields(line)
+		found := leftovers(cmd, args)
+		rest := args
+		for _, a := range found {
+			i := slices.Index(rest, a)
+			if i < 0 {
+				t.Fatalf("leftovers(%q) = %q: not a subsequence of the arguments", args, found)
+			}
+			rest = rest[i+1:]
+		}
+		if msg := unrecognizedMessage("oidcron", found, flagNames(cmd)); !strings.HasPrefix(msg, "unrecognized arguments:") {
+			t.Fatalf("message %q", msg)
+		}
+	})
 }
