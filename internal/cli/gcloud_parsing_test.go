@@ -85,6 +85,35 @@ func TestUnrecognizedArgumentsAsGcloud(t *testing.T) {
 	}
 }
 
+// The edges of argparse's leftovers, as gcloud 528 prints them ("gcloud"
+// replaced by "oidcron"): a "--", short-flag groups, a flag before the
+// subcommand.
+func TestUnrecognizedArgumentEdgesAsGcloud(t *testing.T) {
+	e := startSched(t)
+	for _, c := range []struct {
+		line, want string
+	}{
+		// argparse's JOB pattern (-*A-*) swallows a "--" next to the job
+		// name; any other "--" is left over.
+		{"scheduler jobs describe --location us j1 -- j2", unrecognizedOne("j2")},
+		{"scheduler jobs describe --location us -- j1 j2", unrecognizedOne("j2")},
+		{"scheduler jobs describe --location us j1 -- j2 j3", "unrecognized arguments:\n  j2\n  j3\n  " + searchHint},
+		{"scheduler jobs describe --location us j1 j2 --", "unrecognized arguments:\n  j2\n  --\n  " + searchHint},
+		// A group of short flags with an unknown letter, as typed.
+		{"scheduler jobs describe j1 --location us -qx", unrecognizedOne("-qx")},
+		{"scheduler jobs describe j1 j2 --location us -qx", "unrecognized arguments:\n  j2\n  -qx\n  " + searchHint},
+		// An unknown flag before the subcommand: the group stops there and
+		// reports it alone.
+		{"scheduler --bogus jobs describe j1 --location us", unrecognizedOne("--bogus")},
+		{"scheduler jobs describe j1 --bogus --location us --", "unrecognized arguments:\n  --bogus\n  --\n  " + searchHint},
+	} {
+		r := e.run("", strings.Fields(c.line)...)
+		if r.code == nil || r.code.Error() != c.want {
+			t.Errorf("oidcron %s:\n got %v\nwant %q", c.line, r.code, c.want)
+		}
+	}
+}
+
 // searchHint ends every unrecognized-arguments error.
 const searchHint = "To search the help text of oidcron commands, run:\n  oidcron help -- SEARCH_TERMS"
 

@@ -23,8 +23,10 @@ func Execute(ctx context.Context, root *cobra.Command, args []string) (*cobra.Co
 	cmd, err := root.ExecuteContextC(ctx)
 	if e, ok := errors.AsType[*extraArgsError](err); ok && cmd != nil {
 		found := e.found
-		// What cobra parsed for cmd: the command line less the command's path.
-		if _, rest, ferr := root.Find(args); ferr == nil {
+		// What cobra parsed for cmd: the command line less the command's
+		// path. A group stopped at an unknown flag (whose value it took to be
+		// the subcommand): the rest of the line is not its to judge.
+		if _, rest, ferr := root.Find(args); ferr == nil && !cmd.HasSubCommands() {
 			if all := leftovers(cmd, rest); len(all) > 0 {
 				found = all
 			}
@@ -47,9 +49,12 @@ func (e *extraArgsError) Error() string {
 func unrecognizedArgs(found ...string) error { return &extraArgsError{found: found} }
 
 // leftovers returns the arguments of rest (the command line after cmd's
-// path) that cmd has no place for, as typed and in the order typed: the
-// unknown flags, the positional arguments past the last one cmd takes, and
-// a "--" before such arguments, which is what argparse leaves over.
+// path) that cmd has no place for, as typed and in the order typed: what
+// argparse leaves over. That is the unknown flags (a group of short flags
+// with an unknown letter whole), the positional arguments past the last one
+// cmd takes, and a "--" unless it stands next to an argument cmd takes
+// (argparse's positional pattern swallows it there); a "--" after the
+// first is always left over.
 func leftovers(cmd *cobra.Command, rest []string) []string {
 	fs := cmd.Flags()
 	var extra, positional []int
@@ -57,10 +62,14 @@ func leftovers(cmd *cobra.Command, rest []string) []string {
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
 		switch {
+		case a == "--":
+			if dash >= 0 {
+				extra = append(extra, i)
+			} else {
+				dash = i
+			}
 		case dash >= 0 || a == "-" || !strings.HasPrefix(a, "-"):
 			positional = append(positional, i)
-		case a == "--":
-			dash = i
 		case strings.HasPrefix(a, "--"):
 			name, _, inline := strings.Cut(a[2:], "=")
 			f := fs.Lookup(name)
@@ -71,12 +80,20 @@ func leftovers(cmd *cobra.Command, rest []string) []string {
 				i++ // the flag's value
 			}
 		default:
-			f := fs.ShorthandLookup(a[1:2])
-			switch {
-			case f == nil:
-				extra = append(extra, i)
-			case len(a) == 2 && f.NoOptDefVal == "":
-				i++
+			// -abc: each letter a flag, until one that takes a value, which
+			// takes the rest of the token or else the next argument.
+			for k := 1; k < len(a); k++ {
+				f := fs.ShorthandLookup(a[k : k+1])
+				if f == nil {
+					extra = append(extra, i)
+					break
+				}
+				if f.NoOptDefVal == "" {
+					if k == len(a)-1 {
+						i++
+					}
+					break
+				}
 			}
 		}
 	}
@@ -86,14 +103,15 @@ func leftovers(cmd *cobra.Command, rest []string) []string {
 	for k, i := range positional {
 		args[k] = rest[i]
 	}
+	taken := len(positional)
 	if cmd.Args != nil {
 		if e, ok := errors.AsType[*extraArgsError](cmd.Args(cmd, args)); ok {
-			tail := positional[len(positional)-min(len(e.found), len(positional)):]
-			if dash >= 0 && len(tail) > 0 && tail[len(tail)-1] > dash {
-				extra = append(extra, dash)
-			}
-			extra = append(extra, tail...)
+			taken = len(positional) - min(len(e.found), len(positional))
+			extra = append(extra, positional[taken:]...)
 		}
+	}
+	if dash >= 0 && !slices.ContainsFunc(positional[:taken], func(i int) bool { return i == dash-1 || i == dash+1 }) {
+		extra = append(extra, dash)
 	}
 	slices.Sort(extra)
 	found := make([]string, len(extra))

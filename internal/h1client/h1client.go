@@ -305,7 +305,10 @@ func writeRequest(buf *bytes.Buffer, req *http.Request, gzip bool) (bool, error)
 		host = req.URL.Host
 	}
 	hasBody := req.Body != nil && req.Body != http.NoBody
-	if !httpguts.ValidHostHeader(host) || strings.IndexByte(host, '%') >= 0 || (hasBody != (req.ContentLength > 0)) {
+	// A body's length must be known (handles); a request without one must
+	// say 0, since Request.Write refuses or rewrites any other length.
+	if !httpguts.ValidHostHeader(host) || strings.IndexByte(host, '%') >= 0 ||
+		(hasBody && req.ContentLength <= 0) || (!hasBody && req.ContentLength != 0) {
 		return false, nil
 	}
 	ruri := req.URL.RequestURI()
