@@ -85,6 +85,6 @@ func authPrintIdentityTokenCmd(g *Globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&impersonate, "impersonate-service-account", "", "The service account (email) to mint the token for; a comma-separated list is a delegation chain.")
 	cmd.Flags().StringVar(&audience, "audiences", "", "Intended recipient of the token (its aud claim), e.g. the URL of a function.")
-	cmd.Flags().BoolVar(&includeEmail, "include-email", false, "Include the service account's email and email_verified claims in the token.")
+	gcloudStoreTrue(cmd.Flags(), &includeEmail, "include-email", "", false, "Include the service account's email and email_verified claims in the token.")
 	return cmd
 }

@@ -74,7 +74,7 @@ func (g *Globals) AddFlags(root *cobra.Command) {
 	f := root.PersistentFlags()
 	f.StringVar(&g.Endpoint, "endpoint", g.Endpoint, "oidcron server to talk to (env OIDCRON_ENDPOINT)")
 	f.StringVar(&g.Project, "project", g.Project, "project to use for this invocation (env OIDCRON_PROJECT)")
-	f.BoolVarP(&g.Quiet, "quiet", "q", false, "disable all interactive prompts; take each prompt's default")
+	gcloudStoreTrue(f, &g.Quiet, "quiet", "q", false, "disable all interactive prompts; take each prompt's default")
 	f.StringVar(&g.Fmt.Format, "format", "", "output format: json, yaml, none, value(...), table(...), csv(...)")
 	f.StringSliceVar(&g.Fmt.Flatten, "flatten", nil, "flatten the named list keys into one record per item, e.g. bindings[].members")
 	f.StringVar(&g.Fmt.Filter, "filter", "", "print only the records matching this expression, e.g. bindings.members:EMAIL")
@@ -90,6 +90,9 @@ func (g *Globals) AddFlags(root *cobra.Command) {
 			}
 		}
 		msg := err.Error()
+		if name, ok := strings.CutPrefix(msg, "flag needs an argument: --"); ok {
+			return usagef("argument --%s: expected one argument", name)
+		}
 		for _, p := range []string{"unknown flag: ", "unknown shorthand flag: "} {
 			if rest, ok := strings.CutPrefix(msg, p); ok {
 				// The flag as typed ends the message ("--bogus", "'b' in -b").

@@ -65,6 +65,6 @@ func doctorJobCmd(g *Globals) *cobra.Command {
 		},
 	}
 	addLocationFlag(cmd, &location)
-	cmd.Flags().BoolVar(&probe, "probe", false, "also run the job once and compare its recorded attempt with the prediction")
+	gcloudStoreTrue(cmd.Flags(), &probe, "probe", "", false, "also run the job once and compare its recorded attempt with the prediction")
 	return cmd
 }

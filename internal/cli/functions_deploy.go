@@ -71,7 +71,7 @@ func functionsDeployCmd(g *Globals) *cobra.Command {
 	fl.StringVar(&upstream, "upstream", "", "the http(s) URL the function forwards its invocations to (required for a new function); replaces gcloud's --source and --runtime")
 	gcloudBoolPair(fl, &allow, "allow-unauthenticated", "make this a public function: grant allUsers the invoker role",
 		"make this function private: remove allUsers' invoker role")
-	fl.BoolVar(&triggerHTTP, "trigger-http", false, "accepted for gcloud compatibility: every oidcron function is HTTP-triggered")
+	gcloudStoreTrue(fl, &triggerHTTP, "trigger-http", "", false, "accepted for gcloud compatibility: every oidcron function is HTTP-triggered")
 	for name, p := range map[string]*string{"runtime": &runtime, "source": &source, "entry-point": &entryPoint, "stage-bucket": &stageBucket} {
 		fl.StringVar(p, name, "", "not supported: use --upstream")
 		_ = fl.MarkHidden(name)

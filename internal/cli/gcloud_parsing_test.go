@@ -85,9 +85,10 @@ func TestUnrecognizedArgumentsAsGcloud(t *testing.T) {
 	}
 }
 
-// The edges of argparse's leftovers, as gcloud 528 prints them ("gcloud"
-// replaced by "oidcron"): a "--", short-flag groups, a flag before the
-// subcommand.
+// The edges of argparse's leftovers and its other command-line errors, as
+// gcloud 528 prints them ("gcloud" replaced by "oidcron"): a "--", short-flag
+// groups, a flag before the subcommand, a missing value, a value given to a
+// flag that takes none.
 func TestUnrecognizedArgumentEdgesAsGcloud(t *testing.T) {
 	e := startSched(t)
 	for _, c := range []struct {
@@ -106,6 +107,14 @@ func TestUnrecognizedArgumentEdgesAsGcloud(t *testing.T) {
 		// reports it alone.
 		{"scheduler --bogus jobs describe j1 --location us", unrecognizedOne("--bogus")},
 		{"scheduler jobs describe j1 --bogus --location us --", "unrecognized arguments:\n  --bogus\n  --\n  " + searchHint},
+		// Before the first command name, and an unknown one.
+		{"--bogus scheduler jobs list", unrecognizedOne("--bogus")},
+		{"--project p --bogus=3 -z scheduler jobs list", "unrecognized arguments:\n  --bogus=3\n  -z\n  " + searchHint},
+		{"schedular jobs list", "Invalid choice: 'schedular'."},
+		// A flag without its value, and a value given to a store_true flag.
+		{"scheduler jobs describe j1 --location", "argument --location: expected one argument"},
+		{"scheduler jobs list --quiet=x", "argument --quiet/-q: ignored explicit argument 'x'"},
+		{"scheduler jobs update http j1 --location us --clear-headers=false", "argument --clear-headers: ignored explicit argument 'false'"},
 	} {
 		r := e.run("", strings.Fields(c.line)...)
 		if r.code == nil || r.code.Error() != c.want {

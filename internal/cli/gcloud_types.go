@@ -348,6 +348,36 @@ func (b lastBool) String() string   { return "false" }
 func (b lastBool) Type() string     { return "bool" }
 func (b lastBool) IsBoolFlag() bool { return true }
 
+// storeTrue is gcloud's store_true flag: given, it is true, and a value of
+// its own ("--all=false") is an argparse error. pflag hands a bare "--all"
+// to Set as "true", so "--all=true" is taken too, where gcloud refuses it.
+type storeTrue struct {
+	p     *bool
+	label string // "--quiet/-q", as argparse names it
+}
+
+func (b storeTrue) Set(s string) error {
+	if s != "true" {
+		return usagef("argument %s: ignored explicit argument '%s'", b.label, s)
+	}
+	*b.p = true
+	return nil
+}
+
+func (b storeTrue) String() string   { return strconv.FormatBool(*b.p) }
+func (b storeTrue) Type() string     { return "bool" }
+func (b storeTrue) IsBoolFlag() bool { return true }
+
+// gcloudStoreTrue adds a store_true flag with default def.
+func gcloudStoreTrue(fs *pflag.FlagSet, p *bool, name, shorthand string, def bool, usage string) {
+	*p = def
+	label := "--" + name
+	if shorthand != "" {
+		label += "/-" + shorthand
+	}
+	fs.VarPF(storeTrue{p, label}, name, shorthand, usage).NoOptDefVal = "true"
+}
+
 // gcloudBoolPair adds --name and --no-name, recording into *p.
 func gcloudBoolPair(fs *pflag.FlagSet, p **bool, name, usage, noUsage string) {
 	fs.VarPF(lastBool{p, true, name}, name, "", usage).NoOptDefVal = "true"

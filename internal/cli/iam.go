@@ -338,7 +338,7 @@ func rolesListCmd(g *Globals) *cobra.Command {
 			return g.PrintList(roles, "yaml")
 		},
 	}
-	cmd.Flags().BoolVar(&showDeleted, "show-deleted", false, "Show deleted roles by specifying this flag.")
+	gcloudStoreTrue(cmd.Flags(), &showDeleted, "show-deleted", "", false, "Show deleted roles by specifying this flag.")
 	cmd.Flags().StringVar(&org, "organization", "", "The organization of the custom roles to list.")
 	return cmd
 }

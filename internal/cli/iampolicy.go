@@ -55,7 +55,7 @@ func (f *condFlags) register(g *Globals, cmd *cobra.Command, remove bool) {
 		"(^D^ before the pairs splits them on D instead of commas), or None for a binding without one", gcloudCondition)
 	gcloudFlag(cmd.Flags(), &f.file, "condition-from-file", "", "A JSON or YAML file (- for standard input) holding the condition: expression, title and description", g.fileContents)
 	if remove {
-		cmd.Flags().BoolVar(&f.all, "all", false, "Remove all bindings with this role and principal, irrespective of any conditions.")
+		gcloudStoreTrue(cmd.Flags(), &f.all, "all", "", false, "Remove all bindings with this role and principal, irrespective of any conditions.")
 	}
 }
 

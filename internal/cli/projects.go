@@ -161,7 +161,7 @@ func projectsCreateCmd(g *Globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&name, "name", "", "Name for the project you want to create. If not specified, will use project id as name.")
 	cmd.Flags().StringVar(&labels, "labels", "", "List of label KEY=VALUE pairs to add.")
-	cmd.Flags().BoolVar(&enableCloudAPIs, "enable-cloud-apis", true, "Accepted for gcloud compatibility; oidcron has no services to enable.")
+	gcloudStoreTrue(cmd.Flags(), &enableCloudAPIs, "enable-cloud-apis", "", true, "Accepted for gcloud compatibility; oidcron has no services to enable.")
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -21,6 +22,18 @@ func Execute(ctx context.Context, root *cobra.Command, args []string) (*cobra.Co
 	root.SetHelpCommand(helpCommand(root))
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
+	if rest, ok := strings.CutPrefix(errText(err), "unknown command "); ok && cmd == root {
+		// cobra took an unknown flag before the first command name for a
+		// flag with a value, and the name for that value; argparse stops at
+		// the flag, which is what gcloud reports. Else the name is unknown.
+		if found := rootLeftovers(root, args); len(found) > 0 {
+			return cmd, &UsageError{Msg: unrecognizedMessage(root.Name(), found, flagNames(root))}
+		}
+		if q, qerr := strconv.QuotedPrefix(rest); qerr == nil {
+			name, _ := strconv.Unquote(q)
+			return cmd, usagef("Invalid choice: '%s'.", name)
+		}
+	}
 	if e, ok := errors.AsType[*extraArgsError](err); ok && cmd != nil {
 		found := e.found
 		// What cobra parsed for cmd: the command line less the command's
@@ -119,6 +132,30 @@ func leftovers(cmd *cobra.Command, rest []string) []string {
 		found[k] = rest[i]
 	}
 	return found
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// rootLeftovers is leftovers for root's own flags: those before the first
+// command name.
+func rootLeftovers(root *cobra.Command, args []string) []string {
+	root.LocalFlags() // merges the persistent flags into Flags
+	names := map[string]bool{}
+	for _, c := range root.Commands() {
+		names[c.Name()] = true
+		for _, a := range c.Aliases {
+			names[a] = true
+		}
+	}
+	if i := slices.IndexFunc(args, func(a string) bool { return names[a] || a == "--" }); i >= 0 {
+		args = args[:i]
+	}
+	return leftovers(root, args)
 }
 
 // flagNames is every name cmd's flags answer to, which gcloud offers as
