@@ -100,6 +100,7 @@ func TestUnrecognizedArgumentEdgesAsGcloud(t *testing.T) {
 		{"scheduler jobs describe --location us -- j1 j2", unrecognizedOne("j2")},
 		{"scheduler jobs describe --location us j1 -- j2 j3", "unrecognized arguments:\n  j2\n  j3\n  " + searchHint},
 		{"scheduler jobs describe --location us j1 j2 --", "unrecognized arguments:\n  j2\n  --\n  " + searchHint},
+		{"scheduler jobs describe j1 --location us --", unrecognizedOne("--")},
 		// A group of short flags with an unknown letter, as typed.
 		{"scheduler jobs describe j1 --location us -qx", unrecognizedOne("-qx")},
 		{"scheduler jobs describe j1 j2 --location us -qx", "unrecognized arguments:\n  j2\n  -qx\n  " + searchHint},
@@ -139,6 +140,11 @@ func TestHelpSearch(t *testing.T) {
 	if r.code != nil || !strings.Contains(r.out, "oidcron scheduler jobs create http\n") ||
 		!strings.Contains(r.out, "oidcron scheduler jobs update http\n") || strings.Contains(r.out, "jobs list") {
 		t.Errorf("help -- MAX-DOUBLINGS: %v\n%s", r.code, r.out)
+	}
+	// Every path starts with the binary's name, which is not searched.
+	r = e.run("", "help", "--", "cron")
+	if r.code != nil || strings.Contains(r.out, "oidcron auth\n") || !strings.Contains(r.out, "oidcron scheduler jobs create http\n") {
+		t.Errorf("help -- cron: %v\n%s", r.code, r.out)
 	}
 	r = e.run("", "help", "--", "max-doublings", "no-such-word")
 	if r.code != nil || r.out != "No commands found matching: max-doublings no-such-word\n" {

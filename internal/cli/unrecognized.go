@@ -20,6 +20,19 @@ import (
 // help text, the search that hint names.
 func Execute(ctx context.Context, root *cobra.Command, args []string) (*cobra.Command, error) {
 	root.SetHelpCommand(helpCommand(root))
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		// The flag parser takes every "--"; argparse leaves over one that
+		// does not stand next to an argument the command takes.
+		if !slices.Contains(args, "--") || cmd.DisableFlagParsing {
+			return nil
+		}
+		if _, rest, err := root.Find(args); err == nil {
+			if found := leftovers(cmd, rest); len(found) > 0 {
+				return unrecognizedArgs(found...)
+			}
+		}
+		return nil
+	}
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if rest, ok := strings.CutPrefix(errText(err), "unknown command "); ok && cmd == root {
@@ -246,7 +259,8 @@ func searchHelp(w io.Writer, root *cobra.Command, terms []string) {
 		}
 		if c.HasParent() {
 			var text strings.Builder
-			fmt.Fprintf(&text, "%s\n%s\n%s\n", c.CommandPath(), c.Short, c.Long)
+			// The path less the binary's name, which every path holds.
+			fmt.Fprintf(&text, "%s\n%s\n%s\n", strings.TrimPrefix(c.CommandPath(), root.Name()), c.Short, c.Long)
 			c.LocalFlags().VisitAll(func(f *pflag.Flag) {
 				if !f.Hidden {
 					fmt.Fprintf(&text, "--%s %s\n", f.Name, f.Usage)
