@@ -53,7 +53,9 @@ func TestSecondInstanceOnSameSQLiteRefused(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	data := filepath.Join(t.TempDir(), "data")
-	startServer(t, bin, data, nil, nil)
+	// The client's global flags in the environment are not serve's:
+	// OIDCRON_QUIET=false (--quiet takes no value) must not stop it.
+	startServer(t, bin, data, []string{"OIDCRON_QUIET=false"}, nil)
 	started, stderr, err := runUntilBannerOrExit(t, bin, nil, "--data", data)
 	if started {
 		t.Fatalf("a second oidcron started on the same SQLite database %s (both now dispatch every job):\n%s", data, stderr)

@@ -41,11 +41,13 @@ func main() {
 	}
 }
 
-// bindEnv lets every flag of cmd be set by OIDCRON_<FLAG_NAME> (dashes as
-// underscores), with the command line winning.
+// bindEnv lets every flag of cmd's own be set by OIDCRON_<FLAG_NAME>
+// (dashes as underscores), with the command line winning. The client's
+// global flags are not cmd's: OIDCRON_PROJECT and OIDCRON_ENDPOINT are the
+// client's defaults, and --quiet takes no value.
 func bindEnv(cmd *cobra.Command) error {
 	var err error
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+	cmd.LocalNonPersistentFlags().VisitAll(func(f *pflag.Flag) {
 		if err != nil || f.Changed {
 			return
 		}

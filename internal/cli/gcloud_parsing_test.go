@@ -112,6 +112,16 @@ func TestUnrecognizedArgumentEdgesAsGcloud(t *testing.T) {
 		{"--bogus scheduler jobs list", unrecognizedOne("--bogus")},
 		{"--project p --bogus=3 -z scheduler jobs list", "unrecognized arguments:\n  --bogus=3\n  -z\n  " + searchHint},
 		{"schedular jobs list", "Invalid choice: 'schedular'."},
+		{"schedular jobs list --location us", "Invalid choice: 'schedular'."},
+		{"schedular jobs describe j1 --location=us", "Invalid choice: 'schedular'."},
+		{"schedular --bogus", "Invalid choice: 'schedular'."},
+		// A "--" argparse leaves over is reported before a missing argument,
+		// and so is one before the first command name or a group's name.
+		{"scheduler jobs describe --location us --", unrecognizedOne("--")},
+		{"projects describe --", unrecognizedOne("--")},
+		{"scheduler -- jobs list", unrecognizedOne("--")},
+		{"-- scheduler jobs list", unrecognizedOne("--")},
+		{"--", unrecognizedOne("--")},
 		// A flag without its value, and a value given to a store_true flag.
 		{"scheduler jobs describe j1 --location", "argument --location: expected one argument"},
 		{"scheduler jobs list --quiet=x", "argument --quiet/-q: ignored explicit argument 'x'"},
@@ -121,6 +131,28 @@ func TestUnrecognizedArgumentEdgesAsGcloud(t *testing.T) {
 		if r.code == nil || r.code.Error() != c.want {
 			t.Errorf("oidcron %s:\n got %v\nwant %q", c.line, r.code, c.want)
 		}
+	}
+}
+
+// argparse's pattern for an optional positional argument swallows a "--"
+// when the argument is left out: the line runs as without the "--".
+func TestDashBeforeLeftOutOptionalArgumentIsSwallowed(t *testing.T) {
+	e := startSched(t)
+	base := []string{"projects", "create", "--name", "My Project"}
+	without := e.run("", base...)
+	with := e.run("", append(base, "--")...)
+	if fmt.Sprint(with.code) != fmt.Sprint(without.code) {
+		t.Errorf("projects create --name 'My Project' --:\n got %v\nwant %v (as without the \"--\", as gcloud)", with.code, without.code)
+	}
+}
+
+// --enable-cloud-apis is gcloud's Boolean pair: --no-enable-cloud-apis is
+// a flag, not an argument left over.
+func TestNoEnableCloudAPIsIsAFlag(t *testing.T) {
+	e := startSched(t)
+	r := e.run("", "projects", "create", "my-proj-123", "--no-enable-cloud-apis")
+	if r.code != nil {
+		t.Errorf("projects create my-proj-123 --no-enable-cloud-apis: %v", r.code)
 	}
 }
 

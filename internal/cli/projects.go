@@ -72,7 +72,7 @@ func projectsParseLabels(v string) (map[string]string, error) {
 
 func projectsCreateCmd(g *Globals) *cobra.Command {
 	var name, labels string
-	var enableCloudAPIs bool
+	var enableCloudAPIs *bool
 	cmd := &cobra.Command{
 		Use:   "create [PROJECT_ID] [--name=NAME] [--labels=KEY=VALUE,...]",
 		Short: "Create a new project",
@@ -161,7 +161,8 @@ func projectsCreateCmd(g *Globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&name, "name", "", "Name for the project you want to create. If not specified, will use project id as name.")
 	cmd.Flags().StringVar(&labels, "labels", "", "List of label KEY=VALUE pairs to add.")
-	gcloudStoreTrue(cmd.Flags(), &enableCloudAPIs, "enable-cloud-apis", "", true, "Accepted for gcloud compatibility; oidcron has no services to enable.")
+	gcloudBoolPair(cmd.Flags(), &enableCloudAPIs, "enable-cloud-apis", "Accepted for gcloud compatibility; oidcron has no services to enable.",
+		"Accepted for gcloud compatibility.")
 	return cmd
 }
 

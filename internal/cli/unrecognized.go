@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,10 +19,11 @@ import (
 // help text, the search that hint names.
 func Execute(ctx context.Context, root *cobra.Command, args []string) (*cobra.Command, error) {
 	root.SetHelpCommand(helpCommand(root))
+	refuseUnknownSubcommands(root) // bare, or with a name it does not know, as a group
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		// The flag parser takes every "--"; argparse leaves over one that
 		// does not stand next to an argument the command takes.
-		if !slices.Contains(args, "--") || cmd.DisableFlagParsing {
+		if !slices.Contains(args, "--") || cmd.DisableFlagParsing || cmd.HasSubCommands() {
 			return nil
 		}
 		if _, rest, err := root.Find(args); err == nil {
@@ -35,31 +35,58 @@ func Execute(ctx context.Context, root *cobra.Command, args []string) (*cobra.Co
 	}
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
-	if rest, ok := strings.CutPrefix(errText(err), "unknown command "); ok && cmd == root {
-		// cobra took an unknown flag before the first command name for a
-		// flag with a value, and the name for that value; argparse stops at
-		// the flag, which is what gcloud reports. Else the name is unknown.
-		if found := rootLeftovers(root, args); len(found) > 0 {
-			return cmd, &UsageError{Msg: unrecognizedMessage(root.Name(), found, flagNames(root))}
-		}
-		if q, qerr := strconv.QuotedPrefix(rest); qerr == nil {
-			name, _ := strconv.Unquote(q)
-			return cmd, usagef("Invalid choice: '%s'.", name)
-		}
+	return cmd, withLeftovers(root, cmd, args, err)
+}
+
+// withLeftovers gives err gcloud's precedence and wording: arguments left
+// over are reported before any other command-line error. An extraArgsError
+// becomes the whole message; another usage error on a line holding "--"
+// (which cobra checks the positional arguments before) gives way to a "--"
+// argparse would leave over. A command that ran has none left over.
+func withLeftovers(root, cmd *cobra.Command, args []string, err error) error {
+	e, extra := errors.AsType[*extraArgsError](err)
+	_, usage := errors.AsType[*UsageError](err)
+	if cmd == nil || !(extra || (usage && slices.Contains(args, "--"))) {
+		return err
 	}
-	if e, ok := errors.AsType[*extraArgsError](err); ok && cmd != nil {
-		found := e.found
-		// What cobra parsed for cmd: the command line less the command's
-		// path. A group stopped at an unknown flag (whose value it took to be
-		// the subcommand): the rest of the line is not its to judge.
-		if _, rest, ferr := root.Find(args); ferr == nil && !cmd.HasSubCommands() {
-			if all := leftovers(cmd, rest); len(all) > 0 {
-				found = all
+	var found []string
+	// What cobra parsed for cmd: the command line less the command's path.
+	if _, rest, ferr := root.Find(args); ferr == nil {
+		if cmd.HasSubCommands() {
+			// A group reads its flags up to the command name and stops
+			// there: at a name it does not know, at "--", or at one cobra
+			// took for an unknown flag's value.
+			unknown, positional, dash := scan(cmd, rest)
+			end := len(rest)
+			if len(positional) > 0 {
+				end = positional[0]
 			}
+			if dash >= 0 && dash < end {
+				end = dash
+			}
+			for _, i := range unknown {
+				if i < end {
+					found = append(found, rest[i])
+				}
+			}
+			switch {
+			case len(found) > 0 || end == len(rest):
+			case rest[end] == "--":
+				found = []string{"--"}
+			case extra:
+				return usagef("Invalid choice: '%s'.", rest[end])
+			}
+		} else {
+			found = leftovers(cmd, rest)
 		}
-		err = &UsageError{Msg: unrecognizedMessage(root.Name(), found, flagNames(cmd))}
 	}
-	return cmd, err
+	if len(found) == 0 {
+		if !extra {
+			return err
+		}
+		found = e.found
+	}
+	return &UsageError{Msg: unrecognizedMessage(root.Name(), found, flagNames(cmd))}
 }
 
 // extraArgsError is an argument the command has no place for, found by the
@@ -74,23 +101,19 @@ func (e *extraArgsError) Error() string {
 
 func unrecognizedArgs(found ...string) error { return &extraArgsError{found: found} }
 
-// leftovers returns the arguments of rest (the command line after cmd's
-// path) that cmd has no place for, as typed and in the order typed: what
-// argparse leaves over. That is the unknown flags (a group of short flags
-// with an unknown letter whole), the positional arguments past the last one
-// cmd takes, and a "--" unless it stands next to an argument cmd takes
-// (argparse's positional pattern swallows it there); a "--" after the
-// first is always left over.
-func leftovers(cmd *cobra.Command, rest []string) []string {
+// scan sorts rest's arguments as argparse reads them against cmd's flags:
+// the unknown flags (a group of short flags with an unknown letter whole,
+// an unknown flag taking no value, a "--" after the first), the positional
+// arguments, and the first "--" (-1 when there is none), by index.
+func scan(cmd *cobra.Command, rest []string) (unknown, positional []int, dash int) {
 	fs := cmd.Flags()
-	var extra, positional []int
-	dash := -1
+	dash = -1
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
 		switch {
 		case a == "--":
 			if dash >= 0 {
-				extra = append(extra, i)
+				unknown = append(unknown, i)
 			} else {
 				dash = i
 			}
@@ -101,7 +124,7 @@ func leftovers(cmd *cobra.Command, rest []string) []string {
 			f := fs.Lookup(name)
 			switch {
 			case f == nil:
-				extra = append(extra, i)
+				unknown = append(unknown, i)
 			case !inline && f.NoOptDefVal == "":
 				i++ // the flag's value
 			}
@@ -111,7 +134,7 @@ func leftovers(cmd *cobra.Command, rest []string) []string {
 			for k := 1; k < len(a); k++ {
 				f := fs.ShorthandLookup(a[k : k+1])
 				if f == nil {
-					extra = append(extra, i)
+					unknown = append(unknown, i)
 					break
 				}
 				if f.NoOptDefVal == "" {
@@ -123,20 +146,34 @@ func leftovers(cmd *cobra.Command, rest []string) []string {
 			}
 		}
 	}
+	return unknown, positional, dash
+}
+
+// leftovers returns the arguments of rest (the command line after cmd's
+// path) that cmd has no place for, as typed and in the order typed: what
+// argparse leaves over. That is the unknown flags, the positional arguments
+// past the last one cmd takes, and a "--" that argparse's positional pattern
+// does not swallow: it does when the "--" stands next to an argument cmd
+// takes, or when an optional one is left out.
+func leftovers(cmd *cobra.Command, rest []string) []string {
+	extra, positional, dash := scan(cmd, rest)
 	// The command's positional check knows how many it takes: the extras it
 	// names are the last ones given.
-	args := make([]string, len(positional))
+	args := make([]string, len(positional), len(positional)+1)
 	for k, i := range positional {
 		args[k] = rest[i]
 	}
-	taken := len(positional)
+	taken, room := len(positional), cmd.Args == nil
 	if cmd.Args != nil {
-		if e, ok := errors.AsType[*extraArgsError](cmd.Args(cmd, args)); ok {
+		argsErr := cmd.Args(cmd, args)
+		if e, ok := errors.AsType[*extraArgsError](argsErr); ok {
 			taken = len(positional) - min(len(e.found), len(positional))
 			extra = append(extra, positional[taken:]...)
 		}
+		// An optional one left out: the line is whole, and whole with one more.
+		room = argsErr == nil && cmd.Args(cmd, append(args, "-")) == nil
 	}
-	if dash >= 0 && !slices.ContainsFunc(positional[:taken], func(i int) bool { return i == dash-1 || i == dash+1 }) {
+	if dash >= 0 && !room && !slices.ContainsFunc(positional[:taken], func(i int) bool { return i == dash-1 || i == dash+1 }) {
 		extra = append(extra, dash)
 	}
 	slices.Sort(extra)
@@ -145,30 +182,6 @@ func leftovers(cmd *cobra.Command, rest []string) []string {
 		found[k] = rest[i]
 	}
 	return found
-}
-
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
-
-// rootLeftovers is leftovers for root's own flags: those before the first
-// command name.
-func rootLeftovers(root *cobra.Command, args []string) []string {
-	root.LocalFlags() // merges the persistent flags into Flags
-	names := map[string]bool{}
-	for _, c := range root.Commands() {
-		names[c.Name()] = true
-		for _, a := range c.Aliases {
-			names[a] = true
-		}
-	}
-	if i := slices.IndexFunc(args, func(a string) bool { return names[a] || a == "--" }); i >= 0 {
-		args = args[:i]
-	}
-	return leftovers(root, args)
 }
 
 // flagNames is every name cmd's flags answer to, which gcloud offers as
