@@ -95,7 +95,9 @@ func (g *Globals) AddFlags(root *cobra.Command) {
 		}
 		for _, p := range []string{"unknown flag: ", "unknown shorthand flag: "} {
 			if rest, ok := strings.CutPrefix(msg, p); ok {
-				// The flag as typed ends the message ("--bogus", "'b' in -b").
+				// The flag ends the message ("--bogus", "'b' in -b"; of a
+				// group, only its letters from the unknown one on). Execute
+				// replaces it with every leftover as typed.
 				return unrecognizedArgs(rest[strings.LastIndex(rest, " ")+1:])
 			}
 		}
