@@ -192,6 +192,13 @@ func TestRealGcloud(t *testing.T) {
 		{"projects describe --", true},
 		{"scheduler jobs describe hello-job --location us-central1 --", true},
 		{"scheduler jobs describe hello-job --location", false},
+		// A value that looks like a flag is none: the flag before it has
+		// no value, and the parser reading that flag says so first.
+		{"scheduler jobs list --location -us", false},
+		{"scheduler jobs list --bogus --location --limit 3", false},
+		{"scheduler jobs describe hello-job --location --", false},
+		{"--project -x scheduler jobs list --bogus", false},
+		{"scheduler jobs create http j --schedule -x --uri http://a", false},
 		{"scheduler jobs list --quiet=x", false},
 		{"scheduler jobs update http j --location us-central1 --clear-headers=false", false},
 	} {

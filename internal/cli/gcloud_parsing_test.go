@@ -124,6 +124,13 @@ func TestUnrecognizedArgumentEdgesAsGcloud(t *testing.T) {
 		{"--", unrecognizedOne("--")},
 		// A flag without its value, and a value given to a store_true flag.
 		{"scheduler jobs describe j1 --location", "argument --location: expected one argument"},
+		// An argument that looks like a flag is not the value of the one
+		// before it (a negative number or text with a space is).
+		{"scheduler jobs list --location -us", "argument --location: expected one argument"},
+		{"scheduler jobs list --location --limit 3 --bogus", "argument --location: expected one argument"},
+		{"scheduler jobs describe j1 --location -- us", "argument --location: expected one argument"},
+		{"--project -p scheduler jobs describe j1 j2", "argument --project: expected one argument"},
+		{"scheduler jobs list --quiet=x --location -us", "argument --quiet/-q: ignored explicit argument 'x'"},
 		{"scheduler jobs list --quiet=x", "argument --quiet/-q: ignored explicit argument 'x'"},
 		{"scheduler jobs update http j1 --location us --clear-headers=false", "argument --clear-headers: ignored explicit argument 'false'"},
 	} {

@@ -33,6 +33,9 @@ func Execute(ctx context.Context, root *cobra.Command, args []string) (*cobra.Co
 		}
 		return nil
 	}
+	if cmd, err := missingValue(root, args); err != nil {
+		return cmd, err
+	}
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	return cmd, withLeftovers(root, cmd, args, err)

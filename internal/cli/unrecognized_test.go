@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -74,6 +75,34 @@ func FuzzLeftovers(f *testing.F) {
 		}
 		if msg := unrecognizedMessage("oidcron", found, flagNames(cmd)); !strings.HasPrefix(msg, "unrecognized arguments:") {
 			t.Fatalf("message %q", msg)
+		}
+	})
+}
+
+// looksLikeFlag sorts arguments as argparse's _parse_optional does; the
+// expected values were printed by the Python 3.12 gcloud 528 runs.
+func TestLooksLikeFlagIsArgparses(t *testing.T) {
+	for a, flag := range map[string]bool{
+		"-us": true, "-1": false, "-.5": false, "-1.5": false, "-1e3": true, "-a b": false, "--": true,
+		"--limit": true, "-": false, "": false, "-1\n": false, "-1.": true, "-.": true, "-١٢": false,
+		"-1\n\n": true, "--x=y": true, "-1.2.3": true, "- 1": false, "-\t": true, "us": false,
+	} {
+		if got := looksLikeFlag(a); got != flag {
+			t.Errorf("looksLikeFlag(%q) = %v, argparse says %v", a, got, flag)
+		}
+	}
+}
+
+// argparse's rule written as its regular expression, against the code.
+func FuzzLooksLikeFlag(f *testing.F) {
+	for _, s := range []string{"-us", "-1", "-.5", "-1.", "-1\n", "-1\n\n", "- 1", "-١٢", "--"} {
+		f.Add(s)
+	}
+	negative := regexp.MustCompile(`^(-\p{Nd}+|-\p{Nd}*\.\p{Nd}+)\n?$`)
+	f.Fuzz(func(t *testing.T, a string) {
+		want := strings.HasPrefix(a, "-") && a != "-" && !negative.MatchString(a) && !strings.Contains(a, " ")
+		if got := looksLikeFlag(a); got != want {
+			t.Errorf("looksLikeFlag(%q) = %v, want %v", a, got, want)
 		}
 	})
 }
