@@ -157,6 +157,7 @@ func TestMisconfigurationNamesFlag(t *testing.T) {
 		{"unusable data dir", "--data", []string{"--data", filepath.Join(file, "data")}},
 		{"issuer without a scheme", "--issuer", []string{"--data", data, "--issuer", "oidcron.example"}},
 		{"gateway URL with a query", "--gateway-url", []string{"--data", data, "--gateway-url", "http://gw.example/?x=1"}},
+		{"no history", "--history-retention", []string{"--data", data, "--history-retention", "0"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

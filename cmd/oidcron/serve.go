@@ -48,6 +48,9 @@ OIDCRON_GATEWAY_LISTEN).`,
 			default:
 				return fmt.Errorf("--log-format: %q is not text or json", logFormat)
 			}
+			if cfg.HistoryRetention < 1 {
+				return fmt.Errorf("--history-retention: %d is not a number of attempts: it must be at least 1", cfg.HistoryRetention)
+			}
 			if cfg.DataDir == "" {
 				cfg.DataDir = defaultDataDir()
 			}
@@ -65,6 +68,7 @@ OIDCRON_GATEWAY_LISTEN).`,
 	f.DurationVar(&cfg.KeyRotation, "key-rotation", 24*time.Hour, "how often the issuer's signing key is rotated")
 	f.StringVar(&cfg.DefaultLocation, "default-location", "us-central1", "the Cloud Scheduler location listed first (gcloud falls back to it without --location)")
 	f.StringVar(&cfg.MetadataServiceAccount, "metadata-service-account", "", "service account email the metadata identity endpoint mints tokens for (empty: endpoint off)")
+	f.IntVar(&cfg.HistoryRetention, "history-retention", 100, "attempts per job the history keeps (the newest)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
 	return cmd

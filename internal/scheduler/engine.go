@@ -50,6 +50,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -104,9 +105,10 @@ const (
 	// milliseconds at most, so API writes never queue behind a long one.
 	maxBatch = 512
 	// trimEveryDefault is the least number of attempts recorded between two
-	// TrimAttempts (with more jobs than this, one per job): the history may
-	// exceed the retention by this many rows for a while, in exchange for
-	// not scanning it on every batch.
+	// TrimAttempts (with more jobs than this, one per job): the store may
+	// hold this many rows beyond the retention for a while, in exchange for
+	// not ranking the whole history on every batch. Attempts (the history
+	// API) shows only the retained ones.
 	trimEveryDefault = 4096
 	// maxWriteTries bounds the re-reads of one job whose row the API keeps
 	// changing under a batch.
@@ -1252,7 +1254,27 @@ func (e *Engine) Attempts(ctx context.Context, job string, limit int, before tim
 	if err := e.Flush(ctx); err != nil {
 		return nil, err
 	}
-	return e.js.ListAttempts(ctx, job, limit, before)
+	return retained(ctx, e.js, e.keep, job, limit, before)
+}
+
+// retained is the history of job as Attempts shows it: of the newest keep
+// attempts (the retention), newest first, those that started before before
+// (unless zero), at most limit (<= 0: all). The store trims its rows to keep
+// only every few thousand attempts (see trimEveryDefault), so it may hold
+// older ones meanwhile; they are never shown.
+func retained(ctx context.Context, st store.JobStore, keep int, job string, limit int, before time.Time) ([]store.Attempt, error) {
+	as, err := st.ListAttempts(ctx, job, keep, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	if !before.IsZero() {
+		// Newest first: the ones at or after before lead.
+		as = as[sort.Search(len(as), func(i int) bool { return as[i].Start.Before(before) }):]
+	}
+	if limit > 0 && len(as) > limit {
+		as = as[:limit]
+	}
+	return as, nil
 }
 
 func (e *Engine) logAttempt(a store.Attempt, c codes.Code) { logAttempt(e.log, a, c) }

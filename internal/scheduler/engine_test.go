@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -668,6 +669,57 @@ func TestRetention(t *testing.T) {
 	as, _ := st.ListAttempts(context.Background(), name, 0, time.Time{})
 	if len(as) != 2 || !as[0].ScheduleTime.Equal(at("12:04:00")) || !as[1].ScheduleTime.Equal(at("12:03:00")) {
 		t.Fatalf("history %+v", as)
+	}
+}
+
+// The history shows the newest Retention attempts only, though the store
+// keeps older rows until the next trim (every few thousand attempts):
+// paging with before does not reach past the retention either.
+func TestHistoryShowsOnlyRetainedAttempts(t *testing.T) {
+	st := newMemStore()
+	name := addJob(t, st, "h", "every 1m", nil)
+	h := &harness{t: t, clk: clock.NewFake(t0), st: st, sig: NewTestSignals(100), logs: &syncBuffer{}, reg: prometheus.NewRegistry()}
+	h.snd = &fakeSender{clk: h.clk, calls: make(chan *call, 100)}
+	h.e = New(Config{Store: st, Clock: h.clk, Sender: h.snd, Parse: parseFixture, Retention: 3, Signals: h.sig})
+	if err := h.e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer h.e.Stop(context.Background())
+	for i := 1; i <= 6; i++ {
+		h.clk.Advance(time.Minute)
+		h.call().answer(codes.OK, 200)
+		recv(t, h.sig.ExecutionDone, "an execution")
+		h.sync()
+	}
+	ctx := context.Background()
+	if all, _ := st.ListAttempts(ctx, name, 0, time.Time{}); len(all) <= 3 {
+		t.Fatalf("the store holds %d attempts: the case needs more than the retention", len(all))
+	}
+	slots := func(as []store.Attempt, err error) []string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, a := range as {
+			out = append(out, a.ScheduleTime.UTC().Format("15:04"))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		limit  int
+		before time.Time
+		want   []string
+	}{
+		{0, time.Time{}, []string{"12:06", "12:05", "12:04"}},
+		{100, time.Time{}, []string{"12:06", "12:05", "12:04"}},
+		{2, time.Time{}, []string{"12:06", "12:05"}},
+		{100, at("12:05:00"), []string{"12:04"}},
+		{100, at("12:04:00"), nil},
+	} {
+		if got := slots(h.e.Attempts(ctx, name, c.limit, c.before)); !slices.Equal(got, c.want) {
+			t.Errorf("Attempts(limit %d, before %v) = %v, want %v", c.limit, c.before, got, c.want)
+		}
 	}
 }
 

@@ -907,7 +907,7 @@ func (r *Replica) Attempts(ctx context.Context, job string, limit int, before ti
 	if err := r.Flush(ctx); err != nil {
 		return nil, err
 	}
-	return r.st.ListAttempts(ctx, job, limit, before)
+	return retained(ctx, r.st, r.w.keep, job, limit, before)
 }
 
 // Flush returns once every write pending when it was called is made; an

@@ -431,6 +431,40 @@ func TestReplicaRunNow(t *testing.T) {
 	}
 }
 
+// A replica's history shows the newest Retention attempts only, though the
+// database keeps older rows until the next trim.
+func TestReplicaHistoryShowsOnlyRetainedAttempts(t *testing.T) {
+	sts := openShared(t, 1)
+	clk := clock.NewFake(t0)
+	name := addDueJob(t, sts[0], "j", "every 1h", t0, nil)
+	snd := &fakeSender{clk: clk, calls: make(chan *call, 10)}
+	sig := NewTestSignals(10)
+	r := startReplicaCfg(t, ReplicaConfig{Store: sts[0], Clock: clk, Sender: snd, Name: "r", Signals: sig, Retention: 2})
+	ctx := context.Background()
+	for i := range 4 {
+		clk.Set(t0.Add(time.Duration(i+1) * time.Second))
+		if err := r.RunNow(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		recv(t, snd.calls, "a manual attempt").answer(codes.OK, 200)
+		recv(t, sig.ExecutionDone, "a manual execution")
+	}
+	flushAll(t, r)
+	if all, _ := sts[0].ListAttempts(ctx, name, 0, time.Time{}); len(all) != 4 {
+		t.Fatalf("the database holds %d attempts, want all 4 (no trim yet)", len(all))
+	}
+	as, err := r.Attempts(ctx, name, 100, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(as) != 2 || !as[0].ScheduleTime.Equal(t0.Add(4*time.Second)) || !as[1].ScheduleTime.Equal(t0.Add(3*time.Second)) {
+		t.Fatalf("history %+v, want the attempts of 12:00:04 and 12:00:03", as)
+	}
+	if as, _ := r.Attempts(ctx, name, 100, as[1].Start); len(as) != 0 {
+		t.Fatalf("paging past the retention: %+v", as)
+	}
+}
+
 // A replica that stops while an attempt is in flight keeps its heartbeat
 // until the attempt's outcome is written: the others do not take the
 // execution over meanwhile (that would send it twice). The test holds the

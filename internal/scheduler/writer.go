@@ -69,9 +69,9 @@ func (e *Engine) writer() {
 		e.rereadStale()
 		// A trim ranks the whole history, so it runs once per trimEvery
 		// attempts or once per attempt of every job, whichever is more:
-		// the history exceeds the retention by at most about one attempt
-		// per job, and a burst of 100,000 jobs does not rank a growing
-		// history 25 times.
+		// the store holds at most that many rows beyond the retention
+		// (Attempts shows none of them), and a burst of 100,000 jobs does
+		// not rank a growing history 25 times.
 		e.mu.Lock()
 		every := max(e.trimEvery, len(e.jobs))
 		e.mu.Unlock()

@@ -60,8 +60,11 @@ type Config struct {
 	// DefaultLocation is the scheduler location listed first (gcloud's
 	// fallback when --location is not given); default us-central1.
 	DefaultLocation string
-	Logger          *slog.Logger
-	Clock           clock.Clock
+	// HistoryRetention is how many attempts per job the history keeps;
+	// 0 is the default, 100.
+	HistoryRetention int
+	Logger           *slog.Logger
+	Clock            clock.Clock
 	// SchedulerSignals, when set, receive the engine's events (tests).
 	SchedulerSignals *scheduler.TestSignals
 }
@@ -207,10 +210,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if shared, ok := db.(scheduler.SharedStore); ok {
 		s.Engine = scheduler.NewReplica(scheduler.ReplicaConfig{
 			Store: shared, Clock: cfg.Clock, Logger: cfg.Logger, Registerer: s.Registry, Signals: cfg.SchedulerSignals, Sender: sender,
+			Retention: cfg.HistoryRetention,
 		})
 	} else {
 		s.Engine = scheduler.New(scheduler.Config{
 			Store: db, Clock: cfg.Clock, Logger: cfg.Logger, Registerer: s.Registry, Signals: cfg.SchedulerSignals, Sender: sender,
+			Retention: cfg.HistoryRetention,
 		})
 	}
 	s.API = api.New(api.Config{
