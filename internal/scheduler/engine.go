@@ -33,7 +33,8 @@
 //   - Pausing a job stops the retries of its execution in flight after the
 //     attempt under way; deleting it drops them too.
 //   - RunJob starts a manual execution at once, even while a scheduled one
-//     runs and even when the job is paused; its schedule time (and header)
+//     runs and even when the job is paused; a slot that comes while it
+//     runs waits for it, as for any execution; its schedule time (and header)
 //     is the instant of the call; it does not change the job's
 //     schedule_time, retries like any execution, and is kept in memory only
 //     (a crash during it does not re-send it).
@@ -243,6 +244,9 @@ type jobState struct {
 	lastSlot             time.Time  // the last slot fired (JobRecord.LastSlot): none at or before it fires again
 	slot                 item       // the next slot in the queue (slot.idx < 0: not queued)
 	exec                 *execState // the scheduled execution in flight (persisted)
+	// manuals counts the RunJob executions in flight (in memory only):
+	// like exec, they hold the next slot back until they end.
+	manuals int
 	// job is the Job message as read at jobVersion, kept while executions
 	// run (active of them) and nil otherwise. Never modified in place:
 	// workers read it without the lock.
@@ -525,8 +529,8 @@ func (e *Engine) reconcileSlotLocked(j *jobState, now time.Time, recompute bool)
 		j.nextFire = s.Next(store.Later(now, j.lastSlot))
 		e.markDirtyLocked(j)
 	}
-	if j.exec != nil || j.nextFire.IsZero() || j.stale {
-		// The slot waits for the execution to end (no overlap), or for
+	if j.exec != nil || j.manuals > 0 || j.nextFire.IsZero() || j.stale {
+		// The slot waits for the executions to end (no overlap), or for
 		// the job's change to be read.
 		e.unqueueSlotLocked(j)
 		return
@@ -713,6 +717,8 @@ func (e *Engine) RunNow(ctx context.Context, name string) error {
 	ex := newExec(j)
 	ex.manual, ex.scheduleTime = true, e.clk.Now()
 	j.active++
+	j.manuals++
+	e.reconcileSlotLocked(j, ex.scheduleTime, false) // the next slot waits for it
 	e.needMessageLocked(ex)
 	e.sealLoadLocked()
 	e.ready = append(e.ready, ex)
@@ -784,7 +790,7 @@ func (e *Engine) onTimer(gen uint64) {
 // execution instead of losing or doubling it.
 func (e *Engine) fireSlotLocked(j *jobState, now time.Time) {
 	s := j.parsed()
-	if j.deleted || !j.enabled || s == nil || j.exec != nil || j.nextFire.IsZero() || j.stale {
+	if j.deleted || !j.enabled || s == nil || j.exec != nil || j.manuals > 0 || j.nextFire.IsZero() || j.stale {
 		// (A stale job's slot is queued again once the job is read.)
 		return
 	}
@@ -1039,8 +1045,9 @@ func (e *Engine) signalDone(ex *execState) {
 }
 
 // endExecLocked ends ex: the job's message goes with its last execution,
-// and the end of the scheduled execution frees the job for its next slot,
-// which fires at once (once) if it came while ex ran.
+// and the end of the last execution in flight (scheduled or RunJob) frees
+// the job for its next slot, which fires at once (once) if it came while
+// they ran.
 func (e *Engine) endExecLocked(ex *execState) {
 	if ex.ended {
 		return
@@ -1051,7 +1058,13 @@ func (e *Engine) endExecLocked(ex *execState) {
 		j.active = 0
 		j.job, j.jobVersion = nil, 0
 	}
-	if ex.manual || j.exec != ex {
+	if ex.manual {
+		if j.manuals--; j.manuals == 0 && j.exec == nil && !j.deleted {
+			e.reconcileSlotLocked(j, e.clk.Now(), false)
+		}
+		return
+	}
+	if j.exec != ex {
 		return
 	}
 	j.exec = nil

@@ -514,6 +514,41 @@ func TestRunNowWhileRunning(t *testing.T) {
 	}
 }
 
+// A slot that comes while RunJob executions run waits for the last of them
+// to end, as for a scheduled one (executions of one job never overlap;
+// only RunJob itself starts beside one), then fires at once, once.
+func TestSlotWaitsForManualExecutions(t *testing.T) {
+	st := newMemStore()
+	name := addJob(t, st, "m", "every 1m", nil)
+	h := newHarness(t, st, t0, nil)
+	h.clk.Set(at("12:00:20"))
+	var manual []*call
+	for range 2 {
+		if err := h.e.RunNow(context.Background(), name); err != nil {
+			t.Fatal(err)
+		}
+		recv(t, h.sig.Fired, "a manual fire")
+		manual = append(manual, h.call())
+	}
+	h.clk.Set(at("12:01:30"))
+	h.noFire()
+	manual[0].answer(codes.OK, 200)
+	recv(t, h.sig.ExecutionDone, "the first manual execution")
+	h.noFire()
+	h.clk.Set(at("12:02:10")) // past a second slot while the other runs
+	h.noFire()
+	manual[1].answer(codes.OK, 200)
+	recv(t, h.sig.ExecutionDone, "the second manual execution")
+	f := recv(t, h.sig.Fired, "the held slot")
+	if f.Manual || !f.ScheduleTime.Equal(at("12:02:00")) || f.Skipped != 1 {
+		t.Fatalf("held slot fired as %+v, want 12:02:00 with 12:01:00 skipped", f)
+	}
+	if c := h.call(); !c.scheduleTime.Equal(at("12:02:00")) {
+		t.Fatalf("scheduled attempt for %v", c.scheduleTime)
+	}
+	h.noFire()
+}
+
 func TestDeleteStopsFires(t *testing.T) {
 	st := newMemStore()
 	name := addJob(t, st, "d", "every 1m", nil)
