@@ -1,6 +1,9 @@
 package server_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,8 +14,10 @@ import (
 	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"google.golang.org/api/cloudscheduler/v1"
+	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -119,6 +124,10 @@ func TestSchedulerRESTValidation(t *testing.T) {
 		return &cloudscheduler.Job{Name: parent + "/jobs/j", Schedule: "0 9 * * 1", TimeZone: "utc",
 			HttpTarget: &cloudscheduler.HttpTarget{Uri: "https://example.com/hook", HttpMethod: "POST"}}
 	}
+	// A job one byte over 1 MB, as the server decodes it from the REST body.
+	bigProto := fillTo(t, &schedulerpb.Job{Name: parent + "/jobs/j", Schedule: "0 9 * * 1", TimeZone: "utc",
+		Target: &schedulerpb.Job_HttpTarget{HttpTarget: &schedulerpb.HttpTarget{Uri: "https://example.com/hook", HttpMethod: schedulerpb.HttpMethod_POST}}}, 1<<20+1)
+	bigBody := bigProto.GetHttpTarget().GetBody()
 	cases := map[string]struct {
 		mod  func(j *cloudscheduler.Job)
 		want string
@@ -141,27 +150,61 @@ func TestSchedulerRESTValidation(t *testing.T) {
 			j.HttpTarget = nil
 			j.PubsubTarget = &cloudscheduler.PubsubTarget{TopicName: "projects/acme/topics/t"}
 		}, "pubsub_target"},
-		"no target": {func(j *cloudscheduler.Job) { j.HttpTarget = nil }, "target"},
+		"no target": {func(j *cloudscheduler.Job) { j.HttpTarget = nil }, "target: a job needs a target; oidcron supports http_target."},
 		"foreign SA": {func(j *cloudscheduler.Job) {
 			j.HttpTarget.OidcToken = &cloudscheduler.OidcToken{ServiceAccountEmail: "x@other.iam.gserviceaccount.com"}
 		}, "http_target.oidc_token.service_account_email"},
+		"app engine": {func(j *cloudscheduler.Job) {
+			j.HttpTarget = nil
+			j.AppEngineHttpTarget = &cloudscheduler.AppEngineHttpTarget{RelativeUri: "/hook"}
+		}, "app_engine_http_target: App Engine targets are not supported by oidcron; use http_target."},
+		"over 1 MB": {func(j *cloudscheduler.Job) { j.HttpTarget.Body = base64.StdEncoding.EncodeToString(bigBody) },
+			fmt.Sprintf("job: %d bytes; a job may be at most 1 MB.", proto.Size(bigProto))},
+		"min backoff over max": {func(j *cloudscheduler.Job) {
+			j.RetryConfig = &cloudscheduler.RetryConfig{MinBackoffDuration: "20s", MaxBackoffDuration: "10s"}
+		}, "retry_config: min_backoff_duration (20s) must not exceed max_backoff_duration (10s)."},
+		"negative max doublings": {func(j *cloudscheduler.Job) {
+			j.RetryConfig = &cloudscheduler.RetryConfig{MaxDoublings: -1}
+		}, "retry_config.max_doublings: must not be negative."},
+		"negative max retry duration": {func(j *cloudscheduler.Job) {
+			j.RetryConfig = &cloudscheduler.RetryConfig{MaxRetryDuration: "-5s"}
+		}, "retry_config.max_retry_duration: must be a non-negative duration."},
+		"name in another project": {func(j *cloudscheduler.Job) { j.Name = "projects/other/locations/us-central1/jobs/j" },
+			`job.name: "projects/other/locations/us-central1/jobs/j" is not in the parent "projects/acme/locations/us-central1".`},
+		"name in another location": {func(j *cloudscheduler.Job) { j.Name = "projects/acme/locations/europe-west1/jobs/j" },
+			`job.name: "projects/acme/locations/europe-west1/jobs/j" is not in the parent "projects/acme/locations/us-central1".`},
 	}
+	// want is the exact message when it ends in a period, else the field
+	// the message must begin with.
 	for name, c := range cases {
 		j := ok()
 		c.mod(j)
 		_, err := jobs.Create(parent, j).Do()
-		var ge interface{ Error() string }
 		if err == nil {
 			t.Errorf("%s: accepted", name)
 			continue
 		}
-		ge = err
-		if !strings.Contains(ge.Error(), "400") || !strings.Contains(ge.Error(), c.want) {
-			t.Errorf("%s: %v, want 400 with %q", name, err, c.want)
+		var ge *googleapi.Error
+		var body struct{ Error struct{ Status string } }
+		if !errors.As(err, &ge) || json.Unmarshal([]byte(ge.Body), &body) != nil {
+			t.Errorf("%s: %v, want a googleapi.Error", name, err)
+			continue
+		}
+		match := ge.Message == c.want
+		if !strings.HasSuffix(c.want, ".") {
+			match = strings.HasPrefix(ge.Message, c.want+": ")
+		}
+		if ge.Code != 400 || body.Error.Status != "INVALID_ARGUMENT" || !match {
+			t.Errorf("%s: %d %s %q, want 400 INVALID_ARGUMENT %q", name, ge.Code, body.Error.Status, ge.Message, c.want)
 		}
 	}
 	if l, err := jobs.List(parent).Do(); err != nil || len(l.Jobs) != 0 {
 		t.Fatalf("a rejected job was stored: %v %v", err, l)
+	}
+	for _, p := range []string{"projects/other/locations/us-central1", "projects/acme/locations/europe-west1"} {
+		if l, err := jobs.List(p).Do(); err != nil || len(l.Jobs) != 0 {
+			t.Fatalf("a rejected job was stored in %s: %v %v", p, err, l)
+		}
 	}
 	// The body gets Google's default Content-Type; update masks are camelCase over REST.
 	j := ok()
