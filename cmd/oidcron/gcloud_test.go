@@ -5,7 +5,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -26,15 +25,7 @@ func TestRealGcloud(t *testing.T) {
 	if err != nil {
 		t.Skip("gcloud is not installed")
 	}
-	bin := buildBinary(t)
-	attempts := make(chan string, 64)
-	p := startServer(t, bin, filepath.Join(t.TempDir(), "data"), nil, func(line string) {
-		if strings.Contains(line, "msg=AttemptFinished") && strings.Contains(line, "/jobs/hello-job") {
-			attempts <- line
-		}
-	})
-	up := newUpstream(t)
-	sh := &story{t: t, bin: bin, api: p.api, attempts: attempts}
+	p, up, sh := startStory(t)
 	cfg := t.TempDir()
 	// runGcloud runs gcloud with this test's configuration.
 	runGcloud := func(args ...string) (stdout, stderr string, code int) {

@@ -29,15 +29,7 @@ func TestWalkthroughStory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := buildBinary(t)
-	attempts := make(chan string, 64) // the server's AttemptFinished log lines
-	p := startServer(t, bin, filepath.Join(t.TempDir(), "data"), nil, func(line string) {
-		if strings.Contains(line, "msg=AttemptFinished") && strings.Contains(line, "/jobs/hello-job") {
-			attempts <- line
-		}
-	})
-	up := newUpstream(t)
-	sh := &story{t: t, bin: bin, api: p.api, attempts: attempts}
+	p, up, sh := startStory(t)
 
 	const (
 		fn  = "https://us-central1-demo-project.cloudfunctions.net/hello"
@@ -204,6 +196,21 @@ func TestWalkthroughStory(t *testing.T) {
 
 // story runs client commands of the built binary against one server, as
 // the walkthrough's second terminal does.
+// startStory builds and starts the binary on a fresh data folder, with an
+// upstream for a function and a story that follows hello-job's attempts
+// in the server's log.
+func startStory(t *testing.T) (*proc, *upstream, *story) {
+	t.Helper()
+	bin := buildBinary(t)
+	attempts := make(chan string, 64) // the server's AttemptFinished log lines
+	p := startServer(t, bin, filepath.Join(t.TempDir(), "data"), nil, func(line string) {
+		if strings.Contains(line, "msg=AttemptFinished") && strings.Contains(line, "/jobs/hello-job") {
+			attempts <- line
+		}
+	})
+	return p, newUpstream(t), &story{t: t, bin: bin, api: p.api, attempts: attempts}
+}
+
 type story struct {
 	t        *testing.T
 	bin, api string

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -17,15 +16,7 @@ func TestJobWithTokenDeniedByGateway(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := buildBinary(t)
-	attempts := make(chan string, 64) // the server's AttemptFinished log lines
-	p := startServer(t, bin, filepath.Join(t.TempDir(), "data"), nil, func(line string) {
-		if strings.Contains(line, "msg=AttemptFinished") && strings.Contains(line, "/jobs/hello-job") {
-			attempts <- line
-		}
-	})
-	up := newUpstream(t)
-	sh := &story{t: t, bin: bin, api: p.api, attempts: attempts}
+	p, up, sh := startStory(t)
 
 	const (
 		fn       = "https://us-central1-demo-project.cloudfunctions.net/hello"

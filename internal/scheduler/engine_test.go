@@ -678,24 +678,33 @@ func TestEngineWriteKeepsConcurrentAPIWrite(t *testing.T) {
 	}
 }
 
-// The history keeps the newest Retention attempts of each job.
-func TestRetention(t *testing.T) {
-	st := newMemStore()
-	name := addJob(t, st, "h", "every 1m", nil)
+// runMinutes starts an engine on st with the given retention and trim
+// interval and runs its every-minute job n times, each answered 200 and
+// written before the next; the engine stops with the test.
+func runMinutes(t *testing.T, st store.JobStore, retention, trimEvery, n int) *harness {
+	t.Helper()
 	h := &harness{t: t, clk: clock.NewFake(t0), st: st, sig: NewTestSignals(100), logs: &syncBuffer{}, reg: prometheus.NewRegistry()}
 	h.snd = &fakeSender{clk: h.clk, calls: make(chan *call, 100)}
-	h.e = New(Config{Store: st, Clock: h.clk, Sender: h.snd, Parse: parseFixture, Retention: 2, Signals: h.sig})
-	h.e.trimEvery = 1
+	h.e = New(Config{Store: st, Clock: h.clk, Sender: h.snd, Parse: parseFixture, Retention: retention, Signals: h.sig})
+	h.e.trimEvery = trimEvery
 	if err := h.e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	defer h.e.Stop(context.Background())
-	for i := 1; i <= 4; i++ {
+	t.Cleanup(func() { h.e.Stop(context.Background()) })
+	for range n {
 		h.clk.Advance(time.Minute)
 		h.call().answer(codes.OK, 200)
 		recv(t, h.sig.ExecutionDone, "an execution")
 		h.sync()
 	}
+	return h
+}
+
+// The history keeps the newest Retention attempts of each job.
+func TestRetention(t *testing.T) {
+	st := newMemStore()
+	name := addJob(t, st, "h", "every 1m", nil)
+	h := runMinutes(t, st, 2, 1, 4)
 	// The trim follows the flush that recorded the fourth attempt; Stop
 	// waits for the writer, so it has run when Stop returns.
 	if err := h.e.Stop(context.Background()); err != nil {
@@ -713,19 +722,7 @@ func TestRetention(t *testing.T) {
 func TestHistoryShowsOnlyRetainedAttempts(t *testing.T) {
 	st := newMemStore()
 	name := addJob(t, st, "h", "every 1m", nil)
-	h := &harness{t: t, clk: clock.NewFake(t0), st: st, sig: NewTestSignals(100), logs: &syncBuffer{}, reg: prometheus.NewRegistry()}
-	h.snd = &fakeSender{clk: h.clk, calls: make(chan *call, 100)}
-	h.e = New(Config{Store: st, Clock: h.clk, Sender: h.snd, Parse: parseFixture, Retention: 3, Signals: h.sig})
-	if err := h.e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer h.e.Stop(context.Background())
-	for i := 1; i <= 6; i++ {
-		h.clk.Advance(time.Minute)
-		h.call().answer(codes.OK, 200)
-		recv(t, h.sig.ExecutionDone, "an execution")
-		h.sync()
-	}
+	h := runMinutes(t, st, 3, trimEveryDefault, 6)
 	ctx := context.Background()
 	if all, _ := st.ListAttempts(ctx, name, 0, time.Time{}); len(all) <= 3 {
 		t.Fatalf("the store holds %d attempts: the case needs more than the retention", len(all))

@@ -174,24 +174,32 @@ func TestSchedulerGRPCValidation(t *testing.T) {
 	}
 }
 
-// A parent outside Cloud Scheduler's locations, through both clients.
-func TestSchedulerUnknownLocation(t *testing.T) {
-	e := start(t)
+// schedulerClients are the official gRPC and REST clients of e's
+// scheduler API, as the owner; the gRPC one is closed with the test.
+func schedulerClients(t *testing.T, e *env) (*scheduler.CloudSchedulerClient, *cloudscheduler.Service) {
+	t.Helper()
 	c, err := scheduler.NewCloudSchedulerClient(e.ctx, e.grpc("")...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	svc, err := cloudscheduler.NewService(e.ctx, e.rest("")...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c, svc
+}
+
+// A parent outside Cloud Scheduler's locations, through both clients.
+func TestSchedulerUnknownLocation(t *testing.T) {
+	e := start(t)
+	c, svc := schedulerClients(t, e)
 	const mars = "projects/acme/locations/mars-north1"
 	const want = `parent: "mars-north1" is not one of Cloud Scheduler's locations (ListLocations lists them).`
 
 	j := httpJob("j", "https://example.com/hook")
 	j.Name = mars + "/jobs/j"
-	_, err = c.CreateJob(e.ctx, &schedulerpb.CreateJobRequest{Parent: mars, Job: j})
+	_, err := c.CreateJob(e.ctx, &schedulerpb.CreateJobRequest{Parent: mars, Job: j})
 	grpcErr(t, err, codes.InvalidArgument, want)
 	// Without a name, the server would choose one: still refused.
 	j.Name = ""
@@ -219,15 +227,7 @@ func TestSchedulerUnknownLocation(t *testing.T) {
 // as ListLocations gave it; an unknown one is NOT_FOUND.
 func TestSchedulerGetLocation(t *testing.T) {
 	e := start(t)
-	c, err := scheduler.NewCloudSchedulerClient(e.ctx, e.grpc("")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	svc, err := cloudscheduler.NewService(e.ctx, e.rest("")...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, svc := schedulerClients(t, e)
 
 	var listed []*locationpb.Location
 	it := c.ListLocations(e.ctx, &locationpb.ListLocationsRequest{Name: "projects/acme"})
