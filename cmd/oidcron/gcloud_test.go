@@ -190,6 +190,16 @@ func TestRealGcloud(t *testing.T) {
 		{"scheduler jobs describe hello-job --location --", false},
 		{"--project -x scheduler jobs list --bogus", false},
 		{"scheduler jobs create http j --schedule -x --uri http://a", false},
+		{"scheduler jobs list --limit 0 --location -us", false},
+		// List commands' flags elsewhere, and which parser reports first.
+		{"scheduler jobs describe hello-job --limit -x", true},
+		{"scheduler jobs --filter -x list", true},
+		{"--bogus scheduler jobs list --bogus2", true},
+		{"scheduler --bogus jobs --bogus3 list", true},
+		{"--bogus scheduler jobs describe", true},
+		{"--bogus=1 scheduler jobs list", true},
+		{"--bogus=1 scheduler jobs list --limit x", false},
+		{"--bogus scheduler jobz list", false},
 		{"scheduler jobs list --quiet=x", false},
 		{"scheduler jobs update http j --location us-central1 --clear-headers=false", false},
 	} {

@@ -77,9 +77,6 @@ func (g *Globals) AddFlags(root *cobra.Command) {
 	gcloudStoreTrue(f, &g.Quiet, "quiet", "q", false, "disable all interactive prompts; take each prompt's default")
 	f.StringVar(&g.Fmt.Format, "format", "", "output format: json, yaml, none, value(...), table(...), csv(...)")
 	f.StringSliceVar(&g.Fmt.Flatten, "flatten", nil, "flatten the named list keys into one record per item, e.g. bindings[].members")
-	f.StringVar(&g.Fmt.Filter, "filter", "", "print only the records matching this expression, e.g. bindings.members:EMAIL")
-	gcloudFlag(f, &g.Fmt.Limit, "limit", "", "print at most this many records", gcloudPositive)
-	f.StringSliceVar(&g.Fmt.SortBy, "sort-by", nil, "sort records by these fields (~field for descending)")
 	// gcloud words an unknown flag as it does an extra argument.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		// A flag value refused with gcloud's own error (gcloudValue) keeps it.
@@ -547,6 +544,17 @@ func requireFlags(cmd *cobra.Command, names ...string) error {
 // invalidArg is gcloud's InvalidArgumentException text.
 func invalidArg(name, format string, args ...any) error {
 	return fmt.Errorf("Invalid value for [%s]: %s", name, fmt.Sprintf(format, args...))
+}
+
+// listFlags adds gcloud's list-command flags to cmd: --filter, --limit and
+// --sort-by belong to its list commands (get-iam-policy is one in gcloud)
+// and to no other, so elsewhere they are unrecognized arguments; --format
+// and --flatten are global.
+func listFlags(g *Globals, cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&g.Fmt.Filter, "filter", "", "print only the records matching this expression, e.g. bindings.members:EMAIL")
+	gcloudFlag(f, &g.Fmt.Limit, "limit", "", "print at most this many records", gcloudPositive)
+	f.StringSliceVar(&g.Fmt.SortBy, "sort-by", nil, "sort records by these fields (~field for descending)")
 }
 
 // pageSizeFlag adds --page-size to a list command, recording into p:

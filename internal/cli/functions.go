@@ -393,6 +393,7 @@ func functionsListCmd(g *Globals) *cobra.Command {
 	}
 	cmd.Flags().StringSliceVar(&regions, "regions", []string{"-"}, "regions containing functions to list (default: all)")
 	pageSizeFlag(cmd, new(int)) // gcloud takes it and asks for 100 all the same
+	listFlags(g, cmd)
 	return cmd
 }
 

@@ -154,6 +154,7 @@ func functionsGetIamPolicyCmd(g *Globals) *cobra.Command {
 		},
 	}
 	f.add(cmd, "to get the IAM policy of")
+	listFlags(g, cmd)
 	return cmd
 }
 

@@ -88,7 +88,7 @@ func TestUnrecognizedArgumentsAsGcloud(t *testing.T) {
 // The edges of argparse's leftovers and its other command-line errors, as
 // gcloud 528 prints them ("gcloud" replaced by "oidcron"): a "--", short-flag
 // groups, a flag before the subcommand, a missing value, a value given to a
-// flag that takes none.
+// flag that takes none, and which of several errors comes first.
 func TestUnrecognizedArgumentEdgesAsGcloud(t *testing.T) {
 	e := startSched(t)
 	for _, c := range []struct {
@@ -131,10 +131,35 @@ func TestUnrecognizedArgumentEdgesAsGcloud(t *testing.T) {
 		{"scheduler jobs describe j1 --location -- us", "argument --location: expected one argument"},
 		{"--project -p scheduler jobs describe j1 j2", "argument --project: expected one argument"},
 		{"scheduler jobs list --quiet=x --location -us", "argument --quiet/-q: ignored explicit argument 'x'"},
+		// ... and so is "--KNOWN=text with a space" (␣ is a space inside
+		// one argument), which "-text with a space" is not.
+		{"scheduler jobs list --location --format=a␣b", "argument --location: expected one argument"},
+		{"--project --project=a␣b scheduler jobs list", "argument --project: expected one argument"},
+		{"scheduler jobs list --location -us␣x --limit 0", "argument --limit: Value must be greater than or equal to 1; received: 0"},
+		// A flag's refused value or --help earlier on the line comes first.
+		{"scheduler jobs list --limit 0 --location -us", "argument --limit: Value must be greater than or equal to 1; received: 0"},
+		{"scheduler jobs create http j1 --max-retry-attempts x --location -us", "argument --max-retry-attempts: invalid int value: 'x'"},
+		// --limit, --filter and --sort-by are list commands' flags: before
+		// a command name, or on another command, they are left over.
+		{"scheduler jobs describe j1 --limit -x", "unrecognized arguments:\n  --limit\n  -x\n  " + searchHint},
+		{"scheduler jobs --filter -x list", "unrecognized arguments:\n  --filter (did you mean '--flatten'?)\n  -x\n  " + searchHint},
+		{"--sort-by=x scheduler jobs list", unrecognizedOne("--sort-by=x")},
+		// The deepest parser's leftovers are reported first, a value the
+		// command refuses before them; a group's come before a missing
+		// argument, and a name the group does not know before them.
+		{"--bogus scheduler jobs list --bogus2", unrecognizedOne("--bogus2")},
+		{"scheduler --bogus jobs --bogus3 list", unrecognizedOne("--bogus3")},
+		{"--bogus scheduler jobs describe", unrecognizedOne("--bogus")},
+		{"--bogus=1 scheduler jobs list --limit x", "argument --limit: Value must be an integer; received: x"},
+		{"--bogus scheduler jobz list", "Invalid choice: 'jobz'."},
 		{"scheduler jobs list --quiet=x", "argument --quiet/-q: ignored explicit argument 'x'"},
 		{"scheduler jobs update http j1 --location us --clear-headers=false", "argument --clear-headers: ignored explicit argument 'false'"},
 	} {
-		r := e.run("", strings.Fields(c.line)...)
+		args := strings.Fields(c.line)
+		for i := range args {
+			args[i] = strings.ReplaceAll(args[i], "␣", " ")
+		}
+		r := e.run("", args...)
 		if r.code == nil || r.code.Error() != c.want {
 			t.Errorf("oidcron %s:\n got %v\nwant %q", c.line, r.code, c.want)
 		}

@@ -135,7 +135,7 @@ func saDescribeCmd(g *Globals) *cobra.Command {
 const saListFormat = `table(displayName:label="DISPLAY NAME", email, disabled)`
 
 func saListCmd(g *Globals) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List a project's service accounts",
 		Args:  positionalArgs(),
@@ -172,6 +172,8 @@ func saListCmd(g *Globals) *cobra.Command {
 			return g.PrintList(items, saListFormat)
 		},
 	}
+	listFlags(g, cmd)
+	return cmd
 }
 
 func saDeleteCmd(g *Globals) *cobra.Command {
@@ -239,13 +241,15 @@ func saGetPolicy(c context.Context, svc *iamv1.Service, account string) (*Policy
 }
 
 func saGetIamPolicyCmd(g *Globals) *cobra.Command {
-	return saAccountCmd("get-iam-policy", "Get the IAM policy of a service account", func(cmd *cobra.Command, svc *iamv1.Service, account string) error {
+	cmd := saAccountCmd("get-iam-policy", "Get the IAM policy of a service account", func(cmd *cobra.Command, svc *iamv1.Service, account string) error {
 		p, err := svc.Projects.ServiceAccounts.GetIamPolicy(saName(account)).OptionsRequestedPolicyVersion(3).Context(ctx(cmd)).Do()
 		if err != nil {
 			return APIError(err)
 		}
 		return g.Print(p, false, "yaml")
 	}, g)
+	listFlags(g, cmd)
+	return cmd
 }
 
 func saBindingCmd(g *Globals, add bool) *cobra.Command {
@@ -340,6 +344,7 @@ func rolesListCmd(g *Globals) *cobra.Command {
 	}
 	gcloudStoreTrue(cmd.Flags(), &showDeleted, "show-deleted", "", false, "Show deleted roles by specifying this flag.")
 	cmd.Flags().StringVar(&org, "organization", "", "The organization of the custom roles to list.")
+	listFlags(g, cmd)
 	return cmd
 }
 

@@ -224,6 +224,7 @@ func projectsListCmd(g *Globals) *cobra.Command {
 		},
 	}
 	pageSizeFlag(cmd, new(int)) // gcloud takes it and asks for 500 all the same
+	listFlags(g, cmd)
 	return cmd
 }
 
@@ -234,7 +235,7 @@ func projectsGetPolicy(cmd *cobra.Command, crm *crmv1.Service, project string) (
 }
 
 func projectsGetIamPolicyCmd(g *Globals) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "get-iam-policy PROJECT_ID_OR_NUMBER",
 		Short: "Get the IAM policy of a project",
 		Long: "Prints the project's IAM policy. Like gcloud's, the output takes --flatten, --filter " +
@@ -253,6 +254,8 @@ func projectsGetIamPolicyCmd(g *Globals) *cobra.Command {
 			return g.Print(p, false, "yaml")
 		},
 	}
+	listFlags(g, cmd)
+	return cmd
 }
 
 func projectsSetIamPolicyCmd(g *Globals) *cobra.Command {

@@ -278,6 +278,7 @@ func schedulerListCmd(g *Globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&location, "location", "", "location of the jobs; defaults to the project's App Engine app location")
 	pageSizeFlag(cmd, &g.PageSize)
+	listFlags(g, cmd)
 	return cmd
 }
 
@@ -366,5 +367,6 @@ func schedulerLocationsListCmd(g *Globals) *cobra.Command {
 		},
 	}
 	pageSizeFlag(cmd, &g.PageSize)
+	listFlags(g, cmd)
 	return cmd
 }

@@ -84,5 +84,6 @@ func schedulerExecutionsCmd(g *Globals) *cobra.Command {
 	}
 	addLocationFlag(cmd, &location)
 	cmd.Flags().StringVar(&before, "before", "", "list only attempts that started before this RFC 3339 time (to page back)")
+	listFlags(g, cmd)
 	return cmd
 }

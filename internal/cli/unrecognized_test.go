@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"regexp"
 	"slices"
 	"strings"
@@ -79,15 +80,25 @@ func FuzzLeftovers(f *testing.F) {
 	})
 }
 
+// knownFlags stands for a parser with --location, --format, --limit and
+// -q, as in the Python that printed the expected values below.
+func knownFlags(opt string) bool {
+	return slices.Contains([]string{"--location", "--format", "--limit", "-q"}, opt)
+}
+
 // looksLikeFlag sorts arguments as argparse's _parse_optional does; the
-// expected values were printed by the Python 3.12 gcloud 528 runs.
+// expected values were printed by the Python 3.12 gcloud 528 runs, for a
+// parser with knownFlags' flags.
 func TestLooksLikeFlagIsArgparses(t *testing.T) {
 	for a, flag := range map[string]bool{
 		"-us": true, "-1": false, "-.5": false, "-1.5": false, "-1e3": true, "-a b": false, "--": true,
 		"--limit": true, "-": false, "": false, "-1\n": false, "-1.": true, "-.": true, "-١٢": false,
 		"-1\n\n": true, "--x=y": true, "-1.2.3": true, "- 1": false, "-\t": true, "us": false,
+		// A known flag with "=" is a flag, spaces or not; an unknown one
+		// with a space is a value.
+		"--format=a b": true, "--bogus=a b": false, "-q=x y": true, "--limit=3 x": true, "--format a": false,
 	} {
-		if got := looksLikeFlag(a); got != flag {
+		if got := looksLikeFlag(a, knownFlags); got != flag {
 			t.Errorf("looksLikeFlag(%q) = %v, argparse says %v", a, got, flag)
 		}
 	}
@@ -95,14 +106,52 @@ func TestLooksLikeFlagIsArgparses(t *testing.T) {
 
 // argparse's rule written as its regular expression, against the code.
 func FuzzLooksLikeFlag(f *testing.F) {
-	for _, s := range []string{"-us", "-1", "-.5", "-1.", "-1\n", "-1\n\n", "- 1", "-١٢", "--"} {
+	for _, s := range []string{"-us", "-1", "-.5", "-1.", "-1\n", "-1\n\n", "- 1", "-١٢", "--", "--format=a b", "-q=1"} {
 		f.Add(s)
 	}
 	negative := regexp.MustCompile(`^(-\p{Nd}+|-\p{Nd}*\.\p{Nd}+)\n?$`)
 	f.Fuzz(func(t *testing.T, a string) {
-		want := strings.HasPrefix(a, "-") && a != "-" && !negative.MatchString(a) && !strings.Contains(a, " ")
-		if got := looksLikeFlag(a); got != want {
+		opt, _, _ := strings.Cut(a, "=")
+		want := strings.HasPrefix(a, "-") && a != "-" &&
+			(knownFlags(opt) || !negative.MatchString(a) && !strings.Contains(a, " "))
+		if got := looksLikeFlag(a, knownFlags); got != want {
 			t.Errorf("looksLikeFlag(%q) = %v, want %v", a, got, want)
 		}
+	})
+}
+
+// The walks over a whole command line (missingValue, groupLeftovers) on
+// random lines: each error they return is a usage error attributed to a
+// command of the tree, and missingValue's index is that of a flag.
+func FuzzCommandLineWalks(f *testing.F) {
+	for _, s := range []string{"--bogus scheduler jobs list --bogus2", "scheduler jobs --filter -x list", "--project -x scheduler",
+		"scheduler --bogus jobz", "--bogus scheduler jobs describe j1 --location", "-- scheduler", "scheduler jobs list --limit"} {
+		f.Add(s)
+	}
+	root := &cobra.Command{Use: "oidcron"}
+	g := NewGlobals()
+	g.AddFlags(root)
+	root.AddCommand(Commands(g)...)
+	root.InitDefaultHelpFlag()
+	f.Fuzz(func(t *testing.T, line string) {
+		args := strings.Fields(line)
+		check := func(what string, cmd *cobra.Command, err error) {
+			if err == nil {
+				return
+			}
+			if _, ok := errors.AsType[*UsageError](err); !ok {
+				t.Fatalf("%s(%q): %T %v, not a usage error", what, args, err, err)
+			}
+			if cmd == nil || cmd.Root() != root {
+				t.Fatalf("%s(%q): %v attributed to %v", what, args, err, cmd)
+			}
+		}
+		cmd, at, err := missingValue(root, args)
+		check("missingValue", cmd, err)
+		if err != nil && !strings.HasPrefix(args[at], "--") {
+			t.Fatalf("missingValue(%q) points at %q", args, args[at])
+		}
+		cmd, err = groupLeftovers(root, args)
+		check("groupLeftovers", cmd, err)
 	})
 }
