@@ -40,7 +40,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		}),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "oidcron", Subsystem: "scheduler", Name: "skipped_slots_total",
-			Help: "Schedule slots not fired because the server was down or the previous execution ran past them.",
+			Help: "Schedule slots not fired because the server was down or an execution of the job (RunJob's too, on one process) ran past them.",
 		}),
 		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "oidcron", Subsystem: "scheduler", Name: "queue_depth",
