@@ -191,6 +191,8 @@ func TestRealGcloud(t *testing.T) {
 		{"--project -x scheduler jobs list --bogus", false},
 		{"scheduler jobs create http j --schedule -x --uri http://a", false},
 		{"scheduler jobs list --limit 0 --location -us", false},
+		{"scheduler jobs list --quiet=true", false},
+		{"--quiet=true scheduler jobs list", false},
 		// List commands' flags elsewhere, and which parser reports first.
 		{"scheduler jobs describe hello-job --limit -x", true},
 		{"scheduler jobs --filter -x list", true},

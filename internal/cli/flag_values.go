@@ -9,22 +9,24 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// missingValue finds the first flag on args that argparse would leave
-// without its value because the argument after it looks like a flag:
-// `--location -us` and `--location --limit 3` are "argument --location:
-// expected one argument" in gcloud, where pflag would take "-us" and
-// "--limit" as the location. It returns the command whose parser reads the
-// flag (the group the flag is typed under, as gcloud's error names it), the
-// flag's index in args and the error, or a nil error.
+// flagValueError finds the first flag on args whose value argparse
+// refuses where pflag would not: one left without its value because the
+// argument after it looks like a flag (`--location -us` and `--location
+// --limit 3` are "argument --location: expected one argument" in gcloud,
+// where pflag would take "-us" and "--limit" as the location), and one
+// that takes no value given one, "true" included ("--quiet=true" is
+// "ignored explicit argument 'true'"). It returns the command whose parser
+// reads the flag (the group the flag is typed under, as gcloud's error
+// names it), the flag's index in args and the error, or a nil error.
 //
-// argparse raises this error as it reads the line, so it comes before
+// argparse raises these errors as it reads the line, so they come before
 // anything reported at the end (arguments left over, a missing argument),
 // though not before an error of a flag typed earlier (see firstError).
 // The scan follows the command names down the tree and stops where the line
 // becomes another parser's business: at a name the group does not know
 // (Invalid choice), at "--", and at a value given to a flag that takes
-// none, whose error is cobra's to report in its place.
-func missingValue(root *cobra.Command, args []string) (*cobra.Command, int, error) {
+// none and is not gcloud's (cobra's --help), which cobra reports in place.
+func flagValueError(root *cobra.Command, args []string) (*cobra.Command, int, error) {
 	cmd := root
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -41,16 +43,20 @@ func missingValue(root *cobra.Command, args []string) (*cobra.Command, int, erro
 			}
 			cmd = next
 		case strings.HasPrefix(a, "--"):
-			name, _, inline := strings.Cut(a[2:], "=")
+			name, v, inline := strings.Cut(a[2:], "=")
 			f := cmd.Flag(name)
 			switch {
 			case f == nil:
 				// Unknown: argparse gives it no value, and reports it
 				// at the end.
 			case f.NoOptDefVal != "":
-				if inline {
-					return nil, 0, nil
+				if !inline {
+					break
 				}
+				if n, ok := f.Value.(takesNoValue); ok {
+					return cmd, i, n.explicit(v)
+				}
+				return nil, 0, nil
 			case inline:
 			case i+1 < len(args) && (args[i+1] == "--" || looksLikeFlag(args[i+1], knownTo(cmd))):
 				return cmd, i, usagef("argument --%s: expected one argument", name)
@@ -64,11 +70,11 @@ func missingValue(root *cobra.Command, args []string) (*cobra.Command, int, erro
 }
 
 // firstError is what argparse meets first on a line whose flag at index
-// at has no value: --help typed before it (the help is shown, no error:
+// at has a value error (flagValueError): --help typed before it (the help is shown, no error:
 // ok is false), or a value refused earlier on the line, which the flag
 // parser of the line's command reports as it would (flags it does not
 // know are passed over: argparse reports them at the end). Else ok is
-// true and err nil: the missing value is the line's first error.
+// true and err nil: the flag's is the line's first error.
 func firstError(root *cobra.Command, args []string, at int) (cmd *cobra.Command, err error, ok bool) {
 	if slices.ContainsFunc(args[:at], func(a string) bool { return a == "--help" || a == "-h" }) {
 		return nil, nil, false
@@ -209,7 +215,7 @@ func groupLeftovers(root *cobra.Command, args []string) (*cobra.Command, error) 
 			cur.found = append(cur.found, a) // argparse gives it no value
 			left = true
 		case !inline && f.NoOptDefVal == "":
-			i++ // its value (missingValue has checked that there is one)
+			i++ // its value (flagValueError has checked that there is one)
 		}
 	}
 	switch {

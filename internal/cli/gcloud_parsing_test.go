@@ -153,6 +153,9 @@ func TestUnrecognizedArgumentEdgesAsGcloud(t *testing.T) {
 		{"--bogus=1 scheduler jobs list --limit x", "argument --limit: Value must be an integer; received: x"},
 		{"--bogus scheduler jobz list", "Invalid choice: 'jobz'."},
 		{"scheduler jobs list --quiet=x", "argument --quiet/-q: ignored explicit argument 'x'"},
+		{"scheduler jobs list --quiet=true", "argument --quiet/-q: ignored explicit argument 'true'"},
+		{"--quiet=true scheduler jobs list", "argument --quiet/-q: ignored explicit argument 'true'"},
+		{"scheduler jobs list --limit 0 --quiet=true", "argument --limit: Value must be greater than or equal to 1; received: 0"},
 		{"scheduler jobs update http j1 --location us --clear-headers=false", "argument --clear-headers: ignored explicit argument 'false'"},
 	} {
 		args := strings.Fields(c.line)

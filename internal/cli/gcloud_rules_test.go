@@ -133,16 +133,20 @@ func TestConditionOnBasicRoleRefused(t *testing.T) {
 	}
 }
 
-// gcloud's --gen2/--no-gen2 are store_true flags: an explicit value is an
-// argparse error (exit 2 "argument --gen2: ignored explicit argument
-// 'false'"), not the other flag.
+// gcloud's --gen2/--no-gen2 are store_true flags: an explicit value, "true"
+// too, is an argparse error (exit 2 "argument --gen2: ignored explicit
+// argument 'false'"), not the other flag, and nothing is sent.
 func TestBoolPairTakesNoExplicitValue(t *testing.T) {
 	e, f := startFake(t)
-	for _, flag := range []string{"--gen2=false", "--no-gen2=false"} {
+	for _, flag := range []string{"--gen2=false", "--no-gen2=false", "--gen2=true", "--no-gen2=true"} {
 		r := e.run("", "functions", "describe", "f", "--project=p", "--region=us-central1", flag)
-		if !isUsage(r.code) {
-			t.Errorf("functions describe %s: %v, sent %v; gcloud: exit 2 ignored explicit argument", flag, r.code, f.take())
+		name, v, _ := strings.Cut(flag, "=")
+		want := "argument " + name + ": ignored explicit argument '" + v + "'"
+		if !isUsage(r.code) || r.code.Error() != want {
+			t.Errorf("functions describe %s: %v, sent %v; gcloud: exit 2 %s", flag, r.code, f.take(), want)
 		}
-		f.take()
+		if sent := f.take(); len(sent) > 0 {
+			t.Errorf("functions describe %s sent %v", flag, sent)
+		}
 	}
 }

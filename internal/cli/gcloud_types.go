@@ -337,11 +337,15 @@ type lastBool struct {
 // --gen2=false is an argparse error.
 func (b lastBool) Set(s string) error {
 	if s != "true" {
-		return usagef("argument --%s: ignored explicit argument '%s'", b.name, s)
+		return b.explicit(s)
 	}
 	v := b.val
 	*b.p = &v
 	return nil
+}
+
+func (b lastBool) explicit(s string) error {
+	return usagef("argument --%s: ignored explicit argument '%s'", b.name, s)
 }
 
 func (b lastBool) String() string   { return "false" }
@@ -350,7 +354,8 @@ func (b lastBool) IsBoolFlag() bool { return true }
 
 // storeTrue is gcloud's store_true flag: given, it is true, and a value of
 // its own ("--all=false") is an argparse error. pflag hands a bare "--all"
-// to Set as "true", so "--all=true" is taken too, where gcloud refuses it.
+// to Set as "true", so Set takes "--all=true" too; Execute's scan of the
+// line (flagValueError) refuses it, as gcloud does.
 type storeTrue struct {
 	p     *bool
 	label string // "--quiet/-q", as argparse names it
@@ -358,11 +363,20 @@ type storeTrue struct {
 
 func (b storeTrue) Set(s string) error {
 	if s != "true" {
-		return usagef("argument %s: ignored explicit argument '%s'", b.label, s)
+		return b.explicit(s)
 	}
 	*b.p = true
 	return nil
 }
+
+func (b storeTrue) explicit(s string) error {
+	return usagef("argument %s: ignored explicit argument '%s'", b.label, s)
+}
+
+// takesNoValue is a flag value of gcloud's that takes none: explicit is
+// argparse's error for one given anyway ("--quiet=true" too, which pflag
+// hands to Set as it hands it a bare "--quiet").
+type takesNoValue interface{ explicit(v string) error }
 
 func (b storeTrue) String() string   { return strconv.FormatBool(*b.p) }
 func (b storeTrue) Type() string     { return "bool" }

@@ -33,7 +33,7 @@ func Execute(ctx context.Context, root *cobra.Command, args []string) (*cobra.Co
 		}
 		return nil
 	}
-	if cmd, at, err := missingValue(root, args); err != nil {
+	if cmd, at, err := flagValueError(root, args); err != nil {
 		if first, ferr, ok := firstError(root, args, at); !ok {
 			// --help comes first: the line runs, and shows it.
 		} else if ferr != nil {

@@ -120,9 +120,9 @@ func FuzzLooksLikeFlag(f *testing.F) {
 	})
 }
 
-// The walks over a whole command line (missingValue, groupLeftovers) on
+// The walks over a whole command line (flagValueError, groupLeftovers) on
 // random lines: each error they return is a usage error attributed to a
-// command of the tree, and missingValue's index is that of a flag.
+// command of the tree, and flagValueError's index is that of a flag.
 func FuzzCommandLineWalks(f *testing.F) {
 	for _, s := range []string{"--bogus scheduler jobs list --bogus2", "scheduler jobs --filter -x list", "--project -x scheduler",
 		"scheduler --bogus jobz", "--bogus scheduler jobs describe j1 --location", "-- scheduler", "scheduler jobs list --limit"} {
@@ -146,10 +146,10 @@ func FuzzCommandLineWalks(f *testing.F) {
 				t.Fatalf("%s(%q): %v attributed to %v", what, args, err, cmd)
 			}
 		}
-		cmd, at, err := missingValue(root, args)
-		check("missingValue", cmd, err)
+		cmd, at, err := flagValueError(root, args)
+		check("flagValueError", cmd, err)
 		if err != nil && !strings.HasPrefix(args[at], "--") {
-			t.Fatalf("missingValue(%q) points at %q", args, args[at])
+			t.Fatalf("flagValueError(%q) points at %q", args, args[at])
 		}
 		cmd, err = groupLeftovers(root, args)
 		check("groupLeftovers", cmd, err)
