@@ -202,6 +202,12 @@ func TestRealGcloud(t *testing.T) {
 		{"--bogus=1 scheduler jobs list", true},
 		{"--bogus=1 scheduler jobs list --limit x", false},
 		{"--bogus scheduler jobz list", false},
+		{"scheduler --bogus bogus", true},
+		{"--limit 3 scheduler jobs list", true},
+		{"--project p --limit 3 scheduler", false},
+		{"scheduler jobs --limit=0 list --location -us", false},
+		{"-q=true", false},
+		{"--help=x", false},
 		{"scheduler jobs list --quiet=x", false},
 		{"scheduler jobs update http j --location us-central1 --clear-headers=false", false},
 	} {

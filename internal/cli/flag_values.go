@@ -9,90 +9,163 @@ import (
 	"github.com/spf13/pflag"
 )
 
+// A command line as argparse reads it: each parser, the root's first, reads
+// the arguments up to its command name (flags it does not know are left
+// over and take no value), and the command's parser reads the rest.
+
+// part is the arguments args[from:to] one parser reads: cmd's, the command
+// names excluded.
+type part struct {
+	cmd      *cobra.Command
+	from, to int
+}
+
+// lineParts splits args among the parsers that read them. It stops early
+// where the line becomes another parser's business, and then reports
+// where: at a "--" in a group's part, or at a name a group does not know
+// (stop is its index, and the last part is that group's); stop is -1 when
+// the line reaches a command, whose part runs to the end.
+func lineParts(root *cobra.Command, args []string) (parts []part, stop int) {
+	cur := part{cmd: root}
+	for i := 0; i < len(args); i++ {
+		if !cur.cmd.HasSubCommands() {
+			break
+		}
+		a := args[i]
+		if a == "--" {
+			cur.to = i
+			return append(parts, cur), i
+		}
+		if looksLikeFlag(a, knownTo(cur.cmd)) {
+			if f := flagOf(cur.cmd, a); f != nil && f.NoOptDefVal == "" && !strings.Contains(a, "=") && strings.HasPrefix(a, "--") {
+				i++ // its value
+			}
+			continue
+		}
+		next := subcommand(cur.cmd, a)
+		if next == nil || next.DisableFlagParsing {
+			cur.to = i
+			return append(parts, cur), i
+		}
+		cur.to = i
+		parts = append(parts, cur)
+		cur = part{cmd: next, from: i + 1}
+	}
+	cur.to = len(args)
+	if cur.cmd.HasSubCommands() {
+		return append(parts, cur), len(args)
+	}
+	return append(parts, cur), -1
+}
+
+// flagOf is the flag of cmd's parser that a (a flag: "--name[=v]",
+// "-x[=v]") names, or nil.
+func flagOf(cmd *cobra.Command, a string) *pflag.Flag {
+	if name, ok := strings.CutPrefix(a, "--"); ok {
+		name, _, _ = strings.Cut(name, "=")
+		return cmd.Flag(name)
+	}
+	if len(a) >= 2 && (len(a) == 2 || a[2] == '=') {
+		short := a[1:2]
+		if f := cmd.Flags().ShorthandLookup(short); f != nil {
+			return f
+		}
+		return cmd.InheritedFlags().ShorthandLookup(short)
+	}
+	return nil
+}
+
 // flagValueError finds the first flag on args whose value argparse
 // refuses where pflag would not: one left without its value because the
-// argument after it looks like a flag (`--location -us` and `--location
-// --limit 3` are "argument --location: expected one argument" in gcloud,
-// where pflag would take "-us" and "--limit" as the location), and one
-// that takes no value given one, "true" included ("--quiet=true" is
-// "ignored explicit argument 'true'"). It returns the command whose parser
-// reads the flag (the group the flag is typed under, as gcloud's error
-// names it), the flag's index in args and the error, or a nil error.
+// argument after it looks like a flag or there is none (`--location -us`
+// and `--location --limit 3` are "argument --location: expected one
+// argument" in gcloud, where pflag would take "-us" and "--limit" as the
+// location), and one that takes no value given one, "true" included
+// ("--quiet=true", "-q=true" are "ignored explicit argument 'true'"). It
+// returns the command whose parser reads the flag (the group the flag is
+// typed under, as gcloud's error names it), the flag's index in args and
+// the error, or a nil error.
 //
 // argparse raises these errors as it reads the line, so they come before
 // anything reported at the end (arguments left over, a missing argument),
-// though not before an error of a flag typed earlier (see firstError).
-// The scan follows the command names down the tree and stops where the line
-// becomes another parser's business: at a name the group does not know
-// (Invalid choice), at "--", and at a value given to a flag that takes
-// none and is not gcloud's (cobra's --help), which cobra reports in place.
+// though not before --help or an error of a flag typed earlier (see
+// firstError). A value given to a flag that takes none and is not gcloud's
+// ends the scan: cobra reports it in its place.
 func flagValueError(root *cobra.Command, args []string) (*cobra.Command, int, error) {
-	cmd := root
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			return nil, 0, nil
-		case !looksLikeFlag(a, knownTo(cmd)):
-			if !cmd.HasSubCommands() {
+	parts, _ := lineParts(root, args)
+	for _, p := range parts {
+		for i := p.from; i < p.to; i++ {
+			a := args[i]
+			if !looksLikeFlag(a, knownTo(p.cmd)) {
 				continue // a positional argument of the command
 			}
-			next := subcommand(cmd, a)
-			if next == nil || next.DisableFlagParsing {
-				return nil, 0, nil
+			f := flagOf(p.cmd, a)
+			if f == nil {
+				continue // unknown: argparse gives it no value, and reports it at the end
 			}
-			cmd = next
-		case strings.HasPrefix(a, "--"):
-			name, v, inline := strings.Cut(a[2:], "=")
-			f := cmd.Flag(name)
+			_, v, inline := strings.Cut(a, "=")
 			switch {
-			case f == nil:
-				// Unknown: argparse gives it no value, and reports it
-				// at the end.
 			case f.NoOptDefVal != "":
 				if !inline {
 					break
 				}
 				if n, ok := f.Value.(takesNoValue); ok {
-					return cmd, i, n.explicit(v)
+					return p.cmd, i, n.explicit(v)
 				}
 				return nil, 0, nil
-			case inline:
-			case i+1 < len(args) && (args[i+1] == "--" || looksLikeFlag(args[i+1], knownTo(cmd))):
-				return cmd, i, usagef("argument --%s: expected one argument", name)
+			case inline || !strings.HasPrefix(a, "--"):
+				// (No short flag of oidcron's takes a value.)
+			case i+1 >= p.to || args[i+1] == "--" || looksLikeFlag(args[i+1], knownTo(p.cmd)):
+				return p.cmd, i, usagef("argument --%s: expected one argument", f.Name)
 			default:
 				i++ // the flag's value
 			}
 		}
-		// A short flag: oidcron's (-q, -h) take no value.
 	}
 	return nil, 0, nil
 }
 
 // firstError is what argparse meets first on a line whose flag at index
-// at has a value error (flagValueError): --help typed before it (the help is shown, no error:
-// ok is false), or a value refused earlier on the line, which the flag
-// parser of the line's command reports as it would (flags it does not
-// know are passed over: argparse reports them at the end). Else ok is
-// true and err nil: the flag's is the line's first error.
+// at has a value error (flagValueError): --help typed before it (ok is
+// false: the help of cmd, the command reading it, is to be shown, and no
+// error), or a value refused earlier on the line, which the parser reading
+// it reports (flags a parser does not know are passed over: argparse
+// reports them at the end). Else ok is true and err nil: the flag's is the
+// line's first error.
 func firstError(root *cobra.Command, args []string, at int) (cmd *cobra.Command, err error, ok bool) {
-	if slices.ContainsFunc(args[:at], func(a string) bool { return a == "--help" || a == "-h" }) {
-		return nil, nil, false
+	parts, _ := lineParts(root, args)
+	if h := slices.IndexFunc(args[:at], func(a string) bool { return a == "--help" || a == "-h" }); h >= 0 {
+		for _, p := range parts {
+			if p.from <= h && h < p.to {
+				return p.cmd, nil, false
+			}
+		}
 	}
-	cmd, _, ferr := root.Find(args)
-	if ferr != nil {
-		return nil, nil, true
+	for _, p := range parts {
+		if p.from >= at {
+			break
+		}
+		// The line fails either way, so the values this sets are never used.
+		if err := parseKnown(p.cmd, args[p.from:min(p.to, at)]); err != nil {
+			return p.cmd, err, true
+		}
 	}
+	return nil, nil, true
+}
+
+// parseKnown parses args with cmd's flags, its parents' included, as
+// argparse's parser of cmd reads them, passing over flags it does not
+// know; a refused value is the error cobra would report for it.
+func parseKnown(cmd *cobra.Command, args []string) error {
 	cmd.InheritedFlags() // merges the parents' flags into cmd.Flags()
 	fs := cmd.Flags()
 	keep := fs.ParseErrorsAllowlist
 	fs.ParseErrorsAllowlist.UnknownFlags = true
 	defer func() { fs.ParseErrorsAllowlist = keep }()
-	// The line fails either way, so the values this sets are never used.
-	if err := fs.Parse(args[:at]); err != nil {
-		return cmd, cmd.FlagErrorFunc()(cmd, err), true
+	if err := fs.Parse(args); err != nil {
+		return cmd.FlagErrorFunc()(cmd, err)
 	}
-	return nil, nil, true
+	return nil
 }
 
 // knownTo is whether cmd's parser has a flag spelt opt ("--name" or "-x").
@@ -165,87 +238,80 @@ func negativeNumber(a string) bool {
 // knows it, which cobra, parsing every flag with the command's, would take.
 // argparse reports the leftovers of the deepest parser first, after the
 // command's own parse: so a bad value in the command's part, then its own
-// leftovers, come before a group's. A name the group does not know is
-// Invalid choice there, at once. It returns nil when no group has
-// leftovers, or the line leaves the groups' business (a "--").
+// leftovers, come before a group's. A name a group does not know is Invalid
+// choice, unless one of the flags leading the group's part fails alone: an
+// unknown one is then the error (calliope's _DeduceBetterError). It returns
+// nil when no group has leftovers, or at a "--" in a group's part.
 func groupLeftovers(root *cobra.Command, args []string) (*cobra.Command, error) {
-	type level struct {
-		cmd   *cobra.Command
-		found []string
-	}
-	var (
-		levels []level
-		cmd    = root
-		left   bool // a group has leftovers
-		i      int
-	)
-	cur := level{cmd: root}
-	for ; i < len(args) && cmd.HasSubCommands(); i++ {
-		a := args[i]
-		if a == "--" {
-			return nil, nil
-		}
-		if !looksLikeFlag(a, knownTo(cmd)) {
-			next := subcommand(cmd, a)
-			if next == nil {
-				if !left {
-					return nil, nil // refuseUnknownSubcommands says it
-				}
-				return cmd, usagef("Invalid choice: '%s'.", a)
-			}
-			if next.DisableFlagParsing {
-				return nil, nil
-			}
-			levels = append(levels, cur)
-			cmd, cur = next, level{cmd: next}
-			continue
-		}
-		name, _, inline := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		var f *pflag.Flag
-		if strings.HasPrefix(a, "--") {
-			f = cmd.Flag(name)
-		} else if len(a) == 2 {
-			f = cmd.Flags().ShorthandLookup(name)
-			if f == nil {
-				f = cmd.InheritedFlags().ShorthandLookup(name)
-			}
-		}
-		switch {
-		case f == nil:
-			cur.found = append(cur.found, a) // argparse gives it no value
-			left = true
-		case !inline && f.NoOptDefVal == "":
-			i++ // its value (flagValueError has checked that there is one)
-		}
-	}
-	switch {
-	case !left:
+	parts, stop := lineParts(root, args)
+	if stop >= 0 && stop < len(args) && args[stop] == "--" {
 		return nil, nil
-	case cmd.HasSubCommands():
-		// The line ends at a group: Command name argument expected, which
-		// argparse says after the leftovers.
-		levels = append(levels, cur)
-	default:
-		// The command's own part: a refused value, then its leftovers.
-		rest := args[i:]
-		cmd.InheritedFlags() // merges the parents' flags into cmd.Flags()
-		fs := cmd.Flags()
-		keep := fs.ParseErrorsAllowlist
-		fs.ParseErrorsAllowlist.UnknownFlags = true
-		err := fs.Parse(rest) // the line fails either way: its values are never used
-		fs.ParseErrorsAllowlist = keep
-		if err != nil {
-			return cmd, cmd.FlagErrorFunc()(cmd, err)
-		}
-		if found := leftovers(cmd, rest); len(found) > 0 {
-			return cmd, &UsageError{Msg: unrecognizedMessage(root.Name(), found, flagNames(cmd))}
+	}
+	groups := parts
+	if stop < 0 {
+		groups = parts[:len(parts)-1] // the last part is the command's
+	}
+	found := make([][]string, len(groups))
+	left := false
+	for k, p := range groups {
+		for _, a := range args[p.from:p.to] {
+			if looksLikeFlag(a, knownTo(p.cmd)) && flagOf(p.cmd, a) == nil {
+				found[k] = append(found[k], a)
+				left = true
+			}
 		}
 	}
-	for k := len(levels) - 1; k >= 0; k-- {
-		if l := levels[k]; len(l.found) > 0 {
-			l.cmd.InheritedFlags()
-			return l.cmd, &UsageError{Msg: unrecognizedMessage(root.Name(), l.found, flagNames(l.cmd))}
+	if !left {
+		return nil, nil // refuseUnknownSubcommands says Invalid choice
+	}
+	last := parts[len(parts)-1]
+	switch {
+	case stop >= 0 && stop < len(args):
+		// A name the group does not know.
+		for _, a := range args[last.from:stop] {
+			if !strings.HasPrefix(a, "-") {
+				break
+			}
+			if looksLikeFlag(a, knownTo(last.cmd)) && flagOf(last.cmd, a) == nil {
+				return last.cmd, unrecognized(root, last.cmd, []string{a})
+			}
+		}
+		return last.cmd, usagef("Invalid choice: '%s'.", args[stop])
+	case stop < 0:
+		// The command's own part: a refused value, then its leftovers.
+		rest := args[last.from:]
+		if err := parseKnown(last.cmd, rest); err != nil {
+			return last.cmd, err
+		}
+		if f := leftovers(last.cmd, rest); len(f) > 0 {
+			return last.cmd, unrecognized(root, last.cmd, f)
+		}
+	}
+	// The line ends at a group (Command name argument expected, which
+	// argparse says after the leftovers), or the command has none.
+	for k := len(groups) - 1; k >= 0; k-- {
+		if len(found[k]) > 0 {
+			return groups[k].cmd, unrecognized(root, groups[k].cmd, found[k])
 		}
 	}
 	return nil, nil
+}
+
+// unrecognized is the leftovers error of cmd's parser.
+func unrecognized(root, cmd *cobra.Command, found []string) error {
+	cmd.InheritedFlags() // merges the parents' flags, which it suggests too
+	return &UsageError{Msg: unrecognizedMessage(root.Name(), found, flagNames(cmd))}
+}
+
+// gcloudHelpFlags gives every command of root's tree gcloud's --help/-h, a
+// store_true flag known to every parser (a group's too, before cobra adds
+// its own to the command it runs): "--help=x" is "argument --help: ignored
+// explicit argument 'x'". cobra reads it as its own help flag.
+func gcloudHelpFlags(cmd *cobra.Command) {
+	if cmd.Flags().Lookup("help") == nil {
+		cmd.Flags().VarPF(storeTrue{new(bool), "--help"}, "help", "h", "help for "+cmd.Name()).NoOptDefVal = "true"
+	}
+	for _, c := range cmd.Commands() {
+		gcloudHelpFlags(c)
+	}
 }

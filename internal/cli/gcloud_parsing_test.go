@@ -152,6 +152,20 @@ func TestUnrecognizedArgumentEdgesAsGcloud(t *testing.T) {
 		{"--bogus scheduler jobs describe", unrecognizedOne("--bogus")},
 		{"--bogus=1 scheduler jobs list --limit x", "argument --limit: Value must be an integer; received: x"},
 		{"--bogus scheduler jobz list", "Invalid choice: 'jobz'."},
+		// ... unless a flag leading the group's part fails alone: an
+		// unknown one is reported instead (calliope's _DeduceBetterError).
+		{"scheduler --bogus bogus", unrecognizedOne("--bogus")},
+		{"-q --bogus bogus", unrecognizedOne("--bogus")},
+		{"--limit 3 scheduler jobs list", unrecognizedOne("--limit")},
+		{"scheduler --filter=x bogus", unrecognizedOne("--filter=x (did you mean '--flatten'?)")},
+		{"--project p --limit 3 scheduler", "Invalid choice: '3'."},
+		// A group's flags are not the command's: a value the command
+		// would refuse there is left over, not checked.
+		{"scheduler jobs --limit=0 list --location -us", "argument --location: expected one argument"},
+		{"--limit=0 scheduler jobs list --location -us", "argument --location: expected one argument"},
+		// Short forms and --help take no value either.
+		{"-q=true", "argument --quiet/-q: ignored explicit argument 'true'"},
+		{"--help=x", "argument --help: ignored explicit argument 'x'"},
 		{"scheduler jobs list --quiet=x", "argument --quiet/-q: ignored explicit argument 'x'"},
 		{"scheduler jobs list --quiet=true", "argument --quiet/-q: ignored explicit argument 'true'"},
 		{"--quiet=true scheduler jobs list", "argument --quiet/-q: ignored explicit argument 'true'"},
@@ -165,6 +179,20 @@ func TestUnrecognizedArgumentEdgesAsGcloud(t *testing.T) {
 		r := e.run("", args...)
 		if r.code == nil || r.code.Error() != c.want {
 			t.Errorf("oidcron %s:\n got %v\nwant %q", c.line, r.code, c.want)
+		}
+	}
+}
+
+// --help acts where argparse reads it: on a group, before a command name,
+// and before a flag left without its value, it shows the help, no error.
+func TestHelpComesFirst(t *testing.T) {
+	e := startSched(t)
+	for _, line := range []string{"--help", "-h", "scheduler --help", "scheduler jobs --help", "-q -h",
+		"--help scheduler jobs list", "scheduler --help jobs list", "scheduler jobs list --help --location",
+		"--help --format", "scheduler jobs list --help --location -us"} {
+		r := e.run("", strings.Fields(line)...)
+		if r.code != nil || !strings.Contains(r.out, "Usage:") {
+			t.Errorf("oidcron %s: %v, stdout %.60q; gcloud shows the help and exits 0", line, r.code, r.out)
 		}
 	}
 }

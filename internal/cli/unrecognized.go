@@ -19,6 +19,7 @@ import (
 // help text, the search that hint names.
 func Execute(ctx context.Context, root *cobra.Command, args []string) (*cobra.Command, error) {
 	root.SetHelpCommand(helpCommand(root))
+	gcloudHelpFlags(root)
 	refuseUnknownSubcommands(root) // bare, or with a name it does not know, as a group
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		// The flag parser takes every "--"; argparse leaves over one that
@@ -35,7 +36,8 @@ func Execute(ctx context.Context, root *cobra.Command, args []string) (*cobra.Co
 	}
 	if cmd, at, err := flagValueError(root, args); err != nil {
 		if first, ferr, ok := firstError(root, args, at); !ok {
-			// --help comes first: the line runs, and shows it.
+			// --help comes first: its help, and no error.
+			return first, first.Help()
 		} else if ferr != nil {
 			return first, ferr
 		} else {
