@@ -170,16 +170,7 @@ func parseKnown(cmd *cobra.Command, args []string) error {
 
 // knownTo is whether cmd's parser has a flag spelt opt ("--name" or "-x").
 func knownTo(cmd *cobra.Command) func(opt string) bool {
-	return func(opt string) bool {
-		if name, ok := strings.CutPrefix(opt, "--"); ok {
-			return cmd.Flag(name) != nil
-		}
-		if len(opt) == 2 && opt[0] == '-' {
-			short := opt[1:]
-			return cmd.Flags().ShorthandLookup(short) != nil || cmd.InheritedFlags().ShorthandLookup(short) != nil
-		}
-		return false
-	}
+	return func(opt string) bool { return flagOf(cmd, opt) != nil }
 }
 
 // subcommand is cmd's subcommand called name (or by one of its aliases).

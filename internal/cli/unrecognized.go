@@ -100,7 +100,7 @@ func withLeftovers(root, cmd *cobra.Command, args []string, err error) error {
 		}
 		found = e.found
 	}
-	return &UsageError{Msg: unrecognizedMessage(root.Name(), found, flagNames(cmd))}
+	return unrecognized(root, cmd, found)
 }
 
 // extraArgsError is an argument the command has no place for, found by the

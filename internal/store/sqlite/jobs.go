@@ -98,7 +98,7 @@ func (c *execCols) args() []any {
 }
 
 // appendValues appends args' values to dst as the driver takes them (see
-// value).
+// intArg).
 func (c *execCols) appendValues(dst []any) []any {
 	var manual, attempts, owner any
 	if c.manual.Valid {
@@ -110,14 +110,14 @@ func (c *execCols) appendValues(dst []any) []any {
 	if c.owner.Valid {
 		owner = c.owner.String
 	}
-	return append(dst, manual, value(c.schedule), attempts, value(c.first), value(c.next), owner, value(c.leaseUntil), c.claim)
+	return append(dst, manual, intArg(c.schedule), attempts, intArg(c.first), intArg(c.next), owner, intArg(c.leaseUntil), c.claim)
 }
 
-// value is a nullable integer column's argument as the driver takes it:
+// intArg is a nullable integer column's argument as the driver takes it:
 // nil or an int64. Passed as a sql.NullInt64, database/sql boxes the
 // struct, then calls its Value and boxes the int64 again: on the writer's
 // hot statements that was a tenth of the bytes a burst allocates.
-func value(n sql.NullInt64) any {
+func intArg(n sql.NullInt64) any {
 	if !n.Valid {
 		return nil
 	}
@@ -728,15 +728,15 @@ func (q queries) UpdateJobStates(ctx context.Context, states []store.JobState) (
 		args := make([]any, 0, 16)
 		for i := range rows {
 			r := &rows[i]
-			args = append(args[:0], value(r.st.nextFire), value(r.st.due))
+			args = append(args[:0], intArg(r.st.nextFire), intArg(r.st.due))
 			args = r.st.exec.appendValues(args)
-			args = append(args, value(r.st.scheduleTime))
+			args = append(args, intArg(r.st.scheduleTime))
 			stmt := plain
 			if r.res != nil {
 				stmt = withResult
-				args = append(args, r.res.status, value(r.res.lastAttempt))
+				args = append(args, r.res.status, intArg(r.res.lastAttempt))
 			}
-			lastSlot := value(r.st.lastSlot)
+			lastSlot := intArg(r.st.lastSlot)
 			args = append(args, lastSlot, lastSlot, r.name, r.version)
 			res, err := stmt.ExecContext(ctx, args...)
 			if err != nil {
@@ -840,9 +840,9 @@ func (q queries) AddAttempts(ctx context.Context, as []store.Attempt) error {
 		args := make([]any, 0, 13)
 		for _, r := range rows {
 			a := r.a
-			// The driver's own types (see value): an int32 goes through
+			// The driver's own types (see intArg): an int32 goes through
 			// database/sql's reflection and is boxed twice.
-			args = append(args[:0], a.Job, value(r.schedule), a.Manual, int64(a.Number), r.start, value(r.end),
+			args = append(args[:0], a.Job, intArg(r.schedule), a.Manual, int64(a.Number), r.start, intArg(r.end),
 				a.URL, int64(a.HTTPStatus), int64(a.Code), a.Message, a.Job, a.Incarnation, a.Incarnation)
 			if _, err := stmt.ExecContext(ctx, args...); err != nil {
 				return fmt.Errorf("sqlite: add attempt of job %q: %w", a.Job, err)
