@@ -57,7 +57,25 @@ type Claimer interface {
 	// a claim it does not know it made (its commit was reported failed).
 	OwnedJobs(ctx context.Context, owner string) ([]string, error)
 	// NextDue returns the earliest DueTime of the jobs that ClaimJobs
-	// would take as due once their time comes (no owner), or zero when no
-	// job has one.
+	// would take as due once their time comes (no owner), or NextAttempt
+	// of the manual executions ClaimManuals would, or zero when none has
+	// one.
 	NextDue(ctx context.Context) (time.Time, error)
+	// ClaimManuals claims manual executions (Manual) for owner, which must
+	// have a live heartbeat, in one transaction: up to limit (> 0) of
+	// those that are orphaned (as ClaimJobs' orphans) or due (Owner "" and
+	// NextAttempt set and not after now), orphans first, then by
+	// NextAttempt and ID, skipping those other transactions hold. Each
+	// gets Owner owner, NextAttempt zero and a Claim one larger than the
+	// stored one; it is returned as written, with Orphan telling which
+	// kind it was.
+	ClaimManuals(ctx context.Context, owner string, now time.Time, limit int) ([]ClaimedManual, error)
+}
+
+// ClaimedManual is a manual execution ClaimManuals claimed: Orphan when its
+// owner had died (its attempt in flight is made again), else a retry that
+// came due.
+type ClaimedManual struct {
+	Manual
+	Orphan bool
 }

@@ -58,7 +58,8 @@ type JobStore interface {
 	// is a failure of the store: inside InTx the transaction must then be
 	// rolled back; outside it nothing was written.
 	UpdateJobStates(ctx context.Context, states []JobState) (refused []int, err error)
-	// DeleteJob removes a job and its attempt history; ErrNotFound.
+	// DeleteJob removes a job, its attempt history and its manual
+	// executions; ErrNotFound.
 	DeleteJob(ctx context.Context, name string) error
 	// DueJobs returns up to limit jobs whose DueTime is set and <= at, by
 	// DueTime then name; limit <= 0 means no limit.
@@ -79,6 +80,20 @@ type JobStore interface {
 	// TrimAttempts keeps the newest keep (>= 0) attempts of every job, in
 	// ListAttempts' order, and deletes the rest.
 	TrimAttempts(ctx context.Context, keep int) (deleted int64, err error)
+
+	// AddManual stores a RunJob execution (manuals.go) of the job m.Job,
+	// which must exist with the incarnation m.Incarnation, else
+	// ErrNotFound and nothing is written. m.ID is ignored: the new ID is
+	// returned.
+	AddManual(ctx context.Context, m Manual) (id int64, err error)
+	// UpdateManuals makes each write, in order, if its execution exists
+	// and its stored Exec.Claim is the write's Claim; it returns the
+	// indexes, ascending, of the writes it refused (the others are made,
+	// also when some are refused). An error is a failure of the store, as
+	// for UpdateJobStates.
+	UpdateManuals(ctx context.Context, ws []ManualWrite) (refused []int, err error)
+	// ListManuals returns every stored manual execution, by ID.
+	ListManuals(ctx context.Context) ([]Manual, error)
 }
 
 // ErrVersionMismatch is returned by UpdateJob when the job changed since it

@@ -31,8 +31,9 @@ import (
 // its own was in flight), so the garbage collection in Heartbeat needs no
 // lock against writers.
 //
-// Isolation. ClaimJobs runs READ COMMITTED, not SERIALIZABLE like the rest
-// of the Store: it writes only rows it has locked FOR UPDATE, which
+// Isolation. ClaimJobs (and ClaimManuals, manuals.go) runs READ
+// COMMITTED, not SERIALIZABLE like the rest of the Store: it writes only
+// rows it has locked FOR UPDATE, which
 // PostgreSQL re-reads at their latest version before locking (a row
 // changed meanwhile is checked against the query's conditions again), so
 // it cannot act on a stale row; and two claimers whose index scans cross
@@ -40,12 +41,14 @@ import (
 // each other as serialization failures.
 
 // heartbeatSQL renews owner's lease and removes replicas whose lease
-// ended more than gcAfter ago and that own nothing (retired or dead
-// replicas that were taken over), so that the table does not grow with
-// every replica name ever used. It returns the database's clock.
+// ended more than gcAfter ago and that own nothing, neither a job's
+// execution nor a manual one (retired or dead replicas that were taken
+// over), so that the table does not grow with every replica name ever
+// used. It returns the database's clock.
 const heartbeatSQL = `WITH gc AS (
 		DELETE FROM replicas AS r WHERE r.name <> $1 AND r.lease_until < now() - $3 * interval '1 microsecond'
-			AND NOT EXISTS (SELECT 1 FROM jobs AS j WHERE j.exec_owner = r.name AND j.exec_owner <> '')),
+			AND NOT EXISTS (SELECT 1 FROM jobs AS j WHERE j.exec_owner = r.name AND j.exec_owner <> '')
+			AND NOT EXISTS (SELECT 1 FROM manual_executions AS m WHERE m.owner = r.name AND m.owner <> '')),
 	hb AS (INSERT INTO replicas (name, lease_until, heartbeat_at, alive_since) VALUES ($1, now() + $2 * interval '1 microsecond', now(), now())
 		ON CONFLICT (name) DO UPDATE SET lease_until = excluded.lease_until, heartbeat_at = excluded.heartbeat_at,
 			alive_since = CASE WHEN replicas.lease_until < now() THEN now() ELSE replicas.alive_since END)
@@ -193,20 +196,17 @@ func cloneRecord(rec store.JobRecord) store.JobRecord {
 	return rec
 }
 
-// nextDueSQL reads the head of jobs_claimable.
-const nextDueSQL = `SELECT due_time FROM jobs WHERE exec_owner = '' AND due_time IS NOT NULL ORDER BY due_time LIMIT 1`
+// nextDueSQL reads the heads of the two queues, jobs_claimable and
+// manual_executions_claimable, in one statement (LEAST ignores a NULL:
+// an empty queue), so that NextDue stays one round trip.
+const nextDueSQL = `SELECT LEAST(
+	(SELECT due_time FROM jobs WHERE exec_owner = '' AND due_time IS NOT NULL ORDER BY due_time LIMIT 1),
+	(SELECT next_attempt FROM manual_executions WHERE owner = '' AND next_attempt IS NOT NULL ORDER BY next_attempt LIMIT 1))`
 
-// NextDue is the head of jobs_claimable.
+// NextDue is the earlier head of the two queues.
 func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 	var due pgtype.Int8
-	err := retry(ctx, func() error {
-		err := s.pool.QueryRow(ctx, nextDueSQL).Scan(&due)
-		if errors.Is(err, pgx.ErrNoRows) {
-			due = pgtype.Int8{}
-			return nil
-		}
-		return err
-	})
+	err := retry(ctx, func() error { return s.pool.QueryRow(ctx, nextDueSQL).Scan(&due) })
 	if err != nil {
 		return time.Time{}, fmt.Errorf("postgres: next due: %w", err)
 	}

@@ -25,6 +25,14 @@ import (
 // ReadCommitted}; claims.go says why READ COMMITTED.
 const beginClaimSQL = `begin isolation level read committed`
 
+// ownerDeadSQL tells whether owners.o, an owner of executions, is dead to
+// the claimer whose row me is (claims.go): no replica of that name has a
+// running lease, or a lease, not retired, that ended less than its length
+// after the claimer's alive_since. claimSQL and claimManualsSQL share it,
+// so that a replica's jobs and manual executions are orphaned together.
+const ownerDeadSQL = `NOT EXISTS (SELECT 1 FROM replicas AS r WHERE r.name = owners.o AND (r.lease_until >= now()
+			OR (r.lease_until <> '-infinity' AND now() - (SELECT alive_since FROM me) < r.lease_until - r.heartbeat_at)))`
+
 // claimSQL locks up to $3 jobs that owner $1 may claim at $2 (NULL: no
 // due job), nothing unless $1's lease is running: orphans first, then due
 // jobs, each by due time and name, in one statement (UNION ALL runs its
@@ -56,8 +64,7 @@ const claimSQL = `WITH RECURSIVE owners(o) AS (
 		FROM owners WHERE owners.o IS NOT NULL),
 	me AS (SELECT alive_since FROM replicas WHERE name = $1 AND lease_until >= now()),
 	dead AS (SELECT o FROM owners WHERE o IS NOT NULL AND o <> $1 AND EXISTS (SELECT 1 FROM me)
-		AND NOT EXISTS (SELECT 1 FROM replicas AS r WHERE r.name = owners.o AND (r.lease_until >= now()
-			OR (r.lease_until <> '-infinity' AND now() - (SELECT alive_since FROM me) < r.lease_until - r.heartbeat_at))))
+		AND ` + ownerDeadSQL + `)
 	SELECT c.*, (SELECT r.record FROM job_records AS r WHERE r.name = c.name),
 		(SELECT v.version FROM jobs AS v WHERE v.name = c.name)
 	FROM (

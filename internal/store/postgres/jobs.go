@@ -201,14 +201,15 @@ func (q queries) UpdateJob(ctx context.Context, j store.JobRecord, expectVersion
 	}
 }
 
-// deleteJobSQL removes a job's rows and attempts and leaves its last
-// version as the name's tombstone, in one statement; it returns no row
-// when the job does not exist (and then writes nothing).
+// deleteJobSQL removes a job's rows, attempts and manual executions and
+// leaves its last version as the name's tombstone, in one statement; it
+// returns no row when the job does not exist (and then writes nothing).
 const deleteJobSQL = `WITH d AS (DELETE FROM jobs WHERE name = $1 RETURNING version),
 	t AS (INSERT INTO job_tombstones (name, version) SELECT $1, version FROM d
 		ON CONFLICT (name) DO UPDATE SET version = excluded.version),
 	r AS (DELETE FROM job_records WHERE name = $1 AND EXISTS (SELECT 1 FROM d)),
-	a AS (DELETE FROM attempts WHERE job = $1 AND EXISTS (SELECT 1 FROM d))
+	a AS (DELETE FROM attempts WHERE job = $1 AND EXISTS (SELECT 1 FROM d)),
+	m AS (DELETE FROM manual_executions WHERE job = $1 AND EXISTS (SELECT 1 FROM d))
 	SELECT version FROM d`
 
 func (q queries) DeleteJob(ctx context.Context, name string) error {

@@ -15,7 +15,8 @@ import (
 
 // TestJobQueryPlans holds the engine's and the API's job queries to plans
 // that stay fast at a million jobs: each reads the named index, and none
-// reads a whole table of jobs, messages, tombstones or attempts.
+// reads a whole table of jobs, messages, tombstones, attempts or manual
+// executions.
 //
 // The plans checked are the generic ones (plan_cache_mode =
 // force_generic_plan): pgx prepares every statement once per connection,
@@ -46,6 +47,19 @@ func TestJobQueryPlans(t *testing.T) {
 		}
 		if err := tx.AddAttempts(ctx, as); err != nil {
 			return err
+		}
+		// Manual executions, one per job (more than RunJob will ever have
+		// in flight, so that the planner costs the indexes as it would
+		// for a large table): half in flight (owned, no next attempt),
+		// half due.
+		for i := range jobs {
+			e := store.Execution{ScheduleTime: t0, NextAttempt: t0.Add(time.Duration(i) * time.Second)}
+			if i%2 == 0 {
+				e.Owner, e.NextAttempt = fmt.Sprintf("replica-%d", i%3), time.Time{}
+			}
+			if _, err := tx.AddManual(ctx, store.Manual{Job: name(i), Incarnation: 1, Exec: e}); err != nil {
+				return err
+			}
 		}
 		for i := 0; i < jobs; i += 5 {
 			if err := tx.DeleteJob(ctx, name(i)); err != nil {
@@ -90,14 +104,22 @@ func TestJobQueryPlans(t *testing.T) {
 		{"Claim", claimSQL, `'replica-0', 1767225601000000000, 512`,
 			[]string{"jobs_owned", "Index Cond: (exec_owner = owners.o)", "jobs_claimable", jobByName, recordByName}},
 		{"ClaimRecords", claimRecordsSQL, names, []string{recordByName}},
-		{"NextDue", nextDueSQL, ``, []string{"jobs_claimable"}},
+		{"NextDue", nextDueSQL, ``, []string{"jobs_claimable", "manual_executions_claimable"}},
+		// Manual executions: the dead owners' from manual_executions_owned,
+		// the due ones from the head of manual_executions_claimable, each
+		// written by its key.
+		{"ClaimManuals", claimManualsSQL, `'replica-0', 1767225601000000000, 16`,
+			[]string{"manual_executions_owned", "manual_executions_claimable", "manual_executions_pkey"}},
+		{"AddManual", addManualSQL, one + `, 1, NULL, 0, NULL, NULL, NULL, '', 0`, []string{jobByName}},
+		{"UpdateManual", updateManualSQL, `1, 0, NULL, 0, NULL, NULL, NULL, '', 0`, []string{"manual_executions_pkey"}},
+		{"DeleteManual", deleteManualSQL, `1, 0`, []string{"manual_executions_pkey"}},
 		{"CreateJob", createJobSQL, one + `, 1, '', '', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '', NULL, 0, NULL, NULL, NULL, '\x', NULL`,
 			[]string{"job_tombstones_pkey"}},
 		{"UpdateJob", updateJobSQL, one + `, 1, '', '', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '', NULL, 0, NULL, NULL, NULL, 0, '\x', NULL`,
 			[]string{jobByName, recordByName}},
 		{"UpdateJobStates", updateStatesSQL, strings.Join([]string{names, ints, nulls, nulls, bools, nulls, ints, nulls, nulls, texts,
 			nulls, nulls, bools, nulls, nulls, `'{0,1}'`, nulls, ints}, ", "), []string{jobByName}},
-		{"DeleteJob", deleteJobSQL, one, []string{jobByName, "attempts_job_newest"}},
+		{"DeleteJob", deleteJobSQL, one, []string{jobByName, "attempts_job_newest", "manual_executions_job"}},
 		{"AddAttempts", addAttemptsSQL, strings.Join([]string{names, nulls, bools, ints, ints, nulls, texts, ints, ints, texts,
 			`'{0,0}'`}, ", "), []string{jobByName}},
 		{"ListAttempts", listAttemptsSQL, one + `, 10`, []string{"attempts_job_newest"}},
@@ -111,7 +133,7 @@ func TestJobQueryPlans(t *testing.T) {
 					t.Errorf("plan lacks %q:\n%s", w, plan)
 				}
 			}
-			for _, table := range []string{"jobs", "job_records", "job_tombstones", "attempts"} {
+			for _, table := range []string{"jobs", "job_records", "job_tombstones", "attempts", "manual_executions"} {
 				if strings.Contains(plan, "Seq Scan on "+table+" ") || strings.HasSuffix(plan, "Seq Scan on "+table) {
 					t.Errorf("plan reads all of %s:\n%s", table, plan)
 				}

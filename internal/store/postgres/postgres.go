@@ -9,8 +9,9 @@
 // loser is run again (see retry). The Store's own methods are each one
 // statement (a batch of statements for UpdateJobStates, which PostgreSQL
 // runs as one implicit transaction), serializable like the rest and
-// retried the same way. The one exception is ClaimJobs, a queue read with
-// FOR UPDATE SKIP LOCKED, which runs READ COMMITTED (claims.go explains).
+// retried the same way. The exceptions are ClaimJobs and ClaimManuals,
+// queue reads with FOR UPDATE SKIP LOCKED, which run READ COMMITTED
+// (claims.go explains).
 //
 // The data model is the SQLite backend's (narrow jobs rows beside the Job
 // messages, tombstones of deleted job names, incarnations, attempts), with

@@ -785,6 +785,9 @@ func (q queries) DeleteJob(ctx context.Context, name string) error {
 		if _, err := tx.ExecContext(ctx, deleteJobAttemptsSQL, name); err != nil {
 			return fmt.Errorf("sqlite: delete job %q: its attempts: %w", name, err)
 		}
+		if _, err := tx.ExecContext(ctx, deleteJobManualsSQL, name); err != nil {
+			return fmt.Errorf("sqlite: delete job %q: its manual executions: %w", name, err)
+		}
 		return nil
 	})
 }

@@ -37,6 +37,10 @@ func TestJobQueryPlans(t *testing.T) {
 		{"ListAttemptsBefore", listAttemptsBeforeSQL, []any{"j", int64(5), int64(3)}, []string{"SEARCH attempts USING INDEX attempts_job_newest (job=? AND start_time<?)"}},
 		{"AddAttempt", addAttemptSQL, make([]any, 13), []string{"SEARCH jobs EXISTS USING PRIMARY KEY (name=?)"}},
 		{"DeleteJobAttempts", deleteJobAttemptsSQL, []any{"j"}, []string{"SEARCH attempts USING INDEX attempts_job_newest (job=?)"}},
+		{"DeleteJobManuals", deleteJobManualsSQL, []any{"j"}, []string{"SEARCH manual_executions USING INDEX manual_executions_job (job=?)"}},
+		{"AddManual", addManualSQL, make([]any, 11), []string{"SEARCH jobs EXISTS USING PRIMARY KEY (name=?)"}},
+		{"UpdateManual", updateManualSQL, make([]any, 9), []string{"SEARCH manual_executions USING INTEGER PRIMARY KEY (rowid=?)"}},
+		{"DeleteManual", deleteManualSQL, make([]any, 2), []string{"SEARCH manual_executions USING INTEGER PRIMARY KEY (rowid=?)"}},
 		// The ranking reads the index in its order, once; the deletes are by rowid.
 		{"TrimAttempts", trimAttemptsSQL, []any{int64(3)}, []string{
 			"SEARCH attempts USING INTEGER PRIMARY KEY (rowid=?)",

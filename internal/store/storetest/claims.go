@@ -43,6 +43,11 @@ func RunClaimer(t *testing.T, open func(t *testing.T) ClaimerStore, openShared f
 		{"ClaimSkipLocked", testClaimSkipLocked},
 		{"ClaimExactlyOnce", testClaimExactlyOnce},
 		{"ClaimLastSlot", testClaimLastSlot},
+		{"ClaimManualsDue", testClaimManualsDue},
+		{"ClaimManualsLive", testClaimManualsLive},
+		{"ClaimManualsOrphans", testClaimManualsOrphans},
+		{"ClaimManualsNextDue", testClaimManualsNextDue},
+		{"ClaimManualsSkipLocked", testClaimManualsSkipLocked},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -211,3 +211,15 @@ func (p perCallTx) ListAttempts(ctx context.Context, job string, limit int, befo
 func (p perCallTx) TrimAttempts(ctx context.Context, keep int) (int64, error) {
 	return in(ctx, p.s, func(tx store.Tx) (int64, error) { return tx.TrimAttempts(ctx, keep) })
 }
+
+func (p perCallTx) AddManual(ctx context.Context, m store.Manual) (int64, error) {
+	return in(ctx, p.s, func(tx store.Tx) (int64, error) { return tx.AddManual(ctx, m) })
+}
+
+func (p perCallTx) UpdateManuals(ctx context.Context, ws []store.ManualWrite) ([]int, error) {
+	return in(ctx, p.s, func(tx store.Tx) ([]int, error) { return tx.UpdateManuals(ctx, ws) })
+}
+
+func (p perCallTx) ListManuals(ctx context.Context) ([]store.Manual, error) {
+	return in(ctx, p.s, func(tx store.Tx) ([]store.Manual, error) { return tx.ListManuals(ctx) })
+}

@@ -113,6 +113,7 @@ var jobTests = []struct {
 	{"Attempts", testAttempts},
 	{"TrimAttempts", testTrimAttempts},
 	{"DeleteJobHistory", testDeleteJobHistory},
+	{"Manuals", testManuals},
 	{"ConcurrentJobCAS", testConcurrentJobCAS},
 }
 
