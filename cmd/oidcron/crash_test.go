@@ -30,6 +30,9 @@ const (
 	// flag), so with the sink holding every request the jobs past the pool
 	// are first sent when the held ones reach this deadline.
 	crashDeadline = 30 * time.Second
+	// crashManual is a paused job whose RunJob execution is in flight at
+	// the kill (held by the sink, under the longest attempt_deadline).
+	crashManual = "manual"
 )
 
 // sinkHit is one request received by the sink.
@@ -93,7 +96,8 @@ func (s *sink) waitFor(t *testing.T, deadline time.Time, what string, p *proc, c
 // on the same data, and checks that no job and no execution is lost: every
 // execution of the burst is sent again once, with the same
 // X-CloudScheduler-ScheduleTime, at start (not at the next slot), and its
-// attempt history shows it succeeded; the latest slot missed while down
+// attempt history shows it succeeded (so is a RunJob execution that was in
+// flight); the latest slot missed while down
 // then fires once per job, and the ones before it are counted as skipped,
 // never backfilled.
 func TestCrashRecovery(t *testing.T) {
@@ -122,7 +126,7 @@ func TestCrashRecovery(t *testing.T) {
 		case <-r.Context().Done():
 			return
 		}
-		if h.scheduleTime == burst.Load().(string) {
+		if h.scheduleTime == burst.Load().(string) || h.job == crashManual {
 			select {
 			case <-release:
 			case <-r.Context().Done():
@@ -210,6 +214,33 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("created %d jobs in %v; burst at %s (in %v)", crashJobs, created.Sub(createStart).Round(time.Millisecond),
 		burstHdr, time.Until(burstAt).Round(time.Millisecond))
 
+	// A RunJob execution in flight at the kill too: a paused job (no slot
+	// of its own fires), run by hand.
+	manualName := parent + "/jobs/" + crashManual
+	if _, err := svc1.Projects.Locations.Jobs.Create(parent, &cloudscheduler.Job{
+		Name: manualName, Schedule: "* * * * *", TimeZone: "UTC",
+		HttpTarget:      &cloudscheduler.HttpTarget{Uri: "http://" + sinkAddr + "/hook/" + crashManual, HttpMethod: "GET"},
+		AttemptDeadline: "1800s",
+	}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc1.Projects.Locations.Jobs.Pause(manualName, &cloudscheduler.PauseJobRequest{}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc1.Projects.Locations.Jobs.Run(manualName, &cloudscheduler.RunJobRequest{}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	var manualHdr string
+	manualSent := func(hits []sinkHit) (bool, string) {
+		for _, h := range hits {
+			if h.job == crashManual {
+				manualHdr = h.scheduleTime
+				return true, ""
+			}
+		}
+		return false, "the RunJob execution has not reached the sink"
+	}
+
 	// The event to kill at: every job's execution of the burst has reached
 	// the sink (and, but for those past the deadline, is held there).
 	want := make(map[string]bool, len(ids))
@@ -225,6 +256,7 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		return len(seen) == len(want), fmt.Sprintf("%d of %d jobs reached the sink for %s (%d requests in all)", len(seen), len(want), burstHdr, len(hits))
 	}
+	s1.waitFor(t, time.Now().Add(30*time.Second), "the RunJob execution", p1, manualSent)
 	hits1 := s1.waitFor(t, burstAt.Add(crashDeadline+90*time.Second), "the burst", p1, allBurst)
 	if err := p1.cmd.Process.Kill(); err != nil { // SIGKILL
 		t.Fatal(err)
@@ -316,6 +348,15 @@ func TestCrashRecovery(t *testing.T) {
 	hits2 := s2.waitFor(t, time.Now().Add(90*time.Second), "the recovered executions", p2, allBurst)
 	recovered := time.Now()
 	t.Logf("all %d executions re-sent %v after the restart was ready", crashJobs, lastHit(hits2, burstHdr).Sub(ready).Round(time.Millisecond))
+	// So is the RunJob execution, with its schedule time.
+	s2.waitFor(t, time.Now().Add(90*time.Second), "the recovered RunJob execution", p2, func(hits []sinkHit) (bool, string) {
+		for _, h := range hits {
+			if h.job == crashManual && h.scheduleTime == manualHdr {
+				return true, ""
+			}
+		}
+		return false, "the RunJob execution of " + manualHdr + " has not been sent again"
+	})
 
 	// And each one's success is recorded (the AttemptFinished line).
 	ok := map[string]bool{}
@@ -390,7 +431,14 @@ func TestCrashRecovery(t *testing.T) {
 	type pair struct{ job, st string }
 	count := map[pair]int{}
 	firstAt := map[pair]time.Time{}
+	manualAgain := 0
 	for _, h := range hits2 {
+		if h.job == crashManual {
+			if manualAgain++; h.scheduleTime != manualHdr || manualAgain > 1 {
+				fail("RunJob execution sent again for %s (request %d after the restart), want once for %s", h.scheduleTime, manualAgain, manualHdr)
+			}
+			continue
+		}
 		if !want[h.job] {
 			fail("request for an unknown job %q (schedule time %s)", h.job, h.scheduleTime)
 			continue
@@ -448,6 +496,10 @@ func TestCrashRecovery(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	if !listed[crashManual] {
+		fail("job %s lost", crashManual)
+	}
+	delete(listed, crashManual)
 	if len(listed) != len(want) {
 		fail("ListJobs after the restart: %d jobs, want %d", len(listed), len(want))
 	}

@@ -36,8 +36,11 @@
 //     runs and even when the job is paused; a slot that comes while it
 //     runs waits for it, as for any execution; its schedule time (and header)
 //     is the instant of the call; it does not change the job's
-//     schedule_time, retries like any execution, and is kept in memory only
-//     (a crash during it does not re-send it).
+//     schedule_time, and retries like any execution. It is stored (a row of
+//     its own, store.Manual) before its first attempt is sent, and rewritten
+//     with each outcome in the batch that records the attempt: after a crash
+//     its attempt in flight is sent again with the same schedule time, as a
+//     scheduled execution's is.
 //   - While an execution runs, schedule_time shows its next retry, or the
 //     next slot when no retry is pending; a paused job shows none.
 //   - A job whose change could not be read (Changed's read failed) is not
@@ -168,9 +171,11 @@ type Engine struct {
 	loading  bool
 	started  bool
 	stopping bool
-	// Pending writes, taken whole by the writer.
+	// Pending writes, taken whole by the writer: job states, attempts,
+	// and the manual executions' progress (in the order it was made).
 	dirty    []*jobState
 	attempts []store.Attempt
+	manualWs []store.ManualWrite
 	batch    *flushBatch
 	// sealed are the full segments of dirty, each with the batch that
 	// writes it: a burst marks thousands of claims at once, and the first
@@ -244,8 +249,9 @@ type jobState struct {
 	lastSlot             time.Time  // the last slot fired (JobRecord.LastSlot): none at or before it fires again
 	slot                 item       // the next slot in the queue (slot.idx < 0: not queued)
 	exec                 *execState // the scheduled execution in flight (persisted)
-	// manuals counts the RunJob executions in flight (in memory only):
-	// like exec, they hold the next slot back until they end.
+	// manuals counts the RunJob executions in flight (each stored as a
+	// store.Manual): like exec, they hold the next slot back until they
+	// end.
 	manuals int
 	// job is the Job message as read at jobVersion, kept while executions
 	// run (active of them) and nil otherwise. Never modified in place:
@@ -286,6 +292,7 @@ func (j *jobState) scheduleTime() time.Time {
 type execState struct {
 	j            *jobState
 	manual       bool
+	id           int64 // a manual execution's store.Manual.ID
 	recovered    bool
 	ended        bool
 	scheduleTime time.Time
@@ -386,6 +393,19 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.loading = true
 	e.mu.Unlock()
 	now := e.clk.Now()
+	// The RunJob executions in flight at the last stop or crash, by job:
+	// each resumes with its job (loadLocked).
+	stored, err := e.js.ListManuals(ctx)
+	if err != nil {
+		e.mu.Lock()
+		e.loading = false
+		e.mu.Unlock()
+		return fmt.Errorf("scheduler: loading manual executions: %w", err)
+	}
+	manuals := make(map[string][]store.Manual)
+	for _, m := range stored {
+		manuals[m.Job] = append(manuals[m.Job], m)
+	}
 	// Page by page, so that only one page of heads is held at once.
 	after := ""
 	for {
@@ -404,7 +424,8 @@ func (e *Engine) Start(ctx context.Context) error {
 			}
 			j := newJobState(h.Name)
 			e.jobs[j.name] = j
-			e.loadLocked(j, h, now)
+			e.loadLocked(j, h, now, manuals[h.Name])
+			delete(manuals, h.Name)
 		}
 		e.mu.Unlock()
 		if len(page) < scanPage {
@@ -414,6 +435,13 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 
 	e.mu.Lock()
+	for _, ms := range manuals {
+		// Their job is gone (DeleteJob takes them with it, so only a
+		// store written otherwise has these): they end here.
+		for _, m := range ms {
+			e.manualWs = append(e.manualWs, store.ManualWrite{ID: m.ID, Claim: m.Exec.Claim})
+		}
+	}
 	heap.Init(&e.queue)
 	e.loading = false
 	e.started = true
@@ -438,8 +466,10 @@ func headOf(r store.JobRecord) store.JobHead {
 // loadLocked takes a job as stored (at Start, or a job new to the engine):
 // the stored engine state is the truth, an execution in flight resumes with
 // its schedule time, and a NextFire in the past fires once (catch-up) when
-// the queue runs.
-func (e *Engine) loadLocked(j *jobState, h store.JobHead, now time.Time) {
+// the queue runs. manuals are the job's stored RunJob executions (at
+// Start): those of its incarnation resume too, whatever its state, as
+// RunJob runs a paused job.
+func (e *Engine) loadLocked(j *jobState, h store.JobHead, now time.Time, manuals []store.Manual) {
 	j.incarnation, j.version, j.specVersion = h.Incarnation, h.Version, h.Version
 	j.nextFire, j.lastSlot = h.NextFire, h.LastSlot
 	j.enabled = h.State == schedulerpb.Job_ENABLED
@@ -460,9 +490,31 @@ func (e *Engine) loadLocked(j *jobState, h store.JobHead, now time.Time) {
 			e.queueExecLocked(ex)
 			signal(e.sig.Fired, Fire{Job: j.name, ScheduleTime: ex.scheduleTime, Recovered: true})
 		} else {
-			// A paused job stops retrying; a manual execution is not resumed.
+			// A paused job stops retrying. (An Exec marked Manual is an
+			// older version's: its RunJob executions were not stored, and
+			// this one is not resumed.)
 			e.markDirtyLocked(j)
 		}
+	}
+	for _, m := range manuals {
+		if m.Incarnation != j.incarnation {
+			e.manualWs = append(e.manualWs, store.ManualWrite{ID: m.ID, Claim: m.Exec.Claim})
+			continue
+		}
+		x := m.Exec
+		ex := newExec(j)
+		ex.manual, ex.recovered, ex.id = true, true, m.ID
+		ex.scheduleTime, ex.attempts, ex.first, ex.next = x.ScheduleTime, x.Attempts, x.FirstAttempt, x.NextAttempt
+		if ex.next.IsZero() || ex.next.Before(now) {
+			// The attempt in flight at the crash (or a retry that came due
+			// while down) is made again at once.
+			ex.next = now
+		}
+		j.active++
+		j.manuals++
+		e.needMessageLocked(ex)
+		e.queueExecLocked(ex)
+		signal(e.sig.Fired, Fire{Job: j.name, ScheduleTime: ex.scheduleTime, Manual: true, Recovered: true})
 	}
 	e.reconcileSlotLocked(j, now, j.nextFire.IsZero())
 }
@@ -653,7 +705,7 @@ func (e *Engine) changedLocked(name string, rec store.JobRecord, err error) (end
 	if j == nil {
 		j = newJobState(name)
 		e.jobs[name] = j
-		e.loadLocked(j, headOf(rec), now)
+		e.loadLocked(j, headOf(rec), now, nil)
 		if j.active > 0 {
 			j.job, j.jobVersion = rec.Job, rec.Version
 		}
@@ -692,8 +744,9 @@ func (e *Engine) changedLocked(name string, rec store.JobRecord, err error) (end
 }
 
 // RunNow is RunJob: it starts a manual execution of the job at once, even
-// while another execution runs, and returns without waiting for it.
-// store.ErrNotFound if there is no such job.
+// while another execution runs, and returns without waiting for it, once
+// the execution is stored (store.Manual). store.ErrNotFound if there is no
+// such job.
 func (e *Engine) RunNow(ctx context.Context, name string) error {
 	e.mu.Lock()
 	j := e.jobs[name]
@@ -706,16 +759,34 @@ func (e *Engine) RunNow(ctx context.Context, name string) error {
 		e.Changed(name)
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	j = e.jobs[name]
 	if j == nil {
+		e.mu.Unlock()
 		return fmt.Errorf("scheduler: job %s: %w", name, store.ErrNotFound)
 	}
 	if e.stopping {
+		e.mu.Unlock()
 		return errors.New("scheduler: stopping")
 	}
+	incarnation := j.incarnation
+	at := e.clk.Now()
+	e.mu.Unlock()
+	// Stored before anything is sent: from here on a crash does not lose
+	// it. A job deleted meanwhile takes the row with it (DeleteJob), or
+	// refuses it (ErrNotFound).
+	id, err := e.js.AddManual(ctx, store.Manual{Job: name, Incarnation: incarnation, Exec: store.Execution{ScheduleTime: at, Manual: true}})
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopping {
+		// Stored: the next Start sends it.
+		e.log.Warn("RunJob while stopping: the execution is stored and runs at the next start", "job", name)
+		return nil
+	}
 	ex := newExec(j)
-	ex.manual, ex.scheduleTime = true, e.clk.Now()
+	ex.manual, ex.scheduleTime, ex.id = true, at, id
 	j.active++
 	j.manuals++
 	e.reconcileSlotLocked(j, ex.scheduleTime, false) // the next slot waits for it
@@ -984,8 +1055,8 @@ func (e *Engine) attempt(ex *execState) {
 	out := e.send.Send(e.runCtx, job, ex.scheduleTime)
 	end := e.clk.Now()
 	if e.runCtx.Err() != nil && out.Code == codes.Canceled {
-		// Interrupted by Stop: not a result. A scheduled execution stays in
-		// the store and is tried again at the next Start.
+		// Interrupted by Stop: not a result. The execution (scheduled or
+		// RunJob) stays in the store and is tried again at the next Start.
 		e.mu.Lock()
 		e.sending--
 		e.mu.Unlock()
@@ -1025,6 +1096,15 @@ func (e *Engine) attempt(ex *execState) {
 		} else {
 			ex.next = next
 			e.queueExecLocked(ex)
+		}
+		if ex.manual {
+			// With the attempt's record, in its batch: the store never
+			// shows the attempt without the execution's progress past it.
+			w := store.ManualWrite{ID: ex.id}
+			if !ended {
+				w.Exec = &store.Execution{ScheduleTime: ex.scheduleTime, Manual: true, Attempts: n, FirstAttempt: ex.first, NextAttempt: next}
+			}
+			e.manualWs = append(e.manualWs, w)
 		}
 		e.markDirtyLocked(j)
 	} else {
@@ -1189,8 +1269,8 @@ func (e *Engine) kick() {
 
 // Stop stops firing, waits for the attempts in flight, and writes what is
 // pending. Attempts still running when ctx ends are cancelled, which is no
-// failure (Stop logs it and returns nil): their scheduled executions stay
-// in the store and the next Start resumes them, with the same
+// failure (Stop logs it and returns nil): their executions, scheduled or
+// RunJob, stay in the store and the next Start resumes them, with the same
 // ScheduleTime.
 func (e *Engine) Stop(ctx context.Context) error {
 	e.mu.Lock()
@@ -1217,7 +1297,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		e.log.Warn("stopping: attempts still running at the shutdown deadline are cancelled; the next start sends their scheduled executions again",
+		e.log.Warn("stopping: attempts still running at the shutdown deadline are cancelled; the next start sends their executions again",
 			"cause", context.Cause(ctx))
 		e.cancelRun()
 		<-done
@@ -1239,7 +1319,7 @@ func (e *Engine) Flush(ctx context.Context) error {
 	if e.writing != nil {
 		wait = append(wait, e.writing)
 	}
-	if len(e.dirty) > 0 || len(e.attempts) > 0 {
+	if len(e.dirty) > 0 || len(e.attempts) > 0 || len(e.manualWs) > 0 {
 		wait = append(wait, e.batch)
 		e.prompt = true
 	}

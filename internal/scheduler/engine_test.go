@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -573,6 +574,10 @@ func crash(st *memStore) *memStore {
 		c.jobs[k] = cloneRec(r)
 	}
 	c.attempts = append(c.attempts, st.attempts...)
+	for id, m := range st.manuals {
+		c.manuals[id] = m
+	}
+	c.lastManual = st.lastManual
 	return c
 }
 
@@ -868,5 +873,182 @@ func TestRecoveredRetryKeepsItsInstant(t *testing.T) {
 	}
 	if r := h.rec(name); r.Exec != nil || !r.DueTime.Equal(at("13:00:00")) {
 		t.Fatalf("after: %+v", r)
+	}
+}
+
+func manuals(t *testing.T, st store.JobStore) []store.Manual {
+	t.Helper()
+	ms, err := st.ListManuals(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+// A RunJob execution is stored before its first attempt is sent, and its
+// progress with each outcome: after a crash its attempt in flight is sent
+// again with the same ScheduleTime, and a retry waiting for its backoff
+// comes at its instant with its attempt count kept; its end deletes it.
+func TestManualExecutionSurvivesCrash(t *testing.T) {
+	st := newMemStore()
+	name := addJob(t, st, "m", "every 1h", func(j *schedulerpb.Job) {
+		j.RetryConfig = &schedulerpb.RetryConfig{RetryCount: 2, MinBackoffDuration: durationpb.New(10 * time.Second),
+			MaxBackoffDuration: durationpb.New(time.Minute), MaxDoublings: 1}
+	})
+	h1 := newHarness(t, st, t0, nil)
+	h1.clk.Set(at("12:00:40"))
+	if err := h1.e.RunNow(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	// Stored when RunNow returns, before any outcome.
+	if ms := manuals(t, st); len(ms) != 1 || ms[0].Job != name || !ms[0].Exec.ScheduleTime.Equal(at("12:00:40")) || ms[0].Exec.Attempts != 0 {
+		t.Fatalf("stored manual executions after RunNow: %+v", ms)
+	}
+	inFlight := h1.call()
+	down := crash(st) // kill -9 while the first attempt is in flight
+	inFlight.answer(codes.OK, 200)
+
+	h2 := newHarness(t, down, at("12:00:50"), nil)
+	if f := recv(t, h2.sig.Fired, "the recovered manual execution"); !f.Manual || !f.Recovered || !f.ScheduleTime.Equal(at("12:00:40")) {
+		t.Fatalf("recovered %+v", f)
+	}
+	c := h2.call()
+	if !c.scheduleTime.Equal(at("12:00:40")) || !c.at.Equal(at("12:00:50")) {
+		t.Fatalf("attempt sent at %v for %v, want at once for 12:00:40", c.at, c.scheduleTime)
+	}
+	c.answer(codes.Internal, 500)
+	if a := recv(t, h2.sig.AttemptFinished, "the first attempt"); a.Number != 1 || !a.Manual {
+		t.Fatalf("attempt %+v", a)
+	}
+	h2.sync()
+	ms := manuals(t, down)
+	if len(ms) != 1 || ms[0].Exec.Attempts != 1 || !ms[0].Exec.FirstAttempt.Equal(at("12:00:50")) || !ms[0].Exec.NextAttempt.Equal(at("12:01:00")) {
+		t.Fatalf("stored after a failed attempt: %+v", ms)
+	}
+
+	// Down again while the retry waits: it comes at 12:01:00, the second
+	// attempt, for the same schedule time.
+	again := crash(down)
+	h3 := newHarness(t, again, at("12:00:55"), nil)
+	recv(t, h3.sig.Fired, "the recovered retry")
+	if got := h3.nextDue(); !got.Equal(at("12:01:00")) {
+		t.Fatalf("retry due %v, want 12:01:00", got)
+	}
+	h3.clk.Set(at("12:01:00"))
+	c = h3.call()
+	if !c.scheduleTime.Equal(at("12:00:40")) {
+		t.Fatalf("retry for %v", c.scheduleTime)
+	}
+	c.answer(codes.OK, 200)
+	if a := recv(t, h3.sig.AttemptFinished, "the retry"); a.Number != 2 || !a.Manual {
+		t.Fatalf("retry %+v", a)
+	}
+	if d := recv(t, h3.sig.ExecutionDone, "the manual execution"); !d.Manual || d.Attempts != 2 || d.Code != codes.OK {
+		t.Fatalf("done %+v", d)
+	}
+	h3.sync()
+	if ms := manuals(t, again); len(ms) != 0 {
+		t.Fatalf("an ended manual execution is still stored: %+v", ms)
+	}
+	h3.noFire()
+}
+
+// A job deleted takes its stored RunJob executions with it; one stored for
+// a job that is gone (a store written otherwise) is deleted at Start, not
+// sent.
+func TestManualExecutionOfAGoneJobEnds(t *testing.T) {
+	st := newMemStore()
+	name := addJob(t, st, "g", "every 1h", nil)
+	rec, _ := st.GetJob(context.Background(), name)
+	if _, err := st.AddManual(context.Background(), store.Manual{Job: name, Incarnation: rec.Incarnation,
+		Exec: store.Execution{ScheduleTime: at("12:00:10"), Manual: true}}); err != nil {
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	for id, m := range st.manuals {
+		m.Job = "projects/p/locations/us-central1/jobs/gone"
+		st.manuals[id] = m
+	}
+	st.mu.Unlock()
+	h := newHarness(t, st, t0, nil)
+	h.sync()
+	if ms := manuals(t, st); len(ms) != 0 {
+		t.Fatalf("the execution of a job that is gone is still stored: %+v", ms)
+	}
+	h.noFire()
+	select {
+	case c := <-h.snd.calls:
+		t.Fatalf("an execution of a job that is gone was sent for %v", c.scheduleTime)
+	default:
+	}
+
+	if err := h.e.RunNow(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	c := h.call()
+	if err := st.DeleteJob(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	h.e.Changed(name)
+	if ms := manuals(t, st); len(ms) != 0 {
+		t.Fatalf("DeleteJob left the job's manual execution: %+v", ms)
+	}
+	c.answer(codes.OK, 200)
+	recv(t, h.sig.ExecutionDone, "the manual execution")
+}
+
+// RunNow fails, and nothing is sent, when the execution cannot be stored.
+func TestRunNowFailsWhenNotStored(t *testing.T) {
+	st := newMemStore()
+	name := addJob(t, st, "f", "every 1h", nil)
+	h := newHarness(t, st, t0, nil)
+	st.mu.Lock()
+	st.manualErr = errors.New("disk full")
+	st.mu.Unlock()
+	if err := h.e.RunNow(context.Background(), name); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("RunNow with a failing store: %v", err)
+	}
+	h.noFire()
+	select {
+	case c := <-h.snd.calls:
+		t.Fatalf("sent an execution that was not stored, for %v", c.scheduleTime)
+	default:
+	}
+}
+
+// A RunJob execution's progress that the store refused is written again
+// with the next batch, with its attempt, once: neither is lost nor doubled.
+func TestManualProgressWrittenAfterAFailedWrite(t *testing.T) {
+	st := newMemStore()
+	name := addJob(t, st, "p", "every 1h", func(j *schedulerpb.Job) {
+		j.RetryConfig = &schedulerpb.RetryConfig{RetryCount: 1, MinBackoffDuration: durationpb.New(time.Hour)}
+	})
+	h := newHarness(t, st, t0, nil)
+	if err := h.e.RunNow(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	c := h.call()
+	st.mu.Lock()
+	st.manualErr = errors.New("disk full")
+	st.mu.Unlock()
+	c.answer(codes.Internal, 500)
+	recv(t, h.sig.AttemptFinished, "the failed attempt")
+	h.sync() // the write failed
+	if ms := manuals(t, st); len(ms) != 1 || ms[0].Exec.Attempts != 0 {
+		t.Fatalf("stored while the store refuses: %+v", ms)
+	}
+	if as, _ := st.ListAttempts(context.Background(), name, 0, time.Time{}); len(as) != 0 {
+		t.Fatalf("the attempt was recorded without its execution's progress: %+v", as)
+	}
+	st.mu.Lock()
+	st.manualErr = nil
+	st.mu.Unlock()
+	h.clk.Advance(retryWrite) // the writer's retry
+	h.sync()
+	if ms := manuals(t, st); len(ms) != 1 || ms[0].Exec.Attempts != 1 || !ms[0].Exec.NextAttempt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("stored after the store recovered: %+v", ms)
+	}
+	if as, _ := st.ListAttempts(context.Background(), name, 0, time.Time{}); len(as) != 1 {
+		t.Fatalf("attempts after the store recovered: %+v", as)
 	}
 }

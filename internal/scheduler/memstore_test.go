@@ -36,10 +36,16 @@ type memStore struct {
 	// getErr, while set for a name, is what GetJob of that name, and
 	// GetJobs of names with it, return.
 	getErr map[string]error
+	// manuals are the RunJob executions by ID; lastManual is the last ID
+	// given.
+	manuals    map[int64]store.Manual
+	lastManual int64
+	// manualErr, when set, is what AddManual and UpdateManuals return.
+	manualErr error
 }
 
 func newMemStore() *memStore {
-	return &memStore{jobs: map[string]store.JobRecord{}, tombstones: map[string]int64{}}
+	return &memStore{jobs: map[string]store.JobRecord{}, tombstones: map[string]int64{}, manuals: map[int64]store.Manual{}}
 }
 
 var _ store.JobStore = (*memStore)(nil)
@@ -232,6 +238,11 @@ func (m *memStore) DeleteJob(_ context.Context, name string) error {
 	}
 	m.tombstones[name] = r.Version
 	delete(m.jobs, name)
+	for id, x := range m.manuals {
+		if x.Job == name {
+			delete(m.manuals, id)
+		}
+	}
 	kept := m.attempts[:0]
 	for _, a := range m.attempts {
 		if a.Job != name {
@@ -364,4 +375,55 @@ func (m *memStore) TrimAttempts(_ context.Context, keep int) (int64, error) {
 	}
 	m.attempts = kept
 	return int64(len(drop)), nil
+}
+
+func (m *memStore) AddManual(_ context.Context, x store.Manual) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.manualErr != nil {
+		return 0, m.manualErr
+	}
+	if r, ok := m.jobs[x.Job]; !ok || r.Incarnation != x.Incarnation {
+		return 0, store.ErrNotFound
+	}
+	m.lastManual++
+	x.ID = m.lastManual
+	x.Exec = *cloneExec(&x.Exec)
+	x.Exec.Manual = true
+	m.manuals[x.ID] = x
+	return x.ID, nil
+}
+
+func (m *memStore) UpdateManuals(_ context.Context, ws []store.ManualWrite) ([]int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.manualErr != nil {
+		return nil, m.manualErr
+	}
+	var refused []int
+	for i, w := range ws {
+		x, ok := m.manuals[w.ID]
+		switch {
+		case !ok || x.Exec.Claim != w.Claim:
+			refused = append(refused, i)
+		case w.Exec == nil:
+			delete(m.manuals, w.ID)
+		default:
+			x.Exec = *cloneExec(w.Exec)
+			x.Exec.Manual = true
+			m.manuals[w.ID] = x
+		}
+	}
+	return refused, nil
+}
+
+func (m *memStore) ListManuals(context.Context) ([]store.Manual, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]store.Manual, 0, len(m.manuals))
+	for _, x := range m.manuals {
+		out = append(out, x)
+	}
+	slices.SortFunc(out, func(a, b store.Manual) int { return int(a.ID - b.ID) })
+	return out, nil
 }

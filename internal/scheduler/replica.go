@@ -40,10 +40,17 @@ import (
 // end, for any replica to claim. No leader: every replica claims, and the
 // loss of any does not stop the others.
 //
+// RunJob's executions (store.Manual) follow the same rules in rows of
+// their own: stored, owned by the replica that received the RunJob, before
+// the first attempt is sent; released between attempts with the retry due
+// for any replica to claim (ClaimManuals); taken over as orphans when
+// their replica dies.
+//
 // The semantics are Engine's (see the package comment): missed slots fire
 // once, never overlapping executions, retries as Google's, a pause ends the
-// retries, RunJob runs at once in the replica that received it (kept in its
-// memory, as Engine keeps it).
+// retries, RunJob runs at once in the replica that received it. One
+// difference: a slot of a job does not wait for a RunJob execution that
+// another replica runs (no replica sees another's in flight).
 type Replica struct {
 	st    SharedStore
 	clk   clock.Clock
@@ -70,15 +77,12 @@ type Replica struct {
 	// stays this replica's and is orphaned when Stop retires it.
 	loopCtx    context.Context
 	cancelLoop context.CancelFunc
-	// retryTimers are the manual executions' retries waiting here: Stop
-	// ends them.
-	retryTimers map[*replicaExec]interface{ Stop() bool }
-	wake        chan struct{}
-	quit        chan struct{}
-	hbQuit      chan struct{} // closed after the last attempt's outcome is written
-	loopDone    chan struct{}
-	hbDone      chan struct{}
-	execs       sync.WaitGroup
+	wake       chan struct{}
+	quit       chan struct{}
+	hbQuit     chan struct{} // closed after the last attempt's outcome is written
+	loopDone   chan struct{}
+	hbDone     chan struct{}
+	execs      sync.WaitGroup
 	// aliveUntil is when (time since epoch, monotonic) this replica's
 	// last confirmed heartbeat may have expired; it claims nothing after.
 	aliveUntil atomic.Int64
@@ -87,13 +91,15 @@ type Replica struct {
 	storeTimeout time.Duration
 
 	// held counts the claimed executions of each job whose outcome is not
-	// yet written; reconcile compares the store's view with it. depth is
-	// the queue_depth metric: those executions plus the manual ones
-	// running here, from RunJob to their last outcome's write.
-	heldMu    sync.Mutex
-	held      map[string]int
-	depth     int
-	reconcile atomic.Bool // look for claims this replica does not know it made
+	// yet written, and heldManual the manual executions (by ID) this
+	// replica owns from RunJob or a claim to their outcome's write;
+	// reconcile compares the store's view with them. depth is the
+	// queue_depth metric: both together.
+	heldMu     sync.Mutex
+	held       map[string]int
+	heldManual map[int64]bool
+	depth      int
+	reconcile  atomic.Bool // look for claims this replica does not know it made
 
 	// stale are the jobs whose change Changed could not apply (a failed
 	// read or write), each with the mark of its latest failure; the claim
@@ -173,7 +179,7 @@ func NewReplica(cfg ReplicaConfig) *Replica {
 		m: newMetrics(cfg.Registerer), name: cfg.Name, lease: cfg.Lease, poll: cfg.Poll, workers: cfg.Workers,
 		storeTimeout: cfg.StoreTimeout,
 		wake:         make(chan struct{}, 1), quit: make(chan struct{}), hbQuit: make(chan struct{}), loopDone: make(chan struct{}), hbDone: make(chan struct{}),
-		scheds: map[schedKey]Schedule{}, held: map[string]int{}, stale: map[string]uint64{},
+		scheds: map[schedKey]Schedule{}, held: map[string]int{}, heldManual: map[int64]bool{}, stale: map[string]uint64{},
 	}
 	if r.storeTimeout <= 0 {
 		r.storeTimeout = DefaultStoreTimeout
@@ -213,7 +219,6 @@ func NewReplica(cfg ReplicaConfig) *Replica {
 	r.runCtx, r.cancelRun = context.WithCancel(context.Background())
 	r.loopCtx, r.cancelLoop = context.WithCancel(r.runCtx)
 	r.epoch = time.Now()
-	r.retryTimers = make(map[*replicaExec]interface{ Stop() bool })
 	return r
 }
 
@@ -371,10 +376,14 @@ func (r *Replica) claimOnce() (claimed, limit int, err error) {
 	r.starved.Store(false)
 	limit = int(min(free, maxBatch))
 	now := r.clk.Now()
-	var plans map[string]claimKind
 	ctx, cancel := context.WithTimeout(r.loopCtx, r.storeTimeout)
 	defer cancel()
-	recs, err := r.st.ClaimJobs(ctx, r.name, now, limit, func(rec store.JobRecord) (store.JobState, bool) {
+	manuals, err := r.claimManuals(ctx, now, limit)
+	if err != nil || manuals == limit {
+		return manuals, limit, err
+	}
+	var plans map[string]claimKind
+	recs, err := r.st.ClaimJobs(ctx, r.name, now, limit-manuals, func(rec store.JobRecord) (store.JobState, bool) {
 		if plans == nil {
 			plans = make(map[string]claimKind, limit)
 		}
@@ -383,7 +392,7 @@ func (r *Replica) claimOnce() (claimed, limit int, err error) {
 		return st, true
 	})
 	if err != nil {
-		return 0, limit, err
+		return manuals, limit, err
 	}
 	for _, rec := range recs {
 		k := plans[rec.Job.GetName()]
@@ -407,11 +416,64 @@ func (r *Replica) claimOnce() (claimed, limit int, err error) {
 		}
 		if !r.begin() {
 			r.hold(rec.Job.GetName(), -1)
-			return len(recs), limit, nil // stopping: the claim is orphaned at Retire
+			return manuals + len(recs), limit, nil // stopping: the claim is orphaned at Retire
 		}
 		go x.attempt()
 	}
-	return len(recs), limit, nil
+	return manuals + len(recs), limit, nil
+}
+
+// claimManuals claims up to limit manual executions (retries due, and
+// orphans) and starts them, each with its job as stored now: a job
+// updated since RunJob is sent as updated. It returns how many it claimed.
+func (r *Replica) claimManuals(ctx context.Context, now time.Time, limit int) (int, error) {
+	ms, err := r.st.ClaimManuals(ctx, r.name, now, limit)
+	if err != nil || len(ms) == 0 {
+		return 0, err
+	}
+	for _, m := range ms {
+		r.holdManual(m.ID, 1)
+	}
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = m.Job
+	}
+	recs, err := r.st.GetJobs(ctx, names)
+	if err != nil {
+		// Claimed but not started: releaseUnknown gives them back.
+		for _, m := range ms {
+			r.holdManual(m.ID, -1)
+		}
+		r.reconcile.Store(true)
+		return len(ms), err
+	}
+	jobs := make(map[string]store.JobRecord, len(recs))
+	for _, rec := range recs {
+		jobs[rec.Job.GetName()] = rec
+	}
+	for _, m := range ms {
+		rec, ok := jobs[m.Job]
+		if !ok || rec.Incarnation != m.Incarnation {
+			// The job is gone (DeleteJob takes its executions, so only a
+			// store written otherwise has this one): it ends unsent.
+			if _, err := r.st.UpdateManuals(ctx, []store.ManualWrite{{ID: m.ID, Claim: m.Exec.Claim}}); err != nil {
+				r.log.Error("ending the manual execution of a job that is gone", "job", m.Job, "err", err)
+			}
+			r.holdManual(m.ID, -1)
+			continue
+		}
+		x := &replicaExec{r: r, job: rec.Job, incarnation: rec.Incarnation, manual: true, id: m.ID, exec: m.Exec,
+			recovered: m.Orphan || m.Exec.Attempts == 0}
+		if m.Orphan {
+			signal(r.sig.Fired, Fire{Job: m.Job, ScheduleTime: m.Exec.ScheduleTime, Manual: true, Recovered: true})
+		}
+		if !r.begin() {
+			r.holdManual(m.ID, -1)
+			return len(ms), nil // stopping: the claim is orphaned at Retire
+		}
+		go x.attempt()
+	}
+	return len(ms), nil
 }
 
 // hold adds d to the count of name's claimed executions in flight.
@@ -425,11 +487,26 @@ func (r *Replica) hold(name string, d int) {
 	r.setDepthLocked(r.held[name] - was)
 }
 
-// holdManual adds d to the count of manual executions running here.
-func (r *Replica) holdManual(d int) {
+// holdManual records that the manual execution id is (d = 1) or is no
+// longer (d = -1) this replica's to run and write.
+func (r *Replica) holdManual(id int64, d int) {
 	r.heldMu.Lock()
 	defer r.heldMu.Unlock()
+	if (d > 0) == r.heldManual[id] {
+		return
+	}
+	if d > 0 {
+		r.heldManual[id] = true
+	} else {
+		delete(r.heldManual, id)
+	}
 	r.setDepthLocked(d)
+}
+
+func (r *Replica) holdsManual(id int64) bool {
+	r.heldMu.Lock()
+	defer r.heldMu.Unlock()
+	return r.heldManual[id]
 }
 
 // setDepthLocked adds d to queue_depth: for a replica, whose due queue is
@@ -485,9 +562,43 @@ func (r *Replica) releaseUnknown() {
 		r.log.Warn("released an execution this replica owned without running it", "replica", r.name, "job", name,
 			"scheduleTime", FormatScheduleTime(x.ScheduleTime))
 	}
+	if !r.releaseUnknownManuals(ctx) {
+		clean = false
+	}
 	if !clean {
 		r.reconcile.Store(true)
 	}
+}
+
+// releaseUnknownManuals is releaseUnknown for manual executions, which are
+// few (RunJob is a human's act): it reads them all. It reports whether it
+// released every one it found.
+func (r *Replica) releaseUnknownManuals(ctx context.Context) bool {
+	ms, err := r.st.ListManuals(ctx)
+	if err != nil {
+		r.log.Error("listing the manual executions", "replica", r.name, "err", err)
+		return false
+	}
+	var ws []store.ManualWrite
+	for _, m := range ms {
+		if m.Exec.Owner != r.name || r.holdsManual(m.ID) {
+			continue
+		}
+		x := m.Exec
+		x.Owner, x.NextAttempt = "", r.clk.Now()
+		ws = append(ws, store.ManualWrite{ID: m.ID, Claim: m.Exec.Claim, Exec: &x})
+	}
+	if len(ws) == 0 {
+		return true
+	}
+	refused, err := r.st.UpdateManuals(ctx, ws)
+	if err != nil {
+		r.log.Error("releasing manual executions", "replica", r.name, "err", err)
+		return false
+	}
+	r.log.Warn("released manual executions this replica owned without running them", "replica", r.name,
+		"released", len(ws)-len(refused))
+	return true
 }
 
 // armNextDue arms the timer for the earliest due job after a claim that
@@ -626,10 +737,11 @@ func (r *Replica) schedule(job *schedulerpb.Job) Schedule {
 	return s
 }
 
-// replicaExec is one execution this replica runs: claimed from the store
-// (scheduled) or started by RunJob (manual).
+// replicaExec is one execution this replica runs: claimed from the store,
+// or started by RunJob (manual).
 type replicaExec struct {
 	r           *Replica
+	id          int64 // a manual execution's store.Manual.ID
 	job         *schedulerpb.Job
 	version     int64 // the job's stored version after the claim
 	incarnation int64
@@ -657,10 +769,9 @@ func (x *replicaExec) attempt() {
 	end := r.clk.Now()
 	if r.runCtx.Err() != nil && out.Code == codes.Canceled {
 		// Stopped: the execution stays claimed, and is orphaned when the
-		// replica retires; another replica sends it again. (A manual one
-		// ends here.)
+		// replica retires; another replica sends it again.
 		if x.manual {
-			r.holdManual(-1)
+			r.holdManual(x.id, -1)
 		}
 		r.inflight.Add(-1)
 		return
@@ -683,7 +794,15 @@ func (x *replicaExec) attempt() {
 	x.exec.Attempts, x.lastCode = n, out.Code
 
 	if x.manual {
-		r.w.add(replicaWrite{manual: true, name: name, incarnation: x.incarnation, result: result, last: next.IsZero()}, att)
+		// Released with its retry due, for any replica to claim, or
+		// deleted at its end; either only while this claim holds it.
+		mw := store.ManualWrite{ID: x.id, Claim: x.exec.Claim}
+		if !next.IsZero() {
+			e := x.exec
+			e.Owner, e.NextAttempt = "", next
+			mw.Exec = &e
+		}
+		r.w.add(replicaWrite{manual: true, name: name, incarnation: x.incarnation, result: result, mw: mw, due: next, last: next.IsZero()}, att)
 	} else {
 		st := store.JobState{Name: name, Version: x.version, NextFire: x.nextFire, Result: result}
 		if next.IsZero() {
@@ -697,14 +816,8 @@ func (x *replicaExec) attempt() {
 			claim: x.exec.Claim, claimed: n - 1,
 			last: next.IsZero()}, att)
 	}
-	if x.manual && !next.IsZero() {
-		// A manual execution lives in this replica's memory: its retry
-		// waits here, without holding a dispatcher. Armed before the
-		// AttemptFinished signal, which promises what follows is decided.
-		x.armRetry(next.Sub(end))
-	}
-	// A scheduled execution's retry is claimed again from the store; either
-	// way the dispatcher is free for due work, which only a claim loop
+	// The retry is claimed again from the store; the dispatcher is free
+	// for due work, which only a claim loop
 	// waiting for dispatchers needs to hear now: otherwise a wake would be
 	// a claim, a database round trip, for nothing.
 	r.inflight.Add(-1)
@@ -719,59 +832,6 @@ func (x *replicaExec) attempt() {
 
 // begin counts an execution's attempt as started unless the replica is
 // stopping (Stop waits for the counted ones).
-// armRetry makes a manual execution's next attempt (retry) after d.
-func (x *replicaExec) armRetry(d time.Duration) {
-	r := x.r
-	r.mu.Lock()
-	if r.stopping {
-		r.mu.Unlock()
-		r.holdManual(-1) // the execution ends unfinished
-		return
-	}
-	r.retryTimers[x] = r.clk.AfterFunc(d, func() {
-		r.mu.Lock()
-		delete(r.retryTimers, x)
-		r.mu.Unlock()
-		if r.begin() {
-			go x.retry() // not on the clock's goroutine: a fake clock runs f inside Advance
-		} else {
-			r.holdManual(-1) // stopping: the execution ends unfinished
-		}
-	})
-	r.mu.Unlock()
-}
-
-// retry makes a manual execution's next attempt with its job as stored
-// now, which any replica may have changed since: a job deleted (or deleted
-// and created again) ends the execution, as Engine's delete drops its
-// retries; an updated one is sent, and retried, as updated. A failed read
-// is tried again after retryRead, the attempt waiting.
-func (x *replicaExec) retry() {
-	r := x.r
-	ctx, cancel := context.WithTimeout(r.runCtx, r.storeTimeout)
-	rec, err := r.st.GetJob(ctx, x.job.GetName())
-	cancel()
-	if err == nil && rec.Incarnation == x.incarnation {
-		x.job = rec.Job
-		x.attempt()
-		return
-	}
-	// No attempt now: the dispatcher begin took is free again.
-	r.inflight.Add(-1)
-	defer r.execs.Done()
-	switch {
-	case errors.Is(err, store.ErrNotFound) || err == nil:
-		r.holdManual(-1)
-		signal(r.sig.ExecutionDone, ExecutionDone{Job: x.job.GetName(), ScheduleTime: x.exec.ScheduleTime, Manual: true,
-			Attempts: x.exec.Attempts, Code: x.lastCode})
-	case r.runCtx.Err() != nil:
-		r.holdManual(-1) // stopping: the execution ends unfinished
-	default:
-		r.log.Warn("reading a job before its manual retry", "replica", r.name, "job", x.job.GetName(), "err", err)
-		x.armRetry(retryRead)
-	}
-}
-
 func (r *Replica) begin() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -882,18 +942,24 @@ func (r *Replica) rereadStale() {
 	}
 }
 
-// RunNow is RunJob: a manual execution, at once, in this replica.
+// RunNow is RunJob: a manual execution, at once, in this replica, stored
+// (store.Manual, owned by this replica) before its attempt is sent.
 func (r *Replica) RunNow(ctx context.Context, name string) error {
 	rec, err := r.st.GetJob(ctx, name)
 	if err != nil {
 		return err
 	}
 	x := &replicaExec{r: r, job: rec.Job, incarnation: rec.Incarnation, manual: true,
-		exec: store.Execution{ScheduleTime: r.clk.Now(), Manual: true}}
+		exec: store.Execution{ScheduleTime: r.clk.Now(), Manual: true, Owner: r.name, Claim: 1}}
 	if !r.begin() {
 		return errors.New("scheduler: stopping")
 	}
-	r.holdManual(1)
+	if x.id, err = r.st.AddManual(ctx, store.Manual{Job: name, Incarnation: rec.Incarnation, Exec: x.exec}); err != nil {
+		r.inflight.Add(-1)
+		r.execs.Done()
+		return err
+	}
+	r.holdManual(x.id, 1)
 	r.m.fires.WithLabelValues("manual").Inc()
 	signal(r.sig.Fired, Fire{Job: name, ScheduleTime: x.exec.ScheduleTime, Manual: true})
 	go x.attempt()
@@ -935,14 +1001,6 @@ func (r *Replica) Stop(ctx context.Context) error {
 	r.stopping = true
 	if r.timer != nil {
 		r.timer.Stop()
-	}
-	// Manual retries waiting here end unfinished, as on one process: a
-	// manual execution lives in its replica's memory.
-	for x, t := range r.retryTimers {
-		if t.Stop() {
-			r.holdManual(-1)
-		}
-		delete(r.retryTimers, x)
 	}
 	r.mu.Unlock()
 	close(r.quit)

@@ -608,39 +608,6 @@ func TestReplicaStopDoesNotWaitForAHungClaim(t *testing.T) {
 	}
 }
 
-// A manual execution waiting here for its retry ends with Stop: no timer
-// is left on the clock to fire later, and queue_depth is back to 0.
-func TestReplicaStopEndsManualRetries(t *testing.T) {
-	sts := openShared(t, 1)
-	clk := clock.NewFake(t0)
-	name := addDueJob(t, sts[0], "j", "every 1h", t0, func(j *schedulerpb.Job) {
-		j.RetryConfig = &schedulerpb.RetryConfig{RetryCount: 3, MinBackoffDuration: durationpb.New(time.Hour),
-			MaxBackoffDuration: durationpb.New(time.Hour)}
-	})
-	snd := &fakeSender{clk: clk, calls: make(chan *call, 10)}
-	sig := NewTestSignals(10)
-	reg := prometheus.NewRegistry()
-	r := startReplicaCfg(t, ReplicaConfig{Store: sts[0], Clock: clk, Sender: snd, Name: "r", Signals: sig, Registerer: reg})
-	if err := r.RunNow(context.Background(), name); err != nil {
-		t.Fatal(err)
-	}
-	recv(t, snd.calls, "the manual attempt").answer(codes.Unavailable, 503)
-	recv(t, sig.AttemptFinished, "its end")
-	flushAll(t, r)
-	if err := r.Stop(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if n, d := clk.Pending(), metricOf(t, reg, "oidcron_scheduler_queue_depth"); n != 0 || d != 0 {
-		t.Fatalf("after Stop: %d timers on the clock, queue_depth %v", n, d)
-	}
-	clk.Advance(2 * time.Hour)
-	select {
-	case c := <-snd.calls:
-		t.Fatalf("the manual retry was sent after Stop: %v", c.scheduleTime)
-	default:
-	}
-}
-
 // A pause told to the replica (Changed) while Stop drains an attempt in
 // flight must still end the released execution of the paused job.
 func TestReplicaPauseDuringStopEndsTheRetry(t *testing.T) {

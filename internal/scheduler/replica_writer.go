@@ -14,8 +14,8 @@ import (
 )
 
 // replicaWrite is what one finished attempt of a Replica writes besides the
-// attempt itself: the job's new state (a scheduled execution), or only the
-// job's result (a manual one, which owns no state in the store).
+// attempt itself: the job's new state (a scheduled execution), or the
+// job's result and the execution's own row (a manual one).
 type replicaWrite struct {
 	name        string
 	incarnation int64
@@ -37,9 +37,12 @@ type replicaWrite struct {
 	// the claims apart when a replica older than the token wrote one (its
 	// writes leave the stored token as it was).
 	claimed int32
-	// A manual execution's result.
+	// A manual execution's result, the write of its row, and when its
+	// retry is due (zero: none).
 	manual bool
 	result *store.JobResult
+	mw     store.ManualWrite
+	due    time.Time
 	// last: the attempt ends the execution (no retry follows).
 	last bool
 }
@@ -101,7 +104,7 @@ func (w *replicaWriter) add(rw replicaWrite, att store.Attempt) {
 		// dropped executions stay this replica's in the store, unsent:
 		// releaseUnknown gives them back once the store answers.
 		for _, it := range w.pending[:over] {
-			w.let(it)
+			w.let(it, false)
 		}
 		w.r.reconcile.Store(true)
 		w.pending = append(w.pending[:0], w.pending[over:]...)
@@ -111,16 +114,17 @@ func (w *replicaWriter) add(rw replicaWrite, att store.Attempt) {
 	w.kick()
 }
 
-// let takes an outcome out of the replica's hands, written or not: a
-// scheduled execution's claim is settled in the store (or, unwritten, left
-// there for releaseUnknown), a manual execution whose last outcome this
-// is has ended.
-func (w *replicaWriter) let(it replicaItem) {
-	switch {
-	case !it.w.manual:
+// let takes an outcome out of the replica's hands, written or not: the
+// execution's claim is settled in the store (or, unwritten, left there for
+// releaseUnknown); a manual execution whose last outcome this is, written,
+// has ended.
+func (w *replicaWriter) let(it replicaItem, written bool) {
+	if !it.w.manual {
 		w.r.hold(it.w.name, -1)
-	case it.w.last:
-		w.r.holdManual(-1)
+		return
+	}
+	w.r.holdManual(it.w.mw.ID, -1)
+	if it.w.last && written {
 		w.signalDone(it)
 	}
 }
@@ -243,7 +247,10 @@ func (w *replicaWriter) writeGroup(items []replicaItem, rd *writeRound) {
 		soon := w.r.clk.Now().Add(w.r.poll)
 		for i, it := range items {
 			if it.w.manual {
-				w.let(it) // signals the end of a manual execution
+				w.let(it, true) // signals the end of a manual execution
+				if due := it.w.due; !due.IsZero() && due.Before(soon) {
+					rd.dueSoon = true
+				}
 			} else {
 				w.r.hold(it.w.name, -1) // the claim is settled in the store
 				if due := res[i].due; !due.IsZero() && due.Before(soon) {
@@ -331,12 +338,10 @@ func (w *replicaWriter) giveUp(it replicaItem, err error) {
 	} else {
 		w.dropAttempt(it, err)
 	}
-	w.let(it)
-	if !it.w.manual {
-		// After let: releaseUnknown skips the jobs this replica holds.
-		w.r.reconcile.Store(true)
-		w.r.kick()
-	}
+	w.let(it, false)
+	// After let: releaseUnknown skips the executions this replica holds.
+	w.r.reconcile.Store(true)
+	w.r.kick()
 }
 
 // write writes one group in one transaction: the attempts, the states
@@ -379,11 +384,33 @@ func (w *replicaWriter) write(items []replicaItem) (res []replicaWritten, err er
 				return fmt.Errorf("job %s: %w", rw.name, err)
 			}
 		}
-		for _, it := range items {
+		var (
+			mws    []store.ManualWrite
+			manual []int // the items of mws
+		)
+		for i, it := range items {
 			if it.w.manual {
-				if err := w.result(ctx, tx, it.w); err != nil {
-					return fmt.Errorf("job %s: %w", it.w.name, err)
-				}
+				mws = append(mws, it.w.mw)
+				manual = append(manual, i)
+			}
+		}
+		// A write refused is of an execution no longer this claim's
+		// (another replica took it over, or its job was deleted): what
+		// follows is the new claim's, or nothing, and the late outcome
+		// does not become the job's status either (only its attempt is
+		// recorded), as a scheduled execution's late outcome does not.
+		refused, err = tx.UpdateManuals(ctx, mws)
+		if err != nil {
+			return fmt.Errorf("writing %d manual executions: %w", len(mws), err)
+		}
+		r := 0
+		for k, i := range manual {
+			if r < len(refused) && refused[r] == k {
+				r++
+				continue
+			}
+			if err := w.result(ctx, tx, items[i].w); err != nil {
+				return fmt.Errorf("job %s: %w", items[i].w.name, err)
 			}
 		}
 		return nil

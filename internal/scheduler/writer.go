@@ -180,7 +180,7 @@ func (e *Engine) rereadStale() {
 // for) is done when everything taken here is written.
 func (e *Engine) flush() {
 	e.mu.Lock()
-	if len(e.dirty) == 0 && len(e.attempts) == 0 {
+	if len(e.dirty) == 0 && len(e.attempts) == 0 && len(e.manualWs) == 0 {
 		e.prompt = false
 		e.mu.Unlock()
 		return
@@ -206,26 +206,36 @@ func (e *Engine) flush() {
 	e.dirty = nil
 	atts := e.attempts
 	e.attempts = nil
+	mws := e.manualWs
+	e.manualWs = nil
 	e.mu.Unlock()
 
 	ctx := context.Background()
 	var firstErr error
 	var failed []snap
-	var lost []store.Attempt // attempts of failed batches, not in the store
+	var lost []store.Attempt        // attempts of failed batches, not in the store
+	var lostMws []store.ManualWrite // manual executions' writes of failed batches
 	for i, sg := range segs {
 		snaps := parts[i]
 		var segErr error
-		// The last segment also takes every attempt left.
-		for len(snaps) > 0 || (i == len(segs)-1 && len(atts) > 0) {
+		// The last segment also takes every attempt left, and the manual
+		// executions' writes (a few: RunJob is a human's act) with its
+		// last transaction, which records their attempts or comes after.
+		for len(snaps) > 0 || (i == len(segs)-1 && (len(atts) > 0 || len(mws) > 0)) {
 			ns, na := min(len(snaps), maxBatch), min(len(atts), maxBatch)
-			res, attsDone, err := e.write(ctx, snaps[:ns], atts[:na])
+			var ms []store.ManualWrite
+			if i == len(segs)-1 && ns == len(snaps) && na == len(atts) {
+				ms, mws = mws, nil
+			}
+			res, attsDone, err := e.write(ctx, snaps[:ns], atts[:na], ms)
 			e.applyWritten(res)
 			if err != nil {
 				e.m.writeErrs.Inc()
-				e.log.Error("writing job state and attempts", "jobs", ns, "attempts", na, "err", err)
+				e.log.Error("writing job state and attempts", "jobs", ns, "attempts", na, "manualExecutions", len(ms), "err", err)
 				failed = append(failed, snaps[:ns]...)
 				if !attsDone {
 					lost = append(lost, atts[:na]...)
+					lostMws = append(lostMws, ms...)
 				}
 				if segErr == nil {
 					segErr = err
@@ -254,6 +264,10 @@ func (e *Engine) flush() {
 	}
 	if len(lost) > 0 {
 		e.requeueAttemptsLocked(lost)
+	}
+	if len(lostMws) > 0 {
+		// In front of those made since, which are later progress.
+		e.manualWs = append(lostMws, e.manualWs...)
 	}
 	if firstErr != nil {
 		e.retryWriteLocked()
@@ -332,9 +346,9 @@ func (e *Engine) applyWritten(res []written) {
 }
 
 // write writes one batch, in one transaction when the store offers one.
-// attsDone reports whether atts are in the store, even if err is not nil
-// (without a transaction, a later statement may fail after them).
-func (e *Engine) write(ctx context.Context, snaps []snap, atts []store.Attempt) (res []written, attsDone bool, err error) {
+// attsDone reports whether atts and mws are in the store, even if err is
+// not nil (without a transaction, a later statement may fail after them).
+func (e *Engine) write(ctx context.Context, snaps []snap, atts []store.Attempt, mws []store.ManualWrite) (res []written, attsDone bool, err error) {
 	if ts, ok := e.js.(txStore); ok {
 		err := ts.InTx(ctx, func(tx store.Tx) error {
 			js, ok := tx.(store.JobStore)
@@ -342,7 +356,7 @@ func (e *Engine) write(ctx context.Context, snaps []snap, atts []store.Attempt) 
 				return errNoJobTx
 			}
 			res = res[:0] // fn may be run again
-			return writeAll(ctx, js, snaps, atts, &res, new(bool))
+			return writeAll(ctx, js, snaps, atts, mws, &res, new(bool))
 		})
 		if !errors.Is(err, errNoJobTx) {
 			if err != nil {
@@ -352,11 +366,22 @@ func (e *Engine) write(ctx context.Context, snaps []snap, atts []store.Attempt) 
 		}
 		res = res[:0]
 	}
-	err = writeAll(ctx, e.js, snaps, atts, &res, &attsDone)
+	err = writeAll(ctx, e.js, snaps, atts, mws, &res, &attsDone)
 	return res, attsDone, err
 }
 
-func writeAll(ctx context.Context, js store.JobStore, snaps []snap, atts []store.Attempt, res *[]written, attsDone *bool) error {
+func writeAll(ctx context.Context, js store.JobStore, snaps []snap, atts []store.Attempt, mws []store.ManualWrite, res *[]written, attsDone *bool) error {
+	// The manual executions' writes first: without a transaction, a
+	// failure after them has them made again, which changes nothing (a
+	// state written again, a delete refused), where attempts would be
+	// recorded twice.
+	if len(mws) > 0 {
+		// A write refused is of an execution whose job was deleted (the
+		// rows went with it): nothing is left to write.
+		if _, err := js.UpdateManuals(ctx, mws); err != nil {
+			return fmt.Errorf("writing %d manual executions: %w", len(mws), err)
+		}
+	}
 	if len(atts) > 0 {
 		if err := js.AddAttempts(ctx, atts); err != nil {
 			return fmt.Errorf("recording %d attempts: %w", len(atts), err)
