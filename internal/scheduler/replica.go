@@ -115,6 +115,16 @@ type Replica struct {
 	schedMu sync.Mutex
 	scheds  map[schedKey]Schedule // nil value: does not parse
 
+	// The claim loop asks for manual executions (a round trip of its
+	// own) once per poll, and when a retry this replica released comes
+	// due: manualDue holds those instants, on the engine's clock. Every
+	// claim asking would double a burst's claims for executions that are
+	// nearly always absent (RunJob is a human's act). lastManualLook is
+	// the claim loop's alone.
+	manualMu       sync.Mutex
+	manualDue      []time.Time
+	lastManualLook time.Time
+
 	w replicaWriter
 
 	mu       sync.Mutex
@@ -245,6 +255,12 @@ func (r *Replica) Start(ctx context.Context) error {
 	// A process restarted under the same Name finds its predecessor's
 	// executions owned by itself.
 	r.reconcile.Store(true)
+	// The first look for manual executions is a poll from now: orphans
+	// are not claimable before this replica has been alive for their
+	// owner's lease anyway, and a released retry is looked for when due.
+	r.manualMu.Lock()
+	r.lastManualLook = time.Now()
+	r.manualMu.Unlock()
 	go r.w.run()
 	go r.heartbeats()
 	go r.claimLoop()
@@ -378,9 +394,11 @@ func (r *Replica) claimOnce() (claimed, limit int, err error) {
 	now := r.clk.Now()
 	ctx, cancel := context.WithTimeout(r.loopCtx, r.storeTimeout)
 	defer cancel()
-	manuals, err := r.claimManuals(ctx, now, limit)
-	if err != nil || manuals == limit {
-		return manuals, limit, err
+	var manuals int
+	if r.lookForManuals(now) {
+		if manuals, err = r.claimManuals(ctx, now, limit); err != nil || manuals == limit {
+			return manuals, limit, err
+		}
 	}
 	var plans map[string]claimKind
 	recs, err := r.st.ClaimJobs(ctx, r.name, now, limit-manuals, func(rec store.JobRecord) (store.JobState, bool) {
@@ -421,6 +439,37 @@ func (r *Replica) claimOnce() (claimed, limit int, err error) {
 		go x.attempt()
 	}
 	return manuals + len(recs), limit, nil
+}
+
+// lookForManuals tells whether this claim asks for manual executions:
+// a poll interval (wall time) has passed since the last look, or a retry
+// released here is due by now, which it then forgets.
+func (r *Replica) lookForManuals(now time.Time) bool {
+	r.manualMu.Lock()
+	defer r.manualMu.Unlock()
+	look := time.Since(r.lastManualLook) >= r.poll
+	kept := r.manualDue[:0]
+	for _, due := range r.manualDue {
+		if due.After(now) {
+			kept = append(kept, due)
+		} else {
+			look = true
+		}
+	}
+	r.manualDue = kept
+	if look {
+		r.lastManualLook = time.Now()
+	}
+	return look
+}
+
+// manualRetryAt records that a manual execution released here is due at
+// due, for the claim loop to look for it then (the loop's timer comes
+// from NextDue, which counts it).
+func (r *Replica) manualRetryAt(due time.Time) {
+	r.manualMu.Lock()
+	defer r.manualMu.Unlock()
+	r.manualDue = append(r.manualDue, due)
 }
 
 // claimManuals claims up to limit manual executions (retries due, and
@@ -591,6 +640,7 @@ func (r *Replica) releaseUnknownManuals(ctx context.Context) bool {
 	if len(ws) == 0 {
 		return true
 	}
+	r.manualRetryAt(ws[0].Exec.NextAttempt) // due now: the next claim looks
 	refused, err := r.st.UpdateManuals(ctx, ws)
 	if err != nil {
 		r.log.Error("releasing manual executions", "replica", r.name, "err", err)

@@ -407,7 +407,9 @@ func TestReplicaRunNow(t *testing.T) {
 	})
 	snd := &fakeSender{clk: clk, calls: make(chan *call, 10)}
 	sig := NewTestSignals(10)
-	r := startReplica(t, sts[0], "r", clk, snd, sig)
+	// No poll within the test: the retry is claimed when it comes due
+	// (the claim loop's timer), not found by a poll.
+	r := startReplicaCfg(t, ReplicaConfig{Store: sts[0], Clock: clk, Sender: snd, Name: "r", Signals: sig, Poll: time.Hour})
 	if err := r.RunNow(context.Background(), name); err != nil {
 		t.Fatal(err)
 	}

@@ -248,8 +248,9 @@ func (w *replicaWriter) writeGroup(items []replicaItem, rd *writeRound) {
 		for i, it := range items {
 			if it.w.manual {
 				w.let(it, true) // signals the end of a manual execution
-				if due := it.w.due; !due.IsZero() && due.Before(soon) {
-					rd.dueSoon = true
+				if due := it.w.due; !due.IsZero() {
+					w.r.manualRetryAt(due)
+					rd.dueSoon = rd.dueSoon || due.Before(soon)
 				}
 			} else {
 				w.r.hold(it.w.name, -1) // the claim is settled in the store
