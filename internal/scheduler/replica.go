@@ -99,7 +99,11 @@ type Replica struct {
 	held       map[string]int
 	heldManual map[int64]bool
 	depth      int
-	reconcile  atomic.Bool // look for claims this replica does not know it made
+	// adding counts the RunNow calls between their AddManual and their
+	// holdManual: a row they stored is this replica's, running, though
+	// not yet in heldManual, and releaseUnknownManuals must not take it.
+	adding    atomic.Int64
+	reconcile atomic.Bool // look for claims this replica does not know it made
 
 	// stale are the jobs whose change Changed could not apply (a failed
 	// read or write), each with the mark of its latest failure; the claim
@@ -477,9 +481,17 @@ func (r *Replica) manualRetryAt(due time.Time) {
 // updated since RunJob is sent as updated. It returns how many it claimed.
 func (r *Replica) claimManuals(ctx context.Context, now time.Time, limit int) (int, error) {
 	ms, err := r.st.ClaimManuals(ctx, r.name, now, limit)
-	if err != nil || len(ms) == 0 {
+	if err != nil {
+		// It may have committed all the same.
+		r.reconcile.Store(true)
 		return 0, err
 	}
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	// Held from the claim on: a releaseUnknown pass must not take them
+	// while their jobs are read. (It runs on this goroutine, but a later
+	// pass must see them held until each one's outcome is written.)
 	for _, m := range ms {
 		r.holdManual(m.ID, 1)
 	}
@@ -500,7 +512,7 @@ func (r *Replica) claimManuals(ctx context.Context, now time.Time, limit int) (i
 	for _, rec := range recs {
 		jobs[rec.Job.GetName()] = rec
 	}
-	for _, m := range ms {
+	for i, m := range ms {
 		rec, ok := jobs[m.Job]
 		if !ok || rec.Incarnation != m.Incarnation {
 			// The job is gone (DeleteJob takes its executions, so only a
@@ -517,8 +529,11 @@ func (r *Replica) claimManuals(ctx context.Context, now time.Time, limit int) (i
 			signal(r.sig.Fired, Fire{Job: m.Job, ScheduleTime: m.Exec.ScheduleTime, Manual: true, Recovered: true})
 		}
 		if !r.begin() {
-			r.holdManual(m.ID, -1)
-			return len(ms), nil // stopping: the claim is orphaned at Retire
+			// Stopping: the claims are orphaned at Retire.
+			for _, m := range ms[i:] {
+				r.holdManual(m.ID, -1)
+			}
+			return len(ms), nil
 		}
 		go x.attempt()
 	}
@@ -628,13 +643,25 @@ func (r *Replica) releaseUnknownManuals(ctx context.Context) bool {
 		r.log.Error("listing the manual executions", "replica", r.name, "err", err)
 		return false
 	}
+	if r.adding.Load() > 0 {
+		// A RunNow between its AddManual and its holdManual: a row listed
+		// may be its, running. The next pass looks again.
+		return false
+	}
 	var ws []store.ManualWrite
 	for _, m := range ms {
+		// Checked after the list: a row listed was stored before it,
+		// so RunNow's hold of it (if it is RunNow's) came before the
+		// check of adding above.
 		if m.Exec.Owner != r.name || r.holdsManual(m.ID) {
 			continue
 		}
+		// Written only if the row is still as listed: every write of a
+		// manual execution by its holder moves its claim on (release),
+		// or deletes it, so a copy read before an outcome's write is
+		// refused rather than written over it.
 		x := m.Exec
-		x.Owner, x.NextAttempt = "", r.clk.Now()
+		x.Owner, x.NextAttempt, x.Claim = "", r.clk.Now(), m.Exec.Claim+1
 		ws = append(ws, store.ManualWrite{ID: m.ID, Claim: m.Exec.Claim, Exec: &x})
 	}
 	if len(ws) == 0 {
@@ -848,8 +875,10 @@ func (x *replicaExec) attempt() {
 		// deleted at its end; either only while this claim holds it.
 		mw := store.ManualWrite{ID: x.id, Claim: x.exec.Claim}
 		if !next.IsZero() {
+			// A new claim value with the release: a stale copy of the
+			// row (releaseUnknownManuals') cannot be written over it.
 			e := x.exec
-			e.Owner, e.NextAttempt = "", next
+			e.Owner, e.NextAttempt, e.Claim = "", next, x.exec.Claim+1
 			mw.Exec = &e
 		}
 		r.w.add(replicaWrite{manual: true, name: name, incarnation: x.incarnation, result: result, mw: mw, due: next, last: next.IsZero()}, att)
@@ -1004,12 +1033,24 @@ func (r *Replica) RunNow(ctx context.Context, name string) error {
 	if !r.begin() {
 		return errors.New("scheduler: stopping")
 	}
-	if x.id, err = r.st.AddManual(ctx, store.Manual{Job: name, Incarnation: rec.Incarnation, Exec: x.exec}); err != nil {
+	r.adding.Add(1)
+	x.id, err = r.st.AddManual(ctx, store.Manual{Job: name, Incarnation: rec.Incarnation, Exec: x.exec})
+	if err == nil {
+		r.holdManual(x.id, 1)
+	}
+	r.adding.Add(-1)
+	if err != nil {
 		r.inflight.Add(-1)
 		r.execs.Done()
+		if !errors.Is(err, store.ErrNotFound) {
+			// It may have committed all the same (its reply was lost): a
+			// row this replica owns and does not run, which
+			// releaseUnknown gives to whichever replica claims it.
+			r.reconcile.Store(true)
+			r.kick()
+		}
 		return err
 	}
-	r.holdManual(x.id, 1)
 	r.m.fires.WithLabelValues("manual").Inc()
 	signal(r.sig.Fired, Fire{Job: name, ScheduleTime: x.exec.ScheduleTime, Manual: true})
 	go x.attempt()

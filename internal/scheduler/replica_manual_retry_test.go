@@ -2,6 +2,9 @@ package scheduler
 
 import (
 	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 
 	"github.com/oidcron/oidcron/internal/clock"
 	"github.com/oidcron/oidcron/internal/store"
+	"github.com/oidcron/oidcron/internal/store/postgres"
 )
 
 // manualRetryJob is a job whose manual execution retries once after 5 s.
@@ -203,5 +207,203 @@ func TestReplicaManualRetryOutlivesItsReplica(t *testing.T) {
 	}
 	if d := recv(t, sig2.ExecutionDone, "the execution's end"); !d.Manual || d.Attempts != 2 {
 		t.Fatalf("done %+v", d)
+	}
+}
+
+// raceRelease makes a reconcile pass (releaseUnknown) run in the window
+// between RunNow's AddManual commit and its holdManual: AddManual, once
+// armed, asks the claim loop for a pass and returns only when the loop
+// has listed the manual executions and gone on to claim jobs.
+type raceRelease struct {
+	*postgres.Store
+	r      *Replica
+	armed  atomic.Bool
+	listen atomic.Bool
+	listed atomic.Bool
+	passed chan struct{}
+	once   sync.Once
+}
+
+func (s *raceRelease) AddManual(ctx context.Context, m store.Manual) (int64, error) {
+	id, err := s.Store.AddManual(ctx, m)
+	if err == nil && s.armed.CompareAndSwap(true, false) {
+		s.listen.Store(true)
+		s.r.reconcile.Store(true)
+		s.r.kick()
+		select {
+		case <-s.passed:
+		case <-time.After(3 * guard):
+		}
+	}
+	return id, err
+}
+
+func (s *raceRelease) ListManuals(ctx context.Context) ([]store.Manual, error) {
+	ms, err := s.Store.ListManuals(ctx)
+	if s.listen.Load() {
+		s.listed.Store(true)
+	}
+	return ms, err
+}
+
+func (s *raceRelease) ClaimJobs(ctx context.Context, owner string, now time.Time, limit int, plan func(store.JobRecord) (store.JobState, bool)) ([]store.JobRecord, error) {
+	if s.listed.Load() {
+		s.once.Do(func() { close(s.passed) })
+	}
+	return s.Store.ClaimJobs(ctx, owner, now, limit, plan)
+}
+
+// A reconcile pass (releaseUnknown) that runs while RunNow is between its
+// AddManual (the row committed, owned by this replica) and its hold of the
+// execution leaves the row alone: were it released, the claim loop would
+// send the attempt beside RunNow's, twice from one live replica.
+func TestReplicaRunNowIsNotReleasedWhileStarting(t *testing.T) {
+	sts := openShared(t, 1)
+	clk := clock.NewFake(t0)
+	name := addDueJob(t, sts[0], "j", "every 1h", t0, nil)
+	rs := &raceRelease{Store: sts[0], passed: make(chan struct{})}
+	s := newSink()
+	r := NewReplica(ReplicaConfig{Store: rs, Clock: clk, Sender: s.sender("r", clk), Name: "r", Parse: parseFixture,
+		Poll: 20 * time.Millisecond, Lease: steadyLease})
+	rs.r = r
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rs.armed.Store(true)
+	if err := r.RunNow(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	flushAll(t, r)
+	// Stop waits for every attempt started.
+	if err := r.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.seen[name+"@"+FormatScheduleTime(t0)]; n != 1 {
+		t.Fatalf("one RunJob, one live replica: its first attempt was sent %d times (%v)", n, s.seen)
+	}
+}
+
+// lostManualCommit reports the first AddManual as failed although it
+// committed (the reply to COMMIT was lost, or ctx ended just after it).
+type lostManualCommit struct {
+	*postgres.Store
+	armed atomic.Bool
+}
+
+func (l *lostManualCommit) AddManual(ctx context.Context, m store.Manual) (int64, error) {
+	id, err := l.Store.AddManual(ctx, m)
+	if err == nil && l.armed.CompareAndSwap(true, false) {
+		return 0, errors.New("connection lost during COMMIT (it committed)")
+	}
+	return id, err
+}
+
+// A RunNow whose AddManual committed but reported an error (its reply was
+// lost) leaves a row this replica owns and does not run: it is released
+// and sent, once, as a claim whose commit was reported failed is, not left
+// owned by a live replica that nobody takes it over from.
+func TestReplicaRunNowWhoseCommitWasLostRunsOnce(t *testing.T) {
+	sts := openShared(t, 1)
+	ctx := context.Background()
+	clk := clock.NewFake(t0)
+	name := addDueJob(t, sts[0], "j", "every 1h", t0, nil)
+	addDueJob(t, sts[0], "marker", "every 1m", t0, nil)
+	lc := &lostManualCommit{Store: sts[0]}
+	s := newSink()
+	reached := s.expect(1)
+	r := startReplicaCfg(t, ReplicaConfig{Store: lc, Clock: clk, Sender: s.sender("r", clk), Name: "r", Lease: steadyLease})
+	// The start's reconcile pass is over once the first marker is sent.
+	clk.Set(at("12:01:00"))
+	waitFor(t, reached, "the first marker")
+
+	lc.armed.Store(true)
+	reached = s.expect(2) // the marker sends only at the next minute
+	if err := r.RunNow(ctx, name); err == nil {
+		t.Fatal("RunNow: want the lost commit's error")
+	}
+	waitFor(t, reached, "the RunJob execution, released and claimed")
+	flushAll(t, r)
+	s.mu.Lock()
+	sent := s.seen[name+"@"+FormatScheduleTime(at("12:01:00"))]
+	s.mu.Unlock()
+	if sent != 1 {
+		t.Fatalf("the RunJob execution was sent %d times (%v), want once", sent, s.seen)
+	}
+	if ms, err := sts[0].ListManuals(ctx); err != nil || len(ms) != 0 {
+		t.Fatalf("after its attempt: %+v %v", ms, err)
+	}
+}
+
+// staleRelease holds a reconcile pass between its ListManuals (its
+// snapshot) and the releases it writes, until the test lets it go.
+type staleRelease struct {
+	*postgres.Store
+	armed     atomic.Bool
+	listedCh  chan struct{}
+	proceed   chan struct{}
+	afterList atomic.Bool
+	passed    chan struct{}
+	once      sync.Once
+}
+
+func (s *staleRelease) ListManuals(ctx context.Context) ([]store.Manual, error) {
+	ms, err := s.Store.ListManuals(ctx)
+	if s.armed.CompareAndSwap(true, false) {
+		close(s.listedCh)
+		<-s.proceed
+		s.afterList.Store(true)
+	}
+	return ms, err
+}
+
+func (s *staleRelease) ClaimJobs(ctx context.Context, owner string, now time.Time, limit int, plan func(store.JobRecord) (store.JobState, bool)) ([]store.JobRecord, error) {
+	if s.afterList.Load() {
+		s.once.Do(func() { close(s.passed) })
+	}
+	return s.Store.ClaimJobs(ctx, owner, now, limit, plan)
+}
+
+// A reconcile pass lists the manual executions while one of this
+// replica's attempts is in flight; the attempt fails and its release (the
+// retry due 5 s later, attempts 1) is written before the pass finds the
+// execution no longer held. The pass's copy, read before the release, is
+// refused (a release moves the claim on): the retry keeps its backoff and
+// its number.
+func TestReplicaReleaseNeverOverwritesANewerRelease(t *testing.T) {
+	st := openShared(t, 1)[0]
+	ctx := context.Background()
+	clk := clock.NewFake(t0)
+	name := addDueJob(t, st, "j", "every 1h", t0, manualRetryJob)
+	ss := &staleRelease{Store: st, listedCh: make(chan struct{}), proceed: make(chan struct{}), passed: make(chan struct{})}
+	snd := &fakeSender{clk: clk, calls: make(chan *call, 10)}
+	sig := NewTestSignals(10)
+	r := startReplicaCfg(t, ReplicaConfig{Store: ss, Clock: clk, Sender: snd, Name: "r", Signals: sig, Lease: steadyLease})
+	if err := r.RunNow(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	c := recv(t, snd.calls, "the manual attempt")
+	ss.armed.Store(true)
+	r.reconcile.Store(true)
+	r.kick()
+	waitFor(t, ss.listedCh, "the reconcile pass's listing")
+	c.answer(codes.Internal, 500)
+	recv(t, sig.AttemptFinished, "the attempt's outcome")
+	flushAll(t, r)
+	if ms, err := st.ListManuals(ctx); err != nil || len(ms) != 1 || ms[0].Exec.Attempts != 1 || !ms[0].Exec.NextAttempt.Equal(t0.Add(5*time.Second)) {
+		t.Fatalf("the release as written: %+v %v", ms, err)
+	}
+	close(ss.proceed)
+	waitFor(t, ss.passed, "the end of the reconcile pass")
+	select {
+	case c2 := <-snd.calls:
+		c2.answer(codes.OK, 200)
+		a := recv(t, sig.AttemptFinished, "the second attempt")
+		t.Fatalf("the retry was sent at %v (due %v) as attempt number %d (want 2)", clk.Now(), t0.Add(5*time.Second), a.Number)
+	default:
+	}
+	if ms, err := st.ListManuals(ctx); err != nil || len(ms) != 1 || ms[0].Exec.Attempts != 1 {
+		t.Fatalf("after the reconcile pass: %+v %v", ms, err)
 	}
 }

@@ -209,6 +209,19 @@ func (e *Engine) flush() {
 	mws := e.manualWs
 	e.manualWs = nil
 	e.mu.Unlock()
+	// RunJob executions' attempts go with their progress (mws), in one
+	// transaction: the store never shows the one without the other.
+	var matts []store.Attempt
+	n := 0
+	for _, a := range atts {
+		if a.Manual {
+			matts = append(matts, a)
+		} else {
+			atts[n] = a
+			n++
+		}
+	}
+	atts = atts[:n]
 
 	ctx := context.Background()
 	var firstErr error
@@ -218,23 +231,25 @@ func (e *Engine) flush() {
 	for i, sg := range segs {
 		snaps := parts[i]
 		var segErr error
-		// The last segment also takes every attempt left, and the manual
-		// executions' writes (a few: RunJob is a human's act) with its
-		// last transaction, which records their attempts or comes after.
-		for len(snaps) > 0 || (i == len(segs)-1 && (len(atts) > 0 || len(mws) > 0)) {
+		// The last segment also takes every attempt left, and with its
+		// last transaction the manual executions' writes (a few: RunJob is
+		// a human's act) and their attempts.
+		for len(snaps) > 0 || (i == len(segs)-1 && (len(atts) > 0 || len(mws) > 0 || len(matts) > 0)) {
 			ns, na := min(len(snaps), maxBatch), min(len(atts), maxBatch)
+			chunk := atts[:na:na]
 			var ms []store.ManualWrite
 			if i == len(segs)-1 && ns == len(snaps) && na == len(atts) {
 				ms, mws = mws, nil
+				chunk, matts = append(chunk, matts...), nil
 			}
-			res, attsDone, err := e.write(ctx, snaps[:ns], atts[:na], ms)
+			res, attsDone, err := e.write(ctx, snaps[:ns], chunk, ms)
 			e.applyWritten(res)
 			if err != nil {
 				e.m.writeErrs.Inc()
-				e.log.Error("writing job state and attempts", "jobs", ns, "attempts", na, "manualExecutions", len(ms), "err", err)
+				e.log.Error("writing job state and attempts", "jobs", ns, "attempts", len(chunk), "manualExecutions", len(ms), "err", err)
 				failed = append(failed, snaps[:ns]...)
 				if !attsDone {
-					lost = append(lost, atts[:na]...)
+					lost = append(lost, chunk...)
 					lostMws = append(lostMws, ms...)
 				}
 				if segErr == nil {
@@ -244,7 +259,7 @@ func (e *Engine) flush() {
 					firstErr = err
 				}
 			} else {
-				e.untrim += na
+				e.untrim += len(chunk)
 			}
 			snaps, atts = snaps[ns:], atts[na:]
 		}

@@ -3,9 +3,13 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
 
 	"google.golang.org/grpc/codes"
 
@@ -211,4 +215,45 @@ func TestWriterHoldsOutcomesWhileAttemptsRun(t *testing.T) {
 		}
 	}
 	lc.answer(codes.OK, 200)
+}
+
+// callLog records the order of a store's attempt and manual-execution
+// writes.
+type callLog struct {
+	*memStore
+	calls []string
+}
+
+func (c *callLog) AddAttempts(ctx context.Context, as []store.Attempt) error {
+	manual := 0
+	for _, a := range as {
+		if a.Manual {
+			manual++
+		}
+	}
+	c.calls = append(c.calls, fmt.Sprintf("attempts %d manual %d", len(as), manual))
+	return c.memStore.AddAttempts(ctx, as)
+}
+
+func (c *callLog) UpdateManuals(ctx context.Context, ws []store.ManualWrite) ([]int, error) {
+	c.calls = append(c.calls, fmt.Sprintf("manuals %d", len(ws)))
+	return c.memStore.UpdateManuals(ctx, ws)
+}
+
+// A RunJob attempt is written with its execution's progress, in the same
+// write, even when it came first among more attempts than one write takes.
+func TestManualAttemptWrittenWithItsProgress(t *testing.T) {
+	st := &callLog{memStore: newMemStore()}
+	e := New(Config{Store: st, Sender: SenderFunc(func(context.Context, *schedulerpb.Job, time.Time) Outcome { return Outcome{} })})
+	name := addJob(t, st, "m", "every 1h", nil)
+	e.attempts = append(e.attempts, store.Attempt{Job: name, Manual: true, Number: 1, Start: t0})
+	for i := range maxBatch + 10 {
+		e.attempts = append(e.attempts, store.Attempt{Job: name, Number: 1, Start: t0.Add(time.Duration(i+1) * time.Second)})
+	}
+	e.manualWs = append(e.manualWs, store.ManualWrite{ID: 1})
+	e.flush()
+	want := []string{fmt.Sprintf("attempts %d manual 0", maxBatch), "manuals 1", "attempts 11 manual 1"}
+	if !slices.Equal(st.calls, want) {
+		t.Fatalf("writes %q, want %q", st.calls, want)
+	}
 }
