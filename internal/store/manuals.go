@@ -31,6 +31,7 @@ type ManualWrite struct {
 	// another replica since).
 	Claim int64
 	// Exec is the execution's new state, Claim included; nil deletes it
-	// (it ended).
+	// (it ended). A replica releasing it moves Claim on, so that a copy
+	// read before the release and written after it is refused.
 	Exec *Execution
 }
