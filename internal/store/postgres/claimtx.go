@@ -80,19 +80,19 @@ const claimSQL = `WITH RECURSIVE owners(o) AS (
 			FOR UPDATE OF j SKIP LOCKED) AS d)
 	) AS c LIMIT $3`
 
-// claim is ClaimJobs' transaction, once.
-func (s *Store) claim(ctx context.Context, owner string, at pgtype.Int8, limit int, plan func(store.JobRecord) (store.JobState, bool)) (out []store.JobRecord, err error) {
+// onClaimConn runs a claim's transaction, fn, on a connection of the pool,
+// and rolls back whatever ended it before its COMMIT (nothing to write
+// included, or a failed statement, which leaves the transaction aborted).
+// Not with ctx, which may be what ended it: the connection must go back to
+// the pool clean, and the pool closes one left in a transaction.
+func (s *Store) onClaimConn(ctx context.Context, fn func(conn *pgx.Conn) error) (err error) {
 	pc, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer pc.Release()
 	conn := pc.Conn()
 	defer func() {
-		// Whatever ended the claim before its COMMIT (nothing to write
-		// included). Not ctx, which may be what ended it: the connection
-		// must go back to the pool clean, and the pool closes one left in
-		// a transaction.
 		if conn.PgConn().TxStatus() == 'I' {
 			return
 		}
@@ -100,7 +100,19 @@ func (s *Store) claim(ctx context.Context, owner string, at pgtype.Int8, limit i
 			err = errors.Join(err, fmt.Errorf("postgres: rollback: %w", rbErr))
 		}
 	}()
+	return fn(conn)
+}
 
+// claim is ClaimJobs' transaction, once.
+func (s *Store) claim(ctx context.Context, owner string, at pgtype.Int8, limit int, plan func(store.JobRecord) (store.JobState, bool)) (out []store.JobRecord, err error) {
+	err = s.onClaimConn(ctx, func(conn *pgx.Conn) error {
+		out, err = s.claimOn(ctx, conn, owner, at, limit, plan)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) claimOn(ctx context.Context, conn *pgx.Conn, owner string, at pgtype.Int8, limit int, plan func(store.JobRecord) (store.JobState, bool)) ([]store.JobRecord, error) {
 	var (
 		live  bool
 		found []scannedJob

@@ -234,24 +234,14 @@ func (s *Store) ClaimManuals(ctx context.Context, owner string, now time.Time, l
 // runs in Go between the lock and the write: BEGIN, the lease check, the
 // claim and COMMIT in one batch.
 func (s *Store) claimManuals(ctx context.Context, owner string, at pgtype.Int8, limit int) (out []store.ClaimedManual, err error) {
-	pc, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer pc.Release()
-	conn := pc.Conn()
-	defer func() {
-		// A failed statement skips the COMMIT and leaves the transaction
-		// open (aborted): as in claim, it is rolled back here, not with
-		// ctx, so that the connection goes back to the pool clean.
-		if conn.PgConn().TxStatus() == 'I' {
-			return
-		}
-		if _, rbErr := conn.Exec(context.WithoutCancel(ctx), "rollback"); rbErr != nil {
-			err = errors.Join(err, fmt.Errorf("postgres: rollback: %w", rbErr))
-		}
-	}()
+	err = s.onClaimConn(ctx, func(conn *pgx.Conn) error {
+		out, err = claimManualsOn(ctx, conn, owner, at, limit)
+		return err
+	})
+	return out, err
+}
 
+func claimManualsOn(ctx context.Context, conn *pgx.Conn, owner string, at pgtype.Int8, limit int) (out []store.ClaimedManual, err error) {
 	var (
 		live bool
 		tag  pgconn.CommandTag
