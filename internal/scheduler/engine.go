@@ -764,9 +764,11 @@ func (e *Engine) RunNow(ctx context.Context, name string) error {
 		e.mu.Unlock()
 		return fmt.Errorf("scheduler: job %s: %w", name, store.ErrNotFound)
 	}
-	if e.stopping {
+	if !e.started || e.stopping {
+		// Before Start, the execution stored here would also be loaded by
+		// Start's read of the stored ones, and run twice.
 		e.mu.Unlock()
-		return errors.New("scheduler: stopping")
+		return errors.New("scheduler: not running")
 	}
 	incarnation := j.incarnation
 	at := e.clk.Now()

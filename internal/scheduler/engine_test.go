@@ -1052,3 +1052,17 @@ func TestManualProgressWrittenAfterAFailedWrite(t *testing.T) {
 		t.Fatalf("attempts after the store recovered: %+v", as)
 	}
 }
+
+// RunNow before Start stores nothing: Start's read of the stored RunJob
+// executions would run it a second time.
+func TestRunNowBeforeStartIsRefused(t *testing.T) {
+	st := newMemStore()
+	name := addJob(t, st, "b", "every 1h", nil)
+	e := New(Config{Store: st, Sender: &fakeSender{calls: make(chan *call, 1)}, Parse: parseFixture})
+	if err := e.RunNow(context.Background(), name); err == nil {
+		t.Fatal("RunNow before Start succeeded")
+	}
+	if ms := manuals(t, st); len(ms) != 0 {
+		t.Fatalf("stored before Start: %+v", ms)
+	}
+}

@@ -896,9 +896,9 @@ func (x *replicaExec) attempt() {
 			last: next.IsZero()}, att)
 	}
 	// The retry is claimed again from the store; the dispatcher is free
-	// for due work, which only a claim loop
-	// waiting for dispatchers needs to hear now: otherwise a wake would be
-	// a claim, a database round trip, for nothing.
+	// for due work, which only a claim loop waiting for dispatchers needs
+	// to hear now: otherwise a wake would be a claim, a database round
+	// trip, for nothing.
 	r.inflight.Add(-1)
 	if r.starved.Load() {
 		r.kick()
