@@ -189,6 +189,17 @@ func (h *harness) noFire() {
 	}
 }
 
+// noCall checks that no attempt is waiting to be answered; what says
+// none was sent names the case.
+func (h *harness) noCall(what string) {
+	h.t.Helper()
+	select {
+	case c := <-h.snd.calls:
+		h.t.Fatalf("%s: sent for %v", what, c.scheduleTime)
+	default:
+	}
+}
+
 // sync waits until every pending write has reached the store.
 func (h *harness) sync() {
 	h.t.Helper()
@@ -976,11 +987,7 @@ func TestManualExecutionOfAGoneJobEnds(t *testing.T) {
 		t.Fatalf("the execution of a job that is gone is still stored: %+v", ms)
 	}
 	h.noFire()
-	select {
-	case c := <-h.snd.calls:
-		t.Fatalf("an execution of a job that is gone was sent for %v", c.scheduleTime)
-	default:
-	}
+	h.noCall("an execution of a job that is gone was sent")
 
 	if err := h.e.RunNow(context.Background(), name); err != nil {
 		t.Fatal(err)
@@ -1009,11 +1016,7 @@ func TestRunNowFailsWhenNotStored(t *testing.T) {
 		t.Fatalf("RunNow with a failing store: %v", err)
 	}
 	h.noFire()
-	select {
-	case c := <-h.snd.calls:
-		t.Fatalf("sent an execution that was not stored, for %v", c.scheduleTime)
-	default:
-	}
+	h.noCall("sent an execution that was not stored")
 }
 
 // A RunJob execution's progress that the store refused is written again

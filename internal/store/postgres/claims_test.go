@@ -110,18 +110,7 @@ func TestHeartbeatForgetsOldReplicas(t *testing.T) {
 	s := openFresh(t)
 	ctx := t.Context()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	registered := func() []string {
-		t.Helper()
-		rows, err := s.pool.Query(ctx, `SELECT name FROM replicas ORDER BY name`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return names
-	}
+	registered := func() []string { return registeredReplicas(t, s) }
 	for _, r := range []string{"idle", "owner", "recent", "taker"} {
 		mustHeartbeat(t, s, r, time.Hour)
 	}
@@ -211,4 +200,18 @@ func TestOwnedJobs(t *testing.T) {
 	if got, err := s.OwnedJobs(t.Context(), "nobody"); err != nil || len(got) != 0 {
 		t.Fatalf("OwnedJobs(nobody) = %v, %v", got, err)
 	}
+}
+
+// registeredReplicas is the names in the replicas table, by name.
+func registeredReplicas(t *testing.T, s *Store) []string {
+	t.Helper()
+	rows, err := s.pool.Query(t.Context(), `SELECT name FROM replicas ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/scheduler/apiv1/schedulerpb"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/oidcron/oidcron/internal/store"
 )
@@ -34,18 +33,7 @@ func TestHeartbeatKeepsManualOwners(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	registered := func() []string {
-		t.Helper()
-		rows, err := s.pool.Query(ctx, `SELECT name FROM replicas ORDER BY name`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return names
-	}
+	registered := func() []string { return registeredReplicas(t, s) }
 	mustHeartbeat(t, s, "taker", time.Hour)
 	if got, want := registered(), []string{"owner", "taker"}; !slices.Equal(got, want) {
 		t.Fatalf("replicas after a heartbeat: %q, want %q (the owner of a manual execution kept)", got, want)
